@@ -1,0 +1,5 @@
+// The cpu backend is always registered: it is the fallback of every backend order.
+import '@tensorflow/tfjs-backend-cpu';
+
+export * as tf from '@tensorflow/tfjs-core';
+export * from './module';

@@ -1,0 +1,242 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * A named weight of a Module. `requiresGrad` is ours, not tfjs's `trainable` flag: the
+ * trainer passes exactly the parameters that require a gradient to the optimizer, so
+ * freezing never depends on when a graph was built.
+ */
+export class Parameter {
+  constructor(
+    public variable: tf.Variable,
+    public requiresGrad = true,
+  ) {}
+
+  get shape(): number[] {
+    return this.variable.shape;
+  }
+
+  get size(): number {
+    return this.variable.size;
+  }
+}
+
+/** Selects parameters by exact dotted path (list), by full-match regex, or by predicate. */
+export type ParamSelector = readonly string[] | RegExp | ((path: string, param: Parameter) => boolean);
+
+export interface ParameterCounts {
+  total: number;
+  trainable: number;
+}
+
+export interface LoadStateDictOptions {
+  /** strict: every key of the module must be present and no unknown key may be given. */
+  strict?: boolean;
+  /** Names the source in error messages, e.g. the checkpoint file. */
+  source?: string;
+}
+
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+let variableCounter = 0;
+
+function matches(selector: ParamSelector, path: string, param: Parameter): boolean {
+  if (typeof selector === 'function') return selector(path, param);
+  if (selector instanceof RegExp) {
+    const anchored = new RegExp(`^(?:${selector.source})$`, selector.flags.replace('g', ''));
+    return anchored.test(path);
+  }
+  return (selector as readonly string[]).includes(path);
+}
+
+/**
+ * A PyTorch-like module: named children and parameters with dotted paths that match
+ * Hugging Face checkpoint keys (`transformer.h.0.attn.c_attn.weight`), so adapters and
+ * weights interoperate by name.
+ */
+export abstract class Module {
+  private readonly params = new Map<string, Parameter>();
+  private readonly children = new Map<string, Module>();
+  training = true;
+
+  abstract forward(...inputs: unknown[]): unknown;
+
+  /** Registers (or replaces) a parameter; the tensor is copied into a fresh variable. */
+  protected addParameter(name: string, value: tf.Tensor, requiresGrad = true): tf.Variable {
+    if (name.includes('.')) throw new Error(`Parameter name "${name}" must not contain '.'`);
+    const old = this.params.get(name);
+    if (old) old.variable.dispose();
+    // Unique variable names: tfjs keeps a global registry and rejects duplicates.
+    const variable = tf.variable(value, true, `lt_${++variableCounter}_${name}`);
+    this.params.set(name, new Parameter(variable, requiresGrad));
+    return variable;
+  }
+
+  /** Registers (or replaces) a child module; returns it for chaining in constructors. */
+  protected addModule<M extends Module>(name: string, child: M): M {
+    if (name.includes('.')) throw new Error(`Module name "${name}" must not contain '.'`);
+    this.children.set(name, child);
+    return child;
+  }
+
+  /** The parameter's current value, for use inside forward. */
+  protected param(name: string): tf.Variable {
+    const p = this.params.get(name);
+    if (!p) throw new Error(`${this.constructor.name} has no parameter "${name}"`);
+    return p.variable;
+  }
+
+  hasParameter(name: string): boolean {
+    return this.params.has(name);
+  }
+
+  child<M extends Module = Module>(name: string): M | undefined {
+    return this.children.get(name) as M | undefined;
+  }
+
+  *namedChildren(): IterableIterator<[string, Module]> {
+    yield* this.children.entries();
+  }
+
+  *namedParameters(prefix = '', recurse = true): IterableIterator<[string, Parameter]> {
+    for (const [name, p] of this.params) yield [prefix + name, p];
+    if (!recurse) return;
+    for (const [name, c] of this.children) yield* c.namedParameters(`${prefix}${name}.`);
+  }
+
+  /** Every module in the tree, depth first, the root first with path ''. */
+  *namedModules(prefix = ''): IterableIterator<[string, Module]> {
+    yield [prefix, this];
+    for (const [name, c] of this.children) yield* c.namedModules(prefix ? `${prefix}.${name}` : name);
+  }
+
+  getSubmodule(path: string): Module {
+    if (path === '') return this;
+    let current: Module = this;
+    const walked: string[] = [];
+    for (const part of path.split('.')) {
+      const next = current.children.get(part);
+      if (!next) {
+        const where = walked.length ? walked.join('.') : '(root)';
+        const options = [...current.children.keys()].join(', ') || 'none';
+        throw new Error(`No submodule "${path}": ${where} has no child "${part}" (children: ${options})`);
+      }
+      walked.push(part);
+      current = next;
+    }
+    return current;
+  }
+
+  /** Replaces the module at `path` in place, as injection does (e.g. Linear → LoraLinear). */
+  setSubmodule(path: string, replacement: Module): void {
+    const cut = path.lastIndexOf('.');
+    const parent = cut < 0 ? this : this.getSubmodule(path.slice(0, cut));
+    const name = path.slice(cut + 1);
+    if (!parent.children.has(name)) {
+      throw new Error(`No submodule "${path}" to replace; use addModule for a new child`);
+    }
+    parent.children.set(name, replacement);
+  }
+
+  getParameter(path: string): Parameter {
+    const cut = path.lastIndexOf('.');
+    const owner = cut < 0 ? this : this.getSubmodule(path.slice(0, cut));
+    const p = owner.params.get(path.slice(cut + 1));
+    if (!p) throw new Error(`No parameter "${path}"`);
+    return p;
+  }
+
+  /** Freezes the selected parameters, or every parameter when no selector is given. */
+  freeze(selector?: ParamSelector): number {
+    return this.setRequiresGrad(false, selector);
+  }
+
+  unfreeze(selector?: ParamSelector): number {
+    return this.setRequiresGrad(true, selector);
+  }
+
+  private setRequiresGrad(value: boolean, selector?: ParamSelector): number {
+    let n = 0;
+    for (const [path, p] of this.namedParameters()) {
+      if (selector === undefined || matches(selector, path, p)) {
+        p.requiresGrad = value;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  countParameters(): ParameterCounts {
+    let total = 0;
+    let trainable = 0;
+    for (const [, p] of this.namedParameters()) {
+      total += p.size;
+      if (p.requiresGrad) trainable += p.size;
+    }
+    return { total, trainable };
+  }
+
+  /** The variables to hand to an optimizer, keyed by dotted path. */
+  trainableVariables(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    for (const [path, p] of this.namedParameters()) if (p.requiresGrad) out.set(path, p.variable);
+    return out;
+  }
+
+  /** Sets training mode (dropout on) for the whole tree. */
+  train(on = true): this {
+    for (const [, m] of this.namedModules()) m.training = on;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Current values by dotted path. The tensors are the live variables: clone to keep. */
+  stateDict(): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    for (const [path, p] of this.namedParameters()) out.set(path, p.variable);
+    return out;
+  }
+
+  /**
+   * Assigns values by dotted path. Shapes are checked before anything is assigned, so a
+   * failed load leaves the module untouched.
+   */
+  loadStateDict(
+    values: Map<string, tf.Tensor> | Record<string, tf.Tensor>,
+    options: LoadStateDictOptions = {},
+  ): LoadStateDictResult {
+    const entries = values instanceof Map ? values : new Map(Object.entries(values));
+    const own = new Map(this.namedParameters());
+    const source = options.source ? ` from ${options.source}` : '';
+    const missingKeys = [...own.keys()].filter((k) => !entries.has(k));
+    const unexpectedKeys = [...entries.keys()].filter((k) => !own.has(k));
+    if (options.strict && (missingKeys.length || unexpectedKeys.length)) {
+      const parts = [];
+      if (missingKeys.length) parts.push(`missing keys: ${missingKeys.slice(0, 10).join(', ')}`);
+      if (unexpectedKeys.length) parts.push(`unexpected keys: ${unexpectedKeys.slice(0, 10).join(', ')}`);
+      throw new Error(`Strict state dict load${source} failed; ${parts.join('; ')}`);
+    }
+    for (const [key, value] of entries) {
+      const p = own.get(key);
+      if (p && !tf.util.arraysEqual(p.shape, value.shape)) {
+        throw new Error(
+          `Shape mismatch for "${key}"${source}: module expects [${p.shape}], got [${value.shape}]`,
+        );
+      }
+    }
+    for (const [key, value] of entries) {
+      const p = own.get(key);
+      if (p) tf.tidy(() => p.variable.assign(value.dtype === p.variable.dtype ? value : tf.cast(value, p.variable.dtype)));
+    }
+    return { missingKeys, unexpectedKeys };
+  }
+
+  dispose(): void {
+    for (const [, p] of this.namedParameters()) p.variable.dispose();
+  }
+}
