@@ -1,0 +1,56 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from '../module';
+
+/** Children named '0', '1', … as in Hugging Face paths (`h.0`, `layer.3`). */
+abstract class IndexedModules<M extends Module> extends Module {
+  private count = 0;
+
+  constructor(modules: readonly M[] = []) {
+    super();
+    for (const m of modules) this.append(m);
+  }
+
+  append(module: M): this {
+    this.addModule(String(this.count++), module);
+    return this;
+  }
+
+  get length(): number {
+    return this.count;
+  }
+
+  /** The current item at `index` (it may have been replaced through setSubmodule). */
+  at(index: number): M {
+    if (!Number.isInteger(index) || index < 0 || index >= this.count) {
+      throw new Error(`${this.constructor.name}: index ${index} out of range [0, ${this.count - 1}]`);
+    }
+    return this.getSubmodule(String(index)) as M;
+  }
+
+  *[Symbol.iterator](): IterableIterator<M> {
+    for (let i = 0; i < this.count; i++) yield this.at(i);
+  }
+
+}
+
+/** An indexed list with no forward of its own: the owner decides how to call the items. */
+export class ModuleList<M extends Module = Module> extends IndexedModules<M> {
+  forward(): never {
+    throw new Error('ModuleList has no forward; iterate its items, or use Sequential to chain them');
+  }
+}
+
+/** Chains its items: forward(x) = items[n-1](…items[0](x)). */
+export class Sequential extends IndexedModules<Module> {
+  constructor(...modules: Module[]) {
+    super(modules);
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      let h = x;
+      for (const m of this) h = m.forward(h) as tf.Tensor;
+      return h;
+    });
+  }
+}

@@ -1,0 +1,28 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from '../module';
+import { nextSeed } from '../random';
+import { checkProbability } from './checks';
+
+/**
+ * Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p).
+ * Identity in eval mode or when p = 0. Each training forward draws its mask seed from the
+ * global sequence, so `setSeed(n)` reproduces the masks.
+ */
+export class Dropout extends Module {
+  readonly p: number;
+
+  constructor(p = 0.5) {
+    super();
+    checkProbability(p, 'Dropout', 'p');
+    this.p = p;
+  }
+
+  forward(x: tf.Tensor): tf.Tensor {
+    if (!this.training || this.p === 0) return x;
+    if (this.p === 1) return tf.zerosLike(x);
+    return tf.tidy(() => {
+      const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', nextSeed()), this.p), x.dtype);
+      return tf.mul(x, tf.div(keep, 1 - this.p));
+    });
+  }
+}
