@@ -3,3 +3,4 @@ import '@tensorflow/tfjs-backend-cpu';
 
 export * as tf from '@tensorflow/tfjs-core';
 export * from './module';
+export * from './safetensors';
