@@ -150,6 +150,17 @@ describe('encoding', () => {
     Object.values(tensors).forEach((t) => t.dispose());
   });
 
+  it('puts F32 before I32 (reference enum order), whatever the names', () => {
+    const tensors = { a: tf.tensor1d([7], 'int32'), z: tf.tensor1d([1]) };
+    const bytes = encodeSafetensors(tensors);
+    const header = Buffer.from(bytes.subarray(8, 8 + Number(Buffer.from(bytes).readBigUInt64LE(0)))).toString();
+    expect(header.trimEnd()).toBe(
+      '{"z":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"I32","shape":[1],"data_offsets":[4,8]}}',
+    );
+    expect(Array.from(bytes.subarray(bytes.length - 8))).toEqual([0x00, 0x00, 0x80, 0x3f, 7, 0, 0, 0]);
+    Object.values(tensors).forEach((t) => t.dispose());
+  });
+
   it('stores BF16 bit patterns with round-to-nearest-even', () => {
     const t = tf.tensor1d([1, 0.1, 1 + 2 ** -8]);
     const bytes = encodeSafetensors({ t }, undefined, { dtype: 'BF16' });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DTYPE_BYTES, FloatStorageDtype, storageDtype, tensorFromBytes, tensorToBytes } from './dtypes';
+import { DTYPE_BYTES, dtypeRank, FloatStorageDtype, storageDtype, tensorFromBytes, tensorToBytes } from './dtypes';
 import { buildHeader, headerLengthFrom, METADATA_KEY, parseHeaderBytes, SafetensorsTensorInfo } from './header';
 
 export type TensorDict = Map<string, tf.Tensor> | Record<string, tf.Tensor>;
@@ -22,8 +22,8 @@ export interface SafetensorsPlan {
 }
 
 /**
- * Lays out tensors as the reference writer does: larger element sizes first (so every
- * tensor stays aligned to its element size), ties by name.
+ * Lays out tensors as the reference writer does: by dtype in descending enum order (wider
+ * types first, so every tensor stays aligned to its element size), then by name.
  */
 export function planSafetensors(
   tensors: TensorDict,
@@ -43,7 +43,7 @@ export function planSafetensors(
     if (tensor.isDisposed) throw new Error(`saveSafetensors: tensor "${name}" is disposed`);
     return { name, tensor, dtype: storageDtype(tensor, floatDtype, name) };
   });
-  typed.sort((a, b) => DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  typed.sort((a, b) => dtypeRank(b.dtype) - dtypeRank(a.dtype) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   let offset = 0;
   const entries = typed.map(({ name, tensor, dtype }) => {
     const begin = offset;

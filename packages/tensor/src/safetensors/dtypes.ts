@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeBfloat16, decodeFloat16, encodeBfloat16, encodeFloat16 } from './half';
 
-/** Element sizes of every safetensors dtype we know the size of (header validation needs it). */
+/**
+ * Element sizes of every safetensors dtype we know the size of (header validation needs it),
+ * listed in the reference implementation's enum order, which its writer sorts by.
+ */
 export const DTYPE_BYTES = {
   BOOL: 1,
   U8: 1,
@@ -25,6 +28,13 @@ export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
 
 /** Dtypes `saveSafetensors` may store float32 tensors as. */
 export type FloatStorageDtype = 'F32' | 'F16' | 'BF16';
+
+const DTYPE_RANK = new Map(Object.keys(DTYPE_BYTES).map((dtype, rank) => [dtype, rank]));
+
+/** Position in the reference enum: its writer puts higher ranks (wider types) first. */
+export function dtypeRank(dtype: SafetensorsDtype): number {
+  return DTYPE_RANK.get(dtype)!;
+}
 
 export function isSafetensorsDtype(value: unknown): value is SafetensorsDtype {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_BYTES, value);

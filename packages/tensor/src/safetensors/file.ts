@@ -131,6 +131,8 @@ export function loadSafetensors(file: string): LoadedSafetensors {
  * over `file`, so readers never see a half-written checkpoint. Tensors are encoded one at a
  * time, never the whole file in memory.
  */
+let tempCounter = 0;
+
 export function saveSafetensors(
   file: string,
   tensors: TensorDict,
@@ -139,7 +141,8 @@ export function saveSafetensors(
 ): void {
   const plan = planSafetensors(tensors, metadata, options);
   const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  // pid + counter: two saves of one path (even from two processes) never share a temp file.
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`);
   const fd = fs.openSync(temp, 'wx');
   try {
     try {
