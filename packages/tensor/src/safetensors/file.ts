@@ -126,13 +126,13 @@ export function loadSafetensors(file: string): LoadedSafetensors {
   }
 }
 
+let tempCounter = 0;
+
 /**
  * Writes a safetensors file atomically: into a temp file in the same folder, then renamed
  * over `file`, so readers never see a half-written checkpoint. Tensors are encoded one at a
  * time, never the whole file in memory.
  */
-let tempCounter = 0;
-
 export function saveSafetensors(
   file: string,
   tensors: TensorDict,
