@@ -1,1 +1,2 @@
-export {};
+export { main, type CliIO } from './main';
+export { EXIT } from './exit';

@@ -1,1 +1,16 @@
-export {};
+export * from './errors';
+export * from './types';
+export * from './context';
+export * from './hooks';
+export * from './methods';
+export * from './extensions';
+export * from './plugin';
+export * from './resolve';
+export * from './run';
+export * from './toolkit';
+export * from './from-config';
+export * from './suggest';
+export * from './version';
+export * from './config/schema';
+export * from './config/load';
+export * from './config/validate';

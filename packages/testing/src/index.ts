@@ -1,1 +1,2 @@
-export {};
+export * from './tiny-model';
+export * from './tiny-data';

@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+import {
+  createToolkit,
+  importPlugin,
+  installedPluginPackages,
+  loadConfig,
+  resolvePlugin,
+  type LoadedConfig,
+  type Toolkit,
+} from '@leantune/core';
+
+/** The config `leantune train` runs when no -c is given. */
+export const DEFAULT_CONFIG = join(__dirname, '..', 'defaults', 'default.json');
+
+export async function fromConfig(file: string | undefined): Promise<LoadedConfig> {
+  return loadConfig(file ?? DEFAULT_CONFIG);
+}
+
+/**
+ * Without a config: every plugin installed where the command runs or beside the CLI,
+ * so `leantune plugins` and `leantune schema` describe what a config could enable.
+ */
+export async function fromInstalled(cwd: string): Promise<Toolkit> {
+  const packages = installedPluginPackages([cwd, __dirname]);
+  const uses = [];
+  for (const pkg of packages) {
+    const where = `installed package ${pkg}`;
+    uses.push({ plugin: await importPlugin(resolvePlugin(`module:${pkg}`, cwd, where), where), where });
+  }
+  return createToolkit({ plugins: uses });
+}

@@ -1,0 +1,155 @@
+import type { JSONSchema } from '../methods';
+
+export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'native', 'wasm', 'cpu'] as const;
+
+/** A plugin entry as written: 'name', ['name', options] or { name, options }. */
+export type PluginEntry = string | [string] | [string, Record<string, unknown>] | { name: string; options?: Record<string, unknown> };
+
+export interface TrainConfig {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  optimizer: 'adamw' | 'sgd';
+  weightDecay: number;
+  momentum: number;
+  schedule: { type: 'constant' | 'linear' | 'cosine'; warmupSteps: number; minLrRatio: number };
+  gradAccum: number;
+  clipNorm?: number;
+  maxSteps?: number;
+  checkpointEvery?: number;
+  earlyStopping?: { metric: string; patience: number; minDelta: number; mode: 'min' | 'max' };
+}
+
+/** The config after both validation passes, with defaults applied. */
+export interface ResolvedConfig {
+  name: string;
+  description?: string;
+  plugins: PluginEntry[];
+  model: { name: string; [option: string]: unknown };
+  methods: Record<string, Record<string, unknown>>;
+  trainable: string[];
+  data?: { name: string; stages: Record<string, Record<string, unknown>>; [option: string]: unknown };
+  train: TrainConfig;
+  runtime: { backend: (typeof BACKENDS)[number]; threads?: number; seed: number };
+  output: { dir: string };
+}
+
+const pluginEntry: JSONSchema = {
+  type: ['string', 'array', 'object'],
+  description: "A plugin: 'lora', ['lora', { options }] or { name: 'lora', options: {} }",
+  if: { type: 'array' },
+  then: {
+    minItems: 1,
+    maxItems: 2,
+    items: [{ type: 'string', minLength: 1 }, { type: 'object' }],
+  },
+  else: {
+    if: { type: 'object' },
+    then: {
+      required: ['name'],
+      additionalProperties: false,
+      properties: { name: { type: 'string', minLength: 1 }, options: { type: 'object' } },
+    },
+    else: { minLength: 1 },
+  },
+};
+
+/**
+ * The first validation pass: the envelope only. Method and plugin sections are opaque
+ * objects here; the second pass fills them with the registered schemas.
+ */
+export function envelopeSchema(): JSONSchema {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    title: 'leantune run config',
+    type: 'object',
+    additionalProperties: false,
+    required: ['model'],
+    properties: {
+      $schema: { type: 'string' },
+      name: { type: 'string', pattern: '^[A-Za-z0-9._-]+$', default: 'run', description: 'Run name, used in the run folder name' },
+      description: { type: 'string' },
+      plugins: { type: 'array', items: pluginEntry, default: [] },
+      model: {
+        type: ['string', 'object'],
+        description: "A model name such as 'use-lite', or { name, ...loader options }",
+        if: { type: 'object' },
+        then: { required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
+      },
+      methods: {
+        type: 'object',
+        description: 'PEFT methods to apply, in order: { "<method id>": { ...method config } }',
+        additionalProperties: { type: 'object' },
+        default: {},
+      },
+      trainable: {
+        type: 'array',
+        description: 'Extra parameters to train, as full-match regexes over dotted paths',
+        items: { type: 'string' },
+        default: [],
+      },
+      data: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          stages: { type: 'object', additionalProperties: { type: 'object' }, default: {} },
+        },
+      },
+      train: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          epochs: { type: 'integer', minimum: 1, default: 1 },
+          batchSize: { type: 'integer', minimum: 1, default: 16 },
+          learningRate: { type: 'number', exclusiveMinimum: 0, default: 0.001 },
+          optimizer: { enum: ['adamw', 'sgd'], default: 'adamw' },
+          weightDecay: { type: 'number', minimum: 0, default: 0 },
+          momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.9 },
+          schedule: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              type: { enum: ['constant', 'linear', 'cosine'], default: 'constant' },
+              warmupSteps: { type: 'integer', minimum: 0, default: 0 },
+              minLrRatio: { type: 'number', minimum: 0, maximum: 1, default: 0 },
+            },
+          },
+          gradAccum: { type: 'integer', minimum: 1, default: 1 },
+          clipNorm: { type: 'number', exclusiveMinimum: 0 },
+          maxSteps: { type: 'integer', minimum: 1 },
+          checkpointEvery: { type: 'integer', minimum: 1 },
+          earlyStopping: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['metric'],
+            properties: {
+              metric: { type: 'string' },
+              patience: { type: 'integer', minimum: 1, default: 3 },
+              minDelta: { type: 'number', minimum: 0, default: 0 },
+              mode: { enum: ['min', 'max'], default: 'min' },
+            },
+          },
+        },
+      },
+      runtime: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          backend: { enum: [...BACKENDS], default: 'auto' },
+          threads: { type: 'integer', minimum: 1 },
+          seed: { type: 'integer', default: 42 },
+        },
+      },
+      output: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: { dir: { type: 'string', minLength: 1, default: 'runs' } },
+      },
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import type { tf } from '@leantune/tensor';
+import type { ResolvedConfig } from './config/schema';
+import type { MethodDefinition } from './methods';
+import type { Logger } from './types';
+
+/** One per run (Fastify's lesson: fresh context per run, nothing leaks between runs). */
+export interface RunContext {
+  runName: string;
+  config: ResolvedConfig;
+  /** The workspace's single tfjs instance, so plugins never bundle their own. */
+  tf: typeof tf;
+  log: Logger;
+  seed: number;
+  /** Scratch space shared by plugins during this run, keyed by plugin name. */
+  state: Map<string, unknown>;
+}
+
+export interface MethodContext<C = Record<string, unknown>> extends RunContext {
+  method: MethodDefinition<C>;
+  /** The method's validated config, defaults applied. */
+  methodConfig: C;
+  /** The loaded model's architecture key, to pick default target modules. */
+  arch: string;
+  /** `method.defaultTargets[arch]`, when the method declares one. */
+  defaultTargets: readonly string[] | undefined;
+}

@@ -1,0 +1,47 @@
+import { dirname } from 'node:path';
+import { loadConfigFile, type ConfigSource } from './config/load';
+import { envelopeSchema, type PluginEntry, type ResolvedConfig } from './config/schema';
+import { SchemaValidator } from './config/validate';
+import { importPlugin, resolvePlugin } from './resolve';
+import { createToolkit, type PluginUse, type Toolkit, type ToolkitOptions } from './toolkit';
+
+export interface LoadedConfig {
+  toolkit: Toolkit;
+  config: ResolvedConfig;
+  source: ConfigSource;
+}
+
+function entryParts(entry: PluginEntry, index: number): { request: string; options?: Record<string, unknown>; pointer: string } {
+  if (typeof entry === 'string') return { request: entry, pointer: `/plugins/${index}/1` };
+  if (Array.isArray(entry)) return { request: entry[0], options: entry[1], pointer: `/plugins/${index}/1` };
+  return { request: entry.name, options: entry.options, pointer: `/plugins/${index}/options` };
+}
+
+/**
+ * Config file → toolkit: envelope check, plugins resolved from the file's folder and
+ * applied in dependency order, then the second pass with every registered schema.
+ * Nothing is written: a bad config fails before any run starts.
+ */
+export async function loadConfig(path: string, options: Omit<ToolkitOptions, 'plugins'> = {}): Promise<LoadedConfig> {
+  const source = await loadConfigFile(path);
+  new SchemaValidator().assert(envelopeSchema(), source.data, source);
+  const fromDir = dirname(source.file);
+  const entries = ((source.data as { plugins?: PluginEntry[] }).plugins ?? []) as PluginEntry[];
+  const uses: PluginUse[] = [];
+  for (const [i, entry] of entries.entries()) {
+    const { request, options: pluginOptions, pointer } = entryParts(entry, i);
+    const where = `plugins[${i}] in ${source.file}`;
+    const plugin = await importPlugin(resolvePlugin(request, fromDir, where), where);
+    uses.push({ plugin, options: pluginOptions, where, optionsPointer: pointer, source });
+  }
+  const toolkit = await createToolkit({
+    ...options,
+    plugins: uses,
+    resolveDependency: async (name, requiredBy) => {
+      const where = `dependency of ${requiredBy.meta.name}`;
+      return { plugin: await importPlugin(resolvePlugin(name, fromDir, where), where), where };
+    },
+  });
+  const config = toolkit.resolveConfig(source.data, source);
+  return { toolkit, config, source };
+}

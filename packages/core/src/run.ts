@@ -1,0 +1,127 @@
+import { tf } from '@leantune/tensor';
+import type { Toolkit } from './toolkit';
+import type { MethodContext, RunContext } from './context';
+import { ConfigError, RunError, errorMessage } from './errors';
+import { createRunHooks, type RunHooks } from './hooks';
+import { ownsParameter } from './methods';
+import { didYouMean } from './suggest';
+import type { ResolvedConfig } from './config/schema';
+import type { Artifacts, Dataset, LoadedModel, Logger, Metrics } from './types';
+
+/** Runs the training loop of a prepared run; @leantune/train provides the standard one. */
+export interface TrainDriver {
+  fit(run: Run, model: LoadedModel, dataset: Dataset): Promise<Metrics>;
+}
+
+/**
+ * One experiment (webpack's Compilation to the Toolkit's Compiler): fresh hooks and
+ * context, tapped by the toolkit's registered extensions and by plugins via hooks.run.
+ */
+export class Run {
+  readonly hooks: Readonly<RunHooks> = createRunHooks();
+  readonly context: RunContext;
+  model?: LoadedModel;
+  dataset?: Dataset;
+
+  constructor(
+    readonly toolkit: Toolkit,
+    readonly config: ResolvedConfig,
+    log: Logger,
+  ) {
+    this.context = { runName: config.name, config, tf, log, seed: config.runtime.seed, state: new Map() };
+  }
+
+  /** loadModel (bail) → modelLoaded → freeze all → inject per method → selectTrainable. */
+  async loadModel(): Promise<LoadedModel> {
+    const spec = this.config.model;
+    const loaded = await this.hooks.loadModel.promise(spec, this.context);
+    if (!loaded) {
+      const asked = this.hooks.loadModel.taps.map((t) => t.name);
+      const known = this.toolkit.models.list().flatMap((l) => l.models ?? []);
+      throw new ConfigError(
+        `No model loader recognised model "${spec.name}". Loaders asked: ${asked.join(', ') || 'none (enable a model plugin)'}.${didYouMean(spec.name, known)}`,
+      );
+    }
+    await this.hooks.modelLoaded.promise(loaded, this.context);
+    loaded.module.freeze();
+    for (const [id, methodConfig] of Object.entries(this.config.methods)) {
+      const method = this.toolkit.methods.get(id);
+      if (!method) throw new ConfigError(`Method "${id}" is not registered.${didYouMean(id, this.toolkit.methods.ids())}`);
+      const mctx: MethodContext = {
+        ...this.context,
+        method,
+        methodConfig,
+        arch: loaded.arch,
+        defaultTargets: method.defaultTargets?.[loaded.arch],
+      };
+      try {
+        loaded.module = await this.hooks.inject.for(id).promise(loaded.module, mctx);
+      } catch (err) {
+        throw new RunError(`Method "${id}" failed to inject into model "${loaded.name}": ${errorMessage(err)}`, { cause: err });
+      }
+    }
+    const trainable = this.hooks.selectTrainable.call(this.initialTrainable(loaded), loaded.module, this.context);
+    loaded.module.freeze();
+    loaded.module.unfreeze((path) => trainable.has(path));
+    this.model = loaded;
+    return loaded;
+  }
+
+  /** Parameters the enabled methods own, plus the config's explicit `trainable` patterns. */
+  private initialTrainable(model: LoadedModel): Set<string> {
+    const patterns = this.config.trainable.map((source, i) => {
+      try {
+        return new RegExp(`^(?:${source})$`);
+      } catch (err) {
+        throw new ConfigError(`/trainable/${i}: "${source}" is not a valid regular expression (${errorMessage(err)})`);
+      }
+    });
+    const hits = patterns.map(() => 0);
+    const methods = Object.entries(this.config.methods).map(([id, cfg]) => ({ def: this.toolkit.methods.get(id)!, cfg }));
+    const out = new Set<string>();
+    for (const [path, param] of model.module.namedParameters()) {
+      for (const { def, cfg } of methods) {
+        if (def.trainable ? def.trainable(path, param, cfg) : ownsParameter(def, path)) out.add(path);
+      }
+      patterns.forEach((re, i) => {
+        if (re.test(path)) {
+          out.add(path);
+          hits[i]++;
+        }
+      });
+    }
+    hits.forEach((n, i) => {
+      if (n === 0) this.context.log.warn(`/trainable/${i}: pattern "${this.config.trainable[i]}" matches no parameter`);
+    });
+    return out;
+  }
+
+  /** loadDataset (bail) → the stage waterfall in STAGE order. */
+  async loadData(): Promise<Dataset> {
+    const spec = this.config.data;
+    if (!spec) throw new ConfigError('The config has no "data" section; add { "data": { "name": "<dataset>" } }.');
+    const loaded = await this.hooks.loadDataset.promise(spec, this.context);
+    if (!loaded) {
+      const asked = this.hooks.loadDataset.taps.map((t) => t.name);
+      const known = this.toolkit.datasets.list().flatMap((l) => l.datasets ?? []);
+      throw new ConfigError(
+        `No dataset loader recognised dataset "${spec.name}". Loaders asked: ${asked.join(', ') || 'none (enable a data plugin)'}.${didYouMean(spec.name, known)}`,
+      );
+    }
+    this.dataset = await this.hooks.datasetStage.promise(loaded, this.context);
+    return this.dataset;
+  }
+
+  /** Model and data, then the driver's loop, then evaluate and save hooks. */
+  async fit(driver: TrainDriver | undefined = this.toolkit.trainer): Promise<Metrics> {
+    if (!driver) throw new RunError('No trainer is configured: create the toolkit with { trainer } (e.g. from @leantune/train).');
+    const model = this.model ?? (await this.loadModel());
+    const dataset = this.dataset ?? (await this.loadData());
+    const metrics = await driver.fit(this, model, dataset);
+    return this.hooks.evaluate.promise(metrics, this.context);
+  }
+
+  async save(artifacts: Artifacts): Promise<void> {
+    await this.hooks.save.promise(artifacts, this.context);
+  }
+}

@@ -1,0 +1,217 @@
+import semver from 'semver';
+import { SyncHook } from 'tapable';
+import { ConfigError, LeantuneError, PluginError, errorMessage } from './errors';
+import { DatasetLoaderRegistry, ModelLoaderRegistry, StageRegistry } from './extensions';
+import { MethodRegistry, type JSONSchema } from './methods';
+import type { Plugin, PluginContext } from './plugin';
+import { Run, type TrainDriver } from './run';
+import type { Logger } from './types';
+import { CORE_VERSION } from './version';
+import { envelopeSchema, type ResolvedConfig } from './config/schema';
+import { SchemaValidator } from './config/validate';
+import type { ConfigSource } from './config/load';
+
+/** A plugin to apply, with its options and where it was named (for error messages). */
+export interface PluginUse {
+  plugin: Plugin<any>;
+  options?: Record<string, unknown>;
+  /** E.g. "plugins[2] in /x/leantune.json". */
+  where?: string;
+  /** JSON pointer of the options in the config source, for located validation errors. */
+  optionsPointer?: string;
+  source?: ConfigSource;
+}
+
+export type PluginInput = Plugin<any> | [Plugin<any>, Record<string, unknown>?] | PluginUse;
+
+export interface ToolkitOptions {
+  plugins?: PluginInput[];
+  log?: Logger;
+  trainer?: TrainDriver;
+  /** Loads a plugin named only as another plugin's dependency. */
+  resolveDependency?: (name: string, requiredBy: Plugin<any>) => Promise<PluginUse>;
+}
+
+export const stderrLogger: Logger = {
+  info: (m) => process.stderr.write(`${m}\n`),
+  warn: (m) => process.stderr.write(`warning: ${m}\n`),
+};
+
+function toUse(input: PluginInput): PluginUse {
+  if (Array.isArray(input)) return { plugin: input[0], options: input[1] };
+  if ('plugin' in input) return input;
+  return { plugin: input };
+}
+
+/**
+ * Long-lived: holds the registries and applied plugins. Each experiment is a Run with
+ * fresh hooks, tapped from the registries (webpack's Compiler/Compilation split).
+ */
+export class Toolkit {
+  readonly hooks = Object.freeze({ run: new SyncHook<[Run]>(['run']) });
+  readonly methods = new MethodRegistry();
+  readonly models = new ModelLoaderRegistry();
+  readonly datasets = new DatasetLoaderRegistry();
+  readonly stages = new StageRegistry();
+  readonly plugins: Array<{ plugin: Plugin<any>; options: Record<string, unknown> }> = [];
+  readonly validator = new SchemaValidator();
+  readonly log: Logger;
+  trainer?: TrainDriver;
+
+  constructor(private readonly options: ToolkitOptions = {}) {
+    this.log = options.log ?? stderrLogger;
+    this.trainer = options.trainer;
+  }
+
+  /** Applies plugins in dependency order after checking core ranges and options. */
+  async use(inputs: PluginInput[]): Promise<void> {
+    const uses = inputs.map(toUse);
+    for (const use of uses) this.checkCoreRange(use);
+    const ordered = await this.dependencyOrder(uses);
+    for (const use of ordered) await this.applyOne(use);
+  }
+
+  private checkCoreRange({ plugin, where }: PluginUse): void {
+    const { name, version, core } = plugin.meta;
+    const at = where ? ` (${where})` : '';
+    if (!semver.validRange(core)) {
+      throw new PluginError(`Plugin ${name}@${version}${at} declares core range "${core}", which is not a valid semver range.`);
+    }
+    if (!semver.satisfies(CORE_VERSION, core, { includePrerelease: true })) {
+      throw new PluginError(
+        `Plugin ${name}@${version}${at} requires @leantune/core ${core}, but this is @leantune/core ${CORE_VERSION}. Install a version of ${name} built for core ${CORE_VERSION}, or a matching core.`,
+      );
+    }
+  }
+
+  private async dependencyOrder(uses: PluginUse[]): Promise<PluginUse[]> {
+    const byName = new Map<string, PluginUse>();
+    for (const p of this.plugins) byName.set(p.plugin.meta.name, { plugin: p.plugin });
+    const pending = [...uses];
+    const fresh: PluginUse[] = [];
+    while (pending.length) {
+      const use = pending.shift()!;
+      const { name } = use.plugin.meta;
+      if (byName.has(name)) {
+        throw new PluginError(`Plugin ${name} is enabled twice${use.where ? ` (${use.where})` : ''}; list it once.`);
+      }
+      byName.set(name, use);
+      fresh.push(use);
+      for (const dep of Object.keys(use.plugin.dependencies ?? {})) {
+        if (byName.has(dep) || pending.some((u) => u.plugin.meta.name === dep)) continue;
+        if (!this.options.resolveDependency) {
+          throw new PluginError(`Plugin ${name} depends on ${dep}, which is not enabled. Add "${dep}" to the plugins list.`);
+        }
+        const depUse = await this.options.resolveDependency(dep, use.plugin);
+        this.checkCoreRange(depUse);
+        pending.push(depUse);
+      }
+    }
+    // Depth-first topological order, keeping the written order where dependencies allow.
+    const done = new Set(this.plugins.map((p) => p.plugin.meta.name));
+    const visiting: string[] = [];
+    const out: PluginUse[] = [];
+    const visit = (use: PluginUse) => {
+      const { name } = use.plugin.meta;
+      if (done.has(name)) return;
+      if (visiting.includes(name)) {
+        throw new PluginError(`Plugin dependency cycle: ${[...visiting.slice(visiting.indexOf(name)), name].join(' → ')}`);
+      }
+      visiting.push(name);
+      for (const [dep, range] of Object.entries(use.plugin.dependencies ?? {})) {
+        const target = byName.get(dep)!;
+        if (!semver.satisfies(target.plugin.meta.version, range, { includePrerelease: true })) {
+          throw new PluginError(`Plugin ${name} needs ${dep} ${range}, but ${dep}@${target.plugin.meta.version} is enabled.`);
+        }
+        visit(target);
+      }
+      visiting.pop();
+      done.add(name);
+      out.push(use);
+    };
+    fresh.forEach(visit);
+    return out;
+  }
+
+  private async applyOne(use: PluginUse): Promise<void> {
+    const { plugin } = use;
+    const name = plugin.meta.name;
+    const options = use.options ?? {};
+    if (plugin.optionsSchema) {
+      this.validator.assert(plugin.optionsSchema, options, use.source, use.optionsPointer ?? '', `Options of plugin ${name}`);
+    }
+    const ctx: PluginContext<any> = {
+      options,
+      methods: { register: (def) => this.methods.register(def, name) },
+      models: { register: (loader) => this.models.register(loader, name) },
+      datasets: { register: (loader) => this.datasets.register(loader, name) },
+      stages: { register: (stage) => this.stages.register(stage, name) },
+      hooks: this.hooks,
+      log: this.log,
+    };
+    try {
+      await plugin.apply(ctx);
+    } catch (err) {
+      if (err instanceof LeantuneError) throw err;
+      throw new PluginError(`Plugin ${name}@${plugin.meta.version} failed in apply(): ${errorMessage(err)}`, { cause: err });
+    }
+    this.plugins.push({ plugin, options });
+  }
+
+  /** The envelope plus every registered method's and dataset stage's schema. */
+  combinedSchema(): JSONSchema {
+    const schema = envelopeSchema() as any;
+    const methods: Record<string, JSONSchema> = {};
+    for (const m of this.methods.list()) methods[m.id] = { description: m.description ?? `${m.family} method from ${m.plugin}`, ...m.configSchema };
+    schema.properties.methods = { ...schema.properties.methods, properties: methods, additionalProperties: false };
+    const stages: Record<string, JSONSchema> = {};
+    for (const s of this.stages.list()) stages[s.name] = s.optionsSchema ?? { type: 'object' };
+    schema.properties.data.properties.stages = { type: 'object', properties: stages, additionalProperties: false, default: {} };
+    return schema;
+  }
+
+  /** Both validation passes on a config object; fills defaults in place and returns it typed. */
+  resolveConfig(data: unknown, source?: ConfigSource): ResolvedConfig {
+    this.validator.assert(envelopeSchema(), data, source);
+    this.validator.assert(this.combinedSchema(), data, source);
+    const config = data as ResolvedConfig & { model: string | ResolvedConfig['model'] };
+    if (typeof config.model === 'string') config.model = { name: config.model };
+    return config as ResolvedConfig;
+  }
+
+  /** A fresh run whose hooks are tapped by every registered extension. */
+  createRun(config: ResolvedConfig | Record<string, unknown>): Run {
+    const resolved = this.resolveConfig(config);
+    const run = new Run(this, resolved, this.log);
+    for (const loader of this.models.list()) {
+      run.hooks.loadModel.tapPromise(loader.name, async (spec, ctx) => {
+        if (!loader.test(spec)) return undefined;
+        return { ...(await loader.load(spec, ctx)), loader: loader.name };
+      });
+    }
+    for (const loader of this.datasets.list()) {
+      run.hooks.loadDataset.tapPromise(loader.name, async (spec, ctx) => (loader.test(spec) ? loader.load(spec, ctx) : undefined));
+    }
+    for (const stage of this.stages.ordered()) {
+      run.hooks.datasetStage.tapPromise({ name: stage.name, stage: stage.stage }, async (dataset, ctx) => {
+        const options = resolved.data?.stages?.[stage.name] ?? {};
+        return stage.run(dataset, options, ctx);
+      });
+    }
+    for (const method of this.methods.list()) {
+      run.hooks.inject.for(method.id).tapPromise(method.plugin, async (module, mctx) => {
+        return (await method.inject(module, mctx.methodConfig, mctx)) ?? module;
+      });
+    }
+    this.hooks.run.call(run);
+    return run;
+  }
+}
+
+export async function createToolkit(options: ToolkitOptions = {}): Promise<Toolkit> {
+  const toolkit = new Toolkit(options);
+  if (options.plugins?.length) await toolkit.use(options.plugins);
+  return toolkit;
+}
+
+export { ConfigError };

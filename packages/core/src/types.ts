@@ -1,0 +1,110 @@
+import type { Module, tf } from '@leantune/tensor';
+import type { RunContext } from './context';
+
+/** What the config's `model` names; loaders decide whether they recognise it. */
+export interface ModelSpec {
+  name: string;
+  [option: string]: unknown;
+}
+
+/** A batch of model inputs and targets, produced by a model's `encode`. */
+export interface Batch {
+  inputs: tf.Tensor | Record<string, tf.Tensor>;
+  targets?: tf.Tensor;
+  size: number;
+}
+
+/** A model a loader produced: the module tree plus what the trainer needs to use it. */
+export interface LoadedModel {
+  name: string;
+  /** Architecture key for methods' default targets, e.g. 'gpt2', 'bert', 'use-lite'. */
+  arch: string;
+  module: Module;
+  /** Name of the loader that produced it; filled in by the run. */
+  loader?: string;
+  /** Class names of a classification head, when there is one. */
+  labels?: string[];
+  encode?(records: readonly DataRecord[]): Batch;
+  loss?(batch: Batch, training: boolean): tf.Scalar;
+  predict?(batch: Batch): tf.Tensor;
+  meta?: Record<string, unknown>;
+}
+
+export interface DatasetSpec {
+  name: string;
+  [option: string]: unknown;
+}
+
+/** Where a record came from, so every drop or change can be traced to a source row. */
+export interface Provenance {
+  source: string;
+  row: number;
+  [key: string]: unknown;
+}
+
+export interface DataRecord {
+  id: string;
+  text?: string;
+  image?: unknown;
+  label?: string | number;
+  labels?: Array<string | number>;
+  meta: Provenance;
+}
+
+/** What one dataset stage did: nothing is dropped without a counted reason. */
+export interface StageReport {
+  stage: string;
+  plugin: string;
+  in: number;
+  out: number;
+  changed: number;
+  dropped: number;
+  dropReasons: Record<string, number>;
+  details?: Record<string, unknown>;
+}
+
+export interface Dataset {
+  name: string;
+  records: DataRecord[];
+  /** Filled by a split stage; absent means "not split yet". */
+  splits?: Record<string, DataRecord[]>;
+  labels?: string[];
+  reports: StageReport[];
+}
+
+export type Metrics = Record<string, number>;
+
+export interface StepLogs {
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  [extra: string]: number;
+}
+
+export interface EpochLogs {
+  epoch: number;
+  trainLoss: number;
+  eval?: Metrics;
+}
+
+export interface TrainState {
+  run: RunContext;
+  model: LoadedModel;
+  epoch: number;
+  step: number;
+  totalSteps?: number;
+  stopRequested: boolean;
+}
+
+/** Files a run writes, by role, so reporters can find them. */
+export interface Artifacts {
+  dir: string;
+  files: Record<string, string>;
+}
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug?(message: string): void;
+}
