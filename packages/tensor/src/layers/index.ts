@@ -1,3 +1,4 @@
+import './gradients';
 export * from './activations';
 export * from './attention';
 export * from './batch-norm';
@@ -8,3 +9,4 @@ export * from './embedding';
 export * from './layer-norm';
 export * from './linear';
 export * from './mlp';
+export { registerLayerGradients } from './gradients';
