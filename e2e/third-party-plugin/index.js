@@ -1,0 +1,106 @@
+'use strict';
+// A plugin as a third party would publish it: no build step, no import of any
+// leantune internals beyond the public API of @leantune/core and @leantune/tensor.
+const { STAGE } = require('@leantune/core');
+const { Module, tf } = require('@leantune/tensor');
+
+const NAME = '@acme/leantune-plugin-shift';
+
+/** Wraps a layer and adds a learnable output shift: the smallest possible PEFT method. */
+class ShiftedLayer extends Module {
+  constructor(base, dim) {
+    super();
+    this.addModule('base_layer', base);
+    this.addParameter('shift_bias', tf.zeros([dim]));
+  }
+  forward(x) {
+    return tf.add(this.child('base_layer').forward(x), this.param('shift_bias'));
+  }
+}
+
+function outFeatures(layer, path) {
+  const weight = layer.hasParameter('weight') ? layer.getParameter('weight') : undefined;
+  if (!weight) throw new Error(`shift: target "${path}" has no weight parameter`);
+  return weight.shape[0];
+}
+
+/** Records the first pass through each hook, in order, for the e2e test to read. */
+function traceTo(run, log) {
+  const trace = [];
+  run.context.state.set(NAME, trace);
+  const mark = (name) => {
+    if (trace.includes(name)) return;
+    trace.push(name);
+    log.info(`[acme-shift] hook ${name}`);
+  };
+  const h = run.hooks;
+  h.modelLoaded.tapPromise(NAME, async () => mark('modelLoaded'));
+  h.selectTrainable.tap(NAME, (set) => (mark('selectTrainable'), set));
+  h.loadDataset.tapPromise(NAME, async () => (mark('loadDataset'), undefined));
+  h.beforeTrain.tapPromise(NAME, async () => mark('beforeTrain'));
+  h.beforeStep.tap(NAME, () => mark('beforeStep'));
+  h.afterStep.tap(NAME, () => mark('afterStep'));
+  h.afterEpoch.tapPromise(NAME, async () => mark('afterEpoch'));
+  h.afterTrain.tapPromise(NAME, async () => mark('afterTrain'));
+  h.evaluate.tapPromise(NAME, async (metrics) => (mark('evaluate'), metrics));
+  h.save.tapPromise(NAME, async () => mark('save'));
+  // loadModel is a bail hook: answering undefined passes the spec on to the real loader.
+  h.loadModel.tapPromise({ name: NAME, stage: -100 }, async () => (mark('loadModel'), undefined));
+}
+
+module.exports = {
+  meta: { name: NAME, version: '1.2.0', core: '^0.1.0', description: 'Learnable output shift, and a lowercasing stage' },
+  optionsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { trace: { type: 'boolean', default: true } },
+  },
+  apply(ctx) {
+    ctx.methods.register({
+      id: 'shift',
+      prefix: 'shift_',
+      family: 'adapter',
+      description: 'Adds a learnable bias after each target layer',
+      configSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { target_modules: { type: 'array', items: { type: 'string' }, minItems: 1 } },
+      },
+      defaultTargets: { tiny: ['dense'] },
+      inject(model, config, mctx) {
+        const targets = config.target_modules || mctx.defaultTargets;
+        if (!targets) throw new Error(`shift: no target_modules given and no default for architecture "${mctx.arch}"`);
+        const paths = [...model.namedModules()].map(([p]) => p).filter((p) => targets.some((t) => p === t || p.endsWith(`.${t}`)));
+        if (!paths.length) throw new Error(`shift: target_modules ${JSON.stringify(targets)} match no module`);
+        for (const path of paths) {
+          const layer = model.getSubmodule(path);
+          model.setSubmodule(path, new ShiftedLayer(layer, outFeatures(layer, path)));
+        }
+        if (mctx.state.has(NAME)) mctx.state.get(NAME).push(`inject:${paths.join(',')}`);
+        return model;
+      },
+    });
+    ctx.stages.register({
+      name: 'lowercase',
+      // Between CLEAN and LABEL: the numeric order lets a third party slot in anywhere.
+      stage: STAGE.CLEAN + 10,
+      optionsSchema: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean', default: true } } },
+      run(dataset, options, rctx) {
+        const trace = rctx.state.get(NAME);
+        if (trace) trace.push('datasetStage:lowercase');
+        if (!options.enabled) return dataset;
+        let changed = 0;
+        const lower = (r) => {
+          if (typeof r.text !== 'string' || r.text === r.text.toLowerCase()) return r;
+          changed++;
+          return { ...r, text: r.text.toLowerCase() };
+        };
+        const records = dataset.records.map(lower);
+        const splits = dataset.splits && Object.fromEntries(Object.entries(dataset.splits).map(([k, v]) => [k, v.map(lower)]));
+        const report = { stage: 'lowercase', plugin: NAME, in: records.length, out: records.length, changed, dropped: 0, dropReasons: {} };
+        return { ...dataset, records, splits, reports: [...dataset.reports, report] };
+      },
+    });
+    if (ctx.options.trace) ctx.hooks.run.tap(NAME, (run) => traceTo(run, ctx.log));
+  },
+};
