@@ -16,7 +16,7 @@ export {
   type ConfusionMatrix,
 } from './metrics';
 export { epochBatches, stepsPerEpoch, type BatchPlanOptions, type IndexedDataset } from './data';
-export { defaultTensorStore, fallbackSafetensorsStore, type StoredTensors, type TensorStore } from './checkpoint/tensor-store';
+export { defaultTensorStore, safetensorsStore, type StoredTensors, type TensorStore } from './checkpoint/tensor-store';
 export {
   checkpointFolderName,
   loadCheckpoint,

@@ -1,5 +1,4 @@
-import * as tensorPackage from '@leantune/tensor';
-import { tf } from '@leantune/tensor';
+import { setSeed, tf } from '@leantune/tensor';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
 import { epochBatches, stepsPerEpoch } from '../data';
 import { EarlyStopping } from '../early-stopping';
@@ -26,10 +25,6 @@ interface TrainerCheckpoint {
 
 function checkPositiveInt(value: number, field: string): void {
   if (!Number.isInteger(value) || value < 1) throw new Error(`fit: ${field} must be an integer >= 1, got ${value}`);
-}
-
-function defaultSeedRandomOps(): ((seed: number) => void) | undefined {
-  return (tensorPackage as unknown as { setSeed?: (seed: number) => void }).setSeed;
 }
 
 async function restore(from: string, shape: RunShape, params: Map<string, tf.Variable>, optimizer: Optimizer, options: FitOptions<unknown>): Promise<TrainState> {
@@ -86,7 +81,7 @@ export async function fit<B>(options: FitOptions<B>): Promise<FitResult> {
   const optimizer = createOptimizer(options.optimizer, params);
   const stopper = options.earlyStopping ? new EarlyStopping(options.earlyStopping) : undefined;
   const monitor = options.earlyStopping?.monitor ?? (options.evalFn ? 'loss' : 'train_loss');
-  const seedRandomOps = options.seedRandomOps ?? defaultSeedRandomOps();
+  const seedRandomOps = options.seedRandomOps ?? setSeed;
   const stepLogs: StepLogs[] = [];
   const epochLogs: EpochLogs[] = [];
   let lastSaved: string | undefined;

@@ -101,7 +101,7 @@ export interface FitOptions<B> {
   signal?: AbortSignal;
   /**
    * Reseeds the process-wide random sequence that layers draw from (dropout masks), before
-   * each micro-batch. Default: @leantune/tensor's setSeed when it exports one.
+   * each micro-batch. Default: @leantune/tensor's setSeed.
    */
   seedRandomOps?: (seed: number) => void;
 }

@@ -38,7 +38,7 @@ export function toyDataset(size: number, inputs: number, classes: number, seed =
       const batchLabels = indices.map((i) => labels[i]);
       return {
         x: tf.tensor2d(indices.map((i) => features[i])),
-        y: tf.oneHot(tf.tensor1d(batchLabels, 'int32'), classes).toFloat() as tf.Tensor2D,
+        y: tf.cast(tf.oneHot(tf.tensor1d(batchLabels, 'int32'), classes), 'float32') as tf.Tensor2D,
         labels: batchLabels,
       };
     },

@@ -1,0 +1,102 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { tf } from '@leantune/tensor';
+import { loadCheckpoint, resolveCheckpoint, safetensorsStore, saveCheckpoint, TensorStore } from '@leantune/train';
+
+function contents(step: number, value: number) {
+  return {
+    step,
+    weights: new Map([['layer.weight', tf.tensor2d([[value, 2], [3, 4]])]]),
+    optimizerName: 'adamw',
+    optimizer: { step, paramSteps: { 'layer.weight': step }, tensors: new Map([['layer.weight.exp_avg', tf.tensor2d([[0.5, 0], [0, -0.5]])]]) },
+    trainer: { epoch: 1, note: `at ${step}` },
+  };
+}
+
+function disposeContents(c: { weights: Map<string, tf.Tensor>; optimizer: { tensors: Map<string, tf.Tensor> } }): void {
+  tf.dispose([...c.weights.values(), ...c.optimizer.tensors.values()]);
+}
+
+describe('checkpoints', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-ckpt-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('round-trips weights, optimizer state and trainer state, and points latest at it', async () => {
+    const c = contents(10, 1.5);
+    const folder = await saveCheckpoint(dir, c);
+    disposeContents(c);
+    expect(path.basename(folder)).toBe('step-00000010');
+    expect(fs.readFileSync(path.join(dir, 'latest'), 'utf8').trim()).toBe('step-00000010');
+    expect(fs.readdirSync(dir).sort()).toEqual(['latest', 'step-00000010']);
+    const loaded = await loadCheckpoint<{ epoch: number; note: string }>(dir);
+    expect(loaded.step).toBe(10);
+    expect(loaded.trainer).toEqual({ epoch: 1, note: 'at 10' });
+    expect(loaded.optimizerName).toBe('adamw');
+    expect(loaded.optimizer.paramSteps).toEqual({ 'layer.weight': 10 });
+    expect(Array.from(loaded.weights.get('layer.weight')!.dataSync())).toEqual([1.5, 2, 3, 4]);
+    expect(Array.from(loaded.optimizer.tensors.get('layer.weight.exp_avg')!.dataSync())).toEqual([0.5, 0, 0, -0.5]);
+    // The files are plain safetensors.
+    const raw = safetensorsStore.load(path.join(folder, 'weights.safetensors')) as { tensors: Map<string, tf.Tensor> };
+    expect([...raw.tensors.keys()]).toEqual(['layer.weight']);
+    disposeContents(loaded);
+    tf.dispose([...raw.tensors.values()]);
+  });
+
+  it('a save that fails half-way leaves no checkpoint folder and keeps the previous one as latest', async () => {
+    const first = contents(5, 1);
+    await saveCheckpoint(dir, first);
+    let calls = 0;
+    const failing: TensorStore = {
+      extension: 'safetensors',
+      save(p, t, m) {
+        if (++calls === 2) throw new Error('disk full');
+        return safetensorsStore.save(p, t, m);
+      },
+      load: safetensorsStore.load,
+    };
+    await expect(saveCheckpoint(dir, contents(10, 9), { store: failing })).rejects.toThrow('disk full');
+    expect(fs.readdirSync(dir).sort()).toEqual(['latest', 'step-00000005']);
+    const loaded = await loadCheckpoint(dir);
+    expect(loaded.step).toBe(5);
+    disposeContents(loaded);
+    disposeContents(first);
+  });
+
+  it('never takes a damaged or half-written folder for a good one', async () => {
+    const c5 = contents(5, 1);
+    const c10 = contents(10, 2);
+    await saveCheckpoint(dir, c5);
+    const folder10 = await saveCheckpoint(dir, c10);
+    // A crash inside a temp folder, and a step folder without its manifest, are both ignored.
+    fs.mkdirSync(path.join(dir, '.tmp-step-00000015-1-x'));
+    fs.mkdirSync(path.join(dir, 'step-00000020'));
+    expect(resolveCheckpoint(dir)).toBe(folder10);
+    // Truncating a file of the latest checkpoint makes it invalid: fall back to step 5.
+    const weights = path.join(folder10, 'weights.safetensors');
+    fs.truncateSync(weights, fs.statSync(weights).size - 4);
+    expect(path.basename(resolveCheckpoint(dir))).toBe('step-00000005');
+    expect(() => resolveCheckpoint(folder10)).toThrow(/step-00000010 is incomplete or damaged: weights.safetensors has \d+ bytes, the manifest says \d+/);
+    disposeContents(c5);
+    disposeContents(c10);
+  });
+
+  it('overwrites a checkpoint of the same step and prunes to keepLast', async () => {
+    for (const [step, v] of [[1, 1], [2, 2], [3, 3], [3, 7]]) {
+      const c = contents(step, v);
+      await saveCheckpoint(dir, c, { keepLast: 2 });
+      disposeContents(c);
+    }
+    expect(fs.readdirSync(dir).sort()).toEqual(['latest', 'step-00000002', 'step-00000003']);
+    const loaded = await loadCheckpoint(dir);
+    expect(loaded.weights.get('layer.weight')!.dataSync()[0]).toBe(7);
+    disposeContents(loaded);
+  });
+
+  it('explains what it expected when nothing is there', () => {
+    expect(() => resolveCheckpoint(dir)).toThrow(/No complete checkpoint in .*lt-ckpt-.*"latest" file/);
+  });
+});
