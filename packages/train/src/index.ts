@@ -39,3 +39,4 @@ export type {
   TrainCallbacks,
   TrainState,
 } from './trainer/types';
+export { createTrainDriver, evaluateClassifier, type TrainDriverOptions } from './run-driver';

@@ -200,6 +200,7 @@ describe('fit', () => {
     await expect(fit(options(model, { batchSize: 5, resumeFrom: dir }))).rejects.toThrow(/saved with batchSize=4, this run has batchSize=5/);
     await expect(fit(options(model, { optimizer: { name: 'sgd', lr: 0.1 }, resumeFrom: dir }))).rejects.toThrow(/holds "adamw" optimizer state, this run uses "sgd"/);
     await expect(fit(options(model, { earlyStopping: { patience: 1, monitor: 'f1' } }))).rejects.toThrow(/monitor "f1" is not among the epoch metrics \(train_loss\)/);
+    await expect(fit(options(model, { clipNorm: 0 }))).rejects.toThrow(/fit: clipNorm must be > 0/);
     await expect(fit(options(model, { gradAccum: 0 }))).rejects.toThrow(/gradAccum must be an integer >= 1/);
     await expect(fit(options(model, { loss: () => tf.add(NaN, tf.sum(model.getParameter('weight').variable)) as tf.Scalar }))).rejects.toThrow(
       /Loss is NaN at step 0/,

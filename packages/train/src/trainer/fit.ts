@@ -66,6 +66,7 @@ export async function fit<B>(options: FitOptions<B>): Promise<FitResult> {
   const seed = options.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`fit: seed must be an integer, got ${seed}`);
   if (!Number.isInteger(trainSet.length) || trainSet.length < 1) throw new Error(`fit: trainSet.length must be a positive integer, got ${trainSet.length}`);
+  if (options.clipNorm !== undefined && !(options.clipNorm > 0)) throw new Error(`fit: clipNorm must be > 0 (or left out), got ${options.clipNorm}`);
   const everySteps = options.checkpoint?.everySteps ?? 0;
   if (!Number.isInteger(everySteps) || everySteps < 0) throw new Error(`fit: checkpoint.everySteps must be an integer >= 0, got ${everySteps}`);
   const shape: RunShape = { datasetLength: trainSet.length, batchSize: options.batchSize, gradAccum, seed, shuffle: options.shuffle ?? true, dropLast: options.dropLast ?? false };

@@ -1,0 +1,95 @@
+import { RunError, type Batch, type DataRecord, type LoadedModel, type Metrics, type Run, type TrainDriver, type TrainState as CoreTrainState } from '@leantune/core';
+import { tf } from '@leantune/tensor';
+import type { IndexedDataset } from './data';
+import { ClassificationMeter } from './metrics';
+import { fit } from './trainer/fit';
+import type { FitResult } from './trainer/types';
+
+export interface TrainDriverOptions {
+  /** Stops after the current step (Ctrl-C), saving a checkpoint when checkpointing is on. */
+  signal?: AbortSignal;
+  /** Where checkpoints go; without it the run keeps none. */
+  checkpointDir?: string;
+  resumeFrom?: string;
+  /** Called with the full fit result, for callers that want step logs. */
+  onResult?: (result: FitResult) => void;
+}
+
+function requireTrainable(model: LoadedModel): asserts model is LoadedModel & Required<Pick<LoadedModel, 'encode' | 'loss'>> {
+  if (!model.encode || !model.loss) {
+    throw new RunError(`Model "${model.name}" (loader ${model.loader ?? '?'}) cannot be trained: its loader provides no encode() and loss().`);
+  }
+}
+
+/** Loss, accuracy and macro-F1 of a classifier on records, batch by batch. */
+export function evaluateClassifier(model: LoadedModel, records: readonly DataRecord[], batchSize: number): Metrics {
+  requireTrainable(model);
+  if (!model.predict || !model.labels) throw new RunError(`Model "${model.name}" has no classification head to evaluate.`);
+  const meter = new ClassificationMeter(model.labels.length);
+  for (let i = 0; i < records.length; i += batchSize) {
+    tf.tidy(() => {
+      const batch = model.encode(records.slice(i, i + batchSize));
+      const loss = model.loss(batch, false).dataSync()[0];
+      meter.update(tf.log(model.predict!(batch)), batch.targets!, loss);
+    });
+  }
+  const m = meter.compute();
+  return { loss: m.loss, accuracy: m.accuracy, macro_f1: m.macroF1 };
+}
+
+/**
+ * The standard TrainDriver: maps a run's config onto `fit`, its callbacks onto the run's
+ * lifecycle hooks, and evaluates on the validation split after every epoch.
+ */
+export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver {
+  return {
+    async fit(run: Run, model: LoadedModel, dataset) {
+      requireTrainable(model);
+      const cfg = run.config.train;
+      const train = dataset.splits?.train ?? dataset.records;
+      const validation = dataset.splits?.validation;
+      if (train.length === 0) throw new RunError(`Dataset "${dataset.name}" has no training records after its stages.`);
+      const trainSet: IndexedDataset<Batch> = { length: train.length, getBatch: (idx) => model.encode(idx.map((i) => train[i])) };
+      const core: CoreTrainState = { run: run.context, model, epoch: 0, step: 0, stopRequested: false };
+      const sync = (s: { epoch: number; step: number }) => Object.assign(core, { epoch: s.epoch, step: s.step });
+      const stopAtMax = new AbortController();
+      const signal = options.signal ? AbortSignal.any([options.signal, stopAtMax.signal]) : stopAtMax.signal;
+      const optimizer =
+        cfg.optimizer === 'sgd'
+          ? { name: 'sgd' as const, lr: cfg.learningRate, momentum: cfg.momentum, weightDecay: cfg.weightDecay }
+          : { name: 'adamw' as const, lr: cfg.learningRate, weightDecay: cfg.weightDecay };
+      const result = await fit<Batch>({
+        model: model.module,
+        loss: (batch, training) => model.loss(batch, training),
+        trainSet,
+        evalFn: validation?.length && model.predict ? () => evaluateClassifier(model, validation, cfg.batchSize) : undefined,
+        epochs: cfg.epochs,
+        batchSize: cfg.batchSize,
+        optimizer,
+        schedule: { kind: cfg.schedule.type, warmupSteps: cfg.schedule.warmupSteps, minLrRatio: cfg.schedule.minLrRatio },
+        clipNorm: cfg.clipNorm,
+        gradAccum: cfg.gradAccum,
+        earlyStopping: cfg.earlyStopping && { monitor: cfg.earlyStopping.metric, patience: cfg.earlyStopping.patience, minDelta: cfg.earlyStopping.minDelta, mode: cfg.earlyStopping.mode },
+        seed: run.context.seed,
+        checkpoint: options.checkpointDir ? { dir: options.checkpointDir, everySteps: cfg.checkpointEvery } : undefined,
+        resumeFrom: options.resumeFrom,
+        signal,
+        callbacks: {
+          beforeTrain: (s) => run.hooks.beforeTrain.promise(sync(s)),
+          beforeStep: (s) => run.hooks.beforeStep.call(sync(s)),
+          afterStep: (logs, s) => {
+            const { step, epoch, loss, lr, ...extra } = logs;
+            run.hooks.afterStep.call({ step, epoch, loss, lr, ...extra }, sync(s));
+            if (cfg.maxSteps !== undefined && s.step >= cfg.maxSteps) stopAtMax.abort();
+          },
+          afterEpoch: (logs, s) => run.hooks.afterEpoch.promise({ epoch: logs.epoch, trainLoss: logs.trainLoss, eval: logs.metrics }, sync(s)),
+        },
+      });
+      options.onResult?.(result);
+      await run.hooks.afterTrain.promise(sync(result.state));
+      const last = result.epochLogs.at(-1);
+      const lastStep = result.stepLogs.at(-1);
+      return { ...(last?.metrics ?? (lastStep ? { train_loss: lastStep.loss } : {})), steps: result.state.step };
+    },
+  };
+}
