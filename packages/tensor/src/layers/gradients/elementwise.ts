@@ -122,8 +122,17 @@ export const elementwiseGradients: Grad[] = [
   },
   { kernelName: tf.Cast, gradFunc: (dy) => ({ x: () => (dy as tf.Tensor).clone() }) },
   { kernelName: tf.Identity, gradFunc: (dy) => ({ x: () => f32(dy as tf.Tensor) }) },
-  ...[tf.Step, tf.Sign, tf.Floor, tf.Round, tf.ZerosLike, tf.OnesLike].map(
+  ...[tf.Step, tf.Sign, tf.Floor, tf.Round, tf.ZerosLike, tf.OnesLike, tf.LogicalNot].map(
     (kernelName): Grad => ({ kernelName, gradFunc: (dy) => ({ x: () => tf.zerosLike(dy as tf.Tensor) }) }),
+  ),
+  // Comparisons: zero gradient, so a mask computed from a variable (tf.where(x > 0, …)) does
+  // not stop backprop with "gradient function not found".
+  ...[tf.Greater, tf.GreaterEqual, tf.Less, tf.LessEqual, tf.Equal, tf.NotEqual, tf.LogicalAnd, tf.LogicalOr].map(
+    (kernelName): Grad => ({
+      kernelName,
+      inputsToSave: ['a', 'b'],
+      gradFunc: (_dy, [a, b]) => ({ a: () => tf.zerosLike(a), b: () => tf.zerosLike(b) }),
+    }),
   ),
   {
     kernelName: tf.AddN,

@@ -197,6 +197,8 @@ export const structuralGradients: Grad[] = [
       };
     },
   },
+  // Caveat of tfjs's cpu AvgPoolGrad kernel: with 'same' padding it divides by the full
+  // window even where the forward averaged fewer (edge) values; exact for 'valid'.
   {
     kernelName: tf.AvgPool,
     inputsToSave: ['x'],
