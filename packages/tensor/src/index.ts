@@ -4,3 +4,5 @@ import '@tensorflow/tfjs-backend-cpu';
 export * as tf from '@tensorflow/tfjs-core';
 export * from './module';
 export * from './safetensors';
+export * from './layers';
+export * from './random';
