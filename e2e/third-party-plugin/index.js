@@ -36,7 +36,7 @@ function traceTo(run, log) {
   const h = run.hooks;
   h.modelLoaded.tapPromise(NAME, async () => mark('modelLoaded'));
   h.selectTrainable.tap(NAME, (set) => (mark('selectTrainable'), set));
-  h.loadDataset.tapPromise(NAME, async () => (mark('loadDataset'), undefined));
+  h.loadDataset.tapPromise({ name: NAME, stage: -100 }, async () => (mark('loadDataset'), undefined));
   h.beforeTrain.tapPromise(NAME, async () => mark('beforeTrain'));
   h.beforeStep.tap(NAME, () => mark('beforeStep'));
   h.afterStep.tap(NAME, () => mark('afterStep'));
@@ -87,7 +87,7 @@ module.exports = {
       optionsSchema: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean', default: true } } },
       run(dataset, options, rctx) {
         const trace = rctx.state.get(NAME);
-        if (trace) trace.push('datasetStage:lowercase');
+        if (trace && !trace.includes('datasetStage')) trace.push('datasetStage');
         if (!options.enabled) return dataset;
         let changed = 0;
         const lower = (r) => {

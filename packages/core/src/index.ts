@@ -14,3 +14,4 @@ export * from './version';
 export * from './config/schema';
 export * from './config/load';
 export * from './config/validate';
+export * from './run-folder';
