@@ -5,8 +5,9 @@ import { checkProbability } from './checks';
 
 /**
  * Inverted dropout: zeroes each element with probability p and scales the rest by 1/(1-p).
- * Identity in eval mode or when p = 0. Each training forward draws its mask seed from the
- * global sequence, so `setSeed(n)` reproduces the masks.
+ * Identity in eval mode or when p = 0 (it then returns `x` itself, not a copy). Each
+ * training forward draws its mask seed from the global sequence, so `setSeed(n)`
+ * reproduces the masks.
  */
 export class Dropout extends Module {
   readonly p: number;
