@@ -6,3 +6,4 @@ export * from './module';
 export * from './safetensors';
 export * from './layers';
 export * from './random';
+export * from './backend';

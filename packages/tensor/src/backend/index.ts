@@ -1,0 +1,16 @@
+export {
+  AUTO_ORDER,
+  BACKEND_NAMES,
+  BackendUnavailableError,
+  type ActivatedBackend,
+  type BackendAttempt,
+  type BackendInfo,
+  type BackendName,
+  type BackendProvider,
+  type BackendSlot,
+  type InitBackendOptions,
+  type ProviderContext,
+} from './types';
+export { BACKEND_ENV, describeBackend, formatBackendInfo, initBackend, registerBackendProvider, requestedBackend } from './select';
+export { installWasmTrainingKernels, uninstallWasmTrainingKernels, wasmTrainingKernelsInstalled } from './wasm/install';
+export { MAX_WASM_THREADS } from './wasm/threads';
