@@ -43,7 +43,7 @@ function buildProgram(io: CliIO): Command {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nWithout -c, lists every installed plugin package.\nExamples:\n  leantune plugins\n  leantune plugins -c leantune.json --json')
     .action(async (opts: { config?: string; json?: boolean }) => {
-      const toolkit = opts.config ? (await fromConfig(opts.config)).toolkit : await fromInstalled(io.cwd);
+      const toolkit = opts.config ? (await fromConfig(opts.config)).toolkit : await fromInstalled(io.cwd, (m) => io.err(`warning: ${m}\n`));
       io.out(opts.json ? `${JSON.stringify(describeRegistry(toolkit), null, 2)}\n` : formatRegistry(toolkit));
     });
 
@@ -53,7 +53,7 @@ function buildProgram(io: CliIO): Command {
     .addOption(configOption())
     .addHelpText('after', '\nWithout -c, the schema covers every installed plugin.\nExample:\n  leantune schema > leantune.schema.json   # then "$schema": "./leantune.schema.json"')
     .action(async (opts: { config?: string }) => {
-      const toolkit = opts.config ? (await fromConfig(opts.config)).toolkit : await fromInstalled(io.cwd);
+      const toolkit = opts.config ? (await fromConfig(opts.config)).toolkit : await fromInstalled(io.cwd, (m) => io.err(`warning: ${m}\n`));
       io.out(`${JSON.stringify(toolkit.combinedSchema(), null, 2)}\n`);
     });
 

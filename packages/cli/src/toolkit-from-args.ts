@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import {
   createToolkit,
+  errorMessage,
   importPlugin,
   installedPluginPackages,
   loadConfig,
@@ -20,12 +21,17 @@ export async function fromConfig(file: string | undefined): Promise<LoadedConfig
  * Without a config: every plugin installed where the command runs or beside the CLI,
  * so `leantune plugins` and `leantune schema` describe what a config could enable.
  */
-export async function fromInstalled(cwd: string): Promise<Toolkit> {
+export async function fromInstalled(cwd: string, warn: (message: string) => void): Promise<Toolkit> {
   const packages = installedPluginPackages([cwd, __dirname]);
   const uses = [];
   for (const pkg of packages) {
     const where = `installed package ${pkg}`;
-    uses.push({ plugin: await importPlugin(resolvePlugin(`module:${pkg}`, cwd, where), where), where });
+    try {
+      uses.push({ plugin: await importPlugin(resolvePlugin(`module:${pkg}`, cwd, where), where), where });
+    } catch (err) {
+      // One broken install must not hide the others from a listing; it is reported instead.
+      warn(`skipped ${pkg}: ${errorMessage(err)}`);
+    }
   }
   return createToolkit({ plugins: uses });
 }

@@ -4,22 +4,21 @@ import { STAGE } from './hooks';
 import type { JSONSchema } from './methods';
 import type { Dataset, DatasetSpec, LoadedModel, ModelSpec } from './types';
 
-/** A model loader: taps the bail hook and answers only for specs it recognises. */
-export interface ModelLoader {
+/** Taps a bail hook and answers only for specs it recognises (`test`). */
+interface Loader<S, T> {
   name: string;
   description?: string;
-  /** Model names it answers to, shown by `leantune plugins` and used for suggestions. */
-  models?: readonly string[];
-  test(spec: ModelSpec): boolean;
-  load(spec: ModelSpec, ctx: RunContext): Promise<LoadedModel>;
+  test(spec: S): boolean;
+  load(spec: S, ctx: RunContext): Promise<T>;
 }
 
-export interface DatasetLoader {
-  name: string;
-  description?: string;
+export interface ModelLoader extends Loader<ModelSpec, LoadedModel> {
+  /** Model names it answers to, shown by `leantune plugins` and used for suggestions. */
+  models?: readonly string[];
+}
+
+export interface DatasetLoader extends Loader<DatasetSpec, Dataset> {
   datasets?: readonly string[];
-  test(spec: DatasetSpec): boolean;
-  load(spec: DatasetSpec, ctx: RunContext): Promise<Dataset>;
 }
 
 /**
@@ -63,25 +62,26 @@ class NamedRegistry<T extends { name: string }> {
   }
 }
 
-export class ModelLoaderRegistry extends NamedRegistry<ModelLoader> {
-  constructor() {
-    super('model loader');
+class LoaderRegistry<T extends Loader<any, any>> extends NamedRegistry<T> {
+  constructor(private readonly what: string) {
+    super(what);
   }
-  protected override check(item: ModelLoader, plugin: string): void {
+  protected override check(item: T, plugin: string): void {
     if (typeof item.test !== 'function' || typeof item.load !== 'function') {
-      throw new RegistryError(`Model loader "${item.name}" from plugin ${plugin} must have test() and load() functions`);
+      throw new RegistryError(`${this.what[0].toUpperCase()}${this.what.slice(1)} "${item.name}" from plugin ${plugin} must have test() and load() functions`);
     }
   }
 }
 
-export class DatasetLoaderRegistry extends NamedRegistry<DatasetLoader> {
+export class ModelLoaderRegistry extends LoaderRegistry<ModelLoader> {
+  constructor() {
+    super('model loader');
+  }
+}
+
+export class DatasetLoaderRegistry extends LoaderRegistry<DatasetLoader> {
   constructor() {
     super('dataset loader');
-  }
-  protected override check(item: DatasetLoader, plugin: string): void {
-    if (typeof item.test !== 'function' || typeof item.load !== 'function') {
-      throw new RegistryError(`Dataset loader "${item.name}" from plugin ${plugin} must have test() and load() functions`);
-    }
   }
 }
 

@@ -72,6 +72,14 @@ export function installedPluginPackages(fromDirs: readonly string[]): string[] {
   return [...found].sort();
 }
 
+function installedManifest(pkg: string, paths: string[]): string | undefined {
+  try {
+    return require.resolve(`${pkg}/package.json`, { paths });
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ResolvedPlugin {
   /** The name as written in the config. */
   request: string;
@@ -100,6 +108,12 @@ export function resolvePlugin(request: string, fromDir: string, where: string): 
     } catch (err) {
       // Only "not found" means "try the next name"; a broken package must surface.
       if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+      const manifest = installedManifest(candidate, searchDirs);
+      if (manifest) {
+        throw new PluginError(
+          `Plugin package ${candidate} (${where}) is installed at ${dirname(manifest)} but its entry point cannot be resolved; build it (npm run build) or reinstall it.`,
+        );
+      }
     }
   }
   const installed = installedPluginPackages(searchDirs);

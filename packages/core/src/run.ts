@@ -13,6 +13,12 @@ export interface TrainDriver {
   fit(run: Run, model: LoadedModel, dataset: Dataset): Promise<Metrics>;
 }
 
+/** No tap of a bail hook answered: say who was asked and what names they know. */
+function unrecognised(kind: 'model' | 'dataset', name: string, taps: ReadonlyArray<{ name: string }>, known: string[]): ConfigError {
+  const asked = taps.map((t) => t.name).join(', ') || `none (enable a ${kind === 'model' ? 'model' : 'data'} plugin)`;
+  return new ConfigError(`No ${kind} loader recognised ${kind} "${name}". Loaders asked: ${asked}.${didYouMean(name, known)}`);
+}
+
 /**
  * One experiment (webpack's Compilation to the Toolkit's Compiler): fresh hooks and
  * context, tapped by the toolkit's registered extensions and by plugins via hooks.run.
@@ -36,11 +42,7 @@ export class Run {
     const spec = this.config.model;
     const loaded = await this.hooks.loadModel.promise(spec, this.context);
     if (!loaded) {
-      const asked = this.hooks.loadModel.taps.map((t) => t.name);
-      const known = this.toolkit.models.list().flatMap((l) => l.models ?? []);
-      throw new ConfigError(
-        `No model loader recognised model "${spec.name}". Loaders asked: ${asked.join(', ') || 'none (enable a model plugin)'}.${didYouMean(spec.name, known)}`,
-      );
+      throw unrecognised('model', spec.name, this.hooks.loadModel.taps, this.toolkit.models.list().flatMap((l) => l.models ?? []));
     }
     await this.hooks.modelLoaded.promise(loaded, this.context);
     loaded.module.freeze();
@@ -102,11 +104,7 @@ export class Run {
     if (!spec) throw new ConfigError('The config has no "data" section; add { "data": { "name": "<dataset>" } }.');
     const loaded = await this.hooks.loadDataset.promise(spec, this.context);
     if (!loaded) {
-      const asked = this.hooks.loadDataset.taps.map((t) => t.name);
-      const known = this.toolkit.datasets.list().flatMap((l) => l.datasets ?? []);
-      throw new ConfigError(
-        `No dataset loader recognised dataset "${spec.name}". Loaders asked: ${asked.join(', ') || 'none (enable a data plugin)'}.${didYouMean(spec.name, known)}`,
-      );
+      throw unrecognised('dataset', spec.name, this.hooks.loadDataset.taps, this.toolkit.datasets.list().flatMap((l) => l.datasets ?? []));
     }
     this.dataset = await this.hooks.datasetStage.promise(loaded, this.context);
     return this.dataset;
