@@ -1,0 +1,47 @@
+import { definePlugin, type MethodContext } from '@leantune/core';
+import type { Module } from '@leantune/tensor';
+import { loraConfigSchema, type LoraConfig } from './config';
+import { injectLora, isLoraParameterPath, mergeAndUnload } from './model';
+
+export * from './config';
+export * from './lora-linear';
+export * from './modules';
+export * from './modules-to-save';
+export * from './targets';
+export * from './model';
+export * from './combine';
+export * from './peft-io';
+export { svd, svdLowRank, truncate, type Svd } from './svd';
+
+export const PLUGIN_NAME = '@leantune/plugin-lora';
+
+/** Default target modules per architecture key (PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
+export const LORA_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = {
+  gpt2: ['c_attn'],
+  bert: ['query', 'value'],
+  roberta: ['query', 'value'],
+  vit: ['query', 'value'],
+  clip: ['q_proj', 'v_proj'],
+  'use-lite': ['q', 'v'],
+  tiny: ['dense'],
+};
+
+export default definePlugin({
+  meta: { name: PLUGIN_NAME, version: '0.1.0', core: '^0.1.0', description: 'LoRA, rsLoRA, DoRA and PiSSA init, in Hugging Face PEFT format' },
+  apply(ctx) {
+    ctx.methods.register<LoraConfig>({
+      id: 'lora',
+      prefix: 'lora_',
+      family: 'reparameterization',
+      description: 'LoRA family (LoRA, rsLoRA, DoRA, PiSSA init), Hugging Face PEFT compatible',
+      configSchema: loraConfigSchema,
+      defaultTargets: LORA_DEFAULT_TARGETS,
+      inject(model: Module, config: LoraConfig, mctx: MethodContext<LoraConfig>) {
+        return injectLora(model, config, { arch: mctx.arch, defaultTargets: mctx.defaultTargets });
+      },
+      // The default rule (a `lora_` segment) plus the trainable copies of modules_to_save.
+      trainable: (path) => isLoraParameterPath(path),
+      merge: (model) => mergeAndUnload(model),
+    });
+  },
+});

@@ -1,0 +1,120 @@
+import { closeMatches } from '@leantune/core';
+import { Conv1D, Linear, type Module } from '@leantune/tensor';
+import type { LoraConfig } from './config';
+import { LoraLinear } from './lora-linear';
+import { ModulesToSaveWrapper } from './modules-to-save';
+
+/**
+ * Names of output heads that "all-linear" leaves out. PEFT skips the output embedding of a
+ * transformers PreTrainedModel and, for sequence classification, the `score`/`classifier`
+ * head; our Module tree has no get_output_embeddings, so the head is recognised by the
+ * last segment of its path.
+ */
+export const OUTPUT_HEAD_NAMES = ['lm_head', 'score', 'classifier', 'classification_head', 'cls', 'head'] as const;
+
+/** Modules LoRA looks at: everything except the insides of LoRA layers and saved-module wrappers. */
+export function candidateModules(model: Module): Array<[string, Module]> {
+  const out: Array<[string, Module]> = [];
+  const walk = (path: string, m: Module) => {
+    out.push([path, m]);
+    if (m instanceof LoraLinear || m instanceof ModulesToSaveWrapper) return;
+    for (const [name, child] of m.namedChildren()) walk(path ? `${path}.${name}` : name, child);
+  };
+  walk('', model);
+  return out;
+}
+
+export function isLinearLike(m: Module): m is Linear | Conv1D | LoraLinear {
+  return m instanceof Linear || m instanceof Conv1D || m instanceof LoraLinear;
+}
+
+/** Every Linear/Conv1D path except output heads: PEFT's expansion of "all-linear". */
+export function allLinearTargets(model: Module): string[] {
+  return candidateModules(model)
+    .filter(([path, m]) => path !== '' && isLinearLike(m))
+    .map(([path]) => path)
+    .filter((path) => !(OUTPUT_HEAD_NAMES as readonly string[]).includes(path.split('.').pop()!));
+}
+
+/** Exact path or dotted suffix (PEFT's list semantics for target_modules and exclude_modules). */
+function listMatches(names: readonly string[], path: string): boolean {
+  return names.includes(path) || names.some((n) => path.endsWith(`.${n}`));
+}
+
+/** PEFT's module index rule: `.*\.<layers_pattern>\.(\d+)\.` (any list name when no pattern). */
+function layerIndex(path: string, layersPattern: LoraConfig['layers_pattern']): number | undefined {
+  const patterns = layersPattern == null || layersPattern.length === 0 ? [null] : typeof layersPattern === 'string' ? [layersPattern] : layersPattern;
+  for (const p of patterns) {
+    const m = (p === null ? /^.*\.[^.]*\.(\d+)\./ : new RegExp(`^.*\\.${p}\\.(\\d+)\\.`)).exec(path);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
+/** PEFT's check_target_module_exists, with target_modules already resolved. */
+export function matchesTarget(cfg: LoraConfig, targets: string[] | string, path: string): boolean {
+  const ex = cfg.exclude_modules;
+  if (ex && (typeof ex === 'string' ? new RegExp(`^(?:${ex})$`).test(path) : listMatches(ex, path))) return false;
+  if (cfg.modules_to_save?.some((m) => new RegExp(`(^|.*\\.)${m}($|\\..*)`).test(path))) return false;
+  if (typeof targets === 'string') return new RegExp(`^(?:${targets})$`).test(path);
+  if (targets.includes(path)) return true;
+  if (!targets.some((t) => path.endsWith(`.${t}`))) return false;
+  const wanted = cfg.layers_to_transform;
+  if (wanted == null || (Array.isArray(wanted) && wanted.length === 0)) return true;
+  const index = layerIndex(path, cfg.layers_pattern);
+  if (index === undefined) return false;
+  return typeof wanted === 'number' ? index === wanted : wanted.includes(index);
+}
+
+/**
+ * target_modules as the model will use it: the config's list or regex, "all-linear"
+ * expanded, or the architecture's defaults when the config sets none.
+ */
+export function resolveTargets(model: Module, cfg: LoraConfig, arch: string | undefined, defaults: readonly string[] | undefined): string[] | string {
+  const t = cfg.target_modules;
+  if (typeof t === 'string' && t.toLowerCase() === 'all-linear') return allLinearTargets(model);
+  if (t != null && !(Array.isArray(t) && t.length === 0)) return t;
+  if (defaults?.length) return [...defaults];
+  throw new Error(
+    `LoRA target_modules is not set and architecture "${arch ?? 'unknown'}" has no default targets. Set target_modules, e.g. ${JSON.stringify(allLinearTargets(model).slice(0, 3))} or "all-linear".`,
+  );
+}
+
+/** The matching module paths; a pattern that matches nothing fails naming close module names. */
+export function findTargetPaths(model: Module, cfg: LoraConfig, targets: string[] | string): string[] {
+  const modules = candidateModules(model).filter(([path]) => path !== '');
+  const hits = modules.filter(([path]) => matchesTarget(cfg, targets, path));
+  const unsupported = hits.filter(([, m]) => !isLinearLike(m));
+  if (unsupported.length) {
+    const [path, m] = unsupported[0];
+    throw new Error(
+      `LoRA target "${path}" is a ${m.constructor.name}; only Linear and Conv1D layers are supported. Narrow target_modules to its Linear children (e.g. ${JSON.stringify(
+        modules.filter(([p, c]) => p.startsWith(`${path}.`) && isLinearLike(c)).slice(0, 3).map(([p]) => p.split('.').pop()),
+      )}).`,
+    );
+  }
+  if (hits.length > 0) return hits.map(([path]) => path);
+  const paths = modules.map(([p]) => p);
+  const leaves = [...new Set(paths.map((p) => p.split('.').pop()!))];
+  const wanted = typeof targets === 'string' ? [targets] : targets;
+  const hints = wanted.flatMap((t) => closeMatches(t, [...leaves, ...paths], 3).map((c) => `"${c}"`));
+  const linear = [...new Set(allLinearTargets(model).map((p) => p.split('.').pop()!))];
+  throw new Error(
+    `LoRA target_modules ${JSON.stringify(targets)} matched no module of the model.${hints.length ? ` Close module names: ${[...new Set(hints)].join(', ')}.` : ''} Linear layers in this model: ${linear.slice(0, 12).join(', ') || 'none'}.`,
+  );
+}
+
+/** modules_to_save entries → paths (exact or dotted suffix); unknown names fail with close ones. */
+export function findModulesToSave(model: Module, names: readonly string[]): string[] {
+  const paths = candidateModules(model).map(([p]) => p).filter((p) => p !== '');
+  const out: string[] = [];
+  for (const name of names) {
+    const hits = paths.filter((p) => p === name || p.endsWith(`.${name}`));
+    if (hits.length === 0) {
+      const close = closeMatches(name, [...paths, ...paths.map((p) => p.split('.').pop()!)]);
+      throw new Error(`LoRA modules_to_save entry "${name}" matches no module.${close.length ? ` Close names: ${close.map((c) => `"${c}"`).join(', ')}.` : ''}`);
+    }
+    out.push(...hits);
+  }
+  return [...new Set(out)];
+}
