@@ -1,4 +1,4 @@
-import type { tf } from '@leantune/tensor';
+import type { BackendInfo, tf } from '@leantune/tensor';
 import type { ResolvedConfig } from './config/schema';
 import type { MethodDefinition } from './methods';
 import type { Logger } from './types';
@@ -11,6 +11,8 @@ export interface RunContext {
   tf: typeof tf;
   log: Logger;
   seed: number;
+  /** The compute backend the run uses; set when the run prepares its runtime. */
+  backend?: BackendInfo;
   /** Scratch space shared by plugins during this run, keyed by plugin name. */
   state: Map<string, unknown>;
 }

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { saveSafetensors } from '@leantune/tensor';
 import { RunError, errorMessage } from './errors';
 import type { Run } from './run';
+import { CORE_VERSION } from './version';
 import type { Artifacts, Metrics } from './types';
 
 /** Writes via a temp file and a rename, so a reader never sees a half-written file. */
@@ -10,6 +11,17 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, data);
   renameSync(tmp, file);
+}
+
+/** Where the numbers came from: backend, threads, versions. */
+function environment(run: Run): Record<string, unknown> {
+  return {
+    backend: run.context.backend,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    core: CORE_VERSION,
+    plugins: run.toolkit.plugins.map(({ plugin }) => `${plugin.meta.name}@${plugin.meta.version}`),
+  };
 }
 
 function timestamp(date = new Date()): string {
@@ -30,9 +42,11 @@ export async function saveRunFolder(run: Run, metrics: Metrics, baseDir = proces
     const files = {
       config: join(dir, 'config.json'),
       metrics: join(dir, 'metrics.json'),
+      environment: join(dir, 'environment.json'),
       trainable: join(dir, 'trainable.safetensors'),
     };
     writeFileAtomic(files.config, `${JSON.stringify(run.config, null, 2)}\n`);
+    writeFileAtomic(files.environment, `${JSON.stringify(environment(run), null, 2)}\n`);
     writeFileAtomic(files.metrics, `${JSON.stringify(metrics, null, 2)}\n`);
     const methods = Object.keys(run.config.methods).join(',');
     saveSafetensors(files.trainable, model.module.trainableVariables(), { model: model.name, arch: model.arch, methods });

@@ -1,4 +1,4 @@
-import { tf } from '@leantune/tensor';
+import { formatBackendInfo, initBackend, setSeed, tf } from '@leantune/tensor';
 import type { Toolkit } from './toolkit';
 import type { MethodContext, RunContext } from './context';
 import { ConfigError, RunError, errorMessage } from './errors';
@@ -37,8 +37,25 @@ export class Run {
     this.context = { runName: config.name, config, tf, log, seed: config.runtime.seed, state: new Map() };
   }
 
+  /**
+   * Starts the configured backend (LEANTUNE_BACKEND overrides it) and seeds layer init, so
+   * the same config gives the same weights. The backend and thread count go in the record.
+   */
+  async prepareRuntime(): Promise<void> {
+    if (this.context.backend) return;
+    const { backend, threads, seed } = this.config.runtime;
+    try {
+      this.context.backend = await initBackend({ backend, threads, log: (m) => this.context.log.warn(m) });
+    } catch (err) {
+      throw new RunError(`Could not start the compute backend: ${errorMessage(err)}`, { cause: err });
+    }
+    setSeed(seed);
+    this.context.log.info(`leantune: ${formatBackendInfo(this.context.backend)}`);
+  }
+
   /** loadModel (bail) → modelLoaded → freeze all → inject per method → selectTrainable. */
   async loadModel(): Promise<LoadedModel> {
+    await this.prepareRuntime();
     const spec = this.config.model;
     const loaded = await this.hooks.loadModel.promise(spec, this.context);
     if (!loaded) {

@@ -69,7 +69,7 @@ describe('Toolkit', () => {
       },
     };
     const tk = await createToolkit({ plugins: [tinyModelPlugin, tinyDataPlugin, recorder], trainer: driver });
-    const run = tk.createRun({ model: 'tiny-text', methods: { shift: {} }, data: { name: 'tiny-sentiment' } });
+    const run = tk.createRun({ model: 'tiny-text', methods: { shift: {} }, data: { name: 'tiny-sentiment' }, runtime: { backend: 'cpu' } });
     const metrics = await run.fit();
     await run.save({ dir: '/nowhere', files: {} });
     expect(metrics).toEqual({ accuracy: 0.5, seen: 1 });
@@ -96,7 +96,7 @@ describe('Toolkit', () => {
   it('unfreezes explicit trainable patterns, and warns about a pattern that matches nothing', async () => {
     const warnings: string[] = [];
     const tk = await createToolkit({ plugins: [tinyModelPlugin], log: { info: () => {}, warn: (m) => warnings.push(m) } });
-    const run = tk.createRun({ model: 'tiny-text', trainable: ['classifier\\..*', 'nothing\\.here'] });
+    const run = tk.createRun({ model: 'tiny-text', trainable: ['classifier\\..*', 'nothing\\.here'], runtime: { backend: 'cpu' } });
     const model = await run.loadModel();
     expect([...model.module.trainableVariables().keys()]).toEqual(['classifier.weight', 'classifier.bias']);
     expect(warnings).toEqual(['/trainable/1: pattern "nothing\\.here" matches no parameter']);
@@ -104,7 +104,7 @@ describe('Toolkit', () => {
 
   it('fails an unknown model, listing the loaders asked and close names', async () => {
     const tk = await createToolkit({ plugins: [tinyModelPlugin] });
-    await expect(tk.createRun({ model: 'tiny-txt' }).loadModel()).rejects.toThrow(
+    await expect(tk.createRun({ model: 'tiny-txt', runtime: { backend: 'cpu' } }).loadModel()).rejects.toThrow(
       'No model loader recognised model "tiny-txt". Loaders asked: tiny-text. Did you mean "tiny-text"?',
     );
   });
