@@ -1,1 +1,12 @@
-export {};
+export * from './records';
+export * from './report';
+export * from './read';
+export * from './shuffle';
+export * from './split';
+export * from './images';
+export { readJsonl } from './formats/jsonl';
+export { readCsv, type CsvOptions } from './formats/csv';
+export { parseIdx, readIdxFile, readIdx, type IdxArray, type IdxPairOptions } from './formats/idx';
+export { parseNpy, npyToImage, type NpyArray } from './formats/npy';
+export { readImageFolder, type ImageDecoder, type ImageFolderOptions } from './formats/image-folder';
+export type { FieldMapping } from './formats/fields';

@@ -1,0 +1,62 @@
+import { createInterface } from 'node:readline';
+import type { DataRecord } from '@leantune/core';
+import { makeRecord } from '../records';
+import { skipRow, type ReadItem } from '../read';
+import { asLabel, type FieldMapping } from './fields';
+import { openText, sourceName } from './open';
+
+/**
+ * Streams a JSON Lines file (optionally gzip) one record per line. Rows that are not JSON
+ * objects, or whose mapped fields have the wrong type, are yielded as counted skips.
+ * Row numbers are 1-based line numbers.
+ */
+export async function* readJsonl(path: string, fields: FieldMapping = {}): AsyncGenerator<ReadItem> {
+  const source = sourceName(path);
+  const textKey = String(fields.text ?? 'text');
+  const labelKey = String(fields.label ?? 'label');
+  const labelsKey = fields.labels === undefined ? undefined : String(fields.labels);
+  const idKey = fields.id === undefined ? undefined : String(fields.id);
+  const lines = createInterface({ input: await openText(path, 'JSONL'), crlfDelay: Infinity });
+  let row = 0;
+  for await (const line of lines) {
+    row++;
+    if (line.trim() === '') {
+      yield skipRow(source, row, 'empty-line', 'blank line');
+      continue;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      yield skipRow(source, row, 'invalid-json', `not valid JSON (${(err as Error).message})`);
+      continue;
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      yield skipRow(source, row, 'not-an-object', 'each line must be a JSON object');
+      continue;
+    }
+    const obj = value as Record<string, unknown>;
+    const text = obj[textKey];
+    if (text !== undefined && typeof text !== 'string') {
+      yield skipRow(source, row, 'bad-text', `field "${textKey}" must be a string (got ${typeof text})`);
+      continue;
+    }
+    const rawLabel = obj[labelKey];
+    const label = asLabel(rawLabel);
+    if (rawLabel !== undefined && rawLabel !== null && label === undefined) {
+      yield skipRow(source, row, 'bad-label', `field "${labelKey}" must be a non-empty string or a number`);
+      continue;
+    }
+    let labels: DataRecord['labels'];
+    if (labelsKey !== undefined && obj[labelsKey] !== undefined) {
+      const raw = obj[labelsKey];
+      labels = Array.isArray(raw) ? raw.map(asLabel).filter((l): l is string | number => l !== undefined) : undefined;
+      if (!labels || labels.length !== (raw as unknown[]).length) {
+        yield skipRow(source, row, 'bad-labels', `field "${labelsKey}" must be an array of strings or numbers`);
+        continue;
+      }
+    }
+    const id = idKey !== undefined && obj[idKey] !== undefined ? String(obj[idKey]) : undefined;
+    yield { record: makeRecord({ id, text: text as string | undefined, label, labels }, { source, row }) };
+  }
+}
