@@ -13,11 +13,8 @@ const wasmProvider: BackendProvider = {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const wasm = require('@tensorflow/tfjs-backend-wasm') as typeof TfWasm;
     const simd = (await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) === true;
-    let wanted = simd ? threads : 1;
-    if (wanted > MAX_WASM_THREADS) {
-      log(`wasm: ${threads} threads asked, tfjs-backend-wasm allows at most ${MAX_WASM_THREADS}`);
-      wanted = MAX_WASM_THREADS;
-    }
+    // Threads need the SIMD build; tfjs-backend-wasm allows at most MAX_WASM_THREADS.
+    const wanted = simd ? Math.min(threads, MAX_WASM_THREADS) : 1;
     useThreadedWasmFactory(wasm, { threads: wanted, log });
     installWasmTrainingKernels();
     await activate('wasm');

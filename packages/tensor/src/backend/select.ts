@@ -107,17 +107,24 @@ export function formatBackendInfo(info: BackendInfo): string {
   return `backend ${info.name} (${parts.join(', ')})`;
 }
 
-/**
- * The active backend, for run records and logs. When tfjs was switched behind initBackend's
- * back, what tfjs reports is described, with `requested: 'none'`.
- */
+/** A backend tfjs was switched to behind initBackend's back: what can be read from tfjs. */
+function describeUnmanaged(name: string): BackendInfo {
+  const info: BackendInfo = { name, requested: 'none', threads: 1, simd: false, tried: [] };
+  if (name === 'wasm') {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      info.threads = (require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount(): number }).getThreadsCount();
+      info.simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+    } catch {
+      // Not initialised yet: keep the defaults.
+    }
+  }
+  return info;
+}
+
+/** The active backend, for run records (`info`) and logs (`text`). */
 export function describeBackend(): { info: BackendInfo; text: string } {
   const current = tf.getBackend();
-  let info: BackendInfo;
-  if (active != null && active.tfjsName === current) {
-    info = active.info;
-  } else {
-    info = { name: current, requested: 'none', threads: 1, simd: false, tried: [] };
-  }
+  const info = active != null && active.tfjsName === current ? active.info : describeUnmanaged(current);
   return { info, text: formatBackendInfo(info) };
 }

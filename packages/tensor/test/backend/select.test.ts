@@ -159,5 +159,12 @@ describe('backend selection', () => {
     const info = await initBackend({ backend: 'cpu' });
     expect(describeBackend()).toEqual({ info, text: 'backend cpu (1 thread)' });
     expect(formatBackendInfo({ ...info, name: 'wasm', simd: true, threads: 2 })).toBe('backend wasm (simd, 2 threads)');
+    // A provider that leaves tfjs on another backend: what tfjs runs on is described.
+    fillSlots({ native: { activate: async () => ({ tfjsName: 'elsewhere', threads: 4, simd: true }) } });
+    await initBackend({ backend: 'native' });
+    expect(describeBackend()).toEqual({
+      info: { name: 'cpu', requested: 'none', threads: 1, simd: false, tried: [] },
+      text: 'backend cpu (1 thread)',
+    });
   });
 });

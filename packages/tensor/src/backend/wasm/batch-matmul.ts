@@ -14,7 +14,7 @@ import {
  * The stock kernels take XNNPACK's multi-threaded GEMM only for untransposed operands with
  * batch 1; everything else runs a naive single-threaded loop (at n=1024: 18.7 GFLOP/s
  * plain, 0.34 transposed-A, 1.26 transposed-B). Backward passes are all transposes, so:
- * - transposes are materialised first (one O(n²) copy) with the wasm Transpose kernel;
+ * - transposes are materialised first (one O(n²) tiled copy, see transposeInner);
  * - a batch multiplied by one shared matrix (x[B,T,K] · W[K,N]) is folded into the rows of
  *   a single [B·T, K] product;
  * - other batches run one fast product per batch, except tiny matrices, where per-call

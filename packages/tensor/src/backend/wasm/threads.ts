@@ -178,8 +178,9 @@ export function useThreadedWasmFactory(wasm: TfWasmModule, choice: WasmFactoryCh
         }
       }
       wasm.setThreadsCount(1);
-      if (stockFactory == null) throw new Error('tfjs-backend-wasm registered no wasm backend factory');
-      return stockFactory();
+      const stock = stockFactory;
+      if (stock == null) throw new Error('tfjs-backend-wasm registered no wasm backend factory');
+      return removeListenersAddedBy(async () => stock());
     },
     2,
   );
