@@ -1,0 +1,158 @@
+import { Conv1D, Dropout, Embedding, LayerNorm, Module, ModuleList, activationFn, tf } from '@leantune/tensor';
+import { call, causalMask, paddingMask, scaledDotProductAttention } from '../attention';
+import type { ConfigReader } from '../config';
+
+/** GPT2Config fields, with transformers' defaults. */
+export interface Gpt2Dims {
+  vocabSize: number;
+  positions: number;
+  embd: number;
+  layers: number;
+  heads: number;
+  inner: number;
+  act: string;
+  eps: number;
+  residDropout: number;
+  embdDropout: number;
+  attnDropout: number;
+  scaleAttnWeights: boolean;
+  scaleByInverseLayerIdx: boolean;
+}
+
+export function gpt2Dims(config: ConfigReader): Gpt2Dims {
+  const embd = config.positiveInt('n_embd', 768);
+  const heads = config.positiveInt('n_head', 12);
+  if (embd % heads !== 0) throw new Error(`${config.source}: n_embd (${embd}) must be divisible by n_head (${heads})`);
+  // reorder_and_upcast_attn only changes half-precision numerics; we compute in float32.
+  return {
+    vocabSize: config.positiveInt('vocab_size', 50257),
+    positions: config.positiveInt('n_positions', 1024),
+    embd,
+    layers: config.positiveInt('n_layer', 12),
+    heads,
+    inner: config.optionalInt('n_inner') ?? 4 * embd,
+    act: config.str('activation_function', 'gelu_new'),
+    eps: config.num('layer_norm_epsilon', 1e-5),
+    residDropout: config.num('resid_pdrop', 0.1),
+    embdDropout: config.num('embd_pdrop', 0.1),
+    attnDropout: config.num('attn_pdrop', 0.1),
+    scaleAttnWeights: config.bool('scale_attn_weights', true),
+    scaleByInverseLayerIdx: config.bool('scale_attn_by_inverse_layer_idx', false),
+  };
+}
+
+/** GPT2Attention: one fused `c_attn` Conv1D ([in, 3·in]) for q, k, v, then `c_proj`. */
+class Gpt2Attention extends Module {
+  constructor(private readonly dims: Gpt2Dims, private readonly layerIdx: number) {
+    super();
+    this.addModule('c_attn', new Conv1D(3 * dims.embd, dims.embd));
+    this.addModule('c_proj', new Conv1D(dims.embd, dims.embd));
+    this.addModule('attn_dropout', new Dropout(dims.attnDropout));
+    this.addModule('resid_dropout', new Dropout(dims.residDropout));
+  }
+  forward(h: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const [q, k, v] = tf.split(call(this, 'c_attn', h), 3, 2);
+      let scale = this.dims.scaleAttnWeights ? 1 / Math.sqrt(this.dims.embd / this.dims.heads) : 1;
+      if (this.dims.scaleByInverseLayerIdx) scale /= this.layerIdx + 1;
+      const context = scaledDotProductAttention(q, k, v, {
+        numHeads: this.dims.heads,
+        mask,
+        scale,
+        dropout: this.child<Dropout>('attn_dropout'),
+      });
+      return call(this, 'resid_dropout', call(this, 'c_proj', context));
+    });
+  }
+}
+
+class Gpt2Mlp extends Module {
+  private readonly act: (x: tf.Tensor) => tf.Tensor;
+  constructor(dims: Gpt2Dims) {
+    super();
+    this.act = activationFn(dims.act);
+    this.addModule('c_fc', new Conv1D(dims.inner, dims.embd));
+    this.addModule('c_proj', new Conv1D(dims.embd, dims.inner));
+    this.addModule('dropout', new Dropout(dims.residDropout));
+  }
+  forward(h: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => call(this, 'dropout', call(this, 'c_proj', this.act(call(this, 'c_fc', h)))));
+  }
+}
+
+/** Pre-norm block: h + attn(ln_1(h)), then + mlp(ln_2(·)). */
+class Gpt2Block extends Module {
+  constructor(dims: Gpt2Dims, layerIdx: number) {
+    super();
+    this.addModule('ln_1', new LayerNorm(dims.embd, { eps: dims.eps }));
+    this.addModule('attn', new Gpt2Attention(dims, layerIdx));
+    this.addModule('ln_2', new LayerNorm(dims.embd, { eps: dims.eps }));
+    this.addModule('mlp', new Gpt2Mlp(dims));
+  }
+  forward(h: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const a = tf.add(h, call(this, 'attn', call(this, 'ln_1', h), mask));
+      return tf.add(a, call(this, 'mlp', call(this, 'ln_2', a)));
+    });
+  }
+}
+
+/** GPT2Model: wte + wpe → blocks `h.N` → ln_f. */
+export class Gpt2Model extends Module {
+  constructor(readonly dims: Gpt2Dims) {
+    super();
+    this.addModule('wte', new Embedding(dims.vocabSize, dims.embd, { initStd: 0.02 }));
+    this.addModule('wpe', new Embedding(dims.positions, dims.embd, { initStd: 0.01 }));
+    this.addModule('drop', new Dropout(dims.embdDropout));
+    this.addModule('h', new ModuleList(Array.from({ length: dims.layers }, (_, i) => new Gpt2Block(dims, i))));
+    this.addModule('ln_f', new LayerNorm(dims.embd, { eps: dims.eps }));
+  }
+  /** Last hidden state [b, s, n_embd]; `attentionMask` [b, s] hides right padding. */
+  forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const seq = inputIds.shape[1]!;
+      const positions = tf.expandDims(tf.range(0, seq, 1, 'int32'), 0);
+      let h = call(this, 'drop', tf.add(call(this, 'wte', inputIds), call(this, 'wpe', positions)));
+      const causal = causalMask(seq);
+      const mask = attentionMask ? tf.add(causal, paddingMask(attentionMask)) : causal;
+      for (const block of this.child<ModuleList>('h')!) h = block.forward(h, mask) as tf.Tensor;
+      return call(this, 'ln_f', h);
+    });
+  }
+}
+
+/**
+ * GPT2LMHeadModel. `lm_head` is tied to `transformer.wte` (transformers ties them and
+ * checkpoints usually omit lm_head.weight), so it is computed from wte, not stored twice.
+ */
+export class Gpt2LMHeadModel extends Module {
+  constructor(readonly dims: Gpt2Dims) {
+    super();
+    this.addModule('transformer', new Gpt2Model(dims));
+  }
+  /** Logits [b, s, vocab]. */
+  forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const h = call(this, 'transformer', inputIds, attentionMask);
+      const wte = this.getParameter('transformer.wte.weight').variable;
+      const [b, s, d] = h.shape;
+      return tf.reshape(tf.matMul(tf.reshape(h, [b * s, d]), wte, false, true), [b, s, this.dims.vocabSize]);
+    });
+  }
+}
+
+/**
+ * Next-token cross-entropy, as GPT2LMHeadModel computes with labels = input_ids: logits at
+ * position t predict token t+1; padded targets (mask 0) are ignored like label -100.
+ */
+export function causalLmLoss(logits: tf.Tensor, inputIds: tf.Tensor, attentionMask: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [b, s, vocab] = logits.shape;
+    const predicting = tf.reshape(tf.slice(logits, [0, 0, 0], [b, s - 1, vocab]), [-1, vocab]);
+    const targets = tf.reshape(tf.slice(inputIds, [0, 1], [b, s - 1]), [-1]);
+    const weights = tf.reshape(tf.cast(tf.slice(attentionMask, [0, 1], [b, s - 1]), 'float32'), [-1]);
+    const logProbs = tf.logSoftmax(predicting, -1);
+    const picked = tf.sum(tf.mul(logProbs, tf.oneHot(tf.cast(targets, 'int32'), vocab)), -1);
+    return tf.div(tf.neg(tf.sum(tf.mul(picked, weights))), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
+  });
+}

@@ -1,0 +1,39 @@
+import type { Batch, DataRecord, LoadedModel, Logger } from '@leantune/core';
+import type { Module, tf } from '@leantune/tensor';
+import type { ConfigReader } from './config';
+import type { HfTokenizer } from './tokenizer';
+import type { WeightLoadOptions } from './weights';
+
+export interface BuildContext {
+  dir: string;
+  config: ConfigReader;
+  log: Logger;
+  /** Labels the caller gave (spec.labels), if any. */
+  specLabels?: string[];
+  /** CLIP zero-shot prompt, "{}" standing for the label (spec.promptTemplate). */
+  promptTemplate: string;
+  /**
+   * Labels for a classification head: the caller's, else config.json's id2label, else
+   * num_labels (default 2) generic names. headFresh: the caller's count differs from the
+   * checkpoint's, so the head is rebuilt rather than loaded.
+   */
+  resolveLabels(): { labels: string[]; headFresh: boolean };
+}
+
+/** What an architecture builder returns; the loader adds weights and packs a LoadedModel. */
+export interface ArchBuild {
+  arch: string;
+  module: Module;
+  labels?: string[];
+  tokenizer?: HfTokenizer;
+  /** Longest token sequence the position embeddings allow. */
+  maxTokens?: number;
+  weights: Omit<WeightLoadOptions, 'configSummary'>;
+  summary: string;
+  encode(records: readonly DataRecord[]): Batch;
+  loss?(batch: Batch, training: boolean): tf.Scalar;
+  predict?(batch: Batch): tf.Tensor;
+  meta?: Record<string, unknown>;
+}
+
+export type HfLoadedModel = LoadedModel & { tokenizer?: HfTokenizer; maxTokens?: number };

@@ -1,0 +1,43 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { definePlugin, type ModelSpec } from '@leantune/core';
+import { loadHfCheckpoint, SUPPORTED_MODEL_TYPES } from './loader';
+
+const PLUGIN_NAME = '@leantune/plugin-hf';
+
+/** The checkpoint folder a spec names: `{ name: 'hf', path }` or `{ name: '<folder with config.json>' }`. */
+export function checkpointDir(spec: ModelSpec): string | undefined {
+  if (spec.name === 'hf') return typeof spec.path === 'string' ? spec.path : undefined;
+  return fs.existsSync(path.join(spec.name, 'config.json')) ? spec.name : undefined;
+}
+
+function stringArray(value: unknown, key: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) {
+    throw new Error(`model.${key} must be a list of strings, got ${JSON.stringify(value)}`);
+  }
+  return value as string[];
+}
+
+export default definePlugin({
+  meta: { name: PLUGIN_NAME, version: '0.1.0', core: '^0.1.0', description: 'Hugging Face checkpoint folders: BERT, RoBERTa, GPT-2, ViT, CLIP' },
+  apply(ctx) {
+    ctx.models.register({
+      name: 'hf',
+      description: `Hugging Face checkpoint folder (config.json + model.safetensors); model_type ${SUPPORTED_MODEL_TYPES.join(', ')}`,
+      models: ['hf'],
+      test: (spec) => checkpointDir(spec) !== undefined,
+      load: async (spec, run) => {
+        const dir = checkpointDir(spec);
+        if (!dir) throw new Error(`model "${spec.name}": give the checkpoint folder as { "name": "hf", "path": "<folder>" }`);
+        const promptTemplate = spec.promptTemplate;
+        if (promptTemplate !== undefined && typeof promptTemplate !== 'string') throw new Error('model.promptTemplate must be a string');
+        return loadHfCheckpoint(path.resolve(dir), {
+          labels: stringArray(spec.labels, 'labels'),
+          promptTemplate,
+          log: run.log,
+        });
+      },
+    });
+  },
+});

@@ -1,0 +1,32 @@
+import type { DataRecord } from '@leantune/core';
+import { tf } from '@leantune/tensor';
+
+/** Label indices for records, or undefined when any record has no label (prediction only). */
+export function labelTargets(records: readonly DataRecord[], labels: readonly string[]): tf.Tensor1D | undefined {
+  if (!records.every((r) => r.label !== undefined)) return undefined;
+  return tf.tensor1d(
+    records.map((r) => {
+      const i = typeof r.label === 'number' ? r.label : labels.indexOf(String(r.label));
+      if (!Number.isInteger(i) || i < 0 || i >= labels.length) {
+        throw new Error(`Record ${r.id} has label ${JSON.stringify(r.label)}, not one of ${labels.join(', ')} (or an index below ${labels.length})`);
+      }
+      return i;
+    }),
+    'int32',
+  );
+}
+
+export function textsOf(records: readonly DataRecord[]): string[] {
+  return records.map((r) => {
+    if (typeof r.text !== 'string') throw new Error(`Record ${r.id} has no "text"; this model reads text`);
+    return r.text;
+  });
+}
+
+/** Mean softmax cross-entropy of logits [b, n] against int32 targets [b]. */
+export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const n = logits.shape[logits.rank - 1]!;
+    return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(targets, 'int32') as tf.Tensor1D, n), logits) as tf.Scalar;
+  });
+}

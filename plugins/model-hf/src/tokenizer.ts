@@ -1,0 +1,97 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
+import type { Logger } from '@leantune/core';
+import { readJsonFile } from './config';
+
+// The package is ESM-typed but ships a CommonJS build ("require" export), which is what loads here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const tokenizers = require('@huggingface/tokenizers') as { Tokenizer: typeof Tokenizer };
+
+export interface TextBatch {
+  ids: number[][];
+  attentionMask: number[][];
+  tokenTypeIds: number[][];
+  /** Rows that were longer than the model allows and were cut. */
+  truncated: number;
+}
+
+/**
+ * A `tokenizer.json` through @huggingface/tokenizers (pure JS, the format's reference
+ * port), plus what the models need around it: truncation that keeps the special tokens,
+ * and right padding.
+ */
+export class HfTokenizer {
+  private readonly specials: { prefix: number[]; suffix: number[] };
+
+  constructor(
+    readonly tokenizer: Tokenizer,
+    readonly padId: number,
+    readonly source: string,
+  ) {
+    this.specials = this.specialLayout();
+  }
+
+  static load(dir: string, fallbackPadId: number | undefined): HfTokenizer {
+    const json = readJsonFile(dir, 'tokenizer.json', 'download tokenizer.json from the model page on huggingface.co into this folder');
+    const configFile = path.join(dir, 'tokenizer_config.json');
+    const config = fs.existsSync(configFile) ? readJsonFile(dir, 'tokenizer_config.json', '') : {};
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = new tokenizers.Tokenizer(json, config);
+    } catch (err) {
+      throw new Error(`${path.join(dir, 'tokenizer.json')}: not a tokenizer this library can read (${(err as Error).message})`);
+    }
+    const padding = json.padding as { pad_id?: unknown } | null | undefined;
+    const padId = typeof padding?.pad_id === 'number' ? padding.pad_id : fallbackPadId ?? 0;
+    return new HfTokenizer(tokenizer, padId, path.join(dir, 'tokenizer.json'));
+  }
+
+  /** The special tokens the post-processor puts before and after a single sequence. */
+  private specialLayout(): { prefix: number[]; suffix: number[] } {
+    const empty = this.tokenizer.encode('').ids;
+    const probe = this.tokenizer.encode('a').ids;
+    let p = 0;
+    while (p < empty.length && empty[p] === probe[p]) p++;
+    return { prefix: empty.slice(0, p), suffix: empty.slice(p) };
+  }
+
+  /** Cuts content tokens (never the special ones) so the row holds at most `max` ids. */
+  private truncate(ids: number[], max: number): number[] {
+    const { prefix, suffix } = this.specials;
+    const content = ids.slice(prefix.length, ids.length - suffix.length);
+    return [...prefix, ...content.slice(0, Math.max(0, max - prefix.length - suffix.length)), ...suffix];
+  }
+
+  /**
+   * Encodes and right-pads `texts` to the longest row. Rows over `maxTokens` are truncated
+   * with one warning per batch, as transformers' tokenizers do with truncation=True.
+   */
+  encodeBatch(texts: readonly string[], maxTokens: number, log?: Logger): TextBatch {
+    let truncated = 0;
+    let longest = 0;
+    const rows = texts.map((text) => {
+      const enc = this.tokenizer.encode(text, { return_token_type_ids: true });
+      longest = Math.max(longest, enc.ids.length);
+      if (enc.ids.length <= maxTokens) return { ids: enc.ids, types: enc.token_type_ids ?? enc.ids.map(() => 0) };
+      truncated++;
+      const ids = this.truncate(enc.ids, maxTokens);
+      return { ids, types: (enc.token_type_ids ?? ids.map(() => 0)).slice(0, ids.length) };
+    });
+    if (truncated > 0) {
+      const warn = log ? (m: string) => log.warn(m) : (m: string) => console.warn(m);
+      warn(
+        `${this.source}: ${truncated} of ${texts.length} texts are longer than the model's ${maxTokens} positions ` +
+          `(longest: ${longest} tokens) and were truncated to ${maxTokens}`,
+      );
+    }
+    const width = Math.max(1, ...rows.map((r) => r.ids.length));
+    const pad = (row: number[], value: number) => [...row, ...new Array<number>(width - row.length).fill(value)];
+    return {
+      ids: rows.map((r) => pad(r.ids, this.padId)),
+      attentionMask: rows.map((r) => pad(r.ids.map(() => 1), 0)),
+      tokenTypeIds: rows.map((r) => pad(r.types, 0)),
+      truncated,
+    };
+  }
+}

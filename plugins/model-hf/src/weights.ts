@@ -1,0 +1,102 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Module, SafetensorsFile, tf } from '@leantune/tensor';
+
+export interface WeightLoadOptions {
+  /** The architecture's base-model prefix ('bert', 'transformer', ...): checkpoints saved from the bare model lack it. */
+  basePrefix?: string;
+  /** Parameter path prefixes that may be absent (task heads, the pooler): they keep their fresh init. */
+  optional?: readonly string[];
+  /** Parameter path prefixes never loaded: a head rebuilt for a different label set. */
+  skip?: readonly string[];
+  /** Summarises config.json in error messages, e.g. "model_type bert, hidden_size 8". */
+  configSummary: string;
+}
+
+export interface WeightLoadReport {
+  file: string;
+  loaded: number;
+  /** Parameters left at their fresh initialisation (allowed by `optional`). */
+  fresh: string[];
+  /** Checkpoint tensors no parameter took (e.g. an MLM head, or buffers like position_ids). */
+  unused: string[];
+}
+
+/** Names a checkpoint may use for a parameter, most likely first. */
+function candidateKeys(param: string, basePrefix: string | undefined): string[] {
+  const names = [param];
+  if (basePrefix && param.startsWith(`${basePrefix}.`)) names.push(param.slice(basePrefix.length + 1));
+  // Old BERT-era checkpoints (bert-base-uncased among them) name LayerNorm weights gamma/beta;
+  // transformers renames them on load, so do we.
+  for (const n of [...names]) {
+    if (/LayerNorm\.weight$/.test(n)) names.push(n.replace(/weight$/, 'gamma'));
+    if (/LayerNorm\.bias$/.test(n)) names.push(n.replace(/bias$/, 'beta'));
+  }
+  return names;
+}
+
+function checkpointFile(dir: string): string {
+  const file = path.join(dir, 'model.safetensors');
+  if (fs.existsSync(file)) return file;
+  const hint = fs.existsSync(path.join(dir, 'model.safetensors.index.json'))
+    ? 'sharded checkpoints (model.safetensors.index.json) are not supported yet; merge the shards into one model.safetensors'
+    : fs.existsSync(path.join(dir, 'pytorch_model.bin'))
+      ? 'only pytorch_model.bin is there; convert it with safetensors (e.g. the "convert to safetensors" Space) and save it as model.safetensors'
+      : 'download model.safetensors from the model page on huggingface.co into this folder';
+  throw new Error(`${file} is missing; ${hint}`);
+}
+
+/**
+ * Loads `<dir>/model.safetensors` into `module` by parameter name, one tensor at a time
+ * (the file is read lazily, never whole). Every shape is checked against the module,
+ * which was built from config.json, before a value is assigned.
+ */
+export function loadCheckpointWeights(module: Module, dir: string, options: WeightLoadOptions): WeightLoadReport {
+  const file = checkpointFile(dir);
+  const st = SafetensorsFile.open(file);
+  try {
+    const used = new Set<string>();
+    const fresh: string[] = [];
+    const plan: Array<[string, string]> = [];
+    for (const [param, p] of module.namedParameters()) {
+      if (options.skip?.some((prefix) => param.startsWith(prefix))) {
+        fresh.push(param);
+        continue;
+      }
+      const tried = candidateKeys(param, options.basePrefix);
+      const key = tried.find((k) => st.has(k));
+      if (!key) {
+        if (options.optional?.some((prefix) => param.startsWith(prefix))) {
+          fresh.push(param);
+          continue;
+        }
+        const alt = tried.length > 1 ? ` (also tried ${tried.slice(1).map((k) => `"${k}"`).join(', ')})` : '';
+        throw new Error(
+          `${file}: missing tensor "${param}"${alt}; the checkpoint does not match config.json (${options.configSummary}). ` +
+            'Download the model.safetensors that belongs to this config.json.',
+        );
+      }
+      const { shape } = st.info(key);
+      if (!tf.util.arraysEqual(shape, p.shape)) {
+        throw new Error(
+          `${file}: tensor "${key}" has shape [${shape}] but config.json (${options.configSummary}) implies [${p.shape}] for "${param}"; ` +
+            'the checkpoint and config.json do not belong together.',
+        );
+      }
+      plan.push([param, key]);
+      used.add(key);
+    }
+    // Shapes are all checked before the first assignment, so a failed load changes nothing.
+    for (const [param, key] of plan) {
+      const value = st.get(key);
+      try {
+        module.loadStateDict(new Map([[param, value]]), { source: file });
+      } finally {
+        value.dispose();
+      }
+    }
+    return { file, loaded: plan.length, fresh, unused: st.keys().filter((k) => !used.has(k)) };
+  } finally {
+    st.close();
+  }
+}
