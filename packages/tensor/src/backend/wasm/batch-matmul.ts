@@ -98,19 +98,24 @@ function batchedProduct(backend: BackendWasm, plan: MatMulPlan, a: tf.TensorInfo
   const out = backend.makeOutput([outSize, m, n], 'float32');
   const pick = (x3: tf.TensorInfo, batches: number, index: number, rows: number, cols: number): tf.TensorInfo =>
     batches === 1 ? x3 : runWasm(tf.Slice, backend, { x: x3 }, { begin: [index, 0, 0], size: [1, rows, cols] });
-  for (let o = 0; o < outSize; o++) {
-    const step = new Intermediates(backend);
-    try {
-      const ai = pick(a3, sizeA, broadcastBatchIndex(o, plan.outBatch, plan.batchA), m, k);
-      const bi = pick(b3, sizeB, broadcastBatchIndex(o, plan.outBatch, plan.batchB), k, n);
-      if (ai !== a3) step.keep(ai);
-      if (bi !== b3) step.keep(bi);
-      const oi = step.keep(product(ai, bi));
-      // Views are taken after every allocation: growing wasm memory replaces the buffer.
-      (backend.typedArrayFromHeap(out) as Float32Array).set(backend.typedArrayFromHeap(oi) as Float32Array, o * m * n);
-    } finally {
-      step.dispose();
+  try {
+    for (let o = 0; o < outSize; o++) {
+      const step = new Intermediates(backend);
+      try {
+        const ai = pick(a3, sizeA, broadcastBatchIndex(o, plan.outBatch, plan.batchA), m, k);
+        if (ai !== a3) step.keep(ai);
+        const bi = pick(b3, sizeB, broadcastBatchIndex(o, plan.outBatch, plan.batchB), k, n);
+        if (bi !== b3) step.keep(bi);
+        const oi = step.keep(product(ai, bi));
+        // Views are taken after every allocation: growing wasm memory replaces the buffer.
+        (backend.typedArrayFromHeap(out) as Float32Array).set(backend.typedArrayFromHeap(oi) as Float32Array, o * m * n);
+      } finally {
+        step.dispose();
+      }
     }
+  } catch (error) {
+    backend.disposeData(out.dataId);
+    throw error;
   }
   return out;
 }
