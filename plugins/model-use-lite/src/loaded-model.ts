@@ -1,0 +1,111 @@
+import { tf } from '@leantune/tensor';
+import type { Batch, DataRecord, LoadedModel, Logger } from '@leantune/core';
+import type { UseLiteEncoder } from './model';
+import type { UseLiteHead } from './spec';
+import type { UseLiteTokenizer } from './tokenizer';
+
+export const USE_LITE_ARCH = 'use-lite';
+
+/** What `encode` puts in `Batch.inputs`. */
+export interface UseLiteInputs {
+  /** int32 [batch, seq]: token ids, 0 in padding (masked out). */
+  ids: tf.Tensor2D;
+  /** float32 [batch, seq]: 1 for a token, 0 for padding. */
+  attentionMask: tf.Tensor2D;
+}
+
+export interface UseLiteModelOptions {
+  head: UseLiteHead;
+  /** Required for the classification head: its class names, in logit order. */
+  labels?: string[];
+  maxLength: number;
+  log: Logger;
+  name?: string;
+}
+
+/** Token ids per text, cut to maxLength; one warning per call lists what was cut. */
+export function tokenizeBatch(tokenizer: UseLiteTokenizer, records: readonly DataRecord[], maxLength: number, log: Logger): number[][] {
+  const cut: string[] = [];
+  let longest = 0;
+  const rows = records.map((r) => {
+    if (typeof r.text !== 'string') throw new Error(`use-lite: record "${r.id}" has no text (record.text must be a string)`);
+    const ids = tokenizer.encode(r.text);
+    if (ids.length <= maxLength) return ids;
+    cut.push(r.id);
+    longest = Math.max(longest, ids.length);
+    return ids.slice(0, maxLength);
+  });
+  if (cut.length) {
+    const which = cut.slice(0, 5).join(', ') + (cut.length > 5 ? `, … (${cut.length - 5} more)` : '');
+    log.warn(`use-lite: ${cut.length} of ${records.length} texts are longer than maxLength ${maxLength} tokens (longest ${longest}) and were truncated: ${which}`);
+  }
+  return rows;
+}
+
+/** Pads to the longest row (at least 1 position) with id 0 and mask 0. */
+export function padBatch(rows: readonly number[][]): UseLiteInputs {
+  const seq = Math.max(1, ...rows.map((r) => r.length));
+  const ids = new Int32Array(rows.length * seq);
+  const mask = new Float32Array(rows.length * seq);
+  rows.forEach((row, b) => {
+    ids.set(row, b * seq);
+    mask.fill(1, b * seq, b * seq + row.length);
+  });
+  return { ids: tf.tensor2d(ids, [rows.length, seq], 'int32'), attentionMask: tf.tensor2d(mask, [rows.length, seq], 'float32') };
+}
+
+function inputsOf(batch: Batch): UseLiteInputs {
+  const inputs = batch.inputs as Partial<UseLiteInputs>;
+  if (!inputs || !(inputs.ids instanceof tf.Tensor) || !(inputs.attentionMask instanceof tf.Tensor)) {
+    throw new Error('use-lite: batch.inputs must be { ids, attentionMask } as produced by this model\'s encode()');
+  }
+  return inputs as UseLiteInputs;
+}
+
+/** Wraps the encoder as a core LoadedModel with an `embedding` or a `classification` head. */
+export function createUseLiteModel(encoder: UseLiteEncoder, tokenizer: UseLiteTokenizer, options: UseLiteModelOptions): LoadedModel {
+  const { head, maxLength, log } = options;
+  const labels = options.labels;
+  if (head === 'classification') {
+    if (!labels || labels.length < 2) throw new Error('use-lite: the classification head needs at least 2 labels (model option "labels", or a dataset with labels)');
+    if (!encoder.child('classifier')) encoder.addClassifier(labels.length);
+  }
+  const labelIndex = (r: DataRecord): number => {
+    const i = labels!.indexOf(String(r.label));
+    if (i < 0) throw new Error(`use-lite: record "${r.id}" has label "${String(r.label)}", not one of the model's labels: ${labels!.join(', ')}`);
+    return i;
+  };
+  const model: LoadedModel = {
+    name: options.name ?? USE_LITE_ARCH,
+    arch: USE_LITE_ARCH,
+    module: encoder,
+    labels: head === 'classification' ? [...labels!] : undefined,
+    meta: { head, maxLength, vocabSize: tokenizer.vocabSize },
+    encode(records): Batch {
+      const inputs = padBatch(tokenizeBatch(tokenizer, records, maxLength, log));
+      const labelled = head === 'classification' && records.length > 0 && records.every((r) => r.label !== undefined);
+      const targets = labelled ? tf.tensor1d(records.map(labelIndex), 'int32') : undefined;
+      return { inputs: inputs as unknown as Record<string, tf.Tensor>, targets, size: records.length };
+    },
+    predict(batch): tf.Tensor {
+      encoder.eval();
+      const { ids, attentionMask } = inputsOf(batch);
+      if (head === 'embedding') {
+        return tf.tidy(() => encoder.forward(ids, attentionMask).embedding);
+      }
+      return tf.tidy(() => tf.softmax(encoder.logits(ids, attentionMask)));
+    },
+  };
+  if (head === 'classification') {
+    model.loss = (batch, training) => {
+      encoder.train(training);
+      if (!batch.targets) throw new Error('use-lite: loss needs batch.targets (encode records that all have a label)');
+      const { ids, attentionMask } = inputsOf(batch);
+      return tf.tidy(() => {
+        const onehot = tf.oneHot(tf.cast(batch.targets!, 'int32') as tf.Tensor1D, labels!.length);
+        return tf.losses.softmaxCrossEntropy(onehot, encoder.logits(ids, attentionMask)) as tf.Scalar;
+      });
+    };
+  }
+  return model;
+}
