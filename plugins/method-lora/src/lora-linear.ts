@@ -224,6 +224,15 @@ export class LoraLinear extends Module {
     if (this.activeAdapters.length === 0 && this.settings.size > 0) this.activeAdapters = [[...this.settings.keys()][0]];
   }
 
+  /** Drops every adapter but keeps the base weight as it is now (merged or not); returns the base layer. */
+  releaseBase(): LoraBase {
+    this.mergedAdapters.length = 0;
+    for (const norm of this.mergeNorms.values()) norm.dispose();
+    this.mergeNorms.clear();
+    for (const name of this.adapterNames()) this.deleteAdapter(name);
+    return this.baseLayer;
+  }
+
   adapterNames(): string[] {
     return [...this.settings.keys()];
   }

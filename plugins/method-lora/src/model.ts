@@ -98,6 +98,9 @@ export function applyPlan(model: Module, plan: LoraPlan): Module {
   }
   state.configs.set(plan.adapterName, plan.config);
   states.set(model, state);
+  // PEFT's _mark_only_adapters_as_trainable: the base is frozen, then setActive unfreezes
+  // the active adapters' parameters. (In a Run, selectTrainable decides afterwards anyway.)
+  for (const [path, p] of model.namedParameters()) if (!isLoraParameterPath(path)) p.requiresGrad = false;
   setActive(model, state.active);
   return model;
 }
@@ -206,9 +209,7 @@ function unloadAll(model: Module, merge: boolean): Module {
   for (const [path, layer] of loraLayers(model)) {
     if (merge) layer.merge();
     else layer.unmerge();
-    const base = layer.baseLayer;
-    for (const name of layer.adapterNames()) layer.deleteAdapter(name);
-    model.setSubmodule(path, base);
+    model.setSubmodule(path, layer.releaseBase());
   }
   for (const [path, wrapper] of savedModuleWrappers(model)) {
     const keep = merge ? wrapper.current() : wrapper.originalModule;

@@ -163,12 +163,15 @@ export function loadAdapter(model: Module, dir: string, options: LoadAdapterOpti
   const header = readSafetensorsHeader(weightsFile);
   const inFile = new Map([...header.tensors].map(([k, info]) => [k, info.shape]));
   const problems: string[] = [];
+  // Hints pair each missing key with the unused file keys, and vice versa.
+  const unused = [...inFile.keys()].filter((k) => !expected.has(k));
+  const missing = [...expected.keys()].filter((k) => !inFile.has(k));
   for (const [key, shape] of expected) {
     const got = inFile.get(key);
-    if (!got) problems.push(`missing tensor "${key}"${hint(key, inFile.keys())}`);
+    if (!got) problems.push(`missing tensor "${key}"${hint(key, unused)}`);
     else if (!tf.util.arraysEqual(got, shape)) problems.push(`tensor "${key}" has shape [${got}], the model needs [${shape}]`);
   }
-  for (const key of inFile.keys()) if (!expected.has(key)) problems.push(`unexpected tensor "${key}"${hint(key, expected.keys())}`);
+  for (const key of unused) problems.push(`unexpected tensor "${key}"${hint(key, missing)}`);
   if (problems.length) {
     throw new Error(`${weightsFile} does not fit this model (adapter for another architecture or size?):\n- ${problems.slice(0, 12).join('\n- ')}${problems.length > 12 ? `\n- … ${problems.length - 12} more` : ''}`);
   }

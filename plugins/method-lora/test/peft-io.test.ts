@@ -1,0 +1,147 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { readSafetensorsHeader, saveSafetensors, setSeed, tf, type Module } from '@leantune/tensor';
+import { injectLora } from '../src/model';
+import { LoraLinear } from '../src/lora-linear';
+import { loadAdapter, saveAdapter } from '../src/peft-io';
+import { gpt2Like, maxAbsDiff, mlp, randn } from './helpers';
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'lt-lora-'));
+
+function randomizeAdapter(model: Module, seed: number): void {
+  for (const [p, param] of model.namedParameters()) {
+    if (p.includes('lora_') || p.includes('modules_to_save')) param.variable.assign(randn(param.shape, seed++));
+  }
+}
+
+/** Copies base weights from one model to another of the same architecture. */
+function copyBase(from: Module, to: Module): void {
+  to.loadStateDict(new Map([...from.namedParameters()].map(([p, v]) => [p, v.variable])));
+}
+
+describe('PEFT adapter files', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    setSeed(11);
+  });
+
+  it('writes PEFT\'s keys (adapter name removed, base_model.model. prefix) and config fields', () => {
+    const model = gpt2Like(8, 2, 5);
+    injectLora(model, { target_modules: ['c_attn'], r: 2, lora_alpha: 4, use_dora: true, modules_to_save: ['lm_head'] });
+    const dir = saveAdapter(model, tmp(), { baseModelNameOrPath: 'gpt2', taskType: 'CAUSAL_LM' });
+    const header = readSafetensorsHeader(path.join(dir, 'adapter_model.safetensors'));
+    expect(Object.fromEntries([...header.tensors].map(([k, v]) => [k, v.shape]))).toEqual({
+      'base_model.model.transformer.h.0.attn.c_attn.lora_A.weight': [2, 8],
+      'base_model.model.transformer.h.0.attn.c_attn.lora_B.weight': [24, 2],
+      'base_model.model.transformer.h.0.attn.c_attn.lora_magnitude_vector': [24],
+      'base_model.model.transformer.h.1.attn.c_attn.lora_A.weight': [2, 8],
+      'base_model.model.transformer.h.1.attn.c_attn.lora_B.weight': [24, 2],
+      'base_model.model.transformer.h.1.attn.c_attn.lora_magnitude_vector': [24],
+      'base_model.model.lm_head.weight': [5, 8],
+    });
+    expect(header.metadata).toEqual({ format: 'pt' });
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+    expect(json).toMatchObject({
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      base_model_name_or_path: 'gpt2',
+      r: 2,
+      lora_alpha: 4,
+      lora_dropout: 0,
+      target_modules: ['c_attn'],
+      fan_in_fan_out: true,
+      bias: 'none',
+      use_rslora: false,
+      use_dora: true,
+      modules_to_save: ['lm_head'],
+      init_lora_weights: true,
+      rank_pattern: {},
+      alpha_pattern: {},
+      inference_mode: true,
+    });
+  });
+
+  it('save → load onto a fresh copy of the base model gives identical outputs', () => {
+    const model = gpt2Like(8, 2, 5);
+    const fresh = gpt2Like(8, 2, 5);
+    copyBase(model, fresh);
+    injectLora(model, { target_modules: 'all-linear', r: 2, use_dora: true, modules_to_save: ['lm_head'] });
+    randomizeAdapter(model, 100);
+    const dir = saveAdapter(model, tmp());
+    loadAdapter(fresh, dir);
+    const x = randn([3, 8], 1);
+    expect(maxAbsDiff(fresh.forward(x), model.forward(x))).toBe(0);
+    // Loaded for inference by default (PEFT's is_trainable=False).
+    expect(fresh.countParameters().trainable).toBe(0);
+  });
+
+  it('saves a non-default adapter into a subfolder named after it, and loads it under any name', () => {
+    const model = mlp();
+    const fresh = mlp();
+    copyBase(model, fresh);
+    injectLora(model, { target_modules: ['fc1'], r: 2 });
+    injectLora(model, { target_modules: ['fc2'], r: 3 }, { adapterName: 'task2' });
+    randomizeAdapter(model, 200);
+    const root = tmp();
+    expect(saveAdapter(model, root, { adapterName: 'task2' })).toBe(path.join(root, 'task2'));
+    const keys = [...readSafetensorsHeader(path.join(root, 'task2', 'adapter_model.safetensors')).tensors.keys()];
+    expect(keys).toEqual(['base_model.model.fc2.lora_A.weight', 'base_model.model.fc2.lora_B.weight']);
+    loadAdapter(fresh, path.join(root, 'task2'), { adapterName: 'task2', isTrainable: true });
+    expect([...fresh.trainableVariables().keys()]).toEqual(['fc2.lora_A.task2.weight', 'fc2.lora_B.task2.weight']);
+    expect(maxAbsDiff(fresh.getParameter('fc2.lora_B.task2.weight').variable, model.getParameter('fc2.lora_B.task2.weight').variable)).toBe(0);
+  });
+
+  describe('a bad adapter fails clearly and leaves the model untouched', () => {
+    function expectUntouched(model: Module, act: () => void, message: RegExp): void {
+      const before = [...model.namedParameters()].map(([p, v]) => [p, Array.from(v.variable.dataSync())]);
+      expect(act).toThrow(message);
+      expect([...model.namedParameters()].map(([p, v]) => [p, Array.from(v.variable.dataSync())])).toEqual(before);
+      expect([...model.namedModules()].some(([, m]) => m instanceof LoraLinear)).toBe(false);
+    }
+
+    it('wrong architecture: target modules not in the model', () => {
+      const src = gpt2Like();
+      injectLora(src, { target_modules: ['c_attn'] });
+      const dir = saveAdapter(src, tmp());
+      expectUntouched(mlp(), () => loadAdapter(mlp(), dir), /does not fit this model: .*matched no module/s);
+      const target = mlp();
+      expectUntouched(target, () => loadAdapter(target, dir), /Linear layers in this model: fc1, fc2/);
+    });
+
+    it('wrong size: same names, other shapes', () => {
+      const src = gpt2Like(8);
+      injectLora(src, { target_modules: ['c_attn'], r: 2 });
+      const dir = saveAdapter(src, tmp());
+      const target = gpt2Like(4);
+      expectUntouched(target, () => loadAdapter(target, dir), /tensor "base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_A\.weight" has shape \[2,8\], the model needs \[2,4\]/);
+    });
+
+    it('missing and unexpected tensors are listed with the closest names', () => {
+      const src = mlp();
+      injectLora(src, { target_modules: ['fc1'], r: 2 });
+      const dir = saveAdapter(src, tmp());
+      saveSafetensors(path.join(dir, 'adapter_model.safetensors'), {
+        'base_model.model.fc1.lora_A.weight': tf.zeros([2, 6]),
+        'base_model.model.fc1.lora_B.weihgt': tf.zeros([8, 2]),
+      });
+      const target = mlp();
+      expectUntouched(target, () => loadAdapter(target, dir), /missing tensor "base_model\.model\.fc1\.lora_B\.weight" \(closest: "base_model\.model\.fc1\.lora_B\.weihgt"\)/);
+    });
+
+    it('a peft_type we do not load, with the close candidate named', () => {
+      const src = mlp();
+      injectLora(src, { target_modules: ['fc1'], r: 2 });
+      const dir = saveAdapter(src, tmp());
+      const file = path.join(dir, 'adapter_config.json');
+      const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+      fs.writeFileSync(file, JSON.stringify({ ...json, peft_type: 'LORAA' }));
+      const target = mlp();
+      expectUntouched(target, () => loadAdapter(target, dir), /peft_type "LORAA" is not supported; @leantune\/plugin-lora loads "LORA" adapters\. Did you mean "LORA"\?/);
+      fs.writeFileSync(file, JSON.stringify({ ...json, peft_type: 'IA3' }));
+      expectUntouched(target, () => loadAdapter(target, dir), /"IA3" is a PEFT method, but not one this plugin loads/);
+      fs.writeFileSync(file, JSON.stringify({ ...json, lora_bias: true }));
+      expectUntouched(target, () => loadAdapter(target, dir), /lora_bias = true is not supported/);
+    });
+  });
+});
