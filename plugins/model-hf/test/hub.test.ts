@@ -1,0 +1,53 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { pullFromHub } from '../src';
+import { tempDir } from './helpers';
+
+// The network is closed here: the real Hub request fails in DNS, fast. The timeout keeps
+// the test short on a machine where the failure would hang instead.
+test('offline, pullFromHub fails with the manual download steps and the target folder', async () => {
+  const dir = tempDir('pull');
+  const started = Date.now();
+  const error = await pullFromHub('bert-base-uncased', dir).then(
+    () => undefined,
+    (e: Error) => e,
+  );
+  if (!error) return; // The Hub was reachable after all; nothing to assert about offline use.
+  expect(error.message).toMatch(/Could not download config\.json from the Hugging Face Hub/);
+  expect(error.message).toContain('https://huggingface.co/bert-base-uncased/tree/main');
+  expect(error.message).toContain(`put them in ${path.resolve(dir)}/`);
+  expect(fs.readdirSync(dir)).toEqual([]);
+  expect(Date.now() - started).toBeLessThan(8000);
+}, 10000);
+
+test('files come from the Hub API by name, and a 404 for a required file says which', async () => {
+  const dir = tempDir('pull-fake');
+  const served: Record<string, string> = { 'config.json': '{"model_type":"bert"}', 'tokenizer.json': '{}' };
+  const requested: string[] = [];
+  // Just enough of the Hub's resolve endpoint: a ranged probe (size + ETag), then the body;
+  // a missing file is a 404 with X-Error-Code EntryNotFound.
+  const fakeFetch = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = String(input instanceof Request ? input.url : input);
+    const file = decodeURIComponent(url.split('/resolve/main/')[1] ?? '');
+    const probe = Boolean((init?.headers as Record<string, string> | undefined)?.Range);
+    if (probe) requested.push(file);
+    if (!(file in served)) return new Response('not found', { status: 404, headers: { 'X-Error-Code': 'EntryNotFound' } });
+    const body = served[file];
+    if (probe) return new Response(body.slice(0, 1), { status: 206, headers: { 'Content-Range': `bytes 0-0/${body.length}`, ETag: '"e"' } });
+    return new Response(body, { status: 200, headers: { 'Content-Length': String(body.length), ETag: '"e"' } });
+  }) as typeof fetch;
+  await expect(pullFromHub('acme/tiny', dir, { fetch: fakeFetch })).rejects.toThrow(/acme\/tiny has no model\.safetensors on the Hub/);
+  expect(requested).toEqual(['config.json', 'model.safetensors']);
+  requested.length = 0;
+  expect(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).toBe(served['config.json']);
+
+  served['model.safetensors'] = 'weights';
+  const result = await pullFromHub('acme/tiny', dir, { fetch: fakeFetch });
+  expect(result.files.map((f) => path.basename(f))).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+  expect(requested).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json', 'tokenizer_config.json']);
+  expect(fs.readFileSync(path.join(dir, 'model.safetensors'), 'utf8')).toBe('weights');
+});
+
+test('a malformed repo id is rejected before any request', async () => {
+  await expect(pullFromHub('not a repo', tempDir('pull-bad'))).rejects.toThrow(/"not a repo" is not a Hub repository id/);
+});

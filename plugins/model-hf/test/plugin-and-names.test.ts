@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { createToolkit } from '@leantune/core';
+import { Conv1D, Linear, Module, SafetensorsFile, saveSafetensors, tf } from '@leantune/tensor';
+import plugin, { checkpointDir, loadHfCheckpoint, TINY_ARCHS, writeTinyHfCheckpoint } from '../src';
+import { record, recordingLogger, tempDir } from './helpers';
+
+test.each(TINY_ARCHS)('%s: module parameter names and shapes are exactly the checkpoint keys', async (arch) => {
+  const dir = tempDir(`names-${arch}`);
+  writeTinyHfCheckpoint(arch, dir, { layers: 2, gpt2Prefix: true });
+  const m = await loadHfCheckpoint(dir, { log: recordingLogger() });
+  const st = SafetensorsFile.open(path.join(dir, 'model.safetensors'));
+  const fromFile = new Map(st.keys().map((k) => [k, st.info(k).shape]));
+  st.close();
+  const fromModule = new Map([...m.module.namedParameters()].map(([k, p]) => [k, p.shape]));
+  expect([...fromModule.keys()].sort()).toEqual([...fromFile.keys()].sort());
+  for (const [k, shape] of fromModule) expect([k, shape]).toEqual([k, fromFile.get(k)]);
+  m.module.dispose();
+});
+
+test('real checkpoint key spellings resolve, including old gamma/beta LayerNorm names', async () => {
+  const dir = tempDir('gamma');
+  writeTinyHfCheckpoint('bert', dir);
+  const file = path.join(dir, 'model.safetensors');
+  const st = SafetensorsFile.open(file);
+  const tensors = st.getAll();
+  st.close();
+  const renamed = new Map([...tensors].map(([k, t]) => [k.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'), t]));
+  saveSafetensors(file, renamed);
+  const m = await loadHfCheckpoint(dir, { log: recordingLogger() });
+  const expected = tensors.get('bert.embeddings.LayerNorm.weight')!.dataSync();
+  expect(Array.from(m.module.getParameter('bert.embeddings.LayerNorm.weight').variable.dataSync())).toEqual(Array.from(expected));
+  tensors.forEach((t) => t.dispose());
+});
+
+test('the modules PEFT methods target by default exist under their transformers names', async () => {
+  const targets: Record<string, Array<[string, typeof Linear | typeof Conv1D]>> = {
+    bert: [['bert.encoder.layer.0.attention.self.query', Linear], ['bert.encoder.layer.0.attention.self.value', Linear]],
+    roberta: [['roberta.encoder.layer.0.attention.self.query', Linear]],
+    gpt2: [['transformer.h.0.attn.c_attn', Conv1D], ['transformer.h.0.mlp.c_fc', Conv1D]],
+    vit: [['vit.encoder.layer.0.attention.attention.query', Linear], ['vit.encoder.layer.0.attention.attention.value', Linear]],
+    clip: [['text_model.encoder.layers.0.self_attn.q_proj', Linear], ['vision_model.encoder.layers.0.self_attn.v_proj', Linear]],
+  };
+  for (const arch of TINY_ARCHS) {
+    const dir = tempDir(`targets-${arch}`);
+    writeTinyHfCheckpoint(arch, dir);
+    const m = await loadHfCheckpoint(dir, { log: recordingLogger() });
+    expect(m.arch).toBe(arch);
+    for (const [p, cls] of targets[arch]) expect(m.module.getSubmodule(p)).toBeInstanceOf(cls);
+    m.module.dispose();
+  }
+});
+
+test('a module swapped in place is used by the forward (as LoRA injection does)', async () => {
+  const dir = tempDir('swap');
+  writeTinyHfCheckpoint('bert', dir);
+  const m = await loadHfCheckpoint(dir, { log: recordingLogger() });
+  const batch = m.encode!([record('a', { text: 'good film' })]);
+  const before = m.predict!(batch).dataSync()[0];
+  class Zero extends Module {
+    forward(x: tf.Tensor): tf.Tensor {
+      return tf.zeros([...x.shape.slice(0, -1), 8]);
+    }
+  }
+  m.module.setSubmodule('bert.encoder.layer.0.attention.self.value', new Zero());
+  expect(m.predict!(batch).dataSync()[0]).not.toBeCloseTo(before, 5);
+});
+
+describe('plugin', () => {
+  const dir = tempDir('plugin');
+  writeTinyHfCheckpoint('bert', dir);
+
+  test('answers { name: "hf", path } and a folder holding config.json, nothing else', () => {
+    expect(checkpointDir({ name: 'hf', path: dir })).toBe(dir);
+    expect(checkpointDir({ name: dir })).toBe(dir);
+    expect(checkpointDir({ name: 'tiny-text' })).toBeUndefined();
+    expect(checkpointDir({ name: path.join(dir, 'nope') })).toBeUndefined();
+  });
+
+  test('registers the "hf" model loader through the toolkit', async () => {
+    const toolkit = await createToolkit({ plugins: [plugin] });
+    const hf = toolkit.models.get('hf')!;
+    expect(hf.test({ name: 'hf', path: dir })).toBe(true);
+    const log = recordingLogger();
+    const model = await hf.load({ name: dir, labels: ['neg', 'pos'] }, { log } as never);
+    expect(model.arch).toBe('bert');
+    expect(model.labels).toEqual(['neg', 'pos']);
+  });
+});
