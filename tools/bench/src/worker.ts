@@ -1,6 +1,6 @@
 import { createToolkit } from '@leantune/core';
 import loraPlugin from '@leantune/plugin-lora';
-import { describeBackend, initBackend, tf } from '@leantune/tensor';
+import { initBackend, tf, type BackendName } from '@leantune/tensor';
 import { createOptimizer, trainStep, type IndexedDataset } from '@leantune/train';
 import { benchDecoderPlugin, type DecoderShape } from './decoder';
 import { spread, type Spread } from './stats';
@@ -38,11 +38,11 @@ function tokenBatches(shape: DecoderShape, batch: number): IndexedDataset<{ inpu
 }
 
 export async function runJob(job: WorkerJob): Promise<WorkerResult> {
-  await initBackend({ backend: job.backend as never });
-  const info = describeBackend();
+  const info = await initBackend({ backend: job.backend as BackendName });
   const tk = await createToolkit({ plugins: [benchDecoderPlugin, loraPlugin], log: { info: () => {}, warn: () => {} } });
   const run = tk.createRun({
     model: { name: 'bench-decoder', ...job.shape },
+    runtime: { backend: job.backend as BackendName },
     methods: job.method === 'lora' ? { lora: { r: 8, lora_alpha: 16, target_modules: ['q', 'v'] } } : {},
     trainable: job.method === 'full' ? ['.*'] : [],
   });
