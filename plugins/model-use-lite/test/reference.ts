@@ -41,3 +41,19 @@ export function cosine(a: readonly number[], b: readonly number[]): number {
   }
   return dot / Math.sqrt(na * nb);
 }
+
+/**
+ * Row indices grouped by token count, shortest first: at most `size` rows a group, and a new
+ * group whenever a row is over 4 tokens longer than its group's first, so padding (which
+ * costs as much as tokens on the cpu backend) stays small on both sides.
+ */
+export function lengthBuckets(rows: readonly number[][], size: number): number[][] {
+  const order = rows.map((_, i) => i).sort((a, b) => rows[a].length - rows[b].length);
+  const buckets: number[][] = [];
+  for (const i of order) {
+    const last = buckets[buckets.length - 1];
+    if (last && last.length < size && rows[i].length <= rows[last[0]].length + 4) last.push(i);
+    else buckets.push([i]);
+  }
+  return buckets;
+}
