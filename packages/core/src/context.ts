@@ -11,6 +11,8 @@ export interface RunContext {
   tf: typeof tf;
   log: Logger;
   seed: number;
+  /** Folder that relative paths in the config resolve against: the config file's, else the cwd. */
+  configDir: string;
   /** The compute backend the run uses; set when the run prepares its runtime. */
   backend?: BackendInfo;
   /** Scratch space shared by plugins during this run, keyed by plugin name. */

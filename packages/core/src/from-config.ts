@@ -9,6 +9,8 @@ export interface LoadedConfig {
   toolkit: Toolkit;
   config: ResolvedConfig;
   source: ConfigSource;
+  /** The config file's folder: pass it to createRun so relative paths resolve from there. */
+  configDir: string;
 }
 
 function entryParts(entry: PluginEntry, index: number): { request: string; options?: Record<string, unknown>; pointer: string } {
@@ -43,5 +45,5 @@ export async function loadConfig(path: string, options: Omit<ToolkitOptions, 'pl
     },
   });
   const config = toolkit.resolveConfig(source.data, source);
-  return { toolkit, config, source };
+  return { toolkit, config, source, configDir: fromDir };
 }

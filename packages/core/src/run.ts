@@ -33,8 +33,9 @@ export class Run {
     readonly toolkit: Toolkit,
     readonly config: ResolvedConfig,
     log: Logger,
+    configDir = process.cwd(),
   ) {
-    this.context = { runName: config.name, config, tf, log, seed: config.runtime.seed, state: new Map() };
+    this.context = { runName: config.name, config, tf, log, seed: config.runtime.seed, configDir, state: new Map() };
   }
 
   /**

@@ -180,9 +180,9 @@ export class Toolkit {
   }
 
   /** A fresh run whose hooks are tapped by every registered extension. */
-  createRun(config: ResolvedConfig | Record<string, unknown>): Run {
+  createRun(config: ResolvedConfig | Record<string, unknown>, options: { configDir?: string } = {}): Run {
     const resolved = this.resolveConfig(config);
-    const run = new Run(this, resolved, this.log);
+    const run = new Run(this, resolved, this.log, options.configDir);
     for (const loader of this.models.list()) {
       run.hooks.loadModel.tapPromise(loader.name, async (spec, ctx) => {
         if (!loader.test(spec)) return undefined;

@@ -5,13 +5,13 @@ import { fromConfig } from '../toolkit-from-args';
 
 /** `leantune train`: config → toolkit → run → fit. Ctrl-C stops after the current step. */
 export async function runTrain(configFile: string | undefined, io: CliIO): Promise<void> {
-  const { toolkit, config } = await fromConfig(configFile);
+  const { toolkit, config, configDir } = await fromConfig(configFile);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     toolkit.trainer ??= createTrainDriver({ signal: stop.signal });
-    const run = toolkit.createRun(config);
+    const run = toolkit.createRun(config, { configDir });
     run.hooks.afterEpoch.tapPromise('leantune-cli', async (logs) => {
       const evalText = logs.eval ? Object.entries(logs.eval).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ') : '';
       io.err(`epoch ${logs.epoch + 1}/${config.train.epochs}: ${evalText}\n`);
