@@ -14,7 +14,7 @@ export interface LoaderDeps {
 
 /**
  * Relative paths resolve from spec.baseDir, then the plugin's `baseDir` option, then the
- * working directory: the core RunContext does not carry the config file's folder (yet).
+ * config file's folder (`withConfigDir`), then the working directory.
  */
 export function resolveDataPath(path: unknown, spec: DatasetSpec, deps: LoaderDeps, option = 'path'): string {
   if (typeof path !== 'string' || path === '') {
@@ -23,6 +23,11 @@ export function resolveDataPath(path: unknown, spec: DatasetSpec, deps: LoaderDe
   if (isAbsolute(path)) return path;
   const base = typeof spec.baseDir === 'string' ? spec.baseDir : (deps.baseDir ?? process.cwd());
   return resolve(base, path);
+}
+
+/** The loader deps for one load: the plugin's baseDir, else the run's config folder. */
+export function withConfigDir(deps: LoaderDeps, ctx: RunContext): LoaderDeps {
+  return { ...deps, baseDir: deps.baseDir ?? ctx.configDir };
 }
 
 /** A positive integer option, or undefined; a wrong value fails naming the dataset and option. */

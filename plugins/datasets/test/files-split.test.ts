@@ -36,9 +36,9 @@ beforeAll(() => {
   writeFileSync(join(dir, 'pics', 'a', 'x.jpg'), 'not decoded');
 });
 
-async function load(data: Record<string, unknown>, options: Record<string, unknown> = { baseDir: dir }): Promise<Dataset> {
+async function load(data: Record<string, unknown>, options: Record<string, unknown> = { baseDir: dir }, configDir?: string): Promise<Dataset> {
   const tk = await createToolkit({ plugins: [[datasetsPlugin, options]], log: quiet });
-  return tk.createRun({ model: 'unused', data, runtime: { seed: 5 } }).loadData();
+  return tk.createRun({ model: 'unused', data, runtime: { seed: 5 } }, { configDir }).loadData();
 }
 
 describe('file datasets through a run', () => {
@@ -71,7 +71,12 @@ describe('file datasets through a run', () => {
     expect(pics.reports[0].dropReasons).toEqual({ 'needs-decoder': 1 });
   });
 
-  it('resolves from the working directory without baseDir, and names the path it tried', async () => {
+  it("resolves from the config file's folder without baseDir", async () => {
+    const ds = await load({ name: 'jsonl', path: 'reviews.jsonl' }, {}, dir);
+    expect(ds.records).toHaveLength(50);
+  });
+
+  it('resolves from the working directory without baseDir or config folder, and names the path it tried', async () => {
     await expect(load({ name: 'jsonl', path: 'no/such.jsonl' }, {})).rejects.toThrow(`JSONL file not found: ${join(process.cwd(), 'no/such.jsonl')}`);
     await expect(load({ name: 'csv' })).rejects.toThrow(/Dataset "csv" needs a "path" option/);
   });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset, DatasetLoader, DatasetSpec, RunContext } from '@leantune/core';
 import { collect, readIdx, toDataset } from '@leantune/data';
-import { PLUGIN_NAME, enumOption, intOption, limitPerClass, resolveDataPath, runSeed, type LoaderDeps } from '../common';
+import { PLUGIN_NAME, enumOption, intOption, limitPerClass, resolveDataPath, runSeed, withConfigDir, type LoaderDeps } from '../common';
 import { MissingDatasetPackageError } from '../packages';
 
 /** Where Debian's dataset-fashion-mnist package installs the four IDX files. */
@@ -36,7 +36,7 @@ export function fashionMnistLoader(deps: LoaderDeps): DatasetLoader {
     async load(spec: DatasetSpec, ctx: RunContext): Promise<Dataset> {
       const subset = enumOption(spec, 'subset', ['train', 'test'] as const, 'train');
       const limit = intOption(spec, 'limit');
-      const dir = spec.dir === undefined ? FASHION_MNIST_DIR : resolveDataPath(spec.dir, spec, deps, 'dir');
+      const dir = spec.dir === undefined ? FASHION_MNIST_DIR : resolveDataPath(spec.dir, spec, withConfigDir(deps, ctx), 'dir');
       const [images, labels] = FILES[subset].map((base) => findFile(dir, base));
       if (!images || !labels) {
         const missing = FILES[subset].filter((base) => !findFile(dir, base)).map((b) => `${b}.gz`);

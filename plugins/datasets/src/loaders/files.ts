@@ -1,6 +1,6 @@
 import type { Dataset, DatasetLoader, DatasetSpec, RunContext } from '@leantune/core';
 import { collect, readCsv, readIdx, readImageFolder, readJsonl, toDataset, type FieldMapping, type ReadItem } from '@leantune/data';
-import { PLUGIN_NAME, intOption, resolveDataPath, type LoaderDeps } from '../common';
+import { PLUGIN_NAME, intOption, resolveDataPath, withConfigDir, type LoaderDeps } from '../common';
 
 export const FILE_FORMATS = ['jsonl', 'csv', 'idx', 'image-folder'] as const;
 type FileFormat = (typeof FILE_FORMATS)[number];
@@ -49,9 +49,9 @@ export function fileLoader(deps: LoaderDeps): DatasetLoader {
     description: 'Datasets from JSONL, CSV, IDX files or an image folder (one sub-folder per class)',
     datasets: [...FILE_FORMATS],
     test: (spec) => (FILE_FORMATS as readonly string[]).includes(spec.name),
-    async load(spec: DatasetSpec, _ctx: RunContext): Promise<Dataset> {
+    async load(spec: DatasetSpec, ctx: RunContext): Promise<Dataset> {
       const format = spec.name as FileFormat;
-      const collected = await collect(reader(format, spec, deps), { limit: intOption(spec, 'limit') });
+      const collected = await collect(reader(format, spec, withConfigDir(deps, ctx)), { limit: intOption(spec, 'limit') });
       const name = typeof spec.as === 'string' ? spec.as : format;
       return toDataset(name, collected, { plugin: PLUGIN_NAME, details: { format } });
     },
