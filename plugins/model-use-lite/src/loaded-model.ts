@@ -68,7 +68,7 @@ export function createUseLiteModel(encoder: UseLiteEncoder, tokenizer: UseLiteTo
   const labels = options.labels;
   if (head === 'classification') {
     if (!labels || labels.length < 2) throw new Error('use-lite: the classification head needs at least 2 labels (model option "labels", or a dataset with labels)');
-    if (!encoder.child('classifier')) encoder.addClassifier(labels.length);
+    encoder.addClassifier(labels.length);
   }
   const labelIndex = (r: DataRecord): number => {
     const i = labels!.indexOf(String(r.label));

@@ -152,8 +152,9 @@ export class UseLiteEncoder extends Module {
     this.addModule('pooler', new UseLitePooler());
   }
 
-  /** Adds the classification head `classifier` (Linear 512 → numLabels), which reads `pooled`. */
+  /** Adds a fresh classification head `classifier` (Linear 512 → numLabels) reading `pooled`; replaces (and frees) an old one. */
   addClassifier(numLabels: number): Linear {
+    this.child('classifier')?.dispose();
     return this.addModule('classifier', new Linear(USE_LITE_CONFIG.hiddenDim, numLabels));
   }
 
