@@ -1,0 +1,85 @@
+import type { Batch, DataRecord, LoadedModel, ModelSpec } from '@leantune/core';
+import { tf } from '@leantune/tensor';
+import { MobileNetV2 } from './mobilenet';
+import { readNsfwjsMobileNetV2 } from './nsfwjs-assets';
+import { preprocessImages } from './preprocess';
+import { loadPretrainedWeights } from './pretrained';
+import { MODEL_NAME, resolveSpec } from './spec';
+import { parseMobileNetTopology } from './topology';
+import type { MobileNetPlan } from './topology-types';
+import { decodeWeights, type DecodedWeight } from './weights';
+
+export const WEIGHTS_SOURCE = 'nsfwjs@4.3.0 dist/models/mobilenet_v2 (MIT, Infinite Red)';
+
+interface Pretrained {
+  plan: MobileNetPlan;
+  weights: Map<string, DecodedWeight>;
+  source: string;
+}
+
+let cached: Pretrained | undefined;
+
+/** nsfwjs's topology and decoded weights, read once per process (they are never mutated). */
+export function nsfwjsPretrained(): Pretrained {
+  if (!cached) {
+    const assets = readNsfwjsMobileNetV2();
+    cached = { plan: parseMobileNetTopology(assets.modelTopology), weights: decodeWeights(assets), source: assets.source };
+  }
+  return cached;
+}
+
+/** Builds the module for a spec and fills it with nsfwjs's weights. */
+export function createMobileNetV2(spec: ModelSpec): { module: MobileNetV2; labels: string[]; inputSize: number; fresh: string[] } {
+  const { spec: s, labels, pretrainedClassifier } = resolveSpec(spec);
+  const { plan, weights, source } = nsfwjsPretrained();
+  const module = new MobileNetV2(plan, { head: s.head, numLabels: labels.length, freshClassifier: !pretrainedClassifier });
+  const { fresh } = loadPretrainedWeights(module, weights, source);
+  module.setBatchNormTraining(s.batchNorm === 'train');
+  return { module, labels, inputSize: s.inputSize, fresh };
+}
+
+function labelIndex(record: DataRecord, labels: readonly string[]): number {
+  const { label } = record;
+  const byName = labels.indexOf(String(label));
+  if (typeof label === 'string' && byName >= 0) return byName;
+  if (typeof label === 'number' && Number.isInteger(label) && label >= 0 && label < labels.length) return label;
+  throw new Error(`Record ${record.id}: label ${JSON.stringify(label)} is not one of ${labels.join(', ')} (nor an index 0..${labels.length - 1})`);
+}
+
+/**
+ * The `mobilenet-v2` model: nsfwjs's MobileNetV2 as a trainable Module tree. `encode`
+ * turns `record.image` (HWC RGB 0..255) into [n, size, size, 3] / 255; `loss` is softmax
+ * cross-entropy over the classifier's logits; `predict` gives probabilities.
+ */
+export async function loadMobileNetV2(spec: ModelSpec): Promise<LoadedModel> {
+  const { module, labels, inputSize, fresh } = createMobileNetV2(spec);
+  const logits = (batch: Batch): tf.Tensor2D => {
+    if (!(batch.inputs instanceof tf.Tensor)) throw new Error('mobilenet-v2: batch.inputs must be the image tensor that encode() made');
+    return module.forward(batch.inputs);
+  };
+  return {
+    name: MODEL_NAME,
+    arch: 'mobilenet-v2',
+    module,
+    labels,
+    encode(records): Batch {
+      const inputs = preprocessImages(
+        records.map((r) => r.image),
+        inputSize,
+        (i) => `Record ${records[i].id} (image)`,
+      );
+      const targets = records.every((r) => r.label !== undefined) ? tf.tensor1d(records.map((r) => labelIndex(r, labels)), 'int32') : undefined;
+      return { inputs, targets, size: records.length };
+    },
+    loss(batch, training) {
+      if (!batch.targets) throw new Error('mobilenet-v2: loss needs batch.targets; every record must have a label');
+      module.train(training);
+      return tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(batch.targets!, 'int32') as tf.Tensor1D, labels.length), logits(batch)) as tf.Scalar);
+    },
+    predict(batch) {
+      module.eval();
+      return tf.tidy(() => tf.softmax(logits(batch)));
+    },
+    meta: { inputSize, head: module.headKind, weights: WEIGHTS_SOURCE, freshParameters: fresh, parameters: module.countParameters() },
+  };
+}
