@@ -15,6 +15,11 @@ export interface RunContext {
   configDir: string;
   /** The compute backend the run uses; set when the run prepares its runtime. */
   backend?: BackendInfo;
+  /**
+   * The class names of the run's dataset (loaded once, through its stages; the run reuses
+   * it), or undefined when the config has no data. For loaders whose head needs them.
+   */
+  datasetLabels(): Promise<string[] | undefined>;
   /** Scratch space shared by plugins during this run, keyed by plugin name. */
   state: Map<string, unknown>;
 }

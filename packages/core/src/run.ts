@@ -13,6 +13,14 @@ export interface TrainDriver {
   fit(run: Run, model: LoadedModel, dataset: Dataset): Promise<Metrics>;
 }
 
+/** Class names a dataset declares, or else the distinct labels of its records, sorted. */
+export function datasetLabels(dataset: Dataset): string[] {
+  if (dataset.labels?.length) return [...dataset.labels];
+  const seen = new Set<string>();
+  for (const r of dataset.records) if (r.label !== undefined) seen.add(String(r.label));
+  return [...seen].sort();
+}
+
 /** No tap of a bail hook answered: say who was asked and what names they know. */
 function unrecognised(kind: 'model' | 'dataset', name: string, taps: ReadonlyArray<{ name: string }>, known: string[]): ConfigError {
   const asked = taps.map((t) => t.name).join(', ') || `none (enable a ${kind === 'model' ? 'model' : 'data'} plugin)`;
@@ -35,7 +43,16 @@ export class Run {
     log: Logger,
     configDir = process.cwd(),
   ) {
-    this.context = { runName: config.name, config, tf, log, seed: config.runtime.seed, configDir, state: new Map() };
+    this.context = {
+      runName: config.name,
+      config,
+      tf,
+      log,
+      seed: config.runtime.seed,
+      configDir,
+      state: new Map(),
+      datasetLabels: async () => (config.data ? datasetLabels(await this.loadData()) : undefined),
+    };
   }
 
   /**
@@ -116,8 +133,15 @@ export class Run {
     return out;
   }
 
-  /** loadDataset (bail) → the stage waterfall in STAGE order. */
-  async loadData(): Promise<Dataset> {
+  private loadingData?: Promise<Dataset>;
+
+  /** loadDataset (bail) → the stage waterfall in STAGE order; once per run. */
+  loadData(): Promise<Dataset> {
+    this.loadingData ??= this.loadDataOnce();
+    return this.loadingData;
+  }
+
+  private async loadDataOnce(): Promise<Dataset> {
     const spec = this.config.data;
     if (!spec) throw new ConfigError('The config has no "data" section; add { "data": { "name": "<dataset>" } }.');
     const loaded = await this.hooks.loadDataset.promise(spec, this.context);

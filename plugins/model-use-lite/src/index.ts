@@ -1,4 +1,4 @@
-export { useLitePlugin as default, useLitePlugin, PLUGIN_NAME, loadUseLiteModel, datasetLabels } from './plugin';
+export { useLitePlugin as default, useLitePlugin, PLUGIN_NAME, loadUseLiteModel } from './plugin';
 export { USE_LITE_CONFIG, UseLiteEncoder, type UseLiteEncoderOptions, UseLiteLayer, timingSignal, type UseLiteOutput } from './model';
 export { UseLiteTokenizer, UNKNOWN_ID, checkVocab, type VocabEntry } from './tokenizer';
 export { loadPretrainedUseLite, loadUseLiteTokenizer, type PretrainedUseLite } from './load';

@@ -1,6 +1,6 @@
-import { createToolkit, type Logger } from '@leantune/core';
+import { createToolkit, datasetLabels, type Logger } from '@leantune/core';
 import { tinyDataPlugin } from '@leantune/testing';
-import useLitePlugin, { datasetLabels, loadUseLiteModel, parseUseLiteSpec } from '@leantune/plugin-use-lite';
+import useLitePlugin, { loadUseLiteModel, parseUseLiteSpec } from '@leantune/plugin-use-lite';
 
 const quiet: Logger = { info: () => undefined, warn: () => undefined };
 
