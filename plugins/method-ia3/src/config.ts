@@ -1,0 +1,81 @@
+import type { JSONSchema } from '@leantune/core';
+
+/** IA3 config with Hugging Face PEFT's field names (peft/tuners/ia3/config.py). */
+export interface Ia3Config {
+  /** List: exact module path or dotted suffix; string: full-match regex. Unset: the architecture's default. */
+  target_modules?: string[] | string | null;
+  /** Targets whose INPUT is rescaled (the FFN down-projection); the others have their output rescaled. */
+  feedforward_modules?: string[] | string | null;
+  exclude_modules?: string[] | string | null;
+  /** GPT-2's Conv1D stores weights [in, out]; set automatically when such a layer is targeted. */
+  fan_in_fan_out: boolean;
+  /** true: vectors start at 1 (identity); false: N(0, 1) as PEFT's randn. */
+  init_ia3_weights: boolean;
+  modules_to_save?: null;
+}
+
+export const IA3_DEFAULTS: Ia3Config = { target_modules: null, feedforward_modules: null, exclude_modules: null, fan_in_fan_out: false, init_ia3_weights: true, modules_to_save: null };
+
+const stringOrList = (description: string): JSONSchema => ({
+  description,
+  anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'string', minLength: 1 }, { type: 'null' }],
+});
+
+export const ia3ConfigSchema: JSONSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    target_modules: stringOrList('Modules to rescale (Linear/Conv1D): list = exact path or name suffix; string = full-match regex. Default: the architecture\'s keys, values and FFN down-projection.'),
+    feedforward_modules: stringOrList('Targets whose input (not output) is rescaled; must be a subset of target_modules'),
+    exclude_modules: stringOrList('Modules never to rescale, matched like target_modules'),
+    fan_in_fan_out: { type: 'boolean', default: false },
+    init_ia3_weights: { type: 'boolean', default: true, description: 'true: vectors of ones (identity at init)' },
+    modules_to_save: { type: 'null', description: 'not supported (train a head with the run\'s "trainable" patterns)' },
+  },
+};
+
+/** Default targets and feed-forward modules per architecture (PEFT's IA3 mappings, plus ours for vit, clip, use-lite, tiny). */
+export const IA3_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = {
+  bert: ['key', 'value', 'output.dense'],
+  roberta: ['key', 'value', 'output.dense'],
+  vit: ['key', 'value', 'output.dense'],
+  gpt2: ['c_attn', 'mlp.c_proj'],
+  clip: ['k_proj', 'v_proj', 'fc2'],
+  'use-lite': ['k', 'v', 'fc2'],
+  tiny: ['dense'],
+};
+
+export const IA3_DEFAULT_FEEDFORWARD: Readonly<Record<string, readonly string[]>> = {
+  bert: ['output.dense'],
+  roberta: ['output.dense'],
+  vit: ['output.dense'],
+  gpt2: ['mlp.c_proj'],
+  clip: ['fc2'],
+  'use-lite': ['fc2'],
+  tiny: [],
+};
+
+export function resolveIa3Config(partial: Partial<Ia3Config> = {}, where = 'IA3 config'): Ia3Config {
+  const cfg: Ia3Config = { ...IA3_DEFAULTS };
+  for (const [k, v] of Object.entries(partial)) if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
+  const problems: string[] = [];
+  for (const field of ['target_modules', 'feedforward_modules', 'exclude_modules'] as const) {
+    const v = cfg[field];
+    if (typeof v === 'string') {
+      try {
+        new RegExp(v);
+      } catch (err) {
+        problems.push(`${field} "${v}" is not a valid regular expression (${(err as Error).message})`);
+      }
+    }
+  }
+  // PEFT's IA3Config.__post_init__ check.
+  const { target_modules: t, feedforward_modules: ff } = cfg;
+  if (Array.isArray(t) && Array.isArray(ff)) {
+    const extra = ff.filter((m) => !t.includes(m));
+    if (extra.length) problems.push(`feedforward_modules should be a subset of target_modules; ${JSON.stringify(extra)} ${extra.length > 1 ? 'are' : 'is'} not in target_modules ${JSON.stringify(t)}`);
+  }
+  if (cfg.modules_to_save != null) problems.push('modules_to_save is not supported; make the head trainable with the run\'s "trainable" patterns');
+  if (problems.length) throw new Error(`${where} is invalid:\n- ${problems.join('\n- ')}`);
+  return cfg;
+}

@@ -1,0 +1,103 @@
+import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
+import { Conv1D, Linear, setSeed, tf, type Module } from '@leantune/tensor';
+import { Ia3Layer, ia3Layers, injectIa3, mergeAndUnload, mergeIa3, planIa3, unmergeIa3, withIa3Disabled } from '../src';
+import { Node, gpt2Like, linear, maxAbsDiff, quiet, randn, rows, snapshot, tempDir, textRecords } from './helpers';
+
+function randomiseVectors(m: Module, seed: number): void {
+  for (const [, l] of ia3Layers(m)) l.vector.assign(tf.add(1, tf.mul(0.5, randn(l.vector.shape, seed++))));
+}
+
+describe('IA3', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    setSeed(4);
+  });
+
+  it('uses PEFT\'s BERT defaults, names and shapes, and is the identity at init', async () => {
+    const dir = tempDir('ia3-bert');
+    writeTinyHfCheckpoint('bert', dir, { layers: 1, seed: 7 });
+    const m = await loadHfCheckpoint(dir, { log: quiet });
+    const batch = m.encode!(textRecords());
+    const before = m.predict!(batch);
+    injectIa3(m.module, {}, { arch: 'bert' });
+    const vectors = [...m.module.namedParameters()].filter(([p]) => p.includes('ia3_l')).map(([p, v]) => [p, v.shape]);
+    // "output.dense" also matches attention.output.dense as a suffix, exactly as in PEFT.
+    expect(vectors).toEqual([
+      ['bert.encoder.layer.0.attention.self.key.ia3_l.default', [8, 1]],
+      ['bert.encoder.layer.0.attention.self.value.ia3_l.default', [8, 1]],
+      ['bert.encoder.layer.0.attention.output.dense.ia3_l.default', [1, 8]],
+      ['bert.encoder.layer.0.output.dense.ia3_l.default', [1, 16]],
+    ]);
+    expect(maxAbsDiff(m.predict!(batch), before)).toBe(0);
+    m.module.freeze();
+    m.module.unfreeze((p) => p.split('.').some((s) => s.startsWith('ia3_')));
+    expect(m.module.countParameters().trainable).toBe(8 + 8 + 8 + 16);
+    randomiseVectors(m.module, 1);
+    expect(maxAbsDiff(m.predict!(batch), before)).toBeGreaterThan(1e-4);
+    expect(maxAbsDiff(withIa3Disabled(m.module, () => m.predict!(batch)), before)).toBe(0);
+  });
+
+  it('rescales outputs of non-feed-forward targets and inputs of feed-forward ones (plain-JS reference)', () => {
+    const model = new Node({ k: new Linear(4, 3), down: new Linear(3, 2) }, (s, x) => s.call('down', s.call('k', x)));
+    injectIa3(model, { target_modules: ['k', 'down'], feedforward_modules: ['down'] });
+    randomiseVectors(model, 2);
+    const p = (name: string) => model.getParameter(name).variable;
+    const lk = Array.from(p('k.ia3_l.default').dataSync());
+    const ld = Array.from(p('down.ia3_l.default').dataSync());
+    const x = randn([2, 4], 3);
+    const k = linear(rows(x), rows(p('k.base_layer.weight')), Array.from(p('k.base_layer.bias').dataSync())).map((r) => r.map((v, j) => v * lk[j]));
+    const expected = linear(k.map((r) => r.map((v, j) => v * ld[j])), rows(p('down.base_layer.weight')), Array.from(p('down.base_layer.bias').dataSync()));
+    rows(model.forward(x)).forEach((r, i) => r.forEach((v, j) => expect(v).toBeCloseTo(expected[i][j], 5)));
+  });
+
+  it('merged = unmerged for Linear and GPT-2 Conv1D, output and input scaling; unmerge restores', () => {
+    const model = gpt2Like(8, 2);
+    injectIa3(model, {}, { arch: 'gpt2' });
+    expect(ia3Layers(model).map(([p, l]) => [p, l.isFeedforward, l.fanInFanOut])).toEqual([
+      ['transformer.h.0.mlp.c_proj', true, true],
+      ['transformer.h.1.mlp.c_proj', true, true],
+    ]);
+    const mixed = new Node({ q: new Linear(4, 4), fc: new Conv1D(4, 4), out: new Linear(4, 2) }, (s, x) => s.call('out', s.call('fc', s.call('q', x))));
+    injectIa3(mixed, { target_modules: ['q', 'fc', 'out'], feedforward_modules: ['out'] });
+    for (const m of [model, mixed]) {
+      randomiseVectors(m, 5);
+      const x = randn([3, m === model ? 8 : 4], 6);
+      const unmerged = m.forward(x);
+      const weights = snapshot(m);
+      mergeIa3(m);
+      expect(maxAbsDiff(m.forward(x), unmerged)).toBeLessThan(1e-5);
+      unmergeIa3(m);
+      snapshot(m).forEach(([, v], i) => v.forEach((a, j) => expect(a).toBeCloseTo(weights[i][1][j], 4)));
+      mergeAndUnload(m);
+      expect(ia3Layers(m)).toEqual([]);
+      expect(maxAbsDiff(m.forward(x), unmerged)).toBeLessThan(1e-5);
+    }
+    expect(mixed.getSubmodule('fc')).toBeInstanceOf(Conv1D);
+  });
+
+  describe('bad input leaves the model untouched', () => {
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['a target that matches nothing', { target_modules: ['c_prj'] }, /IA3 target_modules \["c_prj"\] matched no module.*Close module names: "c_proj"/s],
+      ['feedforward not within targets', { target_modules: ['c_fc'], feedforward_modules: ['c_proj'] }, /feedforward_modules should be a subset of target_modules; \["c_proj"\] is not in target_modules \["c_fc"\]/],
+      ['a non-linear target', { target_modules: ['mlp'] }, /IA3 target "transformer\.h\.0\.mlp" is a Node; only Linear and Conv1D/],
+      ['modules_to_save', { target_modules: ['c_fc'], modules_to_save: ['lm_head'] }, /modules_to_save is not supported/],
+    ];
+    it.each(cases)('%s', (_name, cfg, message) => {
+      const model = gpt2Like();
+      const before = snapshot(model);
+      expect(() => injectIa3(model, cfg)).toThrow(message);
+      expect(snapshot(model)).toEqual(before);
+      expect(ia3Layers(model)).toEqual([]);
+    });
+    it('an unknown architecture without targets', () => {
+      expect(() => planIa3(gpt2Like(), {}, { arch: 'mystery' })).toThrow(/architecture "mystery" has no default targets/);
+    });
+  });
+
+  it('init_ia3_weights false draws random vectors', () => {
+    const model = gpt2Like(8, 1);
+    injectIa3(model, { target_modules: ['c_fc'], init_ia3_weights: false });
+    const v = Array.from((model.getSubmodule('transformer.h.0.mlp.c_fc') as Ia3Layer).vector.dataSync());
+    expect(v.some((a) => Math.abs(a - 1) > 1e-3)).toBe(true);
+  });
+});
