@@ -1,4 +1,4 @@
-import type { Batch, DataRecord, LoadedModel, ModelSpec } from '@leantune/core';
+import type { Batch, DataRecord, Dataset, LoadedModel, ModelSpec, Run } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { MobileNetV2 } from './mobilenet';
 import { readNsfwjsMobileNetV2 } from './nsfwjs-assets';
@@ -29,13 +29,37 @@ export function nsfwjsPretrained(): Pretrained {
 }
 
 /** Builds the module for a spec and fills it with nsfwjs's weights. */
-export function createMobileNetV2(spec: ModelSpec): { module: MobileNetV2; labels: string[]; inputSize: number; fresh: string[] } {
-  const { spec: s, labels, pretrainedClassifier } = resolveSpec(spec);
+export function createMobileNetV2(
+  spec: ModelSpec,
+  fallbackLabels?: readonly string[],
+): { module: MobileNetV2; labels: string[]; inputSize: number; fresh: string[] } {
+  const { spec: s, labels, pretrainedClassifier } = resolveSpec(spec, fallbackLabels);
   const { plan, weights, source } = nsfwjsPretrained();
   const module = new MobileNetV2(plan, { head: s.head, numLabels: labels.length, freshClassifier: !pretrainedClassifier });
   const { fresh } = loadPretrainedWeights(module, weights, source);
   module.setBatchNormTraining(s.batchNorm === 'train');
   return { module, labels, inputSize: s.inputSize, fresh };
+}
+
+/** Class names a dataset declares, or else the distinct labels of its records, sorted. */
+export function datasetLabels(dataset: Dataset): string[] {
+  if (dataset.labels?.length) return [...dataset.labels];
+  const seen = new Set<string>();
+  for (const r of dataset.records) if (r.label !== undefined) seen.add(String(r.label));
+  return [...seen].sort();
+}
+
+/**
+ * Without labels in the spec, a run with `data` takes its classes from the dataset (the
+ * model loads before the data, so the dataset is loaded here; the run then reuses it).
+ */
+async function runDatasetLabels(spec: ModelSpec, run: Run | undefined): Promise<string[] | undefined> {
+  if (spec.labels !== undefined || spec.numLabels !== undefined || !run?.config.data) return undefined;
+  const labels = datasetLabels(run.dataset ?? (await run.loadData()));
+  if (labels.length === 0) {
+    throw new Error(`mobilenet-v2: dataset "${run.config.data.name}" has no labels; set "labels" or "numLabels" in the model options`);
+  }
+  return labels;
 }
 
 function labelIndex(record: DataRecord, labels: readonly string[]): number {
@@ -51,8 +75,8 @@ function labelIndex(record: DataRecord, labels: readonly string[]): number {
  * turns `record.image` (HWC RGB 0..255) into [n, size, size, 3] / 255; `loss` is softmax
  * cross-entropy over the classifier's logits; `predict` gives probabilities.
  */
-export async function loadMobileNetV2(spec: ModelSpec): Promise<LoadedModel> {
-  const { module, labels, inputSize, fresh } = createMobileNetV2(spec);
+export async function loadMobileNetV2(spec: ModelSpec, run?: Run): Promise<LoadedModel> {
+  const { module, labels, inputSize, fresh } = createMobileNetV2(spec, await runDatasetLabels(spec, run));
   const logits = (batch: Batch): tf.Tensor2D => {
     if (!(batch.inputs instanceof tf.Tensor)) throw new Error('mobilenet-v2: batch.inputs must be the image tensor that encode() made');
     return module.forward(batch.inputs);

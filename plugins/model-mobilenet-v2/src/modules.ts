@@ -1,4 +1,5 @@
-import { BatchNorm, Conv2d, Dropout, Linear, Module, relu, tf } from '@leantune/tensor';
+import { BatchNorm, Dropout, Linear, Module, relu, tf } from '@leantune/tensor';
+import { FilterCachingConv2d } from './filter-cache';
 import type { BlockRole, ConvUnitPlan, DenseActivation, ExplicitPad, UnitActivation } from './topology-types';
 import { BLOCK_ROLES } from './topology-types';
 
@@ -60,7 +61,7 @@ export class ConvBnAct extends Module {
     const fold = padIsSame(unit);
     this.addModule(
       'conv',
-      new Conv2d(unit.inChannels, unit.outChannels, unit.kernelSize, { stride: unit.stride, padding: fold ? 'same' : unit.padding, groups, bias: unit.bias }),
+      new FilterCachingConv2d(unit.inChannels, unit.outChannels, unit.kernelSize, { stride: unit.stride, padding: fold ? 'same' : unit.padding, groups, bias: unit.bias }),
     );
     if (unit.bn) {
       // Keras momentum is the weight of the old value; ours (PyTorch's) of the new one.

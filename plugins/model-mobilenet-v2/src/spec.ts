@@ -55,15 +55,25 @@ export const MobileNetV2SpecSchema: JSONSchema = {
 
 const validator = new SchemaValidator();
 
-/** Validates a `model` spec (defaults filled in a copy) and settles the labels. */
-export function resolveSpec(spec: ModelSpec): { spec: MobileNetV2Spec; labels: string[]; pretrainedClassifier: boolean } {
+/** Validates a `model` spec, defaults filled in, without touching the caller's object. */
+export function parseSpec(spec: ModelSpec): MobileNetV2Spec {
   const copy = structuredClone(spec) as Record<string, unknown>;
   validator.assert(MobileNetV2SpecSchema, copy, undefined, '/model', `Model spec "${MODEL_NAME}"`);
   const s = copy as unknown as MobileNetV2Spec;
   if (s.labels && s.numLabels !== undefined && s.numLabels !== s.labels.length) {
     throw new ConfigError(`Model spec "${MODEL_NAME}": numLabels (${s.numLabels}) disagrees with labels (${s.labels.length} names); give one of them`);
   }
-  const labels = s.labels ?? (s.numLabels !== undefined ? Array.from({ length: s.numLabels }, (_, i) => String(i)) : [...NSFWJS_CLASSES]);
+  return s;
+}
+
+/**
+ * The classes: the spec's `labels`, else `numLabels` names "0".."n-1", else the
+ * `fallback` (the run's dataset labels), else nsfwjs's five with their pretrained head.
+ */
+export function resolveSpec(spec: ModelSpec, fallback?: readonly string[]): { spec: MobileNetV2Spec; labels: string[]; pretrainedClassifier: boolean } {
+  const s = parseSpec(spec);
+  const numbered = s.numLabels !== undefined ? Array.from({ length: s.numLabels }, (_, i) => String(i)) : undefined;
+  const labels = [...(s.labels ?? numbered ?? fallback ?? NSFWJS_CLASSES)];
   const sameAsNsfwjs = labels.length === NSFWJS_CLASSES.length && labels.every((l, i) => l === NSFWJS_CLASSES[i]);
   return { spec: s, labels, pretrainedClassifier: s.head === 'mlp' && sameAsNsfwjs };
 }

@@ -7,7 +7,7 @@ import { loadReferenceModel, maxAbsDiff, referenceOutputs } from './reference';
 test('matches tfjs-layers on random 224×224 inputs: softmax, argmax, the block_6 and out_relu feature maps', async () => {
   const reference = await loadReferenceModel();
   const { module } = createMobileNetV2({ name: 'mobilenet-v2' });
-  module.eval();
+  module.eval().freeze(); // frozen, as in a PEFT run: the convs use their cached tfjs-layout filters
   const stage = module.plan.stages.findIndex((s) => s.outputLayer === 'block_6_project_BN');
   expect(stage).toBe(7); // Keras block_6 is torchvision's features.7
   const last = module.plan.stages.length - 1;

@@ -20,6 +20,7 @@ function structuredImages(): Uint8Array[] {
 test('matches tfjs-layers on structured uint8 images through encode() and predict()', async () => {
   const reference = await loadReferenceModel();
   const model = await loadMobileNetV2({ name: 'mobilenet-v2' });
+  model.module.freeze(); // as a run does before injecting methods
   const images = structuredImages();
   const batch = model.encode!(images.map((image, row) => ({ id: `s${row}`, image, meta: { source: 'test', row } })));
   // nsfwjs's preprocessing, computed here independently: pixels / 255.
