@@ -1,2 +1,3 @@
 export * from './tiny-model';
 export * from './tiny-data';
+export * from './contract';

@@ -1,0 +1,140 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ownsParameter } from '@leantune/core';
+import { tf } from '@leantune/tensor';
+import { maxAbsDiff, openSession, perturbTrainable, trainableSafetensors } from './fixture';
+import { runCheck } from './result';
+import type { CheckResult, MethodContractOptions } from './types';
+
+const DEFAULT_TOLERANCE = { saveLoad: 1e-6, merge: 1e-5, identity: 1e-6 };
+
+function tolerance(options: MethodContractOptions, which: keyof typeof DEFAULT_TOLERANCE): number {
+  return options.tolerance?.[which] ?? DEFAULT_TOLERANCE[which];
+}
+
+/** PEFT's print_trainable_parameters line, from a `trainable` check result. */
+export function formatParameterCounts(result: CheckResult): string {
+  const { trainable, total, percent } = result.measured;
+  return `${result.method}: trainable params: ${Number(trainable).toLocaleString('en-US')} || all params: ${Number(total).toLocaleString('en-US')} || trainable%: ${Number(percent).toFixed(4)}`;
+}
+
+/**
+ * 2. After a Run injects the method, something is trainable and none of it is a base
+ * parameter (matched by variable, so a renamed base weight still counts as base).
+ */
+export function checkTrainableParameters(options: MethodContractOptions): Promise<CheckResult> {
+  return runCheck('trainable', options, async (r) => {
+    const s = await openSession(options);
+    try {
+      const params = [...s.model.module.namedParameters()];
+      const trainable = params.filter(([, p]) => p.requiresGrad);
+      const counts = s.model.module.countParameters();
+      const baseTotal = [...s.baseVariables.keys()].reduce((n, v) => n + v.size, 0);
+      Object.assign(r.measured, {
+        trainable: counts.trainable,
+        total: counts.total,
+        percent: counts.total ? (100 * counts.trainable) / counts.total : 0,
+        base: baseTotal,
+        trainablePaths: trainable.map(([path]) => path),
+      });
+      if (!trainable.length) {
+        r.fail(`nothing is trainable after inject: the method's parameters must start a path segment with its prefix "${s.method.prefix}" or be claimed by its trainable() rule`);
+      }
+      const base = trainable.filter(([, p]) => s.baseVariables.has(p.variable));
+      if (base.length) {
+        const names = base.map(([path, p]) => (path === s.baseVariables.get(p.variable) ? path : `${path} (base ${s.baseVariables.get(p.variable)})`));
+        r.fail(`base parameters are trainable: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''}; the base must stay frozen (narrow trainable() or the prefix)`);
+      }
+    } finally {
+      s.dispose();
+    }
+  });
+}
+
+/** The injected model computes the base model's outputs before any training. */
+export function checkIdentityAtInit(options: MethodContractOptions): Promise<CheckResult> {
+  return runCheck('identity', options, async (r) => {
+    if (!options.identityAtInit) return { skipped: 'identityAtInit is not set' };
+    const s = await openSession(options);
+    try {
+      const diff = tf.tidy(() => maxAbsDiff(s.outputs(), s.baseOutputs));
+      r.measured.maxAbsDiff = diff;
+      if (!(diff <= tolerance(options, 'identity'))) {
+        r.fail(`at init the injected model's outputs differ from the base model's by ${diff} (> ${tolerance(options, 'identity')}); initialise the method as a no-op (e.g. a zero delta)`);
+      }
+    } finally {
+      s.dispose();
+    }
+  });
+}
+
+/**
+ * 3. Trained state (simulated by seeded noise on every trainable parameter) saved, then
+ * loaded into a fresh model, gives the same outputs.
+ */
+export function checkSaveLoad(options: MethodContractOptions): Promise<CheckResult> {
+  return runCheck('save-load', options, async (r) => {
+    const io = options.saveLoad ?? trainableSafetensors;
+    const tol = tolerance(options, 'saveLoad');
+    const dir = mkdtempSync(join(tmpdir(), `lt-contract-${options.method}-`));
+    const saved = await openSession(options);
+    try {
+      perturbTrainable(saved.model, 1000);
+      const expected = saved.outputs();
+      await io.save(saved.model, dir);
+      r.measured.files = readdirSync(dir);
+      const fresh = await openSession(options, io.into !== 'base');
+      try {
+        const before = tf.tidy(() => maxAbsDiff(expected, fresh.outputs()));
+        r.measured.diffBeforeLoad = before;
+        if (!(before > tol)) {
+          r.fail(`inconclusive: a fresh model already gives the saved model's outputs (max abs diff ${before}); do the trainable parameters affect the output?`);
+        }
+        const replaced = await io.load(fresh.model, dir);
+        if (replaced) fresh.model.module = replaced;
+        const after = tf.tidy(() => maxAbsDiff(expected, fresh.outputs()));
+        r.measured.maxAbsDiff = after;
+        if (!(after <= tol)) {
+          r.fail(`after save and load into a fresh model the outputs differ by ${after} (> ${tol}): some state that affects the output is not saved, or not restored`);
+        }
+      } finally {
+        fresh.dispose();
+      }
+      expected.dispose();
+    } finally {
+      saved.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+/** 4. merge() folds the (perturbed) method parameters in without changing the outputs. */
+export function checkMerge(options: MethodContractOptions): Promise<CheckResult> {
+  return runCheck('merge', options, async (r) => {
+    if (options.mergeable === false) return { skipped: 'mergeable: false' };
+    const tol = tolerance(options, 'merge');
+    const s = await openSession(options);
+    try {
+      const merge = s.method.merge;
+      if (!merge) {
+        if (options.mergeable) r.fail(`mergeable: true, but method "${options.method}" registers no merge()`);
+        return options.mergeable ? undefined : { skipped: 'the method has no merge()' };
+      }
+      perturbTrainable(s.model, 2000);
+      const unmerged = s.outputs();
+      const delta = maxAbsDiff(unmerged, s.baseOutputs);
+      r.measured.deltaFromBase = delta;
+      if (!(delta > tol)) r.fail(`inconclusive: with perturbed parameters the output still equals the base model's (max abs diff ${delta})`);
+      const merged = merge(s.model.module, s.run.config.methods[options.method]);
+      if (merged) s.model.module = merged;
+      const diff = tf.tidy(() => maxAbsDiff(unmerged, s.outputs()));
+      unmerged.dispose();
+      r.measured.maxAbsDiff = diff;
+      r.measured.methodParametersAfterMerge = [...s.model.module.namedParameters()].filter(([path]) => ownsParameter(s.method, path)).length;
+      if (!(diff <= tol)) r.fail(`merged outputs differ from unmerged by ${diff} (> ${tol})`);
+    } finally {
+      s.dispose();
+    }
+  });
+}

@@ -1,0 +1,162 @@
+import { join } from 'node:path';
+import {
+  createToolkit,
+  definePlugin,
+  type Batch,
+  type DataRecord,
+  type LoadedModel,
+  type PluginInput,
+  type RegisteredMethod,
+  type Run,
+  type Toolkit,
+} from '@leantune/core';
+import { loadSafetensors, saveSafetensors, tf } from '@leantune/tensor';
+import { tinySentiment } from '../tiny-data';
+import { tinyLoadedModel } from '../tiny-model';
+import type { MethodContractOptions, SaveLoad } from './types';
+
+const FIXTURE_PLUGIN = '@leantune/testing-contract-fixture';
+/** Names no real loader uses, so the contract's fixture never shadows a plugin's own. */
+export const CONTRACT_MODEL = 'contract-model';
+export const CONTRACT_DATA = 'contract-data';
+const PROBE_SIZE = 8;
+
+export const quietLog = { info: () => {}, warn: () => {} };
+
+function contractData(options: MethodContractOptions): { train: DataRecord[]; validation: DataRecord[] } {
+  if (options.data) return { train: options.data.train, validation: options.data.validation ?? [] };
+  const records = tinySentiment(64);
+  return { train: records.slice(0, 48), validation: records.slice(48) };
+}
+
+/** Serves the contract's model and records under fixed names, whatever the caller passed. */
+function fixturePlugin(options: MethodContractOptions) {
+  const factory = typeof options.model === 'function' ? options.model : () => tinyLoadedModel(['neg', 'pos']);
+  const { train, validation } = contractData(options);
+  return definePlugin({
+    meta: { name: FIXTURE_PLUGIN, version: '0.1.0', core: '^0.1.0' },
+    apply(ctx) {
+      ctx.models.register({ name: CONTRACT_MODEL, models: [CONTRACT_MODEL], test: (s) => s.name === CONTRACT_MODEL, load: async () => factory() });
+      ctx.datasets.register({
+        name: CONTRACT_DATA,
+        datasets: [CONTRACT_DATA],
+        test: (s) => s.name === CONTRACT_DATA,
+        load: async () => ({ name: CONTRACT_DATA, records: [...train, ...validation], splits: { train, validation }, reports: [] }),
+      });
+    },
+  });
+}
+
+/** A toolkit with the plugin under test, its companions and the fixture model and data. */
+export async function contractToolkit(options: MethodContractOptions): Promise<Toolkit> {
+  const plugins: PluginInput[] = [...(options.plugins ?? []), [options.plugin, options.pluginOptions ?? {}], fixturePlugin(options)];
+  return createToolkit({ plugins, log: quietLog, trainer: options.trainer });
+}
+
+/** A run config for the contract; a fresh deep copy of the method config each time. */
+export function contractConfig(options: MethodContractOptions, withMethod = true, train: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name: `contract-${options.method}`,
+    model: CONTRACT_MODEL,
+    methods: withMethod ? { [options.method]: structuredClone(options.config) } : {},
+    data: { name: CONTRACT_DATA },
+    train: { epochs: 1, batchSize: 8, learningRate: 0.05, optimizer: 'adamw', ...options.train, ...train },
+    runtime: { backend: options.backend ?? 'cpu', seed: options.seed ?? 7 },
+  };
+}
+
+export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  if (!tf.util.arraysEqual(a.shape, b.shape)) return Number.POSITIVE_INFINITY;
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(tf.cast(a, 'float32'), tf.cast(b, 'float32')))).dataSync()[0]);
+}
+
+/** The compared output: logits where the inputs are one tensor, else `predict`, always in eval mode. */
+export function modelOutputs(options: MethodContractOptions, model: LoadedModel, batch: Batch): tf.Tensor {
+  model.module.eval();
+  if (options.outputs) return options.outputs(model, batch);
+  if (batch.inputs instanceof tf.Tensor) {
+    const inputs = batch.inputs;
+    return tf.tidy(() => model.module.forward(inputs) as tf.Tensor);
+  }
+  if (model.predict) return model.predict(batch);
+  throw new Error(`Model "${model.name}" takes several inputs and has no predict(); pass outputs: (model, batch) => tensor to the contract`);
+}
+
+/** One loaded model through a real Run, with the base model's outputs taken before injection. */
+export interface ContractSession {
+  toolkit: Toolkit;
+  run: Run;
+  model: LoadedModel;
+  method: RegisteredMethod;
+  probe: Batch;
+  baseOutputs: tf.Tensor;
+  /** The variables of the model as loaded, before any method touched it. */
+  baseVariables: Map<tf.Variable, string>;
+  outputs(): tf.Tensor;
+  dispose(): void;
+}
+
+export async function openSession(options: MethodContractOptions, withMethod = true, train: Record<string, unknown> = {}): Promise<ContractSession> {
+  const toolkit = await contractToolkit(options);
+  const method = toolkit.methods.get(options.method);
+  if (!method) throw new Error(`Plugin ${options.plugin.meta.name} registered no method "${options.method}" (it registered: ${toolkit.methods.ids().join(', ') || 'none'})`);
+  const run = toolkit.createRun(contractConfig(options, withMethod, train));
+  const probeRecords = contractData(options).validation.concat(contractData(options).train).slice(0, PROBE_SIZE);
+  let probe: Batch | undefined;
+  let baseOutputs: tf.Tensor | undefined;
+  const baseVariables = new Map<tf.Variable, string>();
+  run.hooks.modelLoaded.tapPromise(FIXTURE_PLUGIN, async (loaded) => {
+    if (!loaded.encode) throw new Error(`Model "${loaded.name}" has no encode(); the contract needs one to build batches`);
+    probe = loaded.encode(probeRecords);
+    baseOutputs = modelOutputs(options, loaded, probe);
+    for (const [path, p] of loaded.module.namedParameters()) baseVariables.set(p.variable, path);
+  });
+  const model = await run.loadModel();
+  const session: ContractSession = {
+    toolkit,
+    run,
+    model,
+    method,
+    probe: probe!,
+    baseOutputs: baseOutputs!,
+    baseVariables,
+    outputs: () => modelOutputs(options, model, probe!),
+    dispose() {
+      const tensors = [baseOutputs!, ...(probe!.inputs instanceof tf.Tensor ? [probe!.inputs] : Object.values(probe!.inputs))];
+      if (probe!.targets) tensors.push(probe!.targets);
+      const variables = new Set<tf.Tensor>([...baseVariables.keys(), ...[...model.module.namedParameters()].map(([, p]) => p.variable)]);
+      for (const t of [...tensors, ...variables]) if (!t.isDisposed) t.dispose();
+    },
+  };
+  return session;
+}
+
+/** Adds seeded noise to every trainable variable, so trained state differs from a fresh init. */
+export function perturbTrainable(model: LoadedModel, seed: number): void {
+  let i = 0;
+  for (const [, variable] of model.module.trainableVariables()) {
+    tf.tidy(() => variable.assign(tf.add(variable, tf.randomNormal(variable.shape, 0, 0.1, 'float32', seed + i++))));
+  }
+}
+
+/** The default SaveLoad: every trainable variable by dotted path, in one safetensors file. */
+export const trainableSafetensors: SaveLoad = {
+  save(model, dir) {
+    saveSafetensors(join(dir, 'trainable.safetensors'), model.module.trainableVariables());
+  },
+  load(model, dir) {
+    const file = join(dir, 'trainable.safetensors');
+    const { tensors } = loadSafetensors(file);
+    try {
+      const expected = [...model.module.trainableVariables().keys()];
+      const missing = expected.filter((k) => !tensors.has(k));
+      const unexpected = [...tensors.keys()].filter((k) => !expected.includes(k));
+      if (missing.length || unexpected.length) {
+        throw new Error(`${file} does not match the model's trainable parameters (missing: ${missing.join(', ') || 'none'}; unexpected: ${unexpected.join(', ') || 'none'})`);
+      }
+      model.module.loadStateDict(tensors, { source: file });
+    } finally {
+      tf.dispose([...tensors.values()]);
+    }
+  },
+};

@@ -1,0 +1,173 @@
+import { tf } from '@leantune/tensor';
+import { createTrainDriver } from '@leantune/train';
+import {
+  checkIdentityAtInit,
+  checkInvalidConfigs,
+  checkLossFalls,
+  checkMerge,
+  checkNoLeaks,
+  checkRegistration,
+  checkSaveLoad,
+  checkTrainableParameters,
+  describeMethodContract,
+  formatParameterCounts,
+  runMethodContract,
+  trainableSafetensors,
+  type CheckResult,
+  type MethodContractOptions,
+} from '../src';
+import { join } from 'node:path';
+import { loadSafetensors, saveSafetensors } from '@leantune/tensor';
+import { disposeLeaked, scaleOffsetPlugin, type Defect } from './scale-offset-method';
+
+const trainer = createTrainDriver();
+
+function contract(defect?: Defect, extra: Partial<MethodContractOptions> = {}): MethodContractOptions {
+  return {
+    plugin: scaleOffsetPlugin(defect),
+    method: defect === 'prefix-names-base-parameters' ? 'enc-scale-offset' : 'scale-offset',
+    config: { target_modules: ['dense'] },
+    trainer,
+    identityAtInit: true,
+    mergeable: true,
+    invalidConfigs: [{ config: { target_modules: [] }, message: /must NOT have fewer than 1 items/ }],
+    // A scale and an offset on a frozen random base learn little: 0.703 → 0.655 here.
+    loss: { minRelativeDrop: 0.05 },
+    ...extra,
+  };
+}
+
+/** The one failed problem text of a result, for matching. */
+function problems(result: CheckResult): string {
+  return result.problems.join('\n');
+}
+
+beforeAll(() => tf.setBackend('cpu'));
+afterAll(disposeLeaked);
+
+// The correct method passes the whole suite, declared the way a plugin's own test does.
+const collected: CheckResult[] = [];
+describeMethodContract(contract(undefined, { label: 'correct fixture', onResult: (r) => void collected.push(r) }));
+
+describe('the contract suite itself', () => {
+  it('reported every check of the correct method, with parameter counts', () => {
+    expect(collected.map((r) => [r.check, r.ok])).toEqual([
+      ['registration', true],
+      ['trainable', true],
+      ['identity', true],
+      ['save-load', true],
+      ['merge', true],
+      ['leaks', true],
+      ['loss', true],
+      ['invalid-configs', true],
+    ]);
+    const counts = collected.find((r) => r.check === 'trainable')!;
+    // Base: embed 64×16 + dense 16×16+16 + classifier 2×16+2 = 1330; scale + offset on dense = 2×16.
+    expect(counts.measured).toMatchObject({ trainable: 32, total: 1362, base: 1330, trainablePaths: ['encoder.dense.so_scale', 'encoder.dense.so_offset'] });
+    expect(formatParameterCounts(counts)).toBe('scale-offset: trainable params: 32 || all params: 1,362 || trainable%: 2.3495');
+    expect(collected.find((r) => r.check === 'leaks')!.measured.perStep).toBe(0);
+  });
+
+  it('skips checks that do not apply, and refuses to declare tests outside a test runner', async () => {
+    const results = await runMethodContract(contract(undefined, { identityAtInit: false, mergeable: false }), ['identity', 'merge']);
+    expect(results.map((r) => [r.check, r.ok, r.skipped])).toEqual([
+      ['identity', true, 'identityAtInit is not set'],
+      ['merge', true, 'mergeable: false'],
+    ]);
+    const g = globalThis as Record<string, unknown>;
+    const saved = g.describe;
+    delete g.describe;
+    try {
+      expect(() => describeMethodContract(contract())).toThrow(/must be called in a test file .* use runMethodContract/);
+    } finally {
+      g.describe = saved;
+    }
+  });
+});
+
+describe('the suite catches defective methods', () => {
+  it('a plugin that does not register the method', async () => {
+    const r = await checkRegistration(contract(undefined, { method: 'scale-ofset' }));
+    expect(r.ok).toBe(false);
+    expect(problems(r)).toMatch(/registered no method "scale-ofset" \(it registered: scale-offset\)/);
+  });
+
+  it('a prefix that names base parameters', async () => {
+    const registration = await checkRegistration(contract('prefix-names-base-parameters'));
+    expect(problems(registration)).toMatch(/prefix "enc" already names base parameters \(encoder\.dense\.weight, encoder\.dense\.bias\)/);
+    const trainable = await checkTrainableParameters(contract('prefix-names-base-parameters'));
+    expect(problems(trainable)).toMatch(/base parameters are trainable: encoder\.dense\.base_layer\.weight \(base encoder\.dense\.weight\)/);
+  });
+
+  it('a trainable() rule that unfreezes the base', async () => {
+    const r = await checkTrainableParameters(contract('trains-every-parameter'));
+    expect(r.ok).toBe(false);
+    expect(problems(r)).toMatch(/base parameters are trainable: embed\.weight, encoder\.dense\.base_layer\.weight \(base encoder\.dense\.weight\)/);
+    expect(r.measured.trainable).toBe(1362);
+  });
+
+  it('a tensor leaked per forward pass', async () => {
+    const r = await checkNoLeaks(contract('leaks-a-tensor-per-forward'));
+    expect(r.ok).toBe(false);
+    expect(problems(r)).toMatch(/tensor count went from \d+ after step 3 to \d+ after step 15/);
+    // At least one kept tensor per training step (evaluations between epochs add more).
+    expect(Number(r.measured.atStep15) - Number(r.measured.atStep3)).toBeGreaterThanOrEqual(12);
+  });
+
+  it('a parameter the forward pass never uses, and a merge that then changes the output', async () => {
+    const loss = await checkLossFalls(contract('offset-not-in-forward'));
+    expect(problems(loss)).toMatch(/trainable parameters never changed: encoder\.dense\.so_offset;/);
+    const merge = await checkMerge(contract('offset-not-in-forward'));
+    expect(problems(merge)).toMatch(/merged outputs differ from unmerged by/);
+  });
+
+  it('a merge that forgets part of the delta', async () => {
+    const r = await checkMerge(contract('merge-forgets-scale'));
+    expect(r.ok).toBe(false);
+    expect(Number(r.measured.maxAbsDiff)).toBeGreaterThan(1e-3);
+  });
+
+  it('a method that is not a no-op at init', async () => {
+    const r = await checkIdentityAtInit(contract('nonzero-init'));
+    expect(problems(r)).toMatch(/at init the injected model's outputs differ from the base model's by/);
+    expect(Number(r.measured.maxAbsDiff)).toBeGreaterThan(1e-3);
+  });
+
+  it('a saver that drops a tensor', async () => {
+    const r = await checkSaveLoad(
+      contract(undefined, {
+        saveLoad: {
+          save: (model, dir) => {
+            const kept = [...model.module.trainableVariables()].filter(([path]) => !path.endsWith('so_scale'));
+            saveSafetensors(join(dir, 'trainable.safetensors'), new Map(kept));
+          },
+          // Loads whatever the file holds, as a lenient loader would.
+          load: (model, dir) => {
+            const { tensors } = loadSafetensors(join(dir, 'trainable.safetensors'));
+            model.module.loadStateDict(tensors);
+            tf.dispose([...tensors.values()]);
+          },
+        },
+      }),
+    );
+    expect(problems(r)).toMatch(/after save and load into a fresh model the outputs differ by/);
+    // The default loader names the mismatch instead of loading half a state.
+    const stray = { x: tf.zeros([1]) };
+    const strict = await checkSaveLoad(contract(undefined, { saveLoad: { save: (_m, dir) => saveSafetensors(join(dir, 'trainable.safetensors'), stray), load: trainableSafetensors.load } }));
+    stray.x.dispose();
+    expect(problems(strict)).toMatch(/does not match the model's trainable parameters \(missing: encoder\.dense\.so_scale, encoder\.dense\.so_offset; unexpected: x\)/);
+  });
+
+  it('a schema that accepts invalid and unknown keys', async () => {
+    const r = await checkInvalidConfigs(contract('schema-accepts-anything'));
+    expect(r.problems).toEqual([
+      'invalidConfigs[0] {"target_modules":[]} was accepted; the method\'s configSchema must reject it',
+      'invalidConfigs[1] {"target_modules":["dense"],"contract_unknown_key":true} was accepted; the method\'s configSchema must reject it',
+    ]);
+  });
+
+  it('an invalid-config message that does not match what the caller expects', async () => {
+    const r = await checkInvalidConfigs(contract(undefined, { invalidConfigs: [{ config: { target_modules: 'dense' }, message: /fewer than/ }] }));
+    expect(problems(r)).toMatch(/invalidConfigs\[0\] \{"target_modules":"dense"\}: the message does not match \/fewer than\/: .*\/methods\/scale-offset\/target_modules: must be array/s);
+  });
+});

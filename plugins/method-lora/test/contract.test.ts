@@ -1,0 +1,46 @@
+import { describeMethodContract, formatParameterCounts, type CheckResult } from '@leantune/testing';
+import { tf } from '@leantune/tensor';
+import { createTrainDriver } from '@leantune/train';
+import loraPlugin, { loadAdapter, saveAdapter } from '../src';
+
+const results: CheckResult[] = [];
+
+beforeAll(() => tf.setBackend('cpu'));
+afterAll(() => {
+  for (const r of results) if (r.check === 'trainable') process.stdout.write(`${formatParameterCounts(r)}\n`);
+});
+
+// LoRA on the tiny classifier's default target (encoder.dense), saved and loaded as PEFT
+// files into a bare base model, as `PeftModel.from_pretrained` would.
+describeMethodContract({
+  plugin: loraPlugin,
+  method: 'lora',
+  config: { r: 4, lora_alpha: 8 },
+  trainer: createTrainDriver(),
+  identityAtInit: true,
+  mergeable: true,
+  saveLoad: {
+    into: 'base',
+    save: (model, dir) => void saveAdapter(model.module, dir),
+    load: (model, dir) => void loadAdapter(model.module, dir),
+  },
+  invalidConfigs: [
+    { config: { r: 0 }, message: /must be >= 1/ },
+    { config: { lora_alpha: 0 }, message: /must be > 0/ },
+    { config: { bias: 'all' }, message: /must be one of "none"/ },
+    { config: { init_lora_weights: 'olora' } },
+    { config: { lora_dropout: 1 }, message: /must be < 1/ },
+  ],
+  onResult: (r) => void results.push(r),
+});
+
+// modules_to_save: the trained copy of the classifier joins the trainable set and the files.
+describeMethodContract({
+  plugin: loraPlugin,
+  method: 'lora',
+  config: { r: 2, lora_alpha: 4, modules_to_save: ['classifier'] },
+  trainer: createTrainDriver(),
+  identityAtInit: true,
+  mergeable: true,
+  onResult: (r) => void results.push(r),
+});
