@@ -38,6 +38,17 @@ export function evaluateClassifier(model: LoadedModel, records: readonly DataRec
 }
 
 /**
+ * True when the run enables the zero-shot baseline (a method with id "zero-shot" of family
+ * "baseline"): with nothing trainable, the driver then evaluates instead of failing.
+ */
+export function isZeroShotRun(run: Run): boolean {
+  return Object.keys(run.config.methods).some((id) => {
+    const method = run.toolkit.methods.get(id);
+    return method?.id === 'zero-shot' && method.family === 'baseline';
+  });
+}
+
+/**
  * The standard TrainDriver: maps a run's config onto `fit`, its callbacks onto the run's
  * lifecycle hooks, and evaluates on the validation split after every epoch.
  */
@@ -48,6 +59,11 @@ export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver
       const cfg = run.config.train;
       const train = dataset.splits?.train ?? dataset.records;
       const validation = dataset.splits?.validation;
+      if (model.module.trainableVariables().size === 0 && isZeroShotRun(run)) {
+        // Zero-shot: no step, no optimizer; the validation split (else every record) is evaluated.
+        const records = validation?.length ? validation : dataset.records;
+        return { ...evaluateClassifier(model, records, cfg.batchSize), steps: 0 };
+      }
       if (train.length === 0) throw new RunError(`Dataset "${dataset.name}" has no training records after its stages.`);
       const trainSet: IndexedDataset<Batch> = { length: train.length, getBatch: (idx) => model.encode(idx.map((i) => train[i])) };
       const core: CoreTrainState = { run: run.context, model, epoch: 0, step: 0, stopRequested: false };
