@@ -1,0 +1,99 @@
+import { closeMatches, type JSONSchema } from '@leantune/core';
+import type { Module, Parameter } from '@leantune/tensor';
+import { matchesSpec } from './targets';
+
+export interface BitfitConfig {
+  /** "all": every bias term; "paper": the subset the BitFit paper found sufficient (query and first FFN layer). */
+  biases: 'all' | 'paper';
+  /** Restricts to the biases of these modules (list: exact path or dotted suffix; string: full-match regex). Overrides `biases`. */
+  target_modules?: string[] | string | null;
+  exclude_modules?: string[] | string | null;
+}
+
+/** Ben Zaken et al. 2022, §4.2: the query bias and the first FFN layer's bias (BERT's intermediate.dense) carry most of the gain. */
+export const BITFIT_PAPER_TARGETS: Readonly<Record<string, readonly string[]>> = {
+  bert: ['query', 'intermediate.dense'],
+  roberta: ['query', 'intermediate.dense'],
+  vit: ['query', 'intermediate.dense'],
+  gpt2: ['c_attn', 'mlp.c_fc'],
+  clip: ['q_proj', 'fc1'],
+  'use-lite': ['q', 'fc1'],
+  tiny: ['dense'],
+};
+
+const stringOrList = (description: string): JSONSchema => ({
+  description,
+  anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'string', minLength: 1 }, { type: 'null' }],
+});
+
+export const bitfitConfigSchema: JSONSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    biases: { type: 'string', enum: ['all', 'paper'], default: 'all', description: '"all" bias terms, or the BitFit paper\'s query + first-FFN-layer subset' },
+    target_modules: stringOrList('Only the biases of these modules (overrides "biases")'),
+    exclude_modules: stringOrList('Modules whose bias stays frozen'),
+  },
+};
+
+export interface BitfitSelection {
+  config: BitfitConfig;
+  /** Dotted paths of the selected bias parameters. */
+  paths: string[];
+}
+
+const BIAS = 'bias';
+
+/** The bias parameters BitFit trains on this model; a pattern that selects none fails naming close modules. */
+export function selectBiases(model: Module, partial: Partial<BitfitConfig> = {}, arch?: string): BitfitSelection {
+  const config: BitfitConfig = { biases: partial.biases ?? 'all', target_modules: partial.target_modules ?? null, exclude_modules: partial.exclude_modules ?? null };
+  if (config.biases !== 'all' && config.biases !== 'paper') throw new Error(`BitFit biases "${String(config.biases)}" is not one of "all", "paper"`);
+  for (const field of ['target_modules', 'exclude_modules'] as const) {
+    const v = config[field];
+    if (typeof v === 'string') {
+      try {
+        new RegExp(v);
+      } catch (err) {
+        throw new Error(`BitFit ${field} "${v}" is not a valid regular expression (${(err as Error).message})`);
+      }
+    }
+  }
+  let spec = config.target_modules;
+  if (spec == null && config.biases === 'paper') {
+    const paper = BITFIT_PAPER_TARGETS[arch ?? ''];
+    if (!paper) throw new Error(`BitFit biases "paper" has no module list for architecture "${arch ?? 'unknown'}"; set target_modules (e.g. ["query", "intermediate.dense"])`);
+    spec = [...paper];
+  }
+  const biases = [...model.namedParameters()].filter(([p]) => p === BIAS || p.endsWith(`.${BIAS}`));
+  const owner = (p: string) => p.slice(0, Math.max(0, p.length - BIAS.length - 1));
+  const exclude = config.exclude_modules;
+  const paths = biases.map(([p]) => p).filter((p) => (spec == null || matchesSpec(spec, owner(p))) && !(exclude && matchesSpec(exclude, owner(p))));
+  if (paths.length === 0) {
+    const owners = biases.map(([p]) => owner(p));
+    const leaves = [...new Set(owners.map((o) => o.split('.').pop()!))];
+    const wanted = spec == null ? [] : typeof spec === 'string' ? [spec] : spec;
+    const close = [...new Set(wanted.flatMap((w) => closeMatches(w, [...leaves, ...owners], 3)))];
+    throw new Error(
+      `BitFit selected no bias: ${spec == null ? 'the model has no bias parameters (after exclude_modules)' : `target_modules ${JSON.stringify(spec)} matched no module with a bias`}.${
+        close.length ? ` Close module names: ${close.map((c) => `"${c}"`).join(', ')}.` : ''
+      } Modules with a bias: ${leaves.slice(0, 15).join(', ') || 'none'}.`,
+    );
+  }
+  return { config: { ...config, target_modules: spec ?? null }, paths };
+}
+
+/** Selected parameters per config object (identity, so later renames by other methods do not matter). */
+const selections = new WeakMap<object, { selection: BitfitSelection; params: WeakSet<Parameter> }>();
+
+export function rememberSelection(config: object, model: Module, selection: BitfitSelection): void {
+  selections.set(config, { selection, params: new WeakSet(selection.paths.map((p) => model.getParameter(p))) });
+}
+
+export function isSelected(config: object, param: Parameter): boolean {
+  return selections.get(config)?.params.has(param) ?? false;
+}
+
+/** The selection inject made for this config object, for saving. */
+export function selectionFor(config: object): BitfitSelection | undefined {
+  return selections.get(config)?.selection;
+}
