@@ -68,6 +68,13 @@ describe('the contract suite itself', () => {
     expect(collected.find((r) => r.check === 'leaks')!.measured.perStep).toBe(0);
   });
 
+  it('frees every tensor it makes, even for a method that fails its checks', async () => {
+    const before = tf.memory().numTensors;
+    await runMethodContract(contract(), ['registration', 'trainable', 'identity', 'save-load', 'merge', 'invalid-configs']);
+    await runMethodContract(contract('merge-forgets-scale'), ['merge', 'save-load']);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('skips checks that do not apply, and refuses to declare tests outside a test runner', async () => {
     const results = await runMethodContract(contract(undefined, { identityAtInit: false, mergeable: false }), ['identity', 'merge']);
     expect(results.map((r) => [r.check, r.ok, r.skipped])).toEqual([
@@ -125,6 +132,13 @@ describe('the suite catches defective methods', () => {
     const r = await checkMerge(contract('merge-forgets-scale'));
     expect(r.ok).toBe(false);
     expect(Number(r.measured.maxAbsDiff)).toBeGreaterThan(1e-3);
+  });
+
+  it('mergeable: true on a method without merge()', async () => {
+    const r = await checkMerge(contract('no-merge'));
+    expect(r.problems).toEqual(['mergeable: true, but method "scale-offset" registers no merge()']);
+    const auto = await checkMerge(contract('no-merge', { mergeable: undefined }));
+    expect([auto.ok, auto.skipped]).toEqual([true, 'the method has no merge()']);
   });
 
   it('a method that is not a no-op at init', async () => {

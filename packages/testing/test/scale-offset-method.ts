@@ -13,7 +13,8 @@ export type Defect =
   | 'offset-not-in-forward'
   | 'merge-forgets-scale'
   | 'nonzero-init'
-  | 'schema-accepts-anything';
+  | 'schema-accepts-anything'
+  | 'no-merge';
 
 interface ScaleOffsetConfig {
   target_modules: string[];
@@ -34,8 +35,11 @@ class ScaleOffsetLinear extends Module {
   ) {
     super();
     this.addModule('base_layer', base);
-    this.addParameter(`${prefix}scale`, tf.zeros([base.outFeatures]));
-    this.addParameter(`${prefix}offset`, defect === 'nonzero-init' ? tf.fill([base.outFeatures], 0.5) : tf.zeros([base.outFeatures]));
+    // In a tidy: addParameter copies the value into a variable, and the zeros must go.
+    tf.tidy(() => {
+      this.addParameter(`${prefix}scale`, tf.zeros([base.outFeatures]));
+      this.addParameter(`${prefix}offset`, defect === 'nonzero-init' ? tf.fill([base.outFeatures], 0.5) : tf.zeros([base.outFeatures]));
+    });
   }
 
   get base(): Linear {
@@ -92,10 +96,13 @@ export function scaleOffsetPlugin(defect?: Defect): Plugin {
           return model;
         },
         trainable: defect === 'trains-every-parameter' ? () => true : undefined,
-        merge(model) {
-          for (const [path, m] of [...model.namedModules()]) if (m instanceof ScaleOffsetLinear) model.setSubmodule(path, m.mergeInto());
-          return model;
-        },
+        merge:
+          defect === 'no-merge'
+            ? undefined
+            : (model) => {
+                for (const [path, m] of [...model.namedModules()]) if (m instanceof ScaleOffsetLinear) model.setSubmodule(path, m.mergeInto());
+                return model;
+              },
       });
     },
   });

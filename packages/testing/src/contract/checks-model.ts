@@ -79,21 +79,22 @@ export function checkSaveLoad(options: MethodContractOptions): Promise<CheckResu
     const tol = tolerance(options, 'saveLoad');
     const dir = mkdtempSync(join(tmpdir(), `lt-contract-${options.method}-`));
     const saved = await openSession(options);
+    let expected: tf.Tensor | undefined;
     try {
       perturbTrainable(saved.model, 1000);
-      const expected = saved.outputs();
+      expected = saved.outputs();
       await io.save(saved.model, dir);
       r.measured.files = readdirSync(dir);
       const fresh = await openSession(options, io.into !== 'base');
       try {
-        const before = tf.tidy(() => maxAbsDiff(expected, fresh.outputs()));
+        const before = tf.tidy(() => maxAbsDiff(expected!, fresh.outputs()));
         r.measured.diffBeforeLoad = before;
         if (!(before > tol)) {
           r.fail(`inconclusive: a fresh model already gives the saved model's outputs (max abs diff ${before}); do the trainable parameters affect the output?`);
         }
         const replaced = await io.load(fresh.model, dir);
         if (replaced) fresh.model.module = replaced;
-        const after = tf.tidy(() => maxAbsDiff(expected, fresh.outputs()));
+        const after = tf.tidy(() => maxAbsDiff(expected!, fresh.outputs()));
         r.measured.maxAbsDiff = after;
         if (!(after <= tol)) {
           r.fail(`after save and load into a fresh model the outputs differ by ${after} (> ${tol}): some state that affects the output is not saved, or not restored`);
@@ -101,8 +102,8 @@ export function checkSaveLoad(options: MethodContractOptions): Promise<CheckResu
       } finally {
         fresh.dispose();
       }
-      expected.dispose();
     } finally {
+      expected?.dispose();
       saved.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
@@ -123,16 +124,19 @@ export function checkMerge(options: MethodContractOptions): Promise<CheckResult>
       }
       perturbTrainable(s.model, 2000);
       const unmerged = s.outputs();
-      const delta = maxAbsDiff(unmerged, s.baseOutputs);
-      r.measured.deltaFromBase = delta;
-      if (!(delta > tol)) r.fail(`inconclusive: with perturbed parameters the output still equals the base model's (max abs diff ${delta})`);
-      const merged = merge(s.model.module, s.run.config.methods[options.method]);
-      if (merged) s.model.module = merged;
-      const diff = tf.tidy(() => maxAbsDiff(unmerged, s.outputs()));
-      unmerged.dispose();
-      r.measured.maxAbsDiff = diff;
-      r.measured.methodParametersAfterMerge = [...s.model.module.namedParameters()].filter(([path]) => ownsParameter(s.method, path)).length;
-      if (!(diff <= tol)) r.fail(`merged outputs differ from unmerged by ${diff} (> ${tol})`);
+      try {
+        const delta = maxAbsDiff(unmerged, s.baseOutputs);
+        r.measured.deltaFromBase = delta;
+        if (!(delta > tol)) r.fail(`inconclusive: with perturbed parameters the output still equals the base model's (max abs diff ${delta})`);
+        const merged = merge(s.model.module, s.run.config.methods[options.method]);
+        if (merged) s.model.module = merged;
+        const diff = tf.tidy(() => maxAbsDiff(unmerged, s.outputs()));
+        r.measured.maxAbsDiff = diff;
+        r.measured.methodParametersAfterMerge = [...s.model.module.namedParameters()].filter(([path]) => ownsParameter(s.method, path)).length;
+        if (!(diff <= tol)) r.fail(`merged outputs differ from unmerged by ${diff} (> ${tol})`);
+      } finally {
+        unmerged.dispose();
+      }
     } finally {
       s.dispose();
     }

@@ -101,7 +101,8 @@ export async function openSession(options: MethodContractOptions, withMethod = t
   const method = toolkit.methods.get(options.method);
   if (!method) throw new Error(`Plugin ${options.plugin.meta.name} registered no method "${options.method}" (it registered: ${toolkit.methods.ids().join(', ') || 'none'})`);
   const run = toolkit.createRun(contractConfig(options, withMethod, train));
-  const probeRecords = contractData(options).validation.concat(contractData(options).train).slice(0, PROBE_SIZE);
+  const { train: trainRecords, validation } = contractData(options);
+  const probeRecords = [...validation, ...trainRecords].slice(0, PROBE_SIZE);
   let probe: Batch | undefined;
   let baseOutputs: tf.Tensor | undefined;
   const baseVariables = new Map<tf.Variable, string>();
@@ -112,6 +113,8 @@ export async function openSession(options: MethodContractOptions, withMethod = t
     for (const [path, p] of loaded.module.namedParameters()) baseVariables.set(p.variable, path);
   });
   const model = await run.loadModel();
+  // Every variable seen, so a merge or load that drops a method's parameters frees them too.
+  const seen = new Set<tf.Variable>([...baseVariables.keys(), ...[...model.module.namedParameters()].map(([, p]) => p.variable)]);
   const session: ContractSession = {
     toolkit,
     run,
@@ -124,8 +127,8 @@ export async function openSession(options: MethodContractOptions, withMethod = t
     dispose() {
       const tensors = [baseOutputs!, ...(probe!.inputs instanceof tf.Tensor ? [probe!.inputs] : Object.values(probe!.inputs))];
       if (probe!.targets) tensors.push(probe!.targets);
-      const variables = new Set<tf.Tensor>([...baseVariables.keys(), ...[...model.module.namedParameters()].map(([, p]) => p.variable)]);
-      for (const t of [...tensors, ...variables]) if (!t.isDisposed) t.dispose();
+      for (const [, p] of model.module.namedParameters()) seen.add(p.variable);
+      for (const t of [...tensors, ...seen]) if (!t.isDisposed) t.dispose();
     },
   };
   return session;
