@@ -1,1 +1,28 @@
-export {};
+import { definePlugin } from '@leantune/core';
+import type { Module } from '@leantune/tensor';
+import { isSelected, lnTuningConfigSchema, rememberSelection, selectLayerNorms, type LnTuningConfig } from './select';
+
+export * from './select';
+export * from './io';
+export { findModules, matchesSpec, modulePaths, type TargetSpec } from './targets';
+
+export const PLUGIN_NAME = '@leantune/plugin-ln-tuning';
+
+export default definePlugin({
+  meta: { name: PLUGIN_NAME, version: '0.1.0', core: '^0.1.0', description: 'LN tuning: train LayerNorm parameters only (PEFT LN_TUNING files)' },
+  apply(ctx) {
+    ctx.methods.register<LnTuningConfig>({
+      id: 'ln-tuning',
+      prefix: 'ln_tuning_',
+      family: 'selective',
+      description: 'LN tuning: only LayerNorm gains and biases are trained',
+      configSchema: lnTuningConfigSchema,
+      // Adds nothing: the LayerNorms train in place (PEFT trains a copy; see README).
+      inject(model: Module, config: LnTuningConfig) {
+        rememberSelection(config, model, selectLayerNorms(model, config));
+        return model;
+      },
+      trainable: (_path, param, config) => isSelected(config, param),
+    });
+  },
+});

@@ -1,0 +1,83 @@
+import type { JSONSchema } from '@leantune/core';
+import { LayerNorm, type Module, type Parameter } from '@leantune/tensor';
+import { findModules, matchesSpec, modulePaths } from './targets';
+
+/** PEFT's LNTuningConfig fields (peft/tuners/ln_tuning/config.py). */
+export interface LnTuningConfig {
+  /** Unset: every LayerNorm of the model, found by type. List: exact path or dotted suffix; string: full-match regex. */
+  target_modules?: string[] | string | null;
+  exclude_modules?: string[] | string | null;
+  modules_to_save?: null;
+}
+
+const stringOrList = (description: string): JSONSchema => ({
+  description,
+  anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'string', minLength: 1 }, { type: 'null' }],
+});
+
+export const lnTuningConfigSchema: JSONSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    target_modules: stringOrList('LayerNorm modules to train; default: every LayerNorm (by type)'),
+    exclude_modules: stringOrList('LayerNorm modules to keep frozen'),
+    modules_to_save: { type: 'null', description: 'not supported (train a head with the run\'s "trainable" patterns)' },
+  },
+};
+
+/** A normalisation layer: our LayerNorm, or any module class named *LayerNorm / *RMSNorm. */
+export function isNormLayer(m: Module): boolean {
+  return m instanceof LayerNorm || /(LayerNorm|RMSNorm)$/.test(m.constructor.name);
+}
+
+export interface LnTuningSelection {
+  config: LnTuningConfig;
+  /** Module paths of the selected LayerNorms. */
+  modules: string[];
+}
+
+/** The LayerNorm modules LN tuning trains; a pattern that matches nothing, or a non-norm module, fails naming what exists. */
+export function selectLayerNorms(model: Module, partial: Partial<LnTuningConfig> = {}): LnTuningSelection {
+  const config: LnTuningConfig = { target_modules: partial.target_modules ?? null, exclude_modules: partial.exclude_modules ?? null, modules_to_save: null };
+  if (partial.modules_to_save != null) throw new Error('LN tuning modules_to_save is not supported; make the head trainable with the run\'s "trainable" patterns');
+  for (const field of ['target_modules', 'exclude_modules'] as const) {
+    const v = config[field];
+    if (typeof v === 'string') {
+      try {
+        new RegExp(v);
+      } catch (err) {
+        throw new Error(`LN tuning ${field} "${v}" is not a valid regular expression (${(err as Error).message})`);
+      }
+    }
+  }
+  const t = config.target_modules;
+  let hits: Array<[string, Module]>;
+  if (t == null || (Array.isArray(t) && t.length === 0)) {
+    const exclude = config.exclude_modules;
+    hits = modulePaths(model).filter(([p, m]) => isNormLayer(m) && !(exclude && matchesSpec(exclude, p)));
+    if (hits.length === 0) throw new Error('LN tuning found no LayerNorm in this model (after exclude_modules); set target_modules to its normalisation layers');
+  } else {
+    hits = findModules(model, { targets: t, exclude: config.exclude_modules, what: 'LN tuning target_modules' });
+    const other = hits.find(([, m]) => !isNormLayer(m));
+    if (other) {
+      const norms = modulePaths(model).filter(([, m]) => isNormLayer(m)).map(([p]) => p.split('.').pop()!);
+      throw new Error(`LN tuning target "${other[0]}" is a ${other[1].constructor.name}, not a LayerNorm; LayerNorms in this model: ${[...new Set(norms)].join(', ') || 'none'}`);
+    }
+  }
+  return { config: { ...config, target_modules: hits.map(([p]) => p).sort() }, modules: hits.map(([p]) => p) };
+}
+
+const selections = new WeakMap<object, { selection: LnTuningSelection; params: WeakSet<Parameter> }>();
+
+export function rememberSelection(config: object, model: Module, selection: LnTuningSelection): void {
+  const params = selection.modules.flatMap((p) => [...model.getSubmodule(p).namedParameters()].map(([, param]) => param));
+  selections.set(config, { selection, params: new WeakSet(params) });
+}
+
+export function isSelected(config: object, param: Parameter): boolean {
+  return selections.get(config)?.params.has(param) ?? false;
+}
+
+export function selectionFor(config: object): LnTuningSelection | undefined {
+  return selections.get(config)?.selection;
+}

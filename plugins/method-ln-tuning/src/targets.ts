@@ -1,0 +1,51 @@
+import { closeMatches } from '@leantune/core';
+import type { Module } from '@leantune/tensor';
+
+/**
+ * PEFT's target_modules rule, without LoRA's extras: a list entry matches a module path
+ * exactly or as a dotted suffix ("output.dense" matches "encoder.layer.0.output.dense"); a
+ * string is a regex that must match the whole path.
+ */
+export type TargetSpec = readonly string[] | string;
+
+export function matchesSpec(spec: TargetSpec, path: string): boolean {
+  if (typeof spec === 'string') return new RegExp(`^(?:${spec})$`).test(path);
+  return spec.some((name) => path === name || path.endsWith(`.${name}`));
+}
+
+export interface FindModulesOptions {
+  targets: TargetSpec;
+  exclude?: TargetSpec | null;
+  /** Modules not to descend into (e.g. already wrapped layers). */
+  opaque?: (m: Module) => boolean;
+  /** What the caller calls its targets, for messages ("Adapter target_modules"). */
+  what: string;
+}
+
+/** Every module path with its module, root excluded, skipping the insides of opaque modules. */
+export function modulePaths(model: Module, opaque?: (m: Module) => boolean): Array<[string, Module]> {
+  const out: Array<[string, Module]> = [];
+  const walk = (path: string, m: Module) => {
+    if (path) out.push([path, m]);
+    if (path && opaque?.(m)) return;
+    for (const [name, child] of m.namedChildren()) walk(path ? `${path}.${name}` : name, child);
+  };
+  walk('', model);
+  return out;
+}
+
+/** The matching modules; none matching fails naming close module names (the model is not touched). */
+export function findModules(model: Module, options: FindModulesOptions): Array<[string, Module]> {
+  const all = modulePaths(model, options.opaque);
+  const hits = all.filter(([p]) => matchesSpec(options.targets, p) && !(options.exclude && matchesSpec(options.exclude, p)));
+  if (hits.length) return hits;
+  const paths = all.map(([p]) => p);
+  const leaves = [...new Set(paths.map((p) => p.split('.').pop()!))];
+  const wanted = typeof options.targets === 'string' ? [options.targets] : options.targets;
+  const close = [...new Set(wanted.flatMap((t) => closeMatches(t, [...leaves, ...paths], 3)))];
+  throw new Error(
+    `${options.what} ${JSON.stringify(options.targets)} matched no module of the model.${
+      close.length ? ` Close module names: ${close.map((c) => `"${c}"`).join(', ')}.` : ''
+    } Module names in this model: ${leaves.slice(0, 15).join(', ')}${leaves.length > 15 ? ', …' : ''}.`,
+  );
+}
