@@ -19,7 +19,6 @@ export class FilterCachingConv2d extends Conv2d {
     const simplePadding = this.padding === 'same' || this.padding === 'valid';
     const simpleGroups = this.groups === 1 || this.depthwise;
     if (weight.requiresGrad || !simplePadding || !simpleGroups || x.rank !== 4 || x.shape[3] !== this.inChannels) {
-      this.dropCache();
       return super.forward(x); // also gives Conv2d's own errors for bad inputs
     }
     const filter = this.filterFor(weight.variable);
@@ -29,6 +28,11 @@ export class FilterCachingConv2d extends Conv2d {
       const y = this.depthwise ? tf.depthwiseConv2d(input, filter, this.stride, pad) : tf.conv2d(input, filter, this.stride, pad);
       return this.hasParameter('bias') ? tf.add(y, this.param('bias')) : y;
     });
+  }
+
+  /** The cached tfjs-layout filter, valid while the weight keeps its data (null when none). */
+  get cachedFilter(): tf.Tensor4D | null {
+    return this.cached?.dataId === this.getParameter('weight').variable.dataId ? this.cached.filter : null;
   }
 
   /**

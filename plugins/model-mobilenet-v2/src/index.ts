@@ -2,6 +2,7 @@ import { definePlugin, type Run, type RunContext } from '@leantune/core';
 import { loadMobileNetV2 } from './loader';
 import { MODEL_NAME, MobileNetV2SpecSchema } from './spec';
 
+export * from './filter-cache';
 export * from './loader';
 export * from './mobilenet';
 export * from './modules';
