@@ -11,7 +11,10 @@ class ShiftedLayer extends Module {
   constructor(base, dim) {
     super();
     this.addModule('base_layer', base);
-    this.addParameter('shift_bias', tf.zeros([dim]));
+    const zeros = tf.zeros([dim]);
+    this.addParameter('shift_bias', zeros);
+    zeros.dispose(); // the parameter holds its own reference
+
   }
   forward(x) {
     return tf.add(this.child('base_layer').forward(x), this.param('shift_bias'));
