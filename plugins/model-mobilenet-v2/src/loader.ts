@@ -87,13 +87,14 @@ export async function loadMobileNetV2(spec: ModelSpec, run?: Run): Promise<Loade
     module,
     labels,
     encode(records): Batch {
+      // Labels first: a bad label then throws before any tensor exists.
+      const indices = records.every((r) => r.label !== undefined) ? records.map((r) => labelIndex(r, labels)) : undefined;
       const inputs = preprocessImages(
         records.map((r) => r.image),
         inputSize,
         (i) => `Record ${records[i].id} (image)`,
       );
-      const targets = records.every((r) => r.label !== undefined) ? tf.tensor1d(records.map((r) => labelIndex(r, labels)), 'int32') : undefined;
-      return { inputs, targets, size: records.length };
+      return { inputs, targets: indices && tf.tensor1d(indices, 'int32'), size: records.length };
     },
     loss(batch, training) {
       if (!batch.targets) throw new Error('mobilenet-v2: loss needs batch.targets; every record must have a label');
