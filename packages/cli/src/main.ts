@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
-import { RunError } from '@leantune/core';
+import { ConfigError, RunError } from '@leantune/core';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
+import { runCompare } from './commands/compare';
 import { runTrain } from './commands/train';
 import { EXIT, reportError } from './exit';
 import { DEFAULT_CONFIG, fromConfig, fromInstalled } from './toolkit-from-args';
@@ -16,6 +17,18 @@ const defaultIO: CliIO = {
   err: (s) => void process.stderr.write(s),
   cwd: process.cwd(),
 };
+
+function parseOverride(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`--override is not valid JSON (${(err as Error).message}); pass an object such as '{"name":"x"}'`);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError('--override must be a JSON object of top-level config keys');
+  return value as Record<string, unknown>;
+}
 
 const configOption = () => new Option('-c, --config <file>', 'run config (.json, .js, .cjs, .mjs)');
 
@@ -61,15 +74,23 @@ function buildProgram(io: CliIO): Command {
     .command('train')
     .description('Load the model, apply the configured methods, run the dataset stages and train.')
     .addOption(configOption())
-    .addHelpText('after', `\nWithout -c, trains the embedded default (${DEFAULT_CONFIG}).\nExample:\n  leantune train -c leantune.json`)
-    .action(async (opts: { config?: string }) => {
-      await runTrain(opts.config, io);
+    .option('--override <json>', 'replace top-level config keys, e.g. \'{"methods":{"lora":{"r":4}}}\'')
+    .addHelpText('after', `\nWithout -c, trains the embedded default (${DEFAULT_CONFIG}).\nPrints one JSON line: metrics, trainable counts, time, peak memory, run folder.\nExample:\n  leantune train -c leantune.json`)
+    .action(async (opts: { config?: string; override?: string }) => {
+      await runTrain(opts.config, io, parseOverride(opts.override));
     });
 
-  for (const [name, description, issue] of [
-    ['eval', 'Evaluate a trained adapter or run folder on a dataset split.', 'the single-run path'],
-    ['compare', 'Train and evaluate every enabled method on one model and dataset, side by side.', 'the e2e comparison'],
-  ] as const) {
+  program
+    .command('compare')
+    .description('Train the same model and data once per method and tabulate trainable share, accuracy, macro-F1, time, memory and adapter size.')
+    .addOption(configOption())
+    .option('--methods <ids>', 'comma-separated method ids (default: the config\'s compare.methods)')
+    .addHelpText('after', '\nEach arm runs in its own process; configs are validated before the first arm trains.\nExample:\n  leantune compare -c leantune.json --methods lora,adapter,ia3,bitfit,full,linear-probe')
+    .action(async (opts: { config?: string; methods?: string }) => {
+      await runCompare(opts.config, io, opts.methods);
+    });
+
+  for (const [name, description, issue] of [['eval', 'Evaluate a trained adapter or run folder on a dataset split.', 'the single-run path']] as const) {
     program
       .command(name)
       .description(description)

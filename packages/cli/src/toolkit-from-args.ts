@@ -13,8 +13,8 @@ import {
 /** The config `leantune train` runs when no -c is given. */
 export const DEFAULT_CONFIG = join(__dirname, '..', 'defaults', 'default.json');
 
-export async function fromConfig(file: string | undefined): Promise<LoadedConfig> {
-  return loadConfig(file ?? DEFAULT_CONFIG);
+export async function fromConfig(file: string | undefined, override?: Record<string, unknown>): Promise<LoadedConfig> {
+  return loadConfig(file ?? DEFAULT_CONFIG, { override });
 }
 
 /**

@@ -24,8 +24,14 @@ function entryParts(entry: PluginEntry, index: number): { request: string; optio
  * applied in dependency order, then the second pass with every registered schema.
  * Nothing is written: a bad config fails before any run starts.
  */
-export async function loadConfig(path: string, options: Omit<ToolkitOptions, 'plugins'> = {}): Promise<LoadedConfig> {
+export async function loadConfig(
+  path: string,
+  options: Omit<ToolkitOptions, 'plugins'> & { override?: Record<string, unknown> } = {},
+): Promise<LoadedConfig> {
+  const { override, ...toolkitOptions } = options;
   const source = await loadConfigFile(path);
+  // Top-level keys replaced before validation: how `compare` runs one variant of a config.
+  if (override && source.data && typeof source.data === 'object') Object.assign(source.data, override);
   new SchemaValidator().assert(envelopeSchema(), source.data, source);
   const fromDir = dirname(source.file);
   const entries = ((source.data as { plugins?: PluginEntry[] }).plugins ?? []) as PluginEntry[];
@@ -37,7 +43,7 @@ export async function loadConfig(path: string, options: Omit<ToolkitOptions, 'pl
     uses.push({ plugin, options: pluginOptions, where, optionsPointer: pointer, source });
   }
   const toolkit = await createToolkit({
-    ...options,
+    ...toolkitOptions,
     plugins: uses,
     resolveDependency: async (name, requiredBy) => {
       const where = `dependency of ${requiredBy.meta.name}`;

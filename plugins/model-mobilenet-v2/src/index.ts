@@ -1,4 +1,4 @@
-import { definePlugin, type Run, type RunContext } from '@leantune/core';
+import { definePlugin } from '@leantune/core';
 import { loadMobileNetV2 } from './loader';
 import { MODEL_NAME, MobileNetV2SpecSchema } from './spec';
 
@@ -19,15 +19,12 @@ export const PLUGIN_NAME = '@leantune/plugin-mobilenet-v2';
 export default definePlugin({
   meta: { name: PLUGIN_NAME, version: '0.1.0', core: '^0.1.0', description: 'MobileNetV2 image classifier with nsfwjs weights, as trainable modules' },
   apply(ctx) {
-    // The loader gets the run's context only; remember each run to reach its dataset.
-    const runs = new WeakMap<RunContext, Run>();
-    ctx.hooks.run.tap(PLUGIN_NAME, (run) => void runs.set(run.context, run));
     ctx.models.register({
       name: MODEL_NAME,
       models: [MODEL_NAME],
       description: `MobileNetV2 (224×224×3, ~2.6M parameters, nsfwjs weights); spec options: ${Object.keys(MobileNetV2SpecSchema.properties as object).filter((k) => k !== 'name').join(', ')}`,
       test: (spec) => spec.name === MODEL_NAME,
-      load: (spec, runCtx) => loadMobileNetV2(spec, runs.get(runCtx)),
+      load: (spec, runCtx) => loadMobileNetV2(spec, runCtx),
     });
   },
 });

@@ -1,4 +1,4 @@
-import type { Batch, DataRecord, Dataset, LoadedModel, ModelSpec, Run } from '@leantune/core';
+import type { Batch, DataRecord, LoadedModel, ModelSpec, RunContext } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { MobileNetV2 } from './mobilenet';
 import { readNsfwjsMobileNetV2 } from './nsfwjs-assets';
@@ -41,23 +41,12 @@ export function createMobileNetV2(
   return { module, labels, inputSize: s.inputSize, fresh };
 }
 
-/** Class names a dataset declares, or else the distinct labels of its records, sorted. */
-export function datasetLabels(dataset: Dataset): string[] {
-  if (dataset.labels?.length) return [...dataset.labels];
-  const seen = new Set<string>();
-  for (const r of dataset.records) if (r.label !== undefined) seen.add(String(r.label));
-  return [...seen].sort();
-}
-
-/**
- * Without labels in the spec, a run with `data` takes its classes from the dataset (the
- * model loads before the data, so the dataset is loaded here; the run then reuses it).
- */
-async function runDatasetLabels(spec: ModelSpec, run: Run | undefined): Promise<string[] | undefined> {
-  if (spec.labels !== undefined || spec.numLabels !== undefined || !run?.config.data) return undefined;
-  const labels = datasetLabels(run.dataset ?? (await run.loadData()));
-  if (labels.length === 0) {
-    throw new Error(`mobilenet-v2: dataset "${run.config.data.name}" has no labels; set "labels" or "numLabels" in the model options`);
+/** Without labels in the spec, a run with `data` takes its classes from the dataset. */
+async function runDatasetLabels(spec: ModelSpec, ctx: Partial<Pick<RunContext, 'datasetLabels' | 'config'>>): Promise<string[] | undefined> {
+  if (spec.labels !== undefined || spec.numLabels !== undefined) return undefined;
+  const labels = await ctx.datasetLabels?.();
+  if (labels && labels.length === 0) {
+    throw new Error(`mobilenet-v2: dataset "${ctx.config?.data?.name}" has no labels; set "labels" or "numLabels" in the model options`);
   }
   return labels;
 }
@@ -75,8 +64,8 @@ function labelIndex(record: DataRecord, labels: readonly string[]): number {
  * turns `record.image` (HWC RGB 0..255) into [n, size, size, 3] / 255; `loss` is softmax
  * cross-entropy over the classifier's logits; `predict` gives probabilities.
  */
-export async function loadMobileNetV2(spec: ModelSpec, run?: Run): Promise<LoadedModel> {
-  const { module, labels, inputSize, fresh } = createMobileNetV2(spec, await runDatasetLabels(spec, run));
+export async function loadMobileNetV2(spec: ModelSpec, ctx: Partial<Pick<RunContext, 'datasetLabels' | 'config'>> = {}): Promise<LoadedModel> {
+  const { module, labels, inputSize, fresh } = createMobileNetV2(spec, await runDatasetLabels(spec, ctx));
   const logits = (batch: Batch): tf.Tensor2D => {
     if (!(batch.inputs instanceof tf.Tensor)) throw new Error('mobilenet-v2: batch.inputs must be the image tensor that encode() made');
     return module.forward(batch.inputs);

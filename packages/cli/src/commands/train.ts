@@ -2,10 +2,11 @@ import { saveRunFolder } from '@leantune/core';
 import { createTrainDriver } from '@leantune/train';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';
+import { summarize, type RunSummary } from './run-summary';
 
 /** `leantune train`: config → toolkit → run → fit. Ctrl-C stops after the current step. */
-export async function runTrain(configFile: string | undefined, io: CliIO): Promise<void> {
-  const { toolkit, config, configDir } = await fromConfig(configFile);
+export async function runTrain(configFile: string | undefined, io: CliIO, override?: Record<string, unknown>): Promise<RunSummary> {
+  const { toolkit, config, configDir } = await fromConfig(configFile, override);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -16,9 +17,13 @@ export async function runTrain(configFile: string | undefined, io: CliIO): Promi
       const evalText = logs.eval ? Object.entries(logs.eval).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ') : '';
       io.err(`epoch ${logs.epoch + 1}/${config.train.epochs}: ${evalText}\n`);
     });
+    const started = performance.now();
     const metrics = await run.fit();
+    const trainSeconds = (performance.now() - started) / 1000;
     const saved = await saveRunFolder(run, metrics, io.cwd);
-    io.out(`${JSON.stringify({ run: config.name, model: config.model.name, methods: Object.keys(config.methods), metrics, dir: saved.dir })}\n`);
+    const summary = summarize(run, metrics, saved, trainSeconds);
+    io.out(`${JSON.stringify(summary)}\n`);
+    return summary;
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }

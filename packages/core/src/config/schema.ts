@@ -32,7 +32,11 @@ export interface ResolvedConfig {
   train: TrainConfig;
   runtime: { backend: (typeof BACKENDS)[number]; threads?: number; seed: number };
   output: { dir: string };
+  compare?: { methods: CompareEntry[] };
 }
+
+/** One arm of `leantune compare`: a method id, or an id with its own label and config. */
+export type CompareEntry = string | { id: string; label?: string; config?: Record<string, unknown> };
 
 const pluginEntry: JSONSchema = {
   type: ['string', 'array', 'object'],
@@ -142,6 +146,27 @@ export function envelopeSchema(): JSONSchema {
           backend: { enum: [...BACKENDS], default: 'auto' },
           threads: { type: 'integer', minimum: 1 },
           seed: { type: 'integer', default: 42 },
+        },
+      },
+      compare: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['methods'],
+        description: 'Arms of `leantune compare`: each trains the same model and data with one method',
+        properties: {
+          methods: {
+            type: 'array',
+            minItems: 1,
+            items: {
+              type: ['string', 'object'],
+              if: { type: 'object' },
+              then: {
+                required: ['id'],
+                additionalProperties: false,
+                properties: { id: { type: 'string', minLength: 1 }, label: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' }, config: { type: 'object' } },
+              },
+            },
+          },
         },
       },
       output: {

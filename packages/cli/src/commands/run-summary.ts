@@ -1,0 +1,40 @@
+import { statSync } from 'node:fs';
+import type { Artifacts, Metrics, Run } from '@leantune/core';
+
+/** What one training run reports: the figures `leantune compare` tabulates. */
+export interface RunSummary {
+  run: string;
+  model: string;
+  methods: string[];
+  metrics: Metrics;
+  trainable: number;
+  total: number;
+  trainablePercent: number;
+  trainSeconds: number;
+  peakRssMB: number;
+  /** Bytes of the trained parameters as saved (the adapter, or the whole model for full). */
+  savedBytes: number;
+  /** Bytes the whole model would take in float32, for comparison with savedBytes. */
+  modelBytes: number;
+  backend?: string;
+  dir: string;
+}
+
+export function summarize(run: Run, metrics: Metrics, artifacts: Artifacts, trainSeconds: number): RunSummary {
+  const { trainable, total } = run.model!.module.countParameters();
+  return {
+    run: run.config.name,
+    model: run.config.model.name,
+    methods: Object.keys(run.config.methods),
+    metrics,
+    trainable,
+    total,
+    trainablePercent: total ? (100 * trainable) / total : 0,
+    trainSeconds,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    savedBytes: statSync(artifacts.files.trainable).size,
+    modelBytes: total * 4,
+    backend: run.context.backend?.name,
+    dir: artifacts.dir,
+  };
+}
