@@ -10,6 +10,7 @@ export * from './run';
 export * from './toolkit';
 export * from './from-config';
 export * from './suggest';
+export * from './targets';
 export * from './version';
 export * from './config/schema';
 export * from './config/load';

@@ -1,7 +1,7 @@
 import type { Module } from '@leantune/tensor';
 import { resolveAdapterConfig, type AdapterConfig, type AdapterPreset, type ResolvedAdapterConfig } from './config';
 import { AdapterLayer, moduleDims } from './bottleneck';
-import { findModules, type TargetSpec } from './targets';
+import { findModules, type TargetSpec } from '@leantune/core';
 
 /** Where each preset puts adapters, per architecture key: modules to wrap, and ones to leave out. */
 export interface Placement {

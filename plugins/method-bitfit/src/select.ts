@@ -1,6 +1,5 @@
-import { closeMatches, type JSONSchema } from '@leantune/core';
+import { closeMatches, matchesSpec, type JSONSchema } from '@leantune/core';
 import type { Module, Parameter } from '@leantune/tensor';
-import { matchesSpec } from './targets';
 
 export interface BitfitConfig {
   /** "all": every bias term; "paper": the subset the BitFit paper found sufficient (query and first FFN layer). */

@@ -7,7 +7,7 @@ export * from './config';
 export * from './ia3-layer';
 export * from './model';
 export * from './io';
-export { findModules, matchesSpec, modulePaths, type TargetSpec } from './targets';
+export { findModules, matchesSpec, modulePaths, type TargetSpec } from '@leantune/core';
 
 export const PLUGIN_NAME = '@leantune/plugin-ia3';
 

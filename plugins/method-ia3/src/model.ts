@@ -1,7 +1,7 @@
 import { Conv1D, Linear, type Module } from '@leantune/tensor';
 import { IA3_DEFAULT_FEEDFORWARD, IA3_DEFAULT_TARGETS, resolveIa3Config, type Ia3Config } from './config';
 import { Ia3Layer, type Ia3Base } from './ia3-layer';
-import { findModules, matchesSpec, type TargetSpec } from './targets';
+import { findModules, matchesSpec, type TargetSpec } from '@leantune/core';
 
 export interface Ia3Plan {
   config: Ia3Config;

@@ -4,7 +4,7 @@ import { isSelected, lnTuningConfigSchema, rememberSelection, selectLayerNorms, 
 
 export * from './select';
 export * from './io';
-export { findModules, matchesSpec, modulePaths, type TargetSpec } from './targets';
+export { findModules, matchesSpec, modulePaths, type TargetSpec } from '@leantune/core';
 
 export const PLUGIN_NAME = '@leantune/plugin-ln-tuning';
 

@@ -1,6 +1,5 @@
-import type { JSONSchema } from '@leantune/core';
+import { findModules, matchesSpec, modulePaths, type JSONSchema } from '@leantune/core';
 import { LayerNorm, type Module, type Parameter } from '@leantune/tensor';
-import { findModules, matchesSpec, modulePaths } from './targets';
 
 /** PEFT's LNTuningConfig fields (peft/tuners/ln_tuning/config.py). */
 export interface LnTuningConfig {

@@ -1,4 +1,4 @@
-import { closeMatches } from '@leantune/core';
+import { closeMatches, leafNames, matchesSpec, modulePaths, noTargetMatchError } from '@leantune/core';
 import { Conv1D, Linear, type Module } from '@leantune/tensor';
 import type { LoraConfig } from './config';
 import { LoraLinear } from './lora-linear';
@@ -12,16 +12,12 @@ import { ModulesToSaveWrapper } from './modules-to-save';
  */
 export const OUTPUT_HEAD_NAMES = ['lm_head', 'score', 'classifier', 'classification_head', 'cls', 'head'] as const;
 
-/** Modules LoRA looks at: everything except the insides of LoRA layers and saved-module wrappers. */
+const isLoraWrapper = (m: Module): boolean => m instanceof LoraLinear || m instanceof ModulesToSaveWrapper;
+
+/** Modules LoRA looks at, the root first as '': everything except the insides of LoRA layers and saved-module wrappers. */
 export function candidateModules(model: Module): Array<[string, Module]> {
-  const out: Array<[string, Module]> = [];
-  const walk = (path: string, m: Module) => {
-    out.push([path, m]);
-    if (m instanceof LoraLinear || m instanceof ModulesToSaveWrapper) return;
-    for (const [name, child] of m.namedChildren()) walk(path ? `${path}.${name}` : name, child);
-  };
-  walk('', model);
-  return out;
+  if (isLoraWrapper(model)) return [['', model]];
+  return [['', model], ...modulePaths(model, isLoraWrapper)];
 }
 
 export function isLinearLike(m: Module): m is Linear | Conv1D | LoraLinear {
@@ -36,11 +32,6 @@ export function allLinearTargets(model: Module): string[] {
     .filter((path) => !(OUTPUT_HEAD_NAMES as readonly string[]).includes(path.split('.').pop()!));
 }
 
-/** Exact path or dotted suffix (PEFT's list semantics for target_modules and exclude_modules). */
-function listMatches(names: readonly string[], path: string): boolean {
-  return names.includes(path) || names.some((n) => path.endsWith(`.${n}`));
-}
-
 /** PEFT's module index rule: `.*\.<layers_pattern>\.(\d+)\.` (any list name when no pattern). */
 function layerIndex(path: string, layersPattern: LoraConfig['layers_pattern']): number | undefined {
   const patterns = layersPattern == null || layersPattern.length === 0 ? [null] : typeof layersPattern === 'string' ? [layersPattern] : layersPattern;
@@ -51,14 +42,17 @@ function layerIndex(path: string, layersPattern: LoraConfig['layers_pattern']): 
   return undefined;
 }
 
-/** PEFT's check_target_module_exists, with target_modules already resolved. */
+/**
+ * PEFT's check_target_module_exists, with target_modules already resolved: the shared
+ * target rule (see @leantune/core's matchesSpec), plus LoRA's extras: modules_to_save are
+ * never targets, and a suffix match must lie in one of layers_to_transform.
+ */
 export function matchesTarget(cfg: LoraConfig, targets: string[] | string, path: string): boolean {
-  const ex = cfg.exclude_modules;
-  if (ex && (typeof ex === 'string' ? new RegExp(`^(?:${ex})$`).test(path) : listMatches(ex, path))) return false;
+  if (cfg.exclude_modules && matchesSpec(cfg.exclude_modules, path)) return false;
   if (cfg.modules_to_save?.some((m) => new RegExp(`(^|.*\\.)${m}($|\\..*)`).test(path))) return false;
-  if (typeof targets === 'string') return new RegExp(`^(?:${targets})$`).test(path);
+  if (typeof targets === 'string') return matchesSpec(targets, path);
   if (targets.includes(path)) return true;
-  if (!targets.some((t) => path.endsWith(`.${t}`))) return false;
+  if (!matchesSpec(targets, path)) return false;
   const wanted = cfg.layers_to_transform;
   if (wanted == null || (Array.isArray(wanted) && wanted.length === 0)) return true;
   const index = layerIndex(path, cfg.layers_pattern);
@@ -94,14 +88,8 @@ export function findTargetPaths(model: Module, cfg: LoraConfig, targets: string[
     );
   }
   if (hits.length > 0) return hits.map(([path]) => path);
-  const paths = modules.map(([p]) => p);
-  const leaves = [...new Set(paths.map((p) => p.split('.').pop()!))];
-  const wanted = typeof targets === 'string' ? [targets] : targets;
-  const hints = wanted.flatMap((t) => closeMatches(t, [...leaves, ...paths], 3).map((c) => `"${c}"`));
-  const linear = [...new Set(allLinearTargets(model).map((p) => p.split('.').pop()!))];
-  throw new Error(
-    `LoRA target_modules ${JSON.stringify(targets)} matched no module of the model.${hints.length ? ` Close module names: ${[...new Set(hints)].join(', ')}.` : ''} Linear layers in this model: ${linear.slice(0, 12).join(', ') || 'none'}.`,
-  );
+  const linear = leafNames(allLinearTargets(model));
+  throw noTargetMatchError('LoRA target_modules', targets, modules.map(([p]) => p), `Linear layers in this model: ${linear.slice(0, 12).join(', ') || 'none'}.`);
 }
 
 /** modules_to_save entries → paths (exact or dotted suffix); unknown names fail with close ones. */
@@ -109,7 +97,7 @@ export function findModulesToSave(model: Module, names: readonly string[]): stri
   const paths = candidateModules(model).map(([p]) => p).filter((p) => p !== '');
   const out: string[] = [];
   for (const name of names) {
-    const hits = paths.filter((p) => p === name || p.endsWith(`.${name}`));
+    const hits = paths.filter((p) => matchesSpec([name], p));
     if (hits.length === 0) {
       const close = closeMatches(name, [...paths, ...paths.map((p) => p.split('.').pop()!)]);
       throw new Error(`LoRA modules_to_save entry "${name}" matches no module.${close.length ? ` Close names: ${close.map((c) => `"${c}"`).join(', ')}.` : ''}`);

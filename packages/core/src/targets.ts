@@ -1,10 +1,10 @@
-import { closeMatches } from '@leantune/core';
 import type { Module } from '@leantune/tensor';
+import { closeMatches } from './suggest';
 
 /**
- * PEFT's target_modules rule, without LoRA's extras: a list entry matches a module path
- * exactly or as a dotted suffix ("output.dense" matches "encoder.layer.0.output.dense"); a
- * string is a regex that must match the whole path.
+ * PEFT's target_modules rule, shared by the method plugins: a list entry matches a module
+ * path exactly or as a dotted suffix ("output.dense" matches "encoder.layer.0.output.dense");
+ * a string is a regex that must match the whole path.
  */
 export type TargetSpec = readonly string[] | string;
 
@@ -34,18 +34,30 @@ export function modulePaths(model: Module, opaque?: (m: Module) => boolean): Arr
   return out;
 }
 
+/** The last segment of each path ("encoder.layer.0.output.dense" → "dense"), each once. */
+export function leafNames(paths: readonly string[]): string[] {
+  return [...new Set(paths.map((p) => p.split('.').pop()!))];
+}
+
+/**
+ * The error for targets that matched nothing: the targets, the module names closest to
+ * them, then `available` (what the model does have, in the caller's words).
+ */
+export function noTargetMatchError(what: string, targets: TargetSpec, paths: readonly string[], available: string): Error {
+  const wanted = typeof targets === 'string' ? [targets] : targets;
+  const candidates = [...leafNames(paths), ...paths];
+  const close = [...new Set(wanted.flatMap((t) => closeMatches(t, candidates, 3)))];
+  return new Error(
+    `${what} ${JSON.stringify(targets)} matched no module of the model.${close.length ? ` Close module names: ${close.map((c) => `"${c}"`).join(', ')}.` : ''} ${available}`,
+  );
+}
+
 /** The matching modules; none matching fails naming close module names (the model is not touched). */
 export function findModules(model: Module, options: FindModulesOptions): Array<[string, Module]> {
   const all = modulePaths(model, options.opaque);
   const hits = all.filter(([p]) => matchesSpec(options.targets, p) && !(options.exclude && matchesSpec(options.exclude, p)));
   if (hits.length) return hits;
   const paths = all.map(([p]) => p);
-  const leaves = [...new Set(paths.map((p) => p.split('.').pop()!))];
-  const wanted = typeof options.targets === 'string' ? [options.targets] : options.targets;
-  const close = [...new Set(wanted.flatMap((t) => closeMatches(t, [...leaves, ...paths], 3)))];
-  throw new Error(
-    `${options.what} ${JSON.stringify(options.targets)} matched no module of the model.${
-      close.length ? ` Close module names: ${close.map((c) => `"${c}"`).join(', ')}.` : ''
-    } Module names in this model: ${leaves.slice(0, 15).join(', ')}${leaves.length > 15 ? ', …' : ''}.`,
-  );
+  const leaves = leafNames(paths);
+  throw noTargetMatchError(options.what, options.targets, paths, `Module names in this model: ${leaves.slice(0, 15).join(', ')}${leaves.length > 15 ? ', …' : ''}.`);
 }
