@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "leantune_native",
+      "sources": ["csrc/addon.cc", "csrc/gemm.cc", "csrc/thread_pool.cc"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fexceptions"],
+      "cflags!": ["-fno-exceptions"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

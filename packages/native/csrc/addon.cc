@@ -1,0 +1,206 @@
+// N-API surface. Kernels are synchronous: the JS thread computes alongside the pool and
+// returns when the product is written. Operands are Float32Array views; for the wasm
+// backend they are views over the wasm heap (a SharedArrayBuffer with wasm threads), so
+// nothing is copied. A view's data pointer is read per call, never cached: growing wasm
+// memory replaces the buffer.
+#include <node_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "gemm.h"
+#include "thread_pool.h"
+
+namespace {
+
+using leantune::Isa;
+using leantune::ThreadPool;
+
+std::unique_ptr<ThreadPool> g_pool;
+
+ThreadPool& Pool() {
+  if (!g_pool) g_pool = std::make_unique<ThreadPool>(1);
+  return *g_pool;
+}
+
+struct Failure {
+  std::string message;
+};
+
+void Check(napi_env env, napi_status status, const char* what) {
+  if (status == napi_ok) return;
+  const napi_extended_error_info* info = nullptr;
+  napi_get_last_error_info(env, &info);
+  throw Failure{std::string(what) + ": " + (info != nullptr && info->error_message != nullptr ? info->error_message : "N-API call failed")};
+}
+
+bool IsNullish(napi_env env, napi_value v) {
+  napi_valuetype type;
+  Check(env, napi_typeof(env, v, &type), "typeof");
+  return type == napi_null || type == napi_undefined;
+}
+
+template <typename T>
+T* TypedData(napi_env env, napi_value v, napi_typedarray_type want, const char* name, size_t* length) {
+  bool is = false;
+  Check(env, napi_is_typedarray(env, v, &is), name);
+  napi_typedarray_type type;
+  void* data = nullptr;
+  if (is) Check(env, napi_get_typedarray_info(env, v, &type, length, &data, nullptr, nullptr), name);
+  if (!is || type != want) {
+    throw Failure{std::string("matmul: ") + name + " must be a " + (want == napi_float32_array ? "Float32Array" : "Int32Array")};
+  }
+  if (data == nullptr && *length > 0) throw Failure{std::string("matmul: ") + name + " has no readable data (detached buffer?)"};
+  return static_cast<T*>(data);
+}
+
+int64_t Int(napi_env env, napi_value v, const char* name) {
+  int64_t out = 0;
+  Check(env, napi_get_value_int64(env, v, &out), name);
+  if (out < 0) throw Failure{std::string("matmul: ") + name + " must be >= 0"};
+  return out;
+}
+
+bool Bool(napi_env env, napi_value v, const char* name) {
+  bool out = false;
+  Check(env, napi_get_value_bool(env, v, &out), name);
+  return out;
+}
+
+void CheckIndex(const int32_t* index, size_t length, int64_t batch, int64_t batches, const char* name) {
+  if (static_cast<int64_t>(length) != batch) throw Failure{std::string("matmul: ") + name + " needs one entry per output batch"};
+  for (size_t i = 0; i < length; i++) {
+    if (index[i] < 0 || index[i] >= batches) throw Failure{std::string("matmul: ") + name + " holds a batch index out of range"};
+  }
+}
+
+// matmul(a, b, out, m, n, k, transposeA, transposeB, batch, aIndex, bIndex, bias, activation, alpha)
+napi_value MatMulJs(napi_env env, napi_callback_info info) {
+  try {
+    size_t argc = 14;
+    napi_value argv[14];
+    Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+    if (argc != 14) throw Failure{"matmul: expected 14 arguments (a, b, out, m, n, k, transposeA, transposeB, batch, aIndex, bIndex, bias, activation, alpha)"};
+    leantune::MatMulDesc d;
+    size_t aLen = 0, bLen = 0, outLen = 0, len = 0;
+    d.a = TypedData<float>(env, argv[0], napi_float32_array, "a", &aLen);
+    d.b = TypedData<float>(env, argv[1], napi_float32_array, "b", &bLen);
+    d.out = TypedData<float>(env, argv[2], napi_float32_array, "out", &outLen);
+    d.m = Int(env, argv[3], "m");
+    d.n = Int(env, argv[4], "n");
+    d.k = Int(env, argv[5], "k");
+    d.transA = Bool(env, argv[6], "transposeA");
+    d.transB = Bool(env, argv[7], "transposeB");
+    d.batch = Int(env, argv[8], "batch");
+    const int64_t aPlane = d.m * d.k, bPlane = d.k * d.n;
+    if (static_cast<int64_t>(outLen) != d.batch * d.m * d.n) throw Failure{"matmul: out must hold batch·m·n values"};
+    d.aBatches = aPlane == 0 ? 1 : static_cast<int64_t>(aLen) / aPlane;
+    d.bBatches = bPlane == 0 ? 1 : static_cast<int64_t>(bLen) / bPlane;
+    if (d.aBatches * aPlane != static_cast<int64_t>(aLen) || d.aBatches < 1) throw Failure{"matmul: a must hold a whole number (>= 1) of m·k matrices"};
+    if (d.bBatches * bPlane != static_cast<int64_t>(bLen) || d.bBatches < 1) throw Failure{"matmul: b must hold a whole number (>= 1) of k·n matrices"};
+    if (!IsNullish(env, argv[9])) {
+      d.aIndex = TypedData<int32_t>(env, argv[9], napi_int32_array, "aIndex", &len);
+      CheckIndex(d.aIndex, len, d.batch, d.aBatches, "aIndex");
+    } else if (d.aBatches != 1 && d.aBatches != d.batch) {
+      throw Failure{"matmul: a has neither 1 nor batch matrices; pass aIndex"};
+    }
+    if (!IsNullish(env, argv[10])) {
+      d.bIndex = TypedData<int32_t>(env, argv[10], napi_int32_array, "bIndex", &len);
+      CheckIndex(d.bIndex, len, d.batch, d.bBatches, "bIndex");
+    } else if (d.bBatches != 1 && d.bBatches != d.batch) {
+      throw Failure{"matmul: b has neither 1 nor batch matrices; pass bIndex"};
+    }
+    if (!IsNullish(env, argv[11])) {
+      d.bias = TypedData<float>(env, argv[11], napi_float32_array, "bias", &len);
+      if (static_cast<int64_t>(len) != d.n) throw Failure{"matmul: bias must hold n values (one per output column)"};
+    }
+    d.activation = static_cast<int>(Int(env, argv[12], "activation"));
+    if (d.activation > leantune::kSigmoid) throw Failure{"matmul: unknown activation code"};
+    double alpha = 0;
+    Check(env, napi_get_value_double(env, argv[13], &alpha), "alpha");
+    d.alpha = static_cast<float>(alpha);
+    leantune::MatMul(d, Pool());
+    return nullptr;
+  } catch (const Failure& f) {
+    napi_throw_error(env, nullptr, f.message.c_str());
+    return nullptr;
+  }
+}
+
+// setThreads(n): replaces the pool (the caller counts as one thread).
+napi_value SetThreadsJs(napi_env env, napi_callback_info info) {
+  try {
+    size_t argc = 1;
+    napi_value argv[1];
+    Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+    const int64_t n = argc == 1 ? Int(env, argv[0], "threads") : 0;
+    if (n < 1 || n > 256) throw Failure{"setThreads: threads must be an integer in [1, 256]"};
+    if (!g_pool || g_pool->threads() != n) {
+      g_pool.reset();
+      g_pool = std::make_unique<ThreadPool>(static_cast<int>(n));
+    }
+    return nullptr;
+  } catch (const Failure& f) {
+    napi_throw_error(env, nullptr, f.message.c_str());
+    return nullptr;
+  }
+}
+
+// setIsa(name): 'avx512' | 'avx2' | 'scalar'; returns false when this CPU lacks it.
+napi_value SetIsaJs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  char name[16] = {0};
+  size_t len = 0;
+  napi_value result;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc != 1 ||
+      napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "setIsa: pass 'avx512', 'avx2' or 'scalar'");
+    return nullptr;
+  }
+  const std::string s(name);
+  bool ok = false;
+  if (s == "avx512") ok = leantune::SetIsa(Isa::kAvx512);
+  else if (s == "avx2") ok = leantune::SetIsa(Isa::kAvx2);
+  else if (s == "scalar") ok = leantune::SetIsa(Isa::kScalar);
+  else {
+    napi_throw_type_error(env, nullptr, ("setIsa: unknown instruction set '" + s + "'; pass 'avx512', 'avx2' or 'scalar'").c_str());
+    return nullptr;
+  }
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
+// info(): { isa, detectedIsa, threads }
+napi_value InfoJs(napi_env env, napi_callback_info) {
+  napi_value out, isa, detected, threads;
+  napi_create_object(env, &out);
+  napi_create_string_utf8(env, leantune::IsaName(leantune::CurrentIsa()), NAPI_AUTO_LENGTH, &isa);
+  napi_create_string_utf8(env, leantune::IsaName(leantune::DetectIsa()), NAPI_AUTO_LENGTH, &detected);
+  napi_create_int32(env, Pool().threads(), &threads);
+  napi_set_named_property(env, out, "isa", isa);
+  napi_set_named_property(env, out, "detectedIsa", detected);
+  napi_set_named_property(env, out, "threads", threads);
+  return out;
+}
+
+// Joins the pool's threads before the environment goes away.
+void Cleanup(void*) { g_pool.reset(); }
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"matmul", nullptr, MatMulJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreadsJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setIsa", nullptr, SetIsaJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, InfoJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_add_env_cleanup_hook(env, Cleanup, nullptr);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,56 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BackendUnavailableError } from '@leantune/tensor';
+
+/** Activation codes of the fused epilogue, as csrc/gemm.h numbers them. */
+export const ACTIVATION_CODES = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, elu: 4, sigmoid: 5 } as const;
+export type NativeActivation = keyof typeof ACTIVATION_CODES;
+
+export type Isa = 'avx512' | 'avx2' | 'scalar';
+
+/** The N-API surface of build/Release/leantune_native.node (csrc/addon.cc). */
+export interface NativeAddon {
+  /**
+   * out[o] = act(op(a[aIndex[o]]) · op(b[bIndex[o]]) + bias), synchronous. a holds [batchesA, m, k]
+   * ([.., k, m] when transposeA), b [batchesB, k, n] ([.., n, k] when transposeB), out
+   * [batch, m, n]; a null index means "o", or 0 for a side with one matrix.
+   */
+  matmul(
+    a: Float32Array, b: Float32Array, out: Float32Array,
+    m: number, n: number, k: number, transposeA: boolean, transposeB: boolean,
+    batch: number, aIndex: Int32Array | null, bIndex: Int32Array | null,
+    bias: Float32Array | null, activation: number, alpha: number,
+  ): void;
+  /** Threads that compute a product, the calling thread included. */
+  setThreads(threads: number): void;
+  /** Forces a micro-kernel (tests, figures); false when this CPU lacks it. */
+  setIsa(isa: Isa): boolean;
+  info(): { isa: Isa; detectedIsa: Isa; threads: number };
+}
+
+const ADDON_FILE = 'leantune_native.node';
+
+/** Where node-gyp puts the addon, seen from src/ or dist/. */
+export function addonPath(): string {
+  return path.resolve(__dirname, '..', 'build', 'Release', ADDON_FILE);
+}
+
+let loaded: NativeAddon | null = null;
+
+/**
+ * The addon, loaded once. A missing file means the install-time build did not run or
+ * failed: that is "not available here" (BackendUnavailableError), which `auto` skips.
+ */
+export function loadAddon(): NativeAddon {
+  if (loaded != null) return loaded;
+  const file = addonPath();
+  if (!fs.existsSync(file)) {
+    throw new BackendUnavailableError(
+      `@leantune/native is installed but its addon ${file} was not built (the install step needs g++ and Python 3): ` +
+        'run npm run build:addon -w @leantune/native, or choose another backend',
+    );
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded = require(file) as NativeAddon;
+  return loaded;
+}
