@@ -12,6 +12,7 @@ export {
   type ProviderContext,
 } from './types';
 export { createTfjsNodeProvider } from './tfjs-node';
+export { createNativeProvider, NATIVE_PACKAGE } from './providers';
 export { BACKEND_ENV, describeBackend, formatBackendInfo, initBackend, registerBackendProvider, requestedBackend } from './select';
 export { installWasmTrainingKernels, uninstallWasmTrainingKernels, wasmTrainingKernelsInstalled } from './wasm/install';
 export { MAX_WASM_THREADS } from './wasm/threads';

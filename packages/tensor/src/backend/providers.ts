@@ -29,11 +29,31 @@ const cpuProvider: BackendProvider = {
   },
 };
 
-/** `native` has no built-in provider: it is the slot for a future accelerated CPU package. */
+/** The package that fills the `native` slot; it depends on us, so it is found at run time. */
+export const NATIVE_PACKAGE = '@leantune/native';
+
+/**
+ * `native`: @leantune/native (a native GEMM under the wasm backend), when installed. Loading
+ * it registers its own provider in this slot; we delegate to that one. Absent package or
+ * unbuilt addon: BackendUnavailableError, skipped silently by `auto`. `pkg`: for tests.
+ */
+export function createNativeProvider(pkg: string = NATIVE_PACKAGE): BackendProvider {
+  return {
+    async activate(context): Promise<ActivatedBackend> {
+      resolveOptional(pkg, `npm i ${pkg} (builds a C++ addon with g++ at install)`);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const native = require(pkg) as { nativeBackendProvider?: BackendProvider };
+      if (native.nativeBackendProvider == null) throw new Error(`${pkg} exports no nativeBackendProvider; install a version matching @leantune/tensor`);
+      return native.nativeBackendProvider.activate(context);
+    },
+  };
+}
+
 export function builtInProviders(): Map<BackendSlot, BackendProvider> {
   return new Map<BackendSlot, BackendProvider>([
     ['tfjs-node-gpu', createTfjsNodeProvider('@tensorflow/tfjs-node-gpu')],
     ['tfjs-node', createTfjsNodeProvider('@tensorflow/tfjs-node')],
+    ['native', createNativeProvider()],
     ['wasm', wasmProvider],
     ['cpu', cpuProvider],
   ]);

@@ -5,6 +5,7 @@ import {
   AUTO_ORDER,
   BACKEND_ENV,
   BackendUnavailableError,
+  createNativeProvider,
   createTfjsNodeProvider,
   describeBackend,
   formatBackendInfo,
@@ -49,6 +50,7 @@ describe('backend selection', () => {
     fillSlots({
       'tfjs-node-gpu': createTfjsNodeProvider('@leantune/absent-tfjs-node-gpu'),
       'tfjs-node': createTfjsNodeProvider('@leantune/absent-tfjs-node'),
+      native: createNativeProvider('@leantune/absent-native'),
     });
     (globalThis as { fakeTfjsNodeLoads?: number }).fakeTfjsNodeLoads = 0;
   });
@@ -88,7 +90,9 @@ describe('backend selection', () => {
     await expect(initBackend({ backend: 'tfjs-node' })).rejects.toThrow(
       "backend 'tfjs-node' is not available: @leantune/absent-tfjs-node is not installed: npm i @leantune/absent-tfjs-node (optional;",
     );
-    await expect(initBackend({ backend: 'native' })).rejects.toThrow("backend 'native' is not available: no provider registered");
+    await expect(initBackend({ backend: 'native' })).rejects.toThrow(
+      "backend 'native' is not available: @leantune/absent-native is not installed: npm i @leantune/absent-native (builds a C++ addon",
+    );
   });
 
   it('auto skips absent optional packages silently and records them in tried', async () => {
@@ -102,7 +106,7 @@ describe('backend selection', () => {
       ['name', 'skipped'], ['name', 'skipped'], ['name', 'skipped'], ['name', 'skipped'], ['name'],
     ]);
     expect(info.tried[0].skipped).toMatch(/^@leantune\/absent-tfjs-node-gpu is not installed: npm i @leantune\/absent-tfjs-node-gpu/);
-    expect(info.tried[2].skipped).toBe('no provider registered (registerBackendProvider fills this slot)');
+    expect(info.tried[2].skipped).toMatch(/^@leantune\/absent-native is not installed: npm i @leantune\/absent-native/);
     expect(log).not.toHaveBeenCalled();
   });
 
