@@ -2,7 +2,7 @@ import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { Linear, setSeed, tf, type Module } from '@leantune/tensor';
 import { AdapterLayer, NOT_MERGEABLE, injectAdapter, planAdapter, unloadAdapters, withAdaptersDisabled } from '../src';
 import plugin from '../src';
-import { Node, gpt2Like, linear, maxAbsDiff, quiet, randn, rows, snapshot, tempDir, textRecords } from './helpers';
+import { Node, gpt2Like, linear, maxAbsDiff, quietLog as quiet, randn, toRows as rows, snapshot, tempDir, textRecords } from '@leantune/testing';
 
 async function tinyBert(layers = 2) {
   const dir = tempDir('adapter-bert');

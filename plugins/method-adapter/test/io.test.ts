@@ -3,7 +3,7 @@ import path from 'node:path';
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { loadSafetensors, saveSafetensors, setSeed, tf } from '@leantune/tensor';
 import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, AdapterLayer, injectAdapter, loadAdapter, saveAdapter } from '../src';
-import { gpt2Like, maxAbsDiff, quiet, randn, snapshot, tempDir, textRecords } from './helpers';
+import { gpt2Like, maxAbsDiff, quietLog as quiet, randn, snapshot, tempDir, textRecords } from '@leantune/testing';
 
 describe('adapter files', () => {
   beforeAll(async () => {

@@ -1,9 +1,8 @@
 import { createToolkit, type Toolkit } from '@leantune/core';
-import { tinyDataPlugin, tinyModelPlugin } from '@leantune/testing';
+import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import adapterPlugin, { AdapterLayer, withAdaptersDisabled } from '../src';
-import { maxAbsDiff, quiet } from './helpers';
 
 describe('@leantune/plugin-adapter through a core Run', () => {
   let toolkit: Toolkit;

@@ -1,20 +1,8 @@
 import { createToolkit, type Toolkit } from '@leantune/core';
-import { tinyDataPlugin, tinyModelPlugin } from '@leantune/testing';
-import { Linear, Module, tf } from '@leantune/tensor';
+import { Node as Tree, quietLog as quiet, tinyDataPlugin, tinyModelPlugin } from '@leantune/testing';
+import { Linear, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import baselines, { findHead } from '../src';
-
-const quiet = { info: () => {}, warn: () => {} };
-
-class Tree extends Module {
-  constructor(children: Record<string, Module>) {
-    super();
-    for (const [n, c] of Object.entries(children)) this.addModule(n, c);
-  }
-  forward(): never {
-    throw new Error('not used');
-  }
-}
 
 describe('@leantune/plugin-baselines', () => {
   let toolkit: Toolkit;

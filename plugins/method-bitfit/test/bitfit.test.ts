@@ -2,11 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createToolkit, type Toolkit } from '@leantune/core';
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
-import { tinyDataPlugin, tinyModelPlugin } from '@leantune/testing';
+import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet, snapshot, tempDir } from '@leantune/testing';
 import { loadSafetensors, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import bitfit, { BITFIT_CONFIG_NAME, BITFIT_WEIGHTS_NAME, loadBitfit, saveBitfit, selectBiases, selectionFor } from '../src';
-import { maxAbsDiff, quiet, snapshot, tempDir } from './helpers';
 
 describe('@leantune/plugin-bitfit', () => {
   let toolkit: Toolkit;

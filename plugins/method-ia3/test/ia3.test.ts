@@ -1,7 +1,7 @@
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { Conv1D, Linear, setSeed, tf, type Module } from '@leantune/tensor';
 import { Ia3Layer, ia3Layers, injectIa3, mergeAndUnload, mergeIa3, planIa3, unmergeIa3, withIa3Disabled } from '../src';
-import { Node, gpt2Like, linear, maxAbsDiff, quiet, randn, rows, snapshot, tempDir, textRecords } from './helpers';
+import { Node, gpt2Like, linear, maxAbsDiff, quietLog as quiet, randn, toRows as rows, snapshot, tempDir, textRecords } from '@leantune/testing';
 
 function randomiseVectors(m: Module, seed: number): void {
   for (const [, l] of ia3Layers(m)) l.vector.assign(tf.add(1, tf.mul(0.5, randn(l.vector.shape, seed++))));

@@ -1,9 +1,8 @@
 import { createToolkit, type Toolkit } from '@leantune/core';
-import { tinyDataPlugin, tinyModelPlugin } from '@leantune/testing';
+import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet } from '@leantune/testing';
 import { Linear, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import ia3Plugin, { Ia3Layer, withIa3Disabled } from '../src';
-import { maxAbsDiff, quiet } from './helpers';
 
 describe('@leantune/plugin-ia3 through a core Run', () => {
   let toolkit: Toolkit;

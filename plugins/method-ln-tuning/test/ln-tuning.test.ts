@@ -2,11 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createToolkit, definePlugin, type Toolkit } from '@leantune/core';
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
-import { tinyDataPlugin, tinyLoadedModel } from '@leantune/testing';
+import { tinyDataPlugin, tinyLoadedModel, maxAbsDiff, quietLog as quiet, snapshot, tempDir } from '@leantune/testing';
 import { LayerNorm, Linear, Sequential, loadSafetensors, saveSafetensors, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import lnTuning, { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, loadLnTuning, saveLnTuning, selectLayerNorms, selectionFor } from '../src';
-import { maxAbsDiff, quiet, snapshot, tempDir } from './helpers';
 
 /** tiny-text with encoder.dense = Sequential(Linear, LayerNorm), so there is a LayerNorm to tune. */
 const tinyLnPlugin = definePlugin({

@@ -2,7 +2,8 @@ import { setSeed, tf, type Module } from '@leantune/tensor';
 import { addWeightedAdapter } from '../src/combine';
 import { LoraLinear } from '../src/lora-linear';
 import { activeAdapters, deleteAdapter, injectLora, mergeAdapter, setAdapter, unmergeAdapter, withAdaptersDisabled } from '../src/model';
-import { maxAbsDiff, mlp, mm, randn, toRows, values } from './helpers';
+import { maxAbsDiff, mm, randn, toRows, values } from '@leantune/testing';
+import { mlp } from './helpers';
 
 function randomizeB(model: Module, adapter: string, seed: number): void {
   for (const [p, param] of model.namedParameters()) {

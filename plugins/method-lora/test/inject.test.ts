@@ -1,7 +1,8 @@
 import { Linear, setSeed, tf, type Module } from '@leantune/tensor';
 import { injectLora, isLoraParameterPath, mergeAndUnload, planLora } from '../src/model';
 import { LoraLinear } from '../src/lora-linear';
-import { gpt2Like, maxAbsDiff, mlp, randn } from './helpers';
+import { maxAbsDiff, randn } from '@leantune/testing';
+import { gpt2Like, mlp } from './helpers';
 
 function paramPaths(m: Module): string[] {
   return [...m.namedParameters()].map(([p]) => p);

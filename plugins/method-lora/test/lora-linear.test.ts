@@ -1,6 +1,6 @@
 import { Conv1D, Linear, setSeed, tf } from '@leantune/tensor';
 import { LoraLinear, type AdapterSettings } from '../src/lora-linear';
-import { maxAbsDiff, mm, randn, toRows, tr, values } from './helpers';
+import { maxAbsDiff, mm, randn, toRows, tr, values } from '@leantune/testing';
 
 const settings = (over: Partial<AdapterSettings> = {}): AdapterSettings => ({ r: 2, alpha: 4, scaling: 2, dropout: 0, useDora: false, init: true, ...over });
 

@@ -5,7 +5,8 @@ import { readSafetensorsHeader, saveSafetensors, setSeed, tf, type Module } from
 import { injectLora } from '../src/model';
 import { LoraLinear } from '../src/lora-linear';
 import { loadAdapter, saveAdapter } from '../src/peft-io';
-import { gpt2Like, maxAbsDiff, mlp, randn } from './helpers';
+import { maxAbsDiff, randn } from '@leantune/testing';
+import { gpt2Like, mlp } from './helpers';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'lt-lora-'));
 

@@ -1,11 +1,8 @@
 import { createToolkit, type Toolkit } from '@leantune/core';
-import { tinyDataPlugin, tinyModelPlugin } from '@leantune/testing';
+import { maxAbsDiff, quietLog as quiet, tinyDataPlugin, tinyModelPlugin } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import loraPlugin, { LoraLinear, ModulesToSaveWrapper, withAdaptersDisabled } from '../src';
-import { maxAbsDiff } from './helpers';
-
-const quiet = { info: () => {}, warn: () => {} };
 
 describe('@leantune/plugin-lora through a core Run', () => {
   let toolkit: Toolkit;

@@ -11,6 +11,7 @@ import {
   type Toolkit,
 } from '@leantune/core';
 import { loadSafetensors, saveSafetensors, tf } from '@leantune/tensor';
+import { quietLog } from '../fixtures/env';
 import { tinySentiment } from '../tiny-data';
 import { tinyLoadedModel } from '../tiny-model';
 import type { MethodContractOptions, SaveLoad } from './types';
@@ -20,8 +21,6 @@ const FIXTURE_PLUGIN = '@leantune/testing-contract-fixture';
 export const CONTRACT_MODEL = 'contract-model';
 export const CONTRACT_DATA = 'contract-data';
 const PROBE_SIZE = 8;
-
-export const quietLog = { info: () => {}, warn: () => {} };
 
 function contractData(options: MethodContractOptions): { train: DataRecord[]; validation: DataRecord[] } {
   if (options.data) return { train: options.data.train, validation: options.data.validation ?? [] };
