@@ -81,6 +81,46 @@ export abstract class Module {
     return child;
   }
 
+  /**
+   * Removes the child `name` and returns it (undefined when there is none). Its parameters
+   * stay alive: dispose the returned module if nothing else holds it.
+   */
+  removeModule(name: string): Module | undefined {
+    const child = this.children.get(name);
+    this.children.delete(name);
+    return child;
+  }
+
+  /**
+   * Deep copy of this subtree, as PyTorch's copy.deepcopy: same classes and fields, fresh
+   * variables with the same values and requiresGrad, and fields that pointed at a module of
+   * the subtree point at that module's copy. The copy shares no variable with the original.
+   */
+  clone(): this {
+    const copies = new Map<Module, Module>();
+    const copy = (src: Module): Module => {
+      const params = new Map<string, Parameter>();
+      for (const [name, p] of src.params) {
+        // tidy frees the temporary clone; variables survive tidy.
+        const variable = tf.tidy(() => tf.variable(tf.clone(p.variable), true, `lt_${++variableCounter}_${name}`));
+        params.set(name, new Parameter(variable, p.requiresGrad));
+      }
+      const children = new Map<string, Module>();
+      for (const [name, child] of src.children) children.set(name, copy(child));
+      const dst = Object.assign(Object.create(Object.getPrototypeOf(src)) as Module, src, { params, children });
+      copies.set(src, dst);
+      return dst;
+    };
+    const root = copy(this);
+    for (const dst of copies.values()) {
+      const fields = dst as unknown as Record<string, unknown>;
+      for (const [key, value] of Object.entries(fields)) {
+        if (value instanceof Module && copies.has(value)) fields[key] = copies.get(value);
+      }
+    }
+    return root as this;
+  }
+
   /** The parameter's current value, for use inside forward. */
   protected param(name: string): tf.Variable {
     const p = this.params.get(name);

@@ -23,6 +23,20 @@ class Tree extends Module {
   }
 }
 
+/** Holds its child in a field too, as layers do (`this.dense = this.addModule(...)`). */
+class Holder extends Module {
+  readonly inner: Leaf;
+  readonly label = 'holder';
+  constructor() {
+    super();
+    this.inner = this.addModule('inner', new Leaf(2));
+    this.addParameter('scale', tf.tensor1d([2, 3]), false);
+  }
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.mul(this.inner.forward(x), this.param('scale'));
+  }
+}
+
 describe('Module', () => {
   beforeAll(async () => {
     await tf.setBackend('cpu');
@@ -65,5 +79,48 @@ describe('Module', () => {
     );
     expect(Array.from(t.getParameter('h.0.bias').variable.dataSync())).toEqual([5, 6]);
     expect(() => t.loadStateDict(good, { strict: true })).toThrow(/missing keys: h\.0\.weight/);
+  });
+
+  it('removes a child, returning it with its parameters alive', () => {
+    const t = new Tree();
+    const h = t.getSubmodule('h');
+    const removed = h.removeModule('0');
+    expect(removed).toBeInstanceOf(Leaf);
+    expect([...t.namedParameters()].map(([k]) => k)).toEqual(['h.1.weight', 'h.1.bias']);
+    expect(() => t.getSubmodule('h.0')).toThrow('No submodule "h.0": h has no child "0" (children: 1)');
+    expect(Array.from(removed!.getParameter('bias').variable.dataSync())).toEqual([0, 0]);
+    expect(h.removeModule('0')).toBeUndefined();
+    removed!.dispose();
+    t.dispose();
+  });
+
+  it('clones a subtree: same classes, values and requiresGrad, fresh variables, fields pointing at the copies', () => {
+    const original = new Holder();
+    original.loadStateDict({ 'inner.weight': tf.tensor2d([[1, 2], [3, 4]]) });
+    original.inner.freeze(['bias']);
+    const before = tf.memory().numTensors;
+    const copy = original.clone();
+    // One new tensor per parameter (inner.weight, inner.bias, scale) and nothing else.
+    expect(tf.memory().numTensors - before).toBe(3);
+    expect(copy).toBeInstanceOf(Holder);
+    expect(copy.label).toBe('holder');
+    expect(copy.inner).toBe(copy.child('inner'));
+    expect(copy.inner).not.toBe(original.inner);
+    const params = (m: Module) => [...m.namedParameters()].map(([k, p]) => [k, p.requiresGrad, Array.from(p.variable.dataSync())]);
+    expect(params(copy)).toEqual([
+      ['scale', false, [2, 3]],
+      ['inner.weight', true, [1, 2, 3, 4]],
+      ['inner.bias', false, [0, 0]],
+    ]);
+    for (const [k, p] of copy.namedParameters()) expect(p.variable).not.toBe(original.getParameter(k).variable);
+    // [1, 1]·[[1,2],[3,4]] = [4, 6], times scale [2, 3] = [8, 18]
+    const out = copy.forward(tf.tensor2d([[1, 1]]));
+    expect(Array.from(out.dataSync())).toEqual([8, 18]);
+    copy.loadStateDict({ scale: tf.tensor1d([0, 0]) });
+    expect(Array.from(original.getParameter('scale').variable.dataSync())).toEqual([2, 3]);
+    copy.dispose();
+    expect(Array.from(original.getParameter('inner.weight').variable.dataSync())).toEqual([1, 2, 3, 4]);
+    tf.dispose(out);
+    original.dispose();
   });
 });

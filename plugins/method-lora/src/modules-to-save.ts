@@ -1,5 +1,5 @@
 import { Module } from '@leantune/tensor';
-import { cloneModule, ModuleDict } from './modules';
+import { ModuleDict } from './modules';
 
 /**
  * PEFT's ModulesToSaveWrapper: keeps the frozen `original_module` and a trainable copy per
@@ -29,7 +29,8 @@ export class ModulesToSaveWrapper extends Module {
   /** Adds a trainable copy for `adapterName` (if absent) and freezes the original. */
   update(adapterName: string): void {
     if (!this.copies.has(adapterName)) {
-      const copy = cloneModule(this.originalModule);
+      // copy.deepcopy in PEFT: fresh variables, same values.
+      const copy = this.originalModule.clone();
       copy.unfreeze();
       this.copies.set(adapterName, copy);
     }
