@@ -11,6 +11,7 @@ export * from './toolkit';
 export * from './from-config';
 export * from './suggest';
 export * from './targets';
+export * from './adapter-files';
 export * from './version';
 export * from './config/schema';
 export * from './config/load';

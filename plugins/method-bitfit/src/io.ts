@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { closeMatches } from '@leantune/core';
-import { loadSafetensors, readSafetensorsHeader, saveSafetensors, tf, type Module } from '@leantune/tensor';
+import { assignFloat32, closestHint, doesNotFitError, safetensorsShapes, withSafetensors, writeAdapterFolder } from '@leantune/core';
+import { tf, type Module } from '@leantune/tensor';
 import type { BitfitSelection } from './select';
 
 export const BITFIT_CONFIG_NAME = 'bitfit_config.json';
@@ -9,11 +9,9 @@ export const BITFIT_WEIGHTS_NAME = 'bitfit_model.safetensors';
 
 /** Writes only the selected biases, keyed by their full module paths, plus a small config. */
 export function saveBitfit(model: Module, dir: string, selection: BitfitSelection): string {
-  fs.mkdirSync(dir, { recursive: true });
-  saveSafetensors(path.join(dir, BITFIT_WEIGHTS_NAME), new Map(selection.paths.map((p) => [p, model.getParameter(p).variable])), { format: 'pt' });
+  const biases = new Map(selection.paths.map((p) => [p, model.getParameter(p).variable]));
   const json = { method: 'bitfit', ...selection.config, parameters: selection.paths };
-  fs.writeFileSync(path.join(dir, BITFIT_CONFIG_NAME), `${JSON.stringify(json, null, 2)}\n`);
-  return dir;
+  return writeAdapterFolder(dir, biases, json, { config: BITFIT_CONFIG_NAME, weights: BITFIT_WEIGHTS_NAME });
 }
 
 /** Assigns the saved biases to `model`; every key and shape is checked before anything changes. Returns the paths loaded. */
@@ -22,19 +20,14 @@ export function loadBitfit(model: Module, dir: string): string[] {
   if (!fs.existsSync(file)) throw new Error(`Cannot load BitFit biases: ${file} does not exist`);
   const own = new Map([...model.namedParameters()].map(([p, param]) => [p, param.shape]));
   const problems: string[] = [];
-  for (const [key, info] of readSafetensorsHeader(file).tensors) {
+  for (const [key, got] of safetensorsShapes(file)) {
     const shape = own.get(key);
-    if (!shape) {
-      const close = closeMatches(key, own.keys(), 2);
-      problems.push(`tensor "${key}" is not a parameter of this model${close.length ? ` (closest: ${close.map((c) => `"${c}"`).join(', ')})` : ''}`);
-    } else if (!tf.util.arraysEqual(shape, info.shape)) problems.push(`tensor "${key}" has shape [${info.shape}], the model needs [${shape}]`);
+    if (!shape) problems.push(`tensor "${key}" is not a parameter of this model${closestHint(key, own.keys())}`);
+    else if (!tf.util.arraysEqual(shape, got)) problems.push(`tensor "${key}" has shape [${got}], the model needs [${shape}]`);
   }
-  if (problems.length) throw new Error(`${file} does not fit this model:\n- ${problems.slice(0, 12).join('\n- ')}`);
-  const { tensors } = loadSafetensors(file);
-  try {
-    for (const [key, value] of tensors) tf.tidy(() => model.getParameter(key).variable.assign(value.dtype === 'float32' ? value : tf.cast(value, 'float32')));
+  if (problems.length) throw doesNotFitError(file, problems);
+  return withSafetensors(file, (tensors) => {
+    for (const [key, value] of tensors) assignFloat32(model.getParameter(key).variable, value);
     return [...tensors.keys()];
-  } finally {
-    tf.dispose([...tensors.values()]);
-  }
+  });
 }

@@ -1,13 +1,20 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { closeMatches } from '@leantune/core';
-import { loadSafetensors, readSafetensorsHeader, saveSafetensors, tf, type Module } from '@leantune/tensor';
+import {
+  adapterFolderFiles,
+  assignFloat32,
+  doesNotFitError,
+  PEFT_KEY_PREFIX as KEY_PREFIX,
+  planForConfig,
+  readJsonConfig,
+  safetensorsShapes,
+  tensorFitProblems,
+  withSafetensors,
+  writeAdapterFolder,
+} from '@leantune/core';
+import type { Module, tf } from '@leantune/tensor';
 import { IA3_DEFAULTS, type Ia3Config } from './config';
 import { applyIa3Plan, ia3Layers, ia3State, planIa3 } from './model';
 
-export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
-export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
-export const KEY_PREFIX = 'base_model.model.';
+export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/core';
 
 /** IA3 vectors keyed as PEFT saves them: base_model.model.<layer path>.ia3_l (adapter name dropped). */
 export function ia3StateDict(model: Module): Map<string, tf.Variable> {
@@ -41,19 +48,11 @@ export function saveIa3(model: Module, dir: string, options: SaveIa3Options = {}
   const cfg = ia3State(model);
   if (!cfg) throw new Error('saveIa3: this model has no IA3 vectors; inject them first (injectIa3 or a run with methods.ia3)');
   if (ia3Layers(model).some(([, l]) => l.merged)) throw new Error('saveIa3: the vectors are merged into the weights; unmergeIa3 first');
-  fs.mkdirSync(dir, { recursive: true });
-  saveSafetensors(path.join(dir, ADAPTER_WEIGHTS_NAME), ia3StateDict(model), { format: 'pt' });
-  fs.writeFileSync(path.join(dir, ADAPTER_CONFIG_NAME), `${JSON.stringify(peftIa3ConfigJson(cfg, options), null, 2)}\n`);
-  return dir;
+  return writeAdapterFolder(dir, ia3StateDict(model), peftIa3ConfigJson(cfg, options));
 }
 
 function readConfig(file: string): Ia3Config {
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON (${(err as Error).message})`);
-  }
+  const json = readJsonConfig(file);
   if (json.peft_type !== 'IA3') throw new Error(`${file}: peft_type ${JSON.stringify(json.peft_type)} is not supported; @leantune/plugin-ia3 loads "IA3" adapters`);
   if (json.modules_to_save != null) throw new Error(`${file}: modules_to_save = ${JSON.stringify(json.modules_to_save)} is not supported by @leantune/plugin-ia3`);
   const cfg: Record<string, unknown> = {};
@@ -63,45 +62,20 @@ function readConfig(file: string): Ia3Config {
 
 /** Loads a PEFT IA3 adapter folder; config, targets, keys and shapes are checked before the model changes. */
 export function loadIa3(model: Module, dir: string, options: { isTrainable?: boolean } = {}): Ia3Config {
-  const configFile = path.join(dir, ADAPTER_CONFIG_NAME);
-  const weightsFile = path.join(dir, ADAPTER_WEIGHTS_NAME);
-  for (const f of [configFile, weightsFile]) {
-    if (!fs.existsSync(f)) throw new Error(`Cannot load IA3 adapter: ${f} does not exist (a PEFT adapter folder holds ${ADAPTER_CONFIG_NAME} and ${ADAPTER_WEIGHTS_NAME})`);
-  }
+  const { configFile, weightsFile } = adapterFolderFiles(dir, 'IA3 adapter');
   const cfg = readConfig(configFile);
-  let plan;
-  try {
-    plan = planIa3(model, cfg);
-  } catch (err) {
-    throw new Error(`${configFile} does not fit this model: ${(err as Error).message}`, { cause: err });
-  }
+  const plan = planForConfig(configFile, () => planIa3(model, cfg));
   const expected = new Map(plan.targets.map((t) => [`${KEY_PREFIX}${t.path}.ia3_l`, t.feedforward ? [1, t.module.inFeatures] : [t.module.outFeatures, 1]]));
-  const inFile = new Map([...readSafetensorsHeader(weightsFile).tensors].map(([k, info]) => [k, info.shape]));
-  const problems: string[] = [];
-  for (const [key, shape] of expected) {
-    const got = inFile.get(key);
-    if (!got) problems.push(`missing tensor "${key}"${hint(key, [...inFile.keys()].filter((k) => !expected.has(k)))}`);
-    else if (!tf.util.arraysEqual(got, shape)) problems.push(`tensor "${key}" has shape [${got}], the model needs [${shape}]`);
-  }
-  for (const key of inFile.keys()) if (!expected.has(key)) problems.push(`unexpected tensor "${key}"${hint(key, [...expected.keys()].filter((k) => !inFile.has(k)))}`);
-  if (problems.length) throw new Error(`${weightsFile} does not fit this model:\n- ${problems.slice(0, 12).join('\n- ')}`);
+  const problems = tensorFitProblems(expected, safetensorsShapes(weightsFile));
+  if (problems.length) throw doesNotFitError(weightsFile, problems);
   applyIa3Plan(model, plan, true);
-  const { tensors } = loadSafetensors(weightsFile);
-  try {
+  withSafetensors(weightsFile, (tensors) => {
     for (const [p, layer] of ia3Layers(model)) {
-      const value = tensors.get(`${KEY_PREFIX}${p}.ia3_l`)!;
-      tf.tidy(() => layer.vector.assign(value.dtype === 'float32' ? value : tf.cast(value, 'float32')));
+      assignFloat32(layer.vector, tensors.get(`${KEY_PREFIX}${p}.ia3_l`)!);
       // PEFT's is_trainable: loaded vectors are frozen (inference) unless asked otherwise.
       if (options.isTrainable) layer.child('ia3_l')!.unfreeze();
       else layer.child('ia3_l')!.freeze();
     }
-  } finally {
-    tf.dispose([...tensors.values()]);
-  }
+  });
   return plan.config;
-}
-
-function hint(key: string, candidates: string[]): string {
-  const close = closeMatches(key, candidates, 2);
-  return close.length ? ` (closest: ${close.map((c) => `"${c}"`).join(', ')})` : '';
 }

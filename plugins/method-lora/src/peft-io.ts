@@ -1,15 +1,23 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { closeMatches } from '@leantune/core';
-import { loadSafetensors, readSafetensorsHeader, saveSafetensors, tf, type Module } from '@leantune/tensor';
+import {
+  adapterFolderFiles,
+  assignFloat32,
+  closeMatches,
+  doesNotFitError,
+  PEFT_KEY_PREFIX as KEY_PREFIX,
+  planForConfig,
+  readJsonConfig,
+  safetensorsShapes,
+  tensorFitProblems,
+  withSafetensors,
+  writeAdapterFolder,
+} from '@leantune/core';
+import type { Module, tf } from '@leantune/tensor';
 import { LORA_DEFAULTS, type LoraConfig } from './config';
 import { adapterConfig, applyPlan, planLora } from './model';
 import { ModulesToSaveWrapper } from './modules-to-save';
 
-export const ADAPTER_CONFIG_NAME = 'adapter_config.json';
-export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
-/** PeftModel wraps LoraModel wraps the transformers model: every saved key starts so. */
-export const KEY_PREFIX = 'base_model.model.';
+export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/core';
 
 const KNOWN_PEFT_TYPES = ['LORA', 'ADALORA', 'LOHA', 'LOKR', 'IA3', 'BOFT', 'OFT', 'VERA', 'PROMPT_TUNING', 'PREFIX_TUNING', 'P_TUNING', 'ADAPTION_PROMPT'];
 
@@ -84,10 +92,7 @@ export function saveAdapter(model: Module, dir: string, options: SaveAdapterOpti
   const name = options.adapterName ?? 'default';
   const cfg = adapterConfig(model, name);
   const out = name === 'default' ? dir : path.join(dir, name);
-  fs.mkdirSync(out, { recursive: true });
-  saveSafetensors(path.join(out, ADAPTER_WEIGHTS_NAME), adapterStateDict(model, name), { format: 'pt' });
-  fs.writeFileSync(path.join(out, ADAPTER_CONFIG_NAME), `${JSON.stringify(peftConfigJson(cfg, options), null, 2)}\n`);
-  return out;
+  return writeAdapterFolder(out, adapterStateDict(model, name), peftConfigJson(cfg, options));
 }
 
 /** Fields PEFT has that change the computation and that we do not implement, with their inert values. */
@@ -130,24 +135,9 @@ export interface LoadAdapterOptions {
  */
 export function loadAdapter(model: Module, dir: string, options: LoadAdapterOptions = {}): LoraConfig {
   const name = options.adapterName ?? 'default';
-  const configFile = path.join(dir, ADAPTER_CONFIG_NAME);
-  const weightsFile = path.join(dir, ADAPTER_WEIGHTS_NAME);
-  for (const f of [configFile, weightsFile]) {
-    if (!fs.existsSync(f)) throw new Error(`Cannot load LoRA adapter: ${f} does not exist (a PEFT adapter folder holds ${ADAPTER_CONFIG_NAME} and ${ADAPTER_WEIGHTS_NAME})`);
-  }
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(fs.readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`${configFile}: not valid JSON (${(err as Error).message})`);
-  }
-  const cfg = loraConfigFromPeft(json, configFile);
-  let plan;
-  try {
-    plan = planLora(model, cfg, { adapterName: name, init: true });
-  } catch (err) {
-    throw new Error(`${configFile} does not fit this model: ${(err as Error).message}`, { cause: err });
-  }
+  const { configFile, weightsFile } = adapterFolderFiles(dir, 'LoRA adapter');
+  const cfg = loraConfigFromPeft(readJsonConfig(configFile), configFile);
+  const plan = planForConfig(configFile, () => planLora(model, cfg, { adapterName: name, init: true }));
   const expected = new Map<string, number[]>();
   for (const t of plan.targets) {
     const { r, useDora } = t.settings;
@@ -160,37 +150,16 @@ export function loadAdapter(model: Module, dir: string, options: LoadAdapterOpti
     const inner = wrapped instanceof ModulesToSaveWrapper ? wrapped.originalModule : wrapped;
     for (const [rel, param] of inner.namedParameters()) expected.set(`${KEY_PREFIX}${p}.${rel}`, param.shape);
   }
-  const header = readSafetensorsHeader(weightsFile);
-  const inFile = new Map([...header.tensors].map(([k, info]) => [k, info.shape]));
-  const problems: string[] = [];
-  // Hints pair each missing key with the unused file keys, and vice versa.
-  const unused = [...inFile.keys()].filter((k) => !expected.has(k));
-  const missing = [...expected.keys()].filter((k) => !inFile.has(k));
-  for (const [key, shape] of expected) {
-    const got = inFile.get(key);
-    if (!got) problems.push(`missing tensor "${key}"${hint(key, unused)}`);
-    else if (!tf.util.arraysEqual(got, shape)) problems.push(`tensor "${key}" has shape [${got}], the model needs [${shape}]`);
-  }
-  for (const key of unused) problems.push(`unexpected tensor "${key}"${hint(key, missing)}`);
-  if (problems.length) {
-    throw new Error(`${weightsFile} does not fit this model (adapter for another architecture or size?):\n- ${problems.slice(0, 12).join('\n- ')}${problems.length > 12 ? `\n- … ${problems.length - 12} more` : ''}`);
-  }
+  const problems = tensorFitProblems(expected, safetensorsShapes(weightsFile));
+  if (problems.length) throw doesNotFitError(weightsFile, problems, { note: 'adapter for another architecture or size?', countRest: true });
   applyPlan(model, plan);
-  const { tensors } = loadSafetensors(weightsFile);
-  try {
+  withSafetensors(weightsFile, (tensors) => {
     for (const [p, param] of model.namedParameters()) {
       const key = savedKeyFor(p, name);
       const value = key && tensors.get(key);
-      if (value) tf.tidy(() => param.variable.assign(value.dtype === 'float32' ? value : tf.cast(value, 'float32')));
+      if (value) assignFloat32(param.variable, value);
       if (key && !options.isTrainable) param.requiresGrad = false;
     }
-  } finally {
-    tf.dispose([...tensors.values()]);
-  }
+  });
   return plan.config;
-}
-
-function hint(key: string, candidates: Iterable<string>): string {
-  const close = closeMatches(key, candidates, 2);
-  return close.length ? ` (closest: ${close.map((c) => `"${c}"`).join(', ')})` : '';
 }
