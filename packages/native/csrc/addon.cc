@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "elementwise.h"
 #include "gemm.h"
 #include "thread_pool.h"
 
@@ -28,6 +29,9 @@ ThreadPool& Pool() {
 struct Failure {
   std::string message;
 };
+
+// The JS function being served, for messages about its arguments (one JS thread calls us).
+const char* g_fn = "matmul";
 
 void Check(napi_env env, napi_status status, const char* what) {
   if (status == napi_ok) return;
@@ -50,16 +54,16 @@ T* TypedData(napi_env env, napi_value v, napi_typedarray_type want, const char* 
   void* data = nullptr;
   if (is) Check(env, napi_get_typedarray_info(env, v, &type, length, &data, nullptr, nullptr), name);
   if (!is || type != want) {
-    throw Failure{std::string("matmul: ") + name + " must be a " + (want == napi_float32_array ? "Float32Array" : "Int32Array")};
+    throw Failure{std::string(g_fn) + ": " + name + " must be a " + (want == napi_float32_array ? "Float32Array" : "Int32Array")};
   }
-  if (data == nullptr && *length > 0) throw Failure{std::string("matmul: ") + name + " has no readable data (detached buffer?)"};
+  if (data == nullptr && *length > 0) throw Failure{std::string(g_fn) + ": " + name + " has no readable data (detached buffer?)"};
   return static_cast<T*>(data);
 }
 
 int64_t Int(napi_env env, napi_value v, const char* name) {
   int64_t out = 0;
   Check(env, napi_get_value_int64(env, v, &out), name);
-  if (out < 0) throw Failure{std::string("matmul: ") + name + " must be >= 0"};
+  if (out < 0) throw Failure{std::string(g_fn) + ": " + name + " must be >= 0"};
   return out;
 }
 
@@ -70,14 +74,15 @@ bool Bool(napi_env env, napi_value v, const char* name) {
 }
 
 void CheckIndex(const int32_t* index, size_t length, int64_t batch, int64_t batches, const char* name) {
-  if (static_cast<int64_t>(length) != batch) throw Failure{std::string("matmul: ") + name + " needs one entry per output batch"};
+  if (static_cast<int64_t>(length) != batch) throw Failure{std::string(g_fn) + ": " + name + " needs one entry per output batch"};
   for (size_t i = 0; i < length; i++) {
-    if (index[i] < 0 || index[i] >= batches) throw Failure{std::string("matmul: ") + name + " holds a batch index out of range"};
+    if (index[i] < 0 || index[i] >= batches) throw Failure{std::string(g_fn) + ": " + name + " holds a batch index out of range"};
   }
 }
 
 // matmul(a, b, out, m, n, k, transposeA, transposeB, batch, aIndex, bIndex, bias, activation, alpha)
 napi_value MatMulJs(napi_env env, napi_callback_info info) {
+  g_fn = "matmul";
   try {
     size_t argc = 14;
     napi_value argv[14];
@@ -122,6 +127,93 @@ napi_value MatMulJs(napi_env env, napi_callback_info info) {
     Check(env, napi_get_value_double(env, argv[13], &alpha), "alpha");
     d.alpha = static_cast<float>(alpha);
     leantune::MatMul(d, Pool());
+    return nullptr;
+  } catch (const Failure& f) {
+    napi_throw_error(env, nullptr, f.message.c_str());
+    return nullptr;
+  }
+}
+
+int OpCode(napi_env env, napi_value v, int last, const char* fn) {
+  const int64_t op = Int(env, v, "op");
+  if (op > last) throw Failure{std::string(fn) + ": unknown op code"};
+  return static_cast<int>(op);
+}
+
+// binary(op, a, b, out, shape, aStrides, bStrides): broadcasting by strides (0 = broadcast).
+napi_value BinaryJs(napi_env env, napi_callback_info info) {
+  g_fn = "binary";
+  try {
+    size_t argc = 7;
+    napi_value argv[7];
+    Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+    if (argc != 7) throw Failure{"binary: expected 7 arguments (op, a, b, out, shape, aStrides, bStrides)"};
+    const int op = OpCode(env, argv[0], leantune::kSquaredDifference, "binary");
+    size_t aLen = 0, bLen = 0, outLen = 0, rank = 0, aRank = 0, bRank = 0;
+    const float* a = TypedData<float>(env, argv[1], napi_float32_array, "a", &aLen);
+    const float* b = TypedData<float>(env, argv[2], napi_float32_array, "b", &bLen);
+    float* out = TypedData<float>(env, argv[3], napi_float32_array, "out", &outLen);
+    const int32_t* shape = TypedData<int32_t>(env, argv[4], napi_int32_array, "shape", &rank);
+    const int32_t* as = TypedData<int32_t>(env, argv[5], napi_int32_array, "aStrides", &aRank);
+    const int32_t* bs = TypedData<int32_t>(env, argv[6], napi_int32_array, "bStrides", &bRank);
+    if (rank < 1 || rank > leantune::kMaxRank || aRank != rank || bRank != rank) throw Failure{"binary: shape and strides need the same rank, 1 to 8"};
+    int64_t shape64[leantune::kMaxRank], as64[leantune::kMaxRank], bs64[leantune::kMaxRank];
+    int64_t size = 1, aLast = 0, bLast = 0;
+    for (size_t d = 0; d < rank; d++) {
+      if (shape[d] < 0 || as[d] < 0 || bs[d] < 0) throw Failure{"binary: shape and strides must be >= 0"};
+      shape64[d] = shape[d], as64[d] = as[d], bs64[d] = bs[d];
+      size *= shape[d];
+      aLast += (shape[d] - 1) * static_cast<int64_t>(as[d]);
+      bLast += (shape[d] - 1) * static_cast<int64_t>(bs[d]);
+    }
+    if (as[rank - 1] > 1 || bs[rank - 1] > 1) throw Failure{"binary: the innermost stride of a and b must be 0 or 1"};
+    if (static_cast<int64_t>(outLen) != size) throw Failure{"binary: out must hold the product of shape"};
+    if (size > 0 && (aLast >= static_cast<int64_t>(aLen) || bLast >= static_cast<int64_t>(bLen))) throw Failure{"binary: a strides reach past the end of a or b"};
+    if (size > 0) leantune::Binary(op, a, b, out, static_cast<int>(rank), shape64, as64, bs64, Pool());
+    return nullptr;
+  } catch (const Failure& f) {
+    napi_throw_error(env, nullptr, f.message.c_str());
+    return nullptr;
+  }
+}
+
+// unary(op, x, out)
+napi_value UnaryJs(napi_env env, napi_callback_info info) {
+  g_fn = "unary";
+  try {
+    size_t argc = 3;
+    napi_value argv[3];
+    Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+    if (argc != 3) throw Failure{"unary: expected 3 arguments (op, x, out)"};
+    const int op = OpCode(env, argv[0], leantune::kReluU, "unary");
+    size_t xLen = 0, outLen = 0;
+    const float* x = TypedData<float>(env, argv[1], napi_float32_array, "x", &xLen);
+    float* out = TypedData<float>(env, argv[2], napi_float32_array, "out", &outLen);
+    if (xLen != outLen) throw Failure{"unary: x and out must have the same length"};
+    leantune::Unary(op, x, out, static_cast<int64_t>(xLen), Pool());
+    return nullptr;
+  } catch (const Failure& f) {
+    napi_throw_error(env, nullptr, f.message.c_str());
+    return nullptr;
+  }
+}
+
+// reduce(op, x, out, outer, reduce, inner): x as [outer, reduce, inner] → out [outer, inner].
+napi_value ReduceJs(napi_env env, napi_callback_info info) {
+  g_fn = "reduce";
+  try {
+    size_t argc = 6;
+    napi_value argv[6];
+    Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+    if (argc != 6) throw Failure{"reduce: expected 6 arguments (op, x, out, outer, reduce, inner)"};
+    const int op = OpCode(env, argv[0], leantune::kMin, "reduce");
+    size_t xLen = 0, outLen = 0;
+    const float* x = TypedData<float>(env, argv[1], napi_float32_array, "x", &xLen);
+    float* out = TypedData<float>(env, argv[2], napi_float32_array, "out", &outLen);
+    const int64_t outer = Int(env, argv[3], "outer"), reduce = Int(env, argv[4], "reduce"), inner = Int(env, argv[5], "inner");
+    if (static_cast<int64_t>(xLen) != outer * reduce * inner) throw Failure{"reduce: x must hold outer·reduce·inner values"};
+    if (static_cast<int64_t>(outLen) != outer * inner) throw Failure{"reduce: out must hold outer·inner values"};
+    leantune::Reduce(op, x, out, outer, reduce, inner, Pool());
     return nullptr;
   } catch (const Failure& f) {
     napi_throw_error(env, nullptr, f.message.c_str());
@@ -192,6 +284,9 @@ void Cleanup(void*) { g_pool.reset(); }
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"matmul", nullptr, MatMulJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"binary", nullptr, BinaryJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, UnaryJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduce", nullptr, ReduceJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreadsJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setIsa", nullptr, SetIsaJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, InfoJs, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -6,6 +6,11 @@ import { BackendUnavailableError } from '@leantune/tensor';
 export const ACTIVATION_CODES = { linear: 0, relu: 1, relu6: 2, leakyrelu: 3, elu: 4, sigmoid: 5 } as const;
 export type NativeActivation = keyof typeof ACTIVATION_CODES;
 
+/** Op codes as csrc/elementwise.h numbers them, keyed by tfjs kernel name. */
+export const BINARY_CODES = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Pow: 4, Maximum: 5, Minimum: 6, SquaredDifference: 7 } as const;
+export const UNARY_CODES = { Square: 0, Sqrt: 1, Rsqrt: 2, Exp: 3, Log: 4, Tanh: 5, Neg: 6, Sigmoid: 7, Abs: 8, Relu: 9 } as const;
+export const REDUCE_CODES = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
+
 export type Isa = 'avx512' | 'avx2' | 'scalar';
 
 /** The N-API surface of build/Release/leantune_native.node (csrc/addon.cc). */
@@ -21,6 +26,12 @@ export interface NativeAddon {
     batch: number, aIndex: Int32Array | null, bIndex: Int32Array | null,
     bias: Float32Array | null, activation: number, alpha: number,
   ): void;
+  /** out = op(a, b) over `shape`, each input read at Σ index·stride (stride 0 = broadcast axis). */
+  binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: Int32Array, aStrides: Int32Array, bStrides: Int32Array): void;
+  /** out[i] = op(x[i]). */
+  unary(op: number, x: Float32Array, out: Float32Array): void;
+  /** x viewed as [outer, reduce, inner] reduced over its middle axis into out [outer, inner]. */
+  reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number): void;
   /** Threads that compute a product, the calling thread included. */
   setThreads(threads: number): void;
   /** Forces a micro-kernel (tests, figures); false when this CPU lacks it. */
