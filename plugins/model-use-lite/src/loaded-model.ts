@@ -75,6 +75,16 @@ export function createUseLiteModel(encoder: UseLiteEncoder, tokenizer: UseLiteTo
     if (i < 0) throw new Error(`use-lite: record "${r.id}" has label "${String(r.label)}", not one of the model's labels: ${labels!.join(', ')}`);
     return i;
   };
+  // Every batch of long texts would warn again; one warning per model says enough.
+  let truncationReported = false;
+  const truncationLog: Logger = {
+    ...log,
+    warn: (message) => {
+      if (truncationReported) return;
+      truncationReported = true;
+      log.warn(`${message} (later truncations are not reported)`);
+    },
+  };
   const model: LoadedModel = {
     name: options.name ?? USE_LITE_ARCH,
     arch: USE_LITE_ARCH,
@@ -82,7 +92,7 @@ export function createUseLiteModel(encoder: UseLiteEncoder, tokenizer: UseLiteTo
     labels: head === 'classification' ? [...labels!] : undefined,
     meta: { head, maxLength, vocabSize: tokenizer.vocabSize },
     encode(records): Batch {
-      const inputs = padBatch(tokenizeBatch(tokenizer, records, maxLength, log));
+      const inputs = padBatch(tokenizeBatch(tokenizer, records, maxLength, truncationLog));
       const labelled = head === 'classification' && records.length > 0 && records.every((r) => r.label !== undefined);
       const targets = labelled ? tf.tensor1d(records.map(labelIndex), 'int32') : undefined;
       return { inputs: inputs as unknown as Record<string, tf.Tensor>, targets, size: records.length };
