@@ -1,4 +1,5 @@
 import type { Module } from '@leantune/tensor';
+import type { JSONSchema } from './methods';
 import { closeMatches } from './suggest';
 
 /**
@@ -7,6 +8,14 @@ import { closeMatches } from './suggest';
  * a string is a regex that must match the whole path.
  */
 export type TargetSpec = readonly string[] | string;
+
+/** JSON Schema of a TargetSpec config field (target_modules, exclude_modules, …): a list, a regex, or null. */
+export function targetSpecSchema(description: string): JSONSchema {
+  return {
+    description,
+    anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'string', minLength: 1 }, { type: 'null' }],
+  };
+}
 
 export function matchesSpec(spec: TargetSpec, path: string): boolean {
   if (typeof spec === 'string') return new RegExp(`^(?:${spec})$`).test(path);

@@ -1,4 +1,5 @@
-import { findModules, leafNames, matchesSpec, modulePaths, noTargetMatchError } from '@leantune/core';
+import Ajv from 'ajv';
+import { findModules, leafNames, matchesSpec, modulePaths, noTargetMatchError, targetSpecSchema } from '@leantune/core';
 import { Linear, Module, tf } from '@leantune/tensor';
 
 /** A container with named children and no computation: the matcher only reads names. */
@@ -98,5 +99,15 @@ describe('noTargetMatchError', () => {
   it('ends with what the caller says the model has', () => {
     const err = noTargetMatchError('LoRA target_modules', ['c_atn'], ['h.0.attn.c_attn', 'h.0.attn.c_proj'], 'Linear layers in this model: c_attn, c_proj.');
     expect(err.message).toBe('LoRA target_modules ["c_atn"] matched no module of the model. Close module names: "c_attn". Linear layers in this model: c_attn, c_proj.');
+  });
+});
+
+describe('targetSpecSchema', () => {
+  it('accepts a list of names, a regex string or null, and nothing empty', () => {
+    const schema = targetSpecSchema('Modules to wrap');
+    expect(schema.description).toBe('Modules to wrap');
+    const valid = new Ajv().compile(schema);
+    expect([['q', 'v'], '.*\\.q', null, []].map((v) => valid(v))).toEqual([true, true, true, true]);
+    expect([[''], '', 3, ['q', 1], { q: true }].map((v) => valid(v))).toEqual([false, false, false, false, false]);
   });
 });

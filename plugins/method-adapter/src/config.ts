@@ -1,4 +1,4 @@
-import type { JSONSchema } from '@leantune/core';
+import { type JSONSchema, targetSpecSchema } from '@leantune/core';
 
 export const ADAPTER_PRESETS = ['houlsby', 'pfeiffer', 'parallel'] as const;
 export type AdapterPreset = (typeof ADAPTER_PRESETS)[number];
@@ -40,19 +40,14 @@ export const PRESET_DEFAULTS: Record<AdapterPreset, { reduction_factor: number; 
 export type ResolvedAdapterConfig = Required<Omit<AdapterConfig, 'target_modules' | 'exclude_modules'>> &
   Pick<AdapterConfig, 'target_modules' | 'exclude_modules'> & { is_parallel: boolean };
 
-const stringOrList = (description: string): JSONSchema => ({
-  description,
-  anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'string', minLength: 1 }, { type: 'null' }],
-});
-
 /** JSON Schema of `methods.adapter`; preset-dependent fields have no schema default on purpose. */
 export const adapterConfigSchema: JSONSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
     config: { type: 'string', enum: [...ADAPTER_PRESETS], default: 'pfeiffer', description: 'houlsby: after attention output and FFN; pfeiffer: after FFN; parallel: beside the FFN, scaled' },
-    target_modules: stringOrList('Modules whose output passes through an adapter (or, for parallel, that the adapter runs beside). Default: the preset\'s placement for the architecture.'),
-    exclude_modules: stringOrList('Modules never to wrap, matched like target_modules'),
+    target_modules: targetSpecSchema('Modules whose output passes through an adapter (or, for parallel, that the adapter runs beside). Default: the preset\'s placement for the architecture.'),
+    exclude_modules: targetSpecSchema('Modules never to wrap, matched like target_modules'),
     reduction_factor: { type: 'number', exclusiveMinimum: 0, description: 'bottleneck = floor(hidden / reduction_factor), at least 1 (preset: 16, 16, 2)' },
     non_linearity: { type: 'string', enum: [...NON_LINEARITIES], description: 'preset: swish (houlsby), relu (pfeiffer, parallel)' },
     scaling: { type: 'number', description: 'output scale (preset: 1, 1, 4)' },

@@ -1,4 +1,4 @@
-import { closeMatches, matchesSpec, type JSONSchema } from '@leantune/core';
+import { closeMatches, type JSONSchema, matchesSpec, targetSpecSchema } from '@leantune/core';
 import type { Module, Parameter } from '@leantune/tensor';
 
 export interface BitfitConfig {
@@ -20,18 +20,13 @@ export const BITFIT_PAPER_TARGETS: Readonly<Record<string, readonly string[]>> =
   tiny: ['dense'],
 };
 
-const stringOrList = (description: string): JSONSchema => ({
-  description,
-  anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'string', minLength: 1 }, { type: 'null' }],
-});
-
 export const bitfitConfigSchema: JSONSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
     biases: { type: 'string', enum: ['all', 'paper'], default: 'all', description: '"all" bias terms, or the BitFit paper\'s query + first-FFN-layer subset' },
-    target_modules: stringOrList('Only the biases of these modules (overrides "biases")'),
-    exclude_modules: stringOrList('Modules whose bias stays frozen'),
+    target_modules: targetSpecSchema('Only the biases of these modules (overrides "biases")'),
+    exclude_modules: targetSpecSchema('Modules whose bias stays frozen'),
   },
 };
 

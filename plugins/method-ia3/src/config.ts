@@ -1,4 +1,4 @@
-import type { JSONSchema } from '@leantune/core';
+import { type JSONSchema, targetSpecSchema } from '@leantune/core';
 
 /** IA3 config with Hugging Face PEFT's field names (peft/tuners/ia3/config.py). */
 export interface Ia3Config {
@@ -16,18 +16,13 @@ export interface Ia3Config {
 
 export const IA3_DEFAULTS: Ia3Config = { target_modules: null, feedforward_modules: null, exclude_modules: null, fan_in_fan_out: false, init_ia3_weights: true, modules_to_save: null };
 
-const stringOrList = (description: string): JSONSchema => ({
-  description,
-  anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'string', minLength: 1 }, { type: 'null' }],
-});
-
 export const ia3ConfigSchema: JSONSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    target_modules: stringOrList('Modules to rescale (Linear/Conv1D): list = exact path or name suffix; string = full-match regex. Default: the architecture\'s keys, values and FFN down-projection.'),
-    feedforward_modules: stringOrList('Targets whose input (not output) is rescaled; must be a subset of target_modules'),
-    exclude_modules: stringOrList('Modules never to rescale, matched like target_modules'),
+    target_modules: targetSpecSchema('Modules to rescale (Linear/Conv1D): list = exact path or name suffix; string = full-match regex. Default: the architecture\'s keys, values and FFN down-projection.'),
+    feedforward_modules: targetSpecSchema('Targets whose input (not output) is rescaled; must be a subset of target_modules'),
+    exclude_modules: targetSpecSchema('Modules never to rescale, matched like target_modules'),
     fan_in_fan_out: { type: 'boolean', default: false },
     init_ia3_weights: { type: 'boolean', default: true, description: 'true: vectors of ones (identity at init)' },
     modules_to_save: { type: 'null', description: 'not supported (train a head with the run\'s "trainable" patterns)' },

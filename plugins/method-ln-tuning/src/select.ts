@@ -1,4 +1,4 @@
-import { findModules, matchesSpec, modulePaths, type JSONSchema } from '@leantune/core';
+import { findModules, type JSONSchema, matchesSpec, modulePaths, targetSpecSchema } from '@leantune/core';
 import { LayerNorm, type Module, type Parameter } from '@leantune/tensor';
 
 /** PEFT's LNTuningConfig fields (peft/tuners/ln_tuning/config.py). */
@@ -9,17 +9,12 @@ export interface LnTuningConfig {
   modules_to_save?: null;
 }
 
-const stringOrList = (description: string): JSONSchema => ({
-  description,
-  anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'string', minLength: 1 }, { type: 'null' }],
-});
-
 export const lnTuningConfigSchema: JSONSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    target_modules: stringOrList('LayerNorm modules to train; default: every LayerNorm (by type)'),
-    exclude_modules: stringOrList('LayerNorm modules to keep frozen'),
+    target_modules: targetSpecSchema('LayerNorm modules to train; default: every LayerNorm (by type)'),
+    exclude_modules: targetSpecSchema('LayerNorm modules to keep frozen'),
     modules_to_save: { type: 'null', description: 'not supported (train a head with the run\'s "trainable" patterns)' },
   },
 };

@@ -1,4 +1,4 @@
-import type { JSONSchema } from '@leantune/core';
+import { type JSONSchema, targetSpecSchema } from '@leantune/core';
 
 /**
  * LoRA config with Hugging Face PEFT's field names (peft/tuners/lora/config.py), so an
@@ -43,11 +43,6 @@ export const LORA_DEFAULTS: LoraConfig = {
   use_dora: false,
 };
 
-const stringOrList = (description: string): JSONSchema => ({
-  description,
-  anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'string', minLength: 1 }, { type: 'null' }],
-});
-
 /** JSON Schema of `methods.lora`; ajv fills the defaults. */
 export const loraConfigSchema: JSONSchema = {
   type: 'object',
@@ -56,10 +51,10 @@ export const loraConfigSchema: JSONSchema = {
     r: { type: 'integer', minimum: 1, default: 8, description: 'LoRA rank' },
     lora_alpha: { type: 'number', exclusiveMinimum: 0, default: 8, description: 'scaling = lora_alpha / r (or / √r with use_rslora)' },
     lora_dropout: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: 1, default: 0 },
-    target_modules: stringOrList(
+    target_modules: targetSpecSchema(
       'Modules to wrap: list = exact path or name suffix; string = full-match regex over the module path, or "all-linear". Default: the architecture\'s default targets.',
     ),
-    exclude_modules: stringOrList('Modules never to wrap, matched like target_modules'),
+    exclude_modules: targetSpecSchema('Modules never to wrap, matched like target_modules'),
     fan_in_fan_out: { type: 'boolean', default: false },
     bias: { type: 'string', enum: ['none'], default: 'none', description: 'Only "none" is supported (PEFT also has "all" and "lora_only")' },
     use_rslora: { type: 'boolean', default: false, description: 'Rank-stabilized LoRA: scaling = lora_alpha / √r' },
@@ -75,7 +70,7 @@ export const loraConfigSchema: JSONSchema = {
     layers_to_transform: {
       anyOf: [{ type: 'array', items: { type: 'integer', minimum: 0 } }, { type: 'integer', minimum: 0 }, { type: 'null' }],
     },
-    layers_pattern: stringOrList('Name of the layer list (e.g. "h", "layer") that layers_to_transform indexes'),
+    layers_pattern: targetSpecSchema('Name of the layer list (e.g. "h", "layer") that layers_to_transform indexes'),
     rank_pattern: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 }, default: {} },
     alpha_pattern: { type: 'object', additionalProperties: { type: 'number', exclusiveMinimum: 0 }, default: {} },
     use_dora: { type: 'boolean', default: false, description: 'Weight-decomposed LoRA (magnitude vector + direction)' },
