@@ -13,6 +13,25 @@ export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
 /** PeftModel wraps the tuner model, which wraps the transformers model: every saved key starts so. */
 export const PEFT_KEY_PREFIX = 'base_model.model.';
 
+export interface PeftSaveOptions {
+  /** Written as base_model_name_or_path, e.g. "gpt2". */
+  baseModelNameOrPath?: string | null;
+  /** PEFT task_type, e.g. "CAUSAL_LM", "SEQ_CLS". */
+  taskType?: string | null;
+}
+
+/** The fields PEFT's PeftConfig.to_dict writes first for every method, in its order. */
+export function peftConfigHeader(peftType: string, options: PeftSaveOptions = {}): Record<string, unknown> {
+  return {
+    peft_type: peftType,
+    task_type: options.taskType ?? null,
+    base_model_name_or_path: options.baseModelNameOrPath ?? null,
+    revision: null,
+    inference_mode: true,
+    auto_mapping: null,
+  };
+}
+
 export interface AdapterFileNames {
   config: string;
   weights: string;

@@ -1,15 +1,4 @@
-import {
-  adapterFolderFiles,
-  assignFloat32,
-  doesNotFitError,
-  PEFT_KEY_PREFIX as KEY_PREFIX,
-  planForConfig,
-  readJsonConfig,
-  safetensorsShapes,
-  tensorFitProblems,
-  withSafetensors,
-  writeAdapterFolder,
-} from '@leantune/core';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
 import type { Module, tf } from '@leantune/tensor';
 import { ADAPTER_PRESETS, type AdapterConfig } from './config';
 import { adapterState, applyAdapterPlan, isAdapterParameterPath, planAdapter, unloadAdapters } from './model';
@@ -28,10 +17,7 @@ export function adapterStateDict(model: Module): Map<string, tf.Variable> {
   return out;
 }
 
-export interface SaveAdapterOptions {
-  baseModelNameOrPath?: string | null;
-  taskType?: string | null;
-}
+export type SaveAdapterOptions = PeftSaveOptions;
 
 export function saveAdapter(model: Module, dir: string, options: SaveAdapterOptions = {}): string {
   const cfg = adapterState(model);

@@ -1,15 +1,4 @@
-import {
-  adapterFolderFiles,
-  assignFloat32,
-  doesNotFitError,
-  PEFT_KEY_PREFIX as KEY_PREFIX,
-  planForConfig,
-  readJsonConfig,
-  safetensorsShapes,
-  tensorFitProblems,
-  withSafetensors,
-  writeAdapterFolder,
-} from '@leantune/core';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
 import type { Module, tf } from '@leantune/tensor';
 import { IA3_DEFAULTS, type Ia3Config } from './config';
 import { applyIa3Plan, ia3Layers, ia3State, planIa3 } from './model';
@@ -21,20 +10,12 @@ export function ia3StateDict(model: Module): Map<string, tf.Variable> {
   return new Map(ia3Layers(model).map(([p, layer]) => [`${KEY_PREFIX}${p}.ia3_l`, layer.vector]));
 }
 
-export interface SaveIa3Options {
-  baseModelNameOrPath?: string | null;
-  taskType?: string | null;
-}
+export type SaveIa3Options = PeftSaveOptions;
 
 /** adapter_config.json as PEFT's IA3Config.to_dict writes it. */
 export function peftIa3ConfigJson(cfg: Ia3Config, options: SaveIa3Options = {}): Record<string, unknown> {
   return {
-    peft_type: 'IA3',
-    task_type: options.taskType ?? null,
-    base_model_name_or_path: options.baseModelNameOrPath ?? null,
-    revision: null,
-    inference_mode: true,
-    auto_mapping: null,
+    ...peftConfigHeader('IA3', options),
     target_modules: cfg.target_modules ?? null,
     exclude_modules: cfg.exclude_modules ?? null,
     feedforward_modules: cfg.feedforward_modules ?? null,

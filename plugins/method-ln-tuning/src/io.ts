@@ -1,15 +1,4 @@
-import {
-  adapterFolderFiles,
-  assignFloat32,
-  doesNotFitError,
-  PEFT_KEY_PREFIX as KEY_PREFIX,
-  planForConfig,
-  readJsonConfig,
-  safetensorsShapes,
-  tensorFitProblems,
-  withSafetensors,
-  writeAdapterFolder,
-} from '@leantune/core';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
 import type { Module, tf } from '@leantune/tensor';
 import { selectLayerNorms, type LnTuningSelection } from './select';
 
@@ -29,20 +18,12 @@ function stateDict(model: Module, modules: string[]): Map<string, tf.Variable> {
   return out;
 }
 
-export interface SaveLnTuningOptions {
-  baseModelNameOrPath?: string | null;
-  taskType?: string | null;
-}
+export type SaveLnTuningOptions = PeftSaveOptions;
 
 /** Writes a PEFT LN_TUNING adapter folder: adapter_config.json + adapter_model.safetensors. */
 export function saveLnTuning(model: Module, dir: string, selection: LnTuningSelection, options: SaveLnTuningOptions = {}): string {
   const json = {
-    peft_type: 'LN_TUNING',
-    task_type: options.taskType ?? null,
-    base_model_name_or_path: options.baseModelNameOrPath ?? null,
-    revision: null,
-    inference_mode: true,
-    auto_mapping: null,
+    ...peftConfigHeader('LN_TUNING', options),
     target_modules: [...selection.modules].sort(),
     exclude_modules: selection.config.exclude_modules ?? null,
     modules_to_save: null,

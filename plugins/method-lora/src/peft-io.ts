@@ -1,17 +1,5 @@
 import path from 'node:path';
-import {
-  adapterFolderFiles,
-  assignFloat32,
-  closeMatches,
-  doesNotFitError,
-  PEFT_KEY_PREFIX as KEY_PREFIX,
-  planForConfig,
-  readJsonConfig,
-  safetensorsShapes,
-  tensorFitProblems,
-  withSafetensors,
-  writeAdapterFolder,
-} from '@leantune/core';
+import { adapterFolderFiles, assignFloat32, closeMatches, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
 import type { Module, tf } from '@leantune/tensor';
 import { LORA_DEFAULTS, type LoraConfig } from './config';
 import { adapterConfig, applyPlan, planLora } from './model';
@@ -43,23 +31,14 @@ export function adapterStateDict(model: Module, name = 'default'): Map<string, t
   return out;
 }
 
-export interface SaveAdapterOptions {
+export interface SaveAdapterOptions extends PeftSaveOptions {
   adapterName?: string;
-  /** Written as base_model_name_or_path, e.g. "gpt2". */
-  baseModelNameOrPath?: string | null;
-  /** PEFT task_type, e.g. "CAUSAL_LM", "SEQ_CLS". */
-  taskType?: string | null;
 }
 
 /** adapter_config.json as PEFT's LoraConfig.to_dict writes it (fields we do not implement at their defaults). */
 export function peftConfigJson(cfg: LoraConfig, options: SaveAdapterOptions = {}): Record<string, unknown> {
   return {
-    peft_type: 'LORA',
-    task_type: options.taskType ?? null,
-    base_model_name_or_path: options.baseModelNameOrPath ?? null,
-    revision: null,
-    inference_mode: true,
-    auto_mapping: null,
+    ...peftConfigHeader('LORA', options),
     r: cfg.r,
     lora_alpha: cfg.lora_alpha,
     lora_dropout: cfg.lora_dropout,
