@@ -4,6 +4,8 @@ export * from './read';
 export * from './shuffle';
 export * from './split';
 export * from './images';
+export * from './near-duplicates';
+export * from './content-key';
 export { readJsonl } from './formats/jsonl';
 export { readCsv, type CsvOptions } from './formats/csv';
 export { parseIdx, readIdxFile, readIdx, type IdxArray, type IdxPairOptions } from './formats/idx';
