@@ -1,7 +1,7 @@
 import type { BackendInfo, tf } from '@leantune/tensor';
 import type { ResolvedConfig } from './config/schema';
 import type { MethodDefinition } from './methods';
-import type { Logger } from './types';
+import type { Dataset, DatasetSpec, Logger } from './types';
 
 /** One per run (Fastify's lesson: fresh context per run, nothing leaks between runs). */
 export interface RunContext {
@@ -20,6 +20,12 @@ export interface RunContext {
    * it), or undefined when the config has no data. For loaders whose head needs them.
    */
   datasetLabels(): Promise<string[] | undefined>;
+  /**
+   * Loads another dataset spec through the run's dataset loaders, without running stages
+   * (a stage calling this would otherwise re-enter the stage waterfall). For stages that
+   * merge sources, such as data-integrate.
+   */
+  loadDatasetSpec(spec: DatasetSpec): Promise<Dataset>;
   /** Scratch space shared by plugins during this run, keyed by plugin name. */
   state: Map<string, unknown>;
 }

@@ -6,7 +6,7 @@ import { createRunHooks, type RunHooks } from './hooks';
 import { ownsParameter } from './methods';
 import { didYouMean } from './suggest';
 import type { ResolvedConfig } from './config/schema';
-import type { Artifacts, Dataset, LoadedModel, Logger, Metrics } from './types';
+import type { Artifacts, Dataset, DatasetSpec, LoadedModel, Logger, Metrics } from './types';
 
 /** Runs the training loop of a prepared run; @leantune/train provides the standard one. */
 export interface TrainDriver {
@@ -52,6 +52,7 @@ export class Run {
       configDir,
       state: new Map(),
       datasetLabels: async () => (config.data ? datasetLabels(await this.loadData()) : undefined),
+      loadDatasetSpec: (spec) => this.loadRawDataset(spec),
     };
   }
 
@@ -144,12 +145,21 @@ export class Run {
   private async loadDataOnce(): Promise<Dataset> {
     const spec = this.config.data;
     if (!spec) throw new ConfigError('The config has no "data" section; add { "data": { "name": "<dataset>" } }.');
+    const loaded = await this.loadRawDataset(spec);
+    this.dataset = await this.hooks.datasetStage.promise(loaded, this.context);
+    return this.dataset;
+  }
+
+  /** loadDataset (bail) alone: the dataset as its loader returns it, before any stage. */
+  private async loadRawDataset(spec: DatasetSpec): Promise<Dataset> {
+    if (typeof spec?.name !== 'string' || spec.name === '') {
+      throw new ConfigError(`A dataset spec needs a "name" naming the dataset (got ${JSON.stringify(spec)})`);
+    }
     const loaded = await this.hooks.loadDataset.promise(spec, this.context);
     if (!loaded) {
       throw unrecognised('dataset', spec.name, this.hooks.loadDataset.taps, this.toolkit.datasets.list().flatMap((l) => l.datasets ?? []));
     }
-    this.dataset = await this.hooks.datasetStage.promise(loaded, this.context);
-    return this.dataset;
+    return loaded;
   }
 
   /** Model and data, then the driver's loop, then evaluate and save hooks. */

@@ -70,7 +70,16 @@ export interface Dataset {
   splits?: Record<string, DataRecord[]>;
   labels?: string[];
   reports: StageReport[];
+  /**
+   * An augmentation policy set by an augment stage: the trainer applies it to training
+   * records as each batch is built, with an rng seeded from (run seed, epoch, sample index).
+   * Validation and test records are never passed through it. Must not modify its input.
+   */
+  augment?: RecordAugmenter;
 }
+
+/** Returns an augmented copy of a training record; `rng` gives floats in [0, 1). */
+export type RecordAugmenter = (record: DataRecord, rng: () => number) => DataRecord;
 
 export type Metrics = Record<string, number>;
 
