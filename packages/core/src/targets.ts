@@ -17,6 +17,21 @@ export function targetSpecSchema(description: string): JSONSchema {
   };
 }
 
+/** One line per TargetSpec field of `config` whose string value does not compile as a regex. */
+export function targetSpecProblems<C extends object>(config: C, fields: ReadonlyArray<keyof C & string>): string[] {
+  const problems: string[] = [];
+  for (const field of fields) {
+    const value = config[field];
+    if (typeof value !== 'string') continue;
+    try {
+      new RegExp(value);
+    } catch (err) {
+      problems.push(`${field} "${value}" is not a valid regular expression (${(err as Error).message})`);
+    }
+  }
+  return problems;
+}
+
 export function matchesSpec(spec: TargetSpec, path: string): boolean {
   if (typeof spec === 'string') return new RegExp(`^(?:${spec})$`).test(path);
   return spec.some((name) => path === name || path.endsWith(`.${name}`));

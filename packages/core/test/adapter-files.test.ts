@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, adapterFolderFiles, assignFloat32, closestHint, doesNotFitError, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, adapterFolderFiles, assignFloat32, closestHint, doesNotFitError, peftConfigHeader, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
 import { loadSafetensors, tf } from '@leantune/tensor';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-adapter-files-'));
@@ -29,6 +29,13 @@ describe('adapter folder files', () => {
     expect(fs.readdirSync(other).sort()).toEqual(['c.json', 'w.safetensors']);
     expect(safetensorsShapes(path.join(other, 'w.safetensors'))).toEqual(new Map([['bias', [1]]]));
     b.dispose();
+  });
+
+  it('starts a config with PEFT\'s common fields, in PEFT\'s order', () => {
+    expect(JSON.stringify(peftConfigHeader('IA3', { taskType: 'SEQ_CLS' }))).toBe(
+      '{"peft_type":"IA3","task_type":"SEQ_CLS","base_model_name_or_path":null,"revision":null,"inference_mode":true,"auto_mapping":null}',
+    );
+    expect(peftConfigHeader('LORA', { baseModelNameOrPath: 'gpt2' }).base_model_name_or_path).toBe('gpt2');
   });
 
   it('names the missing file and what a folder holds', () => {

@@ -1,5 +1,5 @@
 import Ajv from 'ajv';
-import { findModules, leafNames, matchesSpec, modulePaths, noTargetMatchError, targetSpecSchema } from '@leantune/core';
+import { findModules, leafNames, matchesSpec, modulePaths, noTargetMatchError, targetSpecProblems, targetSpecSchema } from '@leantune/core';
 import { Linear, Module, tf } from '@leantune/tensor';
 
 /** A container with named children and no computation: the matcher only reads names. */
@@ -109,5 +109,16 @@ describe('targetSpecSchema', () => {
     const valid = new Ajv().compile(schema);
     expect([['q', 'v'], '.*\\.q', null, []].map((v) => valid(v))).toEqual([true, true, true, true]);
     expect([[''], '', 3, ['q', 1], { q: true }].map((v) => valid(v))).toEqual([false, false, false, false, false]);
+  });
+});
+
+describe('targetSpecProblems', () => {
+  it('names each string field that is not a valid regex, in field order, and skips lists and null', () => {
+    const cfg = { target_modules: '(q|v', exclude_modules: ['(not checked'], feedforward_modules: null, other: '[' };
+    const problems = targetSpecProblems(cfg, ['target_modules', 'exclude_modules', 'feedforward_modules', 'other']);
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(/^target_modules "\(q\|v" is not a valid regular expression \(.*Unterminated group\)$/);
+    expect(problems[1]).toMatch(/^other "\[" is not a valid regular expression \(.*Unterminated character class\)$/);
+    expect(targetSpecProblems({ target_modules: '.*\\.q' }, ['target_modules'])).toEqual([]);
   });
 });

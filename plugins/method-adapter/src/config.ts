@@ -1,4 +1,4 @@
-import { type JSONSchema, targetSpecSchema } from '@leantune/core';
+import { type JSONSchema, targetSpecProblems, targetSpecSchema } from '@leantune/core';
 
 export const ADAPTER_PRESETS = ['houlsby', 'pfeiffer', 'parallel'] as const;
 export type AdapterPreset = (typeof ADAPTER_PRESETS)[number];
@@ -84,16 +84,7 @@ export function resolveAdapterConfig(partial: Partial<AdapterConfig> = {}, where
   if (!Number.isFinite(cfg.scaling)) problems.push(`scaling must be a finite number, got ${cfg.scaling}`);
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) problems.push(`dropout must be in [0, 1), got ${cfg.dropout}`);
   if (!INIT_WEIGHTS.includes(cfg.init_weights)) problems.push(`init_weights "${cfg.init_weights}" is not one of ${INIT_WEIGHTS.join(', ')}`);
-  for (const field of ['target_modules', 'exclude_modules'] as const) {
-    const v = cfg[field];
-    if (typeof v === 'string') {
-      try {
-        new RegExp(v);
-      } catch (err) {
-        problems.push(`${field} "${v}" is not a valid regular expression (${(err as Error).message})`);
-      }
-    }
-  }
+  problems.push(...targetSpecProblems(cfg, ['target_modules', 'exclude_modules']));
   if (problems.length) throw new Error(`${where} is invalid:\n- ${problems.join('\n- ')}`);
   return cfg;
 }

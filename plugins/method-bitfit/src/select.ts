@@ -1,4 +1,4 @@
-import { closeMatches, type JSONSchema, matchesSpec, targetSpecSchema } from '@leantune/core';
+import { closeMatches, type JSONSchema, matchesSpec, targetSpecProblems, targetSpecSchema } from '@leantune/core';
 import type { Module, Parameter } from '@leantune/tensor';
 
 export interface BitfitConfig {
@@ -42,16 +42,8 @@ const BIAS = 'bias';
 export function selectBiases(model: Module, partial: Partial<BitfitConfig> = {}, arch?: string): BitfitSelection {
   const config: BitfitConfig = { biases: partial.biases ?? 'all', target_modules: partial.target_modules ?? null, exclude_modules: partial.exclude_modules ?? null };
   if (config.biases !== 'all' && config.biases !== 'paper') throw new Error(`BitFit biases "${String(config.biases)}" is not one of "all", "paper"`);
-  for (const field of ['target_modules', 'exclude_modules'] as const) {
-    const v = config[field];
-    if (typeof v === 'string') {
-      try {
-        new RegExp(v);
-      } catch (err) {
-        throw new Error(`BitFit ${field} "${v}" is not a valid regular expression (${(err as Error).message})`);
-      }
-    }
-  }
+  const [badPattern] = targetSpecProblems(config, ['target_modules', 'exclude_modules']);
+  if (badPattern) throw new Error(`BitFit ${badPattern}`);
   let spec = config.target_modules;
   if (spec == null && config.biases === 'paper') {
     const paper = BITFIT_PAPER_TARGETS[arch ?? ''];

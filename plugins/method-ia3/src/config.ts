@@ -1,4 +1,4 @@
-import { type JSONSchema, targetSpecSchema } from '@leantune/core';
+import { type JSONSchema, targetSpecProblems, targetSpecSchema } from '@leantune/core';
 
 /** IA3 config with Hugging Face PEFT's field names (peft/tuners/ia3/config.py). */
 export interface Ia3Config {
@@ -54,16 +54,7 @@ export function resolveIa3Config(partial: Partial<Ia3Config> = {}, where = 'IA3 
   const cfg: Ia3Config = { ...IA3_DEFAULTS };
   for (const [k, v] of Object.entries(partial)) if (v !== undefined) (cfg as unknown as Record<string, unknown>)[k] = v;
   const problems: string[] = [];
-  for (const field of ['target_modules', 'feedforward_modules', 'exclude_modules'] as const) {
-    const v = cfg[field];
-    if (typeof v === 'string') {
-      try {
-        new RegExp(v);
-      } catch (err) {
-        problems.push(`${field} "${v}" is not a valid regular expression (${(err as Error).message})`);
-      }
-    }
-  }
+  problems.push(...targetSpecProblems(cfg, ['target_modules', 'feedforward_modules', 'exclude_modules']));
   // PEFT's IA3Config.__post_init__ check.
   const { target_modules: t, feedforward_modules: ff } = cfg;
   if (Array.isArray(t) && Array.isArray(ff)) {

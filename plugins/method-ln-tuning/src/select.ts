@@ -1,4 +1,4 @@
-import { findModules, type JSONSchema, matchesSpec, modulePaths, targetSpecSchema } from '@leantune/core';
+import { findModules, type JSONSchema, matchesSpec, modulePaths, targetSpecProblems, targetSpecSchema } from '@leantune/core';
 import { LayerNorm, type Module, type Parameter } from '@leantune/tensor';
 
 /** PEFT's LNTuningConfig fields (peft/tuners/ln_tuning/config.py). */
@@ -34,16 +34,8 @@ export interface LnTuningSelection {
 export function selectLayerNorms(model: Module, partial: Partial<LnTuningConfig> = {}): LnTuningSelection {
   const config: LnTuningConfig = { target_modules: partial.target_modules ?? null, exclude_modules: partial.exclude_modules ?? null, modules_to_save: null };
   if (partial.modules_to_save != null) throw new Error('LN tuning modules_to_save is not supported; make the head trainable with the run\'s "trainable" patterns');
-  for (const field of ['target_modules', 'exclude_modules'] as const) {
-    const v = config[field];
-    if (typeof v === 'string') {
-      try {
-        new RegExp(v);
-      } catch (err) {
-        throw new Error(`LN tuning ${field} "${v}" is not a valid regular expression (${(err as Error).message})`);
-      }
-    }
-  }
+  const [badPattern] = targetSpecProblems(config, ['target_modules', 'exclude_modules']);
+  if (badPattern) throw new Error(`LN tuning ${badPattern}`);
   const t = config.target_modules;
   let hits: Array<[string, Module]>;
   if (t == null || (Array.isArray(t) && t.length === 0)) {

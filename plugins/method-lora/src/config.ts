@@ -1,4 +1,4 @@
-import { type JSONSchema, targetSpecSchema } from '@leantune/core';
+import { type JSONSchema, targetSpecProblems, targetSpecSchema } from '@leantune/core';
 
 /**
  * LoRA config with Hugging Face PEFT's field names (peft/tuners/lora/config.py), so an
@@ -106,16 +106,9 @@ export function checkLoraConfig(cfg: LoraConfig, where = 'LoRA config'): void {
     if (cfg.layers_to_transform != null) problems.push('layers_to_transform cannot be used when target_modules is a string (regex); list the modules instead');
     if (cfg.layers_pattern != null) problems.push('layers_pattern cannot be used when target_modules is a string (regex); list the modules instead');
   }
-  for (const field of ['target_modules', 'exclude_modules'] as const) {
-    const value = cfg[field];
-    if (typeof value === 'string' && value.toLowerCase() !== 'all-linear') {
-      try {
-        new RegExp(value);
-      } catch (err) {
-        problems.push(`${field} "${value}" is not a valid regular expression (${(err as Error).message})`);
-      }
-    }
-  }
+  // "all-linear" is a keyword, not a regex.
+  const regexFields = (['target_modules', 'exclude_modules'] as const).filter((f) => String(cfg[f]).toLowerCase() !== 'all-linear');
+  problems.push(...targetSpecProblems(cfg, regexFields));
   for (const [field, pattern] of [['rank_pattern', cfg.rank_pattern], ['alpha_pattern', cfg.alpha_pattern]] as const) {
     for (const [key, value] of Object.entries(pattern ?? {})) {
       if (field === 'rank_pattern' ? !(Number.isInteger(value) && value >= 1) : !(value > 0)) {
