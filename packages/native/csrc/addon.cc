@@ -5,6 +5,7 @@
 // memory replaces the buffer.
 #include <node_api.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "elementwise.h"
 #include "gemm.h"
+#include "movement.h"
 #include "thread_pool.h"
 
 namespace {
@@ -221,6 +223,88 @@ napi_value ReduceJs(napi_env env, napi_callback_info info) {
   }
 }
 
+// stridedCopy(x, out, shape, strides): out row-major over shape, x read at Σ index·stride.
+napi_value StridedCopyJs(napi_env env, napi_callback_info info) {
+  g_fn = "stridedCopy";
+  try {
+    size_t argc = 4;
+    napi_value argv[4];
+    Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+    if (argc != 4) throw Failure{"stridedCopy: expected 4 arguments (x, out, shape, strides)"};
+    size_t xLen = 0, outLen = 0, rank = 0, sRank = 0;
+    const float* x = TypedData<float>(env, argv[0], napi_float32_array, "x", &xLen);
+    float* out = TypedData<float>(env, argv[1], napi_float32_array, "out", &outLen);
+    const int32_t* shape = TypedData<int32_t>(env, argv[2], napi_int32_array, "shape", &rank);
+    const int32_t* strides = TypedData<int32_t>(env, argv[3], napi_int32_array, "strides", &sRank);
+    if (rank < 1 || rank > leantune::kMaxRank || sRank != rank) throw Failure{"stridedCopy: shape and strides need the same rank, 1 to 8"};
+    int64_t shape64[leantune::kMaxRank], strides64[leantune::kMaxRank], size = 1, last = 0;
+    for (size_t d = 0; d < rank; d++) {
+      if (shape[d] < 0 || strides[d] < 0) throw Failure{"stridedCopy: shape and strides must be >= 0"};
+      shape64[d] = shape[d], strides64[d] = strides[d];
+      size *= shape[d];
+      last += (shape[d] - 1) * static_cast<int64_t>(strides[d]);
+    }
+    if (static_cast<int64_t>(outLen) != size) throw Failure{"stridedCopy: out must hold the product of shape"};
+    if (size > 0 && last >= static_cast<int64_t>(xLen)) throw Failure{"stridedCopy: strides reach past the end of x"};
+    if (size > 0) leantune::StridedCopy(x, out, static_cast<int>(rank), shape64, strides64, Pool());
+    return nullptr;
+  } catch (const Failure& f) {
+    napi_throw_error(env, nullptr, f.message.c_str());
+    return nullptr;
+  }
+}
+
+// gather(x, indices, out, outer, axis, inner): x [outer, axis, inner] → out [outer, indices.length, inner].
+napi_value GatherJs(napi_env env, napi_callback_info info) {
+  g_fn = "gather";
+  try {
+    size_t argc = 6;
+    napi_value argv[6];
+    Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+    if (argc != 6) throw Failure{"gather: expected 6 arguments (x, indices, out, outer, axis, inner)"};
+    size_t xLen = 0, count = 0, outLen = 0;
+    const float* x = TypedData<float>(env, argv[0], napi_float32_array, "x", &xLen);
+    const int32_t* indices = TypedData<int32_t>(env, argv[1], napi_int32_array, "indices", &count);
+    float* out = TypedData<float>(env, argv[2], napi_float32_array, "out", &outLen);
+    const int64_t outer = Int(env, argv[3], "outer"), axis = Int(env, argv[4], "axis"), inner = Int(env, argv[5], "inner");
+    if (static_cast<int64_t>(xLen) != outer * axis * inner) throw Failure{"gather: x must hold outer·axis·inner values"};
+    if (static_cast<int64_t>(outLen) != outer * static_cast<int64_t>(count) * inner) throw Failure{"gather: out must hold outer·indices·inner values"};
+    for (size_t i = 0; i < count; i++) {
+      if (indices[i] < 0 || indices[i] >= axis) throw Failure{"gather: index " + std::to_string(indices[i]) + " is outside [0, " + std::to_string(axis) + ")"};
+    }
+    leantune::GatherRows(x, indices, out, outer, axis, inner, static_cast<int64_t>(count), Pool());
+    return nullptr;
+  } catch (const Failure& f) {
+    napi_throw_error(env, nullptr, f.message.c_str());
+    return nullptr;
+  }
+}
+
+// segmentSum(x, ids, out, segments): x [ids.length, inner] → out [segments, inner].
+napi_value SegmentSumJs(napi_env env, napi_callback_info info) {
+  g_fn = "segmentSum";
+  try {
+    size_t argc = 4;
+    napi_value argv[4];
+    Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+    if (argc != 4) throw Failure{"segmentSum: expected 4 arguments (x, ids, out, segments)"};
+    size_t xLen = 0, rows = 0, outLen = 0;
+    const float* x = TypedData<float>(env, argv[0], napi_float32_array, "x", &xLen);
+    const int32_t* ids = TypedData<int32_t>(env, argv[1], napi_int32_array, "ids", &rows);
+    float* out = TypedData<float>(env, argv[2], napi_float32_array, "out", &outLen);
+    const int64_t segments = Int(env, argv[3], "segments");
+    if (rows == 0 ? xLen != 0 : xLen % rows != 0) throw Failure{"segmentSum: x must hold one row per id"};
+    const int64_t inner = rows == 0 ? 0 : static_cast<int64_t>(xLen / rows);
+    if (static_cast<int64_t>(outLen) != segments * inner) throw Failure{"segmentSum: out must hold segments·inner values"};
+    std::fill(out, out + outLen, 0.f);
+    if (rows > 0 && inner > 0) leantune::SegmentSum(x, ids, out, static_cast<int64_t>(rows), inner, segments, Pool());
+    return nullptr;
+  } catch (const Failure& f) {
+    napi_throw_error(env, nullptr, f.message.c_str());
+    return nullptr;
+  }
+}
+
 // setThreads(n): replaces the pool (the caller counts as one thread).
 napi_value SetThreadsJs(napi_env env, napi_callback_info info) {
   try {
@@ -287,6 +371,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binary", nullptr, BinaryJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, UnaryJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, ReduceJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"stridedCopy", nullptr, StridedCopyJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gather", nullptr, GatherJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"segmentSum", nullptr, SegmentSumJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreadsJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setIsa", nullptr, SetIsaJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, InfoJs, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -32,6 +32,12 @@ export interface NativeAddon {
   unary(op: number, x: Float32Array, out: Float32Array): void;
   /** x viewed as [outer, reduce, inner] reduced over its middle axis into out [outer, inner]. */
   reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduce: number, inner: number): void;
+  /** out (row-major over `shape`) = x read at Σ index·stride: a transpose with merged axes. */
+  stridedCopy(x: Float32Array, out: Float32Array, shape: Int32Array, strides: Int32Array): void;
+  /** x as [outer, axis, inner] → out [outer, indices.length, inner]; indices are range-checked. */
+  gather(x: Float32Array, indices: Int32Array, out: Float32Array, outer: number, axis: number, inner: number): void;
+  /** out [segments, inner] = Σ rows of x with that id (ids outside [0, segments) dropped), in float64. */
+  segmentSum(x: Float32Array, ids: Int32Array, out: Float32Array, segments: number): void;
   /** Threads that compute a product, the calling thread included. */
   setThreads(threads: number): void;
   /** Forces a micro-kernel (tests, figures); false when this CPU lacks it. */

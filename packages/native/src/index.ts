@@ -5,6 +5,7 @@ export { planMatMul, type MatMulPlan } from './matmul-plan';
 export { installNativeWasmKernels, nativeWasmKernels, nativeWasmKernelsInstalled, uninstallNativeWasmKernels, type NativeKernelOptions } from './wasm-kernels';
 export { broadcastStrides, reductionView, stridedBinary, type StridedBinary } from './broadcast';
 export { NATIVE_MIN_ELEMENTS } from './wasm-elementwise';
+export { transposePlan } from './wasm-movement';
 export { nativeBackendProvider, registerNativeBackend } from './provider';
 
 // Loading the package is what makes `native` selectable (and first after tfjs-node in `auto`).

@@ -1,11 +1,14 @@
 import type { NativeAddon } from './addon';
 import { installNativeElementwise } from './wasm-elementwise';
 import { installNativeMatMul } from './wasm-matmul';
+import { installNativeMovement } from './wasm-movement';
 import { replacedWasmKernels, restoreWasmKernels } from './wasm-registry';
 
 export interface NativeKernelOptions {
   /** Elementwise ops and reductions as well as matmuls (default true). */
   elementwise?: boolean;
+  /** Transpose, GatherV2 and UnsortedSegmentSum (default true). */
+  movement?: boolean;
 }
 
 /**
@@ -15,6 +18,7 @@ export interface NativeKernelOptions {
 export function installNativeWasmKernels(addon: NativeAddon, options: NativeKernelOptions = {}): void {
   installNativeMatMul(addon);
   if (options.elementwise ?? true) installNativeElementwise(addon);
+  if (options.movement ?? true) installNativeMovement(addon);
 }
 
 /** Restores the kernels that were registered before installNativeWasmKernels. */

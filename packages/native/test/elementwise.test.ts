@@ -1,38 +1,20 @@
 import {
   BINARY_CODES, installNativeWasmKernels, loadAddon, NATIVE_MIN_ELEMENTS, REDUCE_CODES, reductionView, stridedBinary, UNARY_CODES,
-  uninstallNativeWasmKernels, type NativeAddon,
+  uninstallNativeWasmKernels,
 } from '@leantune/native';
+import { countingAddon } from './counting-addon';
 import { initBackend, tf } from '@leantune/tensor';
 import { maxAbsDiff, seededValues } from './reference';
 
 // Native elementwise ops and reductions on the wasm heap against tfjs's cpu backend. Shapes
 // are above NATIVE_MIN_ELEMENTS (else the stock kernel runs), and each case also asserts
 // that the addon computed it.
-let nativeCalls = 0;
-const addon = loadAddon();
-const counting: NativeAddon = {
-  matmul: (...args) => addon.matmul(...args),
-  binary: (...args) => {
-    nativeCalls++;
-    addon.binary(...args);
-  },
-  unary: (...args) => {
-    nativeCalls++;
-    addon.unary(...args);
-  },
-  reduce: (...args) => {
-    nativeCalls++;
-    addon.reduce(...args);
-  },
-  setThreads: (threads) => addon.setThreads(threads),
-  setIsa: (isa) => addon.setIsa(isa),
-  info: () => addon.info(),
-};
+const counted = countingAddon(loadAddon());
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 2 });
   uninstallNativeWasmKernels();
-  installNativeWasmKernels(counting);
+  installNativeWasmKernels(counted.addon);
 });
 afterAll(() => uninstallNativeWasmKernels());
 
@@ -45,9 +27,9 @@ async function both(fn: () => tf.Tensor): Promise<{ ours: Float32Array; referenc
     return result;
   };
   await tf.setBackend('wasm');
-  const calls = nativeCalls;
+  const calls = counted.calls();
   const ours = read();
-  const native = nativeCalls > calls;
+  const native = counted.calls() > calls;
   await tf.setBackend('cpu');
   const reference = read();
   return { ours: ours.values, reference: reference.values, shape: ours.shape, referenceShape: reference.shape, native };

@@ -1,4 +1,5 @@
-import { installNativeWasmKernels, loadAddon, nativeWasmKernelsInstalled, uninstallNativeWasmKernels, type NativeAddon } from '@leantune/native';
+import { installNativeWasmKernels, loadAddon, nativeWasmKernelsInstalled, uninstallNativeWasmKernels } from '@leantune/native';
+import { countingAddon } from './counting-addon';
 import { initBackend, tf } from '@leantune/tensor';
 import { maxAbsDiff, seededValues } from './reference';
 
@@ -42,22 +43,12 @@ function describeCase(c: Case): string {
 }
 
 // Counts the products that reached the addon, to tell the native path from a fallback.
-let nativeCalls = 0;
-const addon = loadAddon();
-const countingAddon: NativeAddon = {
-  ...addon,
-  info: () => addon.info(),
-  setThreads: (threads) => addon.setThreads(threads),
-  setIsa: (isa) => addon.setIsa(isa),
-  matmul: (...args) => {
-    nativeCalls++;
-    addon.matmul(...args);
-  },
-};
+const counted = countingAddon(loadAddon());
+const countingAddonInstance = counted.addon;
 
 beforeAll(async () => {
   await initBackend({ backend: 'wasm', threads: 2 });
-  installNativeWasmKernels(countingAddon);
+  installNativeWasmKernels(countingAddonInstance);
 });
 afterAll(() => uninstallNativeWasmKernels());
 
@@ -75,10 +66,10 @@ describe('native BatchMatMul / _FusedMatMul on wasm', () => {
       out.dispose();
       return result;
     };
-    const calls = nativeCalls;
+    const calls = counted.calls();
     const ours = await on('wasm', run(false));
     const empty = ours.values.length === 0;
-    expect(nativeCalls - calls).toBe(empty ? 0 : 1);
+    expect(counted.calls() - calls).toBe(empty ? 0 : 1);
     const reference = await on('cpu', run(true));
     expect(ours.shape).toEqual(reference.shape);
     expect(maxAbsDiff(ours.values, reference.values)).toBeLessThan(1e-5);
@@ -106,9 +97,9 @@ describe('native BatchMatMul / _FusedMatMul on wasm', () => {
           });
           return out.dataSync() as Float32Array;
         });
-      const calls = nativeCalls;
+      const calls = counted.calls();
       const ours = await on('wasm', run);
-      const native = nativeCalls > calls;
+      const native = counted.calls() > calls;
       const diff = maxAbsDiff(ours, await on('cpu', run));
       const expectNative = !spec.prelu && tf.util.sizeFromShape(spec.bias) === 6;
       expect({ activation: spec.activation, close: diff < 1e-5, native }).toEqual({ activation: spec.activation, close: true, native: expectNative });

@@ -1,0 +1,18 @@
+import type { NativeAddon } from '@leantune/native';
+
+/** The addon with every call counted, to tell a native computation from a fallback. */
+export function countingAddon(addon: NativeAddon): { addon: NativeAddon; calls: () => number } {
+  let calls = 0;
+  const wrapped: Record<string, unknown> = {};
+  // N-API properties are own but not enumerable: list them by name.
+  for (const name of Object.getOwnPropertyNames(addon)) {
+    const fn = (addon as unknown as Record<string, unknown>)[name];
+    if (typeof fn !== 'function') continue;
+    const counted = ['matmul', 'binary', 'unary', 'reduce', 'stridedCopy', 'gather', 'segmentSum'].includes(name);
+    wrapped[name] = (...args: unknown[]) => {
+      if (counted) calls++;
+      return (fn as (...a: unknown[]) => unknown).apply(addon, args);
+    };
+  }
+  return { addon: wrapped as unknown as NativeAddon, calls: () => calls };
+}

@@ -1,0 +1,92 @@
+import { installNativeWasmKernels, loadAddon, transposePlan, uninstallNativeWasmKernels } from '@leantune/native';
+import { initBackend, tf } from '@leantune/tensor';
+import { countingAddon } from './counting-addon';
+import { maxAbsDiff, seededValues } from './reference';
+
+// Transpose, GatherV2 and UnsortedSegmentSum on the wasm heap against the cpu backend.
+const counted = countingAddon(loadAddon());
+
+beforeAll(async () => {
+  await initBackend({ backend: 'wasm', threads: 2 });
+  uninstallNativeWasmKernels();
+  installNativeWasmKernels(counted.addon);
+});
+afterAll(() => uninstallNativeWasmKernels());
+
+const t = (shape: number[], seed: number): tf.Tensor => tf.tensor(seededValues(tf.util.sizeFromShape(shape), seed), shape);
+
+async function both(fn: () => tf.Tensor): Promise<{ ours: Float32Array; reference: Float32Array; shapes: [number[], number[]]; native: boolean }> {
+  const read = (): [Float32Array, number[]] => {
+    const out = tf.tidy(fn);
+    const result: [Float32Array, number[]] = [out.dataSync() as Float32Array, out.shape];
+    out.dispose();
+    return result;
+  };
+  await tf.setBackend('wasm');
+  const calls = counted.calls();
+  const [ours, oursShape] = read();
+  const native = counted.calls() > calls;
+  await tf.setBackend('cpu');
+  const [reference, referenceShape] = read();
+  return { ours, reference, shapes: [oursShape, referenceShape], native };
+}
+
+describe('native data movement on wasm', () => {
+  it.each([
+    [[8, 12, 4, 16], [0, 2, 1, 3]],
+    [[64, 48], [1, 0]],
+    [[6, 7, 8, 9], [3, 1, 0, 2]],
+    [[2, 1, 32, 33], [1, 0, 3, 2]],
+  ])('Transpose %j by %j equals the cpu backend', async (shape, perm) => {
+    const r = await both(() => tf.transpose(t(shape, 1), perm));
+    expect(r.native).toBe(true);
+    expect(r.shapes[0]).toEqual(r.shapes[1]);
+    expect(Array.from(r.ours)).toEqual(Array.from(r.reference));
+  });
+
+  it('merges the axes a transpose keeps together', () => {
+    expect(transposePlan([8, 12, 4, 16], [0, 2, 1, 3])).toEqual({ outShape: [8, 4, 12, 16], shape: Int32Array.of(8, 4, 12, 16), strides: Int32Array.of(768, 16, 64, 1) });
+    expect(transposePlan([2, 3, 4], [0, 1, 2])).toEqual({ outShape: [2, 3, 4], shape: Int32Array.of(24), strides: Int32Array.of(1) });
+  });
+
+  it('GatherV2 along axis 0 and 1 equals the cpu backend; an index out of range is named', async () => {
+    const table = seededValues(50 * 40, 2);
+    const ids = Array.from({ length: 96 }, (_, i) => (i * 17) % 50);
+    const rows = await both(() => tf.gather(tf.tensor2d(table, [50, 40]), tf.tensor2d(ids, [8, 12], 'int32')));
+    expect(rows.native).toBe(true);
+    expect(rows.shapes[0]).toEqual([8, 12, 40]);
+    expect(Array.from(rows.ours)).toEqual(Array.from(rows.reference));
+    const cols = await both(() => tf.gather(tf.tensor2d(table, [40, 50]), tf.tensor1d(ids.slice(0, 30), 'int32'), 1));
+    expect(cols.native).toBe(true);
+    expect(Array.from(cols.ours)).toEqual(Array.from(cols.reference));
+    await tf.setBackend('wasm');
+    expect(() => tf.tidy(() => tf.gather(tf.tensor2d(table, [50, 40]), tf.tensor1d([...ids, 50], 'int32')))).toThrow('gather: index 50 is outside [0, 50)');
+  });
+
+  it('UnsortedSegmentSum (the gradient of an embedding lookup) equals the cpu backend', async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => ((i * 7) % 23) - 1);
+    const r = await both(() => tf.unsortedSegmentSum(t([300, 24], 3), tf.tensor1d(ids, 'int32'), 20));
+    expect(r.native).toBe(true);
+    expect(r.shapes[0]).toEqual([20, 24]);
+    expect(maxAbsDiff(r.ours, r.reference)).toBeLessThan(1e-5);
+    // Id -1 and ids >= 20 were dropped, not wrapped: segment 0 holds only rows with id 0.
+    const zeroRows = ids.flatMap((id, row) => (id === 0 ? [row] : []));
+    const x = seededValues(300 * 24, 3);
+    expect(r.ours[5]).toBeCloseTo(zeroRows.reduce((sum, row) => sum + x[row * 24 + 5], 0), 5);
+  });
+
+  it('leaves int32 data to the stock kernels and leaks nothing', async () => {
+    const ints = await both(() => tf.transpose(tf.reshape(tf.range(0, 4096, 1, 'int32'), [64, 64])));
+    expect(ints.native).toBe(false);
+    expect(Array.from(ints.ours)).toEqual(Array.from(ints.reference));
+    await tf.setBackend('wasm');
+    const tensors = tf.memory().numTensors;
+    const buffers = tf.backend().numDataIds();
+    tf.tidy(() => {
+      tf.transpose(t([64, 64], 4));
+      tf.gather(t([64, 64], 5), tf.tensor1d([1, 2, 3], 'int32'));
+    });
+    expect(tf.memory().numTensors).toBe(tensors);
+    expect(tf.backend().numDataIds()).toBe(buffers);
+  });
+});
