@@ -2,6 +2,7 @@ import { RunError, type Batch, type DataRecord, type LoadedModel, type Metrics, 
 import { tf } from '@leantune/tensor';
 import type { IndexedDataset } from './data';
 import { ClassificationMeter } from './metrics';
+import { deriveSeed, Rng } from './random';
 import { fit } from './trainer/fit';
 import type { FitResult } from './trainer/types';
 
@@ -37,6 +38,14 @@ export function evaluateClassifier(model: LoadedModel, records: readonly DataRec
   return { loss: m.loss, accuracy: m.accuracy, macro_f1: m.macroF1 };
 }
 
+/** Key of the augmentation stream in deriveSeed, apart from the batch-order and dropout streams. */
+const AUGMENT_STREAM = 0xa06;
+
+function rngFunction(seed: number): () => number {
+  const rng = new Rng(seed);
+  return () => rng.next();
+}
+
 /**
  * True when the run enables the zero-shot baseline (a method with id "zero-shot" of family
  * "baseline"): with nothing trainable, the driver then evaluates instead of failing.
@@ -65,8 +74,14 @@ export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver
         return { ...evaluateClassifier(model, records, cfg.batchSize), steps: 0 };
       }
       if (train.length === 0) throw new RunError(`Dataset "${dataset.name}" has no training records after its stages.`);
-      const trainSet: IndexedDataset<Batch> = { length: train.length, getBatch: (idx) => model.encode(idx.map((i) => train[i])) };
       const core: CoreTrainState = { run: run.context, model, epoch: 0, step: 0, stopRequested: false };
+      const trainSet: IndexedDataset<Batch> = { length: train.length, getBatch: (idx) => model.encode(idx.map((i) => trainRecord(i))) };
+      // Augmentation (a stage's policy) on training records only, as batches are built. The
+      // rng comes from (run seed, epoch, sample index), so a resumed run augments the same
+      // way; core.epoch is current here because beforeStep syncs it before each step's batches.
+      const augment = dataset.augment;
+      const trainRecord = (i: number): DataRecord =>
+        augment ? augment(train[i], rngFunction(deriveSeed(run.context.seed, core.epoch, i, AUGMENT_STREAM))) : train[i];
       const sync = (s: { epoch: number; step: number }) => Object.assign(core, { epoch: s.epoch, step: s.step });
       const stopAtMax = new AbortController();
       const signal = options.signal ? AbortSignal.any([options.signal, stopAtMax.signal]) : stopAtMax.signal;
