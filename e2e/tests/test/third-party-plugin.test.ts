@@ -69,7 +69,7 @@ describe('the built CLI, as a user runs it', () => {
     expect(hooks).toEqual(EVERY_HOOK.filter((h) => !h.includes(':') && h !== 'datasetStage'));
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({ run: 'acme-shift', model: 'tiny-text', methods: ['shift'] });
-    expect(readdirSync(result.dir).sort()).toEqual(['config.json', 'environment.json', 'metrics.json', 'trainable.safetensors']);
+    expect(readdirSync(result.dir).sort()).toEqual(['config.json', 'data-reports.json', 'environment.json', 'metrics.json', 'run.json', 'trainable.safetensors']);
     expect(JSON.parse(readFileSync(join(result.dir, 'environment.json'), 'utf8')).backend).toMatchObject({ name: 'cpu', requested: 'cpu' });
     expect(r.stderr).toContain('leantune: backend cpu (1 thread)');
     expect(JSON.parse(readFileSync(join(result.dir, 'metrics.json'), 'utf8'))).toEqual(result.metrics);

@@ -30,6 +30,18 @@ export interface MethodDefinition<C = Record<string, unknown>> {
   trainable?(path: string, param: Parameter, config: C): boolean;
   /** Folds the method's parameters into the base weights, where the method can. */
   merge?(model: Module, config: C): Module | void;
+  /**
+   * Writes the trained method in its own file format into `dir` (e.g. a PEFT adapter
+   * folder), so tools outside leantune can read it. Called after training.
+   */
+  save?(model: Module, config: C, dir: string): void;
+  /**
+   * Loads what `save` wrote onto a base model the method was not injected into, checking
+   * that it fits before changing anything; returns the config read from the folder.
+   */
+  load?(model: Module, dir: string): C | void;
+  /** True when `dir` holds this method's files (e.g. an adapter_config.json of its peft_type). */
+  recognizes?(dir: string): boolean;
 }
 
 export interface RegisteredMethod extends MethodDefinition<any> {

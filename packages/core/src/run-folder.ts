@@ -1,7 +1,8 @@
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { saveSafetensors } from '@leantune/tensor';
-import { RunError, errorMessage } from './errors';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { saveSafetensors, type tf } from '@leantune/tensor';
+import { ConfigError, RunError, errorMessage } from './errors';
+import type { ResolvedConfig } from './config/schema';
 import type { Run } from './run';
 import { CORE_VERSION } from './version';
 import type { Artifacts, Metrics } from './types';
@@ -9,12 +10,18 @@ import type { Artifacts, Metrics } from './types';
 /** Writes via a temp file and a rename, so a reader never sees a half-written file. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, file);
+  } catch (err) {
+    // A failed write (disk full) must not leave its temp file behind.
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 /** Where the numbers came from: backend, threads, versions. */
-function environment(run: Run): Record<string, unknown> {
+export function environment(run: Run): Record<string, unknown> {
   return {
     backend: run.context.backend,
     node: process.version,
@@ -28,32 +35,235 @@ function timestamp(date = new Date()): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 }
 
+/** File names inside a run folder, by role. */
+export const RUN_FILES = Object.freeze({
+  config: 'config.json',
+  environment: 'environment.json',
+  metrics: 'metrics.json',
+  history: 'metrics.jsonl',
+  trainable: 'trainable.safetensors',
+  record: 'run.json',
+  dataReports: 'data-reports.json',
+  checkpoints: 'checkpoints',
+  adapters: 'adapters',
+});
+
+/** run.json: what a later `eval`, `predict` or `merge` needs to rebuild the trained model. */
+export interface RunRecord {
+  format: 'leantune-run';
+  version: 1;
+  name: string;
+  /** running: training or killed hard; interrupted: stopped by a signal with a checkpoint; completed. */
+  status: 'running' | 'interrupted' | 'completed';
+  /** Where the config's relative plugin paths resolve from. */
+  configDir: string;
+  model?: string;
+  arch?: string;
+  loader?: string;
+  /** Class names of the trained head, so the model is rebuilt without loading the dataset. */
+  labels?: string[];
+  methods: string[];
+  /** Method id → folder (relative to the run folder) holding its files in the method's own format. */
+  adapters: Record<string, string>;
+  step?: number;
+}
+
+function recordOf(run: Run, status: RunRecord['status'], adapters: Record<string, string> = {}, step?: number): RunRecord {
+  return {
+    format: 'leantune-run',
+    version: 1,
+    name: run.config.name,
+    status,
+    configDir: run.context.configDir,
+    model: run.model?.name,
+    arch: run.model?.arch,
+    loader: run.model?.loader,
+    labels: run.model?.labels,
+    methods: Object.keys(run.config.methods),
+    adapters,
+    step,
+  };
+}
+
+function writeJson(file: string, value: unknown): void {
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** saveSafetensors through a temp file and a rename, like writeFileAtomic. */
+export function saveSafetensorsAtomic(file: string, tensors: Map<string, tf.Tensor>, metadata?: Record<string, string>): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    saveSafetensors(tmp, tensors, metadata);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** A new run folder's path: `<baseDir>/<output.dir>/<timestamp>-<name>`. */
+export function runFolderPath(run: Run, baseDir = process.cwd()): string {
+  return resolve(baseDir, run.config.output.dir, `${timestamp()}-${run.config.name}`);
+}
+
 /**
- * The run folder `<output.dir>/<timestamp>-<name>`: the resolved config, the metrics and
- * the trained parameters (only those that trained: the adapter, not the frozen base).
- * Created only here, after training, so a run that fails validation writes nothing.
+ * Creates the run folder before training (so checkpoints and the metrics history have a
+ * home) with the config, the environment and a run.json saying "running". Fails naming
+ * the folder when it cannot be written.
  */
-export async function saveRunFolder(run: Run, metrics: Metrics, baseDir = process.cwd()): Promise<Artifacts> {
-  const model = run.model;
-  if (!model) throw new RunError('Nothing to save: the run has no model loaded.');
-  const dir = resolve(baseDir, run.config.output.dir, `${timestamp()}-${run.config.name}`);
+export function createRunFolder(run: Run, dir: string): string {
   try {
     mkdirSync(dir, { recursive: true });
-    const files = {
-      config: join(dir, 'config.json'),
-      metrics: join(dir, 'metrics.json'),
-      environment: join(dir, 'environment.json'),
-      trainable: join(dir, 'trainable.safetensors'),
+    writeJson(join(dir, RUN_FILES.config), run.config);
+    writeJson(join(dir, RUN_FILES.environment), environment(run));
+    writeJson(join(dir, RUN_FILES.record), recordOf(run, 'running'));
+  } catch (err) {
+    throw new RunError(`Cannot write the run folder ${dir}: ${errorMessage(err)}. Choose a writable "output.dir" (or free some disk space).`, { cause: err });
+  }
+  return dir;
+}
+
+/** Marks a run folder as stopped by a signal at `step`, its checkpoint saved. */
+export function markRunInterrupted(run: Run, dir: string, step: number): void {
+  const previous = readRunRecord(dir);
+  writeJson(join(dir, RUN_FILES.record), { ...recordOf(run, 'interrupted', previous?.adapters, step) });
+}
+
+/**
+ * Each enabled method that can save writes its own files into adapters/<id>/, through a
+ * temp folder renamed into place, so a failed save leaves no half folder.
+ */
+function saveAdapters(run: Run, dir: string): Record<string, string> {
+  const model = run.model!;
+  const out: Record<string, string> = {};
+  for (const [id, config] of Object.entries(run.config.methods)) {
+    const method = run.toolkit.methods.get(id);
+    if (!method?.save) continue;
+    const rel = join(RUN_FILES.adapters, id);
+    const target = join(dir, rel);
+    const tmp = join(dir, RUN_FILES.adapters, `.tmp-${id}-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    try {
+      method.save(model.module, config, tmp);
+      rmSync(target, { recursive: true, force: true });
+      renameSync(tmp, target);
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw new RunError(`Method "${id}" (${method.plugin}) could not save its files into ${target}: ${errorMessage(err)}`, { cause: err });
+    }
+    out[id] = rel;
+  }
+  return out;
+}
+
+export interface SaveRunFolderOptions {
+  /** An existing run folder (from createRunFolder); default a new `<output.dir>/<timestamp>-<name>`. */
+  dir?: string;
+}
+
+/**
+ * The run folder `<output.dir>/<timestamp>-<name>`: the resolved config, the metrics, the
+ * trained parameters (only those that trained: the adapter, not the frozen base), each
+ * method's own files (adapters/<id>/), the data stages' reports and run.json. Without
+ * `options.dir` it is created only here, after training, so a run that fails validation
+ * writes nothing. Every file goes through a temp file and a rename.
+ */
+export async function saveRunFolder(run: Run, metrics: Metrics, baseDir = process.cwd(), options: SaveRunFolderOptions = {}): Promise<Artifacts> {
+  const model = run.model;
+  if (!model) throw new RunError('Nothing to save: the run has no model loaded.');
+  const dir = options.dir ?? runFolderPath(run, baseDir);
+  try {
+    mkdirSync(dir, { recursive: true });
+    const files: Record<string, string> = {
+      config: join(dir, RUN_FILES.config),
+      metrics: join(dir, RUN_FILES.metrics),
+      environment: join(dir, RUN_FILES.environment),
+      trainable: join(dir, RUN_FILES.trainable),
+      record: join(dir, RUN_FILES.record),
     };
-    writeFileAtomic(files.config, `${JSON.stringify(run.config, null, 2)}\n`);
-    writeFileAtomic(files.environment, `${JSON.stringify(environment(run), null, 2)}\n`);
-    writeFileAtomic(files.metrics, `${JSON.stringify(metrics, null, 2)}\n`);
+    writeJson(files.config, run.config);
+    writeJson(files.environment, environment(run));
+    writeJson(files.metrics, metrics);
+    if (run.dataset) {
+      files.dataReports = join(dir, RUN_FILES.dataReports);
+      writeJson(files.dataReports, run.dataset.reports);
+    }
     const methods = Object.keys(run.config.methods).join(',');
-    saveSafetensors(files.trainable, model.module.trainableVariables(), { model: model.name, arch: model.arch, methods });
+    saveSafetensorsAtomic(files.trainable, model.module.trainableVariables(), { model: model.name, arch: model.arch, methods });
+    const adapters = saveAdapters(run, dir);
+    for (const [id, rel] of Object.entries(adapters)) files[`adapter:${id}`] = join(dir, rel);
+    writeJson(files.record, recordOf(run, 'completed', adapters, typeof metrics.steps === 'number' ? metrics.steps : undefined));
     const artifacts: Artifacts = { dir, files };
     await run.save(artifacts);
     return artifacts;
   } catch (err) {
+    if (err instanceof RunError) throw err;
     throw new RunError(`Could not write the run folder ${dir}: ${errorMessage(err)}`, { cause: err });
   }
 }
+
+/** run.json of a run folder, or undefined for folders written before it existed. */
+export function readRunRecord(dir: string): RunRecord | undefined {
+  const file = join(dir, RUN_FILES.record);
+  if (!existsSync(file)) return undefined;
+  const record = readJsonFile(file) as Partial<RunRecord>;
+  if (record.format !== 'leantune-run') throw new ConfigError(`${file} is not a leantune run record (format ${JSON.stringify(record.format)}); is ${dir} a run folder?`);
+  return record as RunRecord;
+}
+
+function readJsonFile(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`Cannot read ${file}: ${errorMessage(err)}`);
+  }
+}
+
+export interface RunFolder {
+  dir: string;
+  config: ResolvedConfig;
+  record: RunRecord;
+  /** trainable.safetensors, when training finished and wrote it. */
+  trainable?: string;
+  checkpoints: string;
+}
+
+/** True when `dir` looks like a run folder (a config.json beside run.json or trainable.safetensors). */
+export function isRunFolder(dir: string): boolean {
+  return existsSync(join(dir, RUN_FILES.config)) && (existsSync(join(dir, RUN_FILES.record)) || existsSync(join(dir, RUN_FILES.trainable)));
+}
+
+/** Reads a run folder written by createRunFolder/saveRunFolder, failing clearly on anything else. */
+export function readRunFolder(dir: string): RunFolder {
+  const abs = resolve(dir);
+  if (!existsSync(abs)) throw new ConfigError(`Run folder ${abs} does not exist.`);
+  if (!isRunFolder(abs)) {
+    throw new ConfigError(`${abs} is not a run folder: it needs ${RUN_FILES.config} and ${RUN_FILES.record} (as written by "leantune train"). For an adapter folder, use --adapter with -c <config> or --model.`);
+  }
+  const config = readJsonFile(join(abs, RUN_FILES.config)) as ResolvedConfig;
+  const record = readRunRecord(abs) ?? {
+    format: 'leantune-run',
+    version: 1,
+    name: config.name,
+    status: 'completed',
+    configDir: dirname(abs),
+    methods: Object.keys(config.methods ?? {}),
+    adapters: {},
+  };
+  const trainable = join(abs, RUN_FILES.trainable);
+  return { dir: abs, config, record, trainable: existsSync(trainable) ? trainable : undefined, checkpoints: join(abs, RUN_FILES.checkpoints) };
+}
+
+/** peft_type of an adapter_config.json in `dir`, for methods' `recognizes`. */
+export function peftTypeIn(dir: string): string | undefined {
+  const file = join(dir, 'adapter_config.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { peft_type?: unknown };
+    return typeof json.peft_type === 'string' ? json.peft_type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+

@@ -5,7 +5,8 @@ import { DatasetLoaderRegistry, ModelLoaderRegistry, StageRegistry } from './ext
 import { MethodRegistry, type JSONSchema } from './methods';
 import type { Plugin, PluginContext } from './plugin';
 import { Run, type TrainDriver } from './run';
-import type { Logger } from './types';
+import type { Artifacts, LoadedModel, Logger, Metrics } from './types';
+import { saveRunFolder } from './run-folder';
 import { CORE_VERSION } from './version';
 import { envelopeSchema, type ResolvedConfig } from './config/schema';
 import { SchemaValidator } from './config/validate';
@@ -30,6 +31,15 @@ export interface ToolkitOptions {
   trainer?: TrainDriver;
   /** Loads a plugin named only as another plugin's dependency. */
   resolveDependency?: (name: string, requiredBy: Plugin<any>) => Promise<PluginUse>;
+}
+
+/** What Toolkit.train returns: the trained run, its final metrics, and a way to keep it. */
+export interface TrainedRun {
+  run: Run;
+  model: LoadedModel;
+  metrics: Metrics;
+  /** Writes the run folder (config, metrics, trained parameters, each method's own files). */
+  save(options?: { baseDir?: string; dir?: string }): Promise<Artifacts>;
 }
 
 export const stderrLogger: Logger = {
@@ -177,6 +187,21 @@ export class Toolkit {
     const config = data as ResolvedConfig & { model: string | ResolvedConfig['model'] };
     if (typeof config.model === 'string') config.model = { name: config.model };
     return config as ResolvedConfig;
+  }
+
+  /**
+   * createRun + fit with the toolkit's trainer (or `options.trainer`): the one-call way to
+   * train from code. Relative paths in the config resolve from `options.configDir`.
+   */
+  async train(config: ResolvedConfig | Record<string, unknown>, options: { configDir?: string; trainer?: TrainDriver } = {}): Promise<TrainedRun> {
+    const run = this.createRun(config, { configDir: options.configDir });
+    const metrics = await run.fit(options.trainer);
+    return {
+      run,
+      model: run.model!,
+      metrics,
+      save: (where = {}) => saveRunFolder(run, metrics, where.baseDir ?? options.configDir ?? process.cwd(), { dir: where.dir }),
+    };
   }
 
   /** A fresh run whose hooks are tapped by every registered extension. */

@@ -1,7 +1,8 @@
-import { definePlugin, type MethodContext } from '@leantune/core';
+import { definePlugin, peftTypeIn, type MethodContext } from '@leantune/core';
 import type { Module } from '@leantune/tensor';
 import { adapterConfigSchema, type AdapterConfig } from './config';
 import { ADAPTER_DEFAULT_TARGETS, NOT_MERGEABLE, injectAdapter, isAdapterParameterPath } from './model';
+import { PEFT_TYPE, loadAdapter, saveAdapter } from './io';
 
 export * from './config';
 export * from './bottleneck';
@@ -26,6 +27,9 @@ export default definePlugin({
       merge: () => {
         throw new Error(NOT_MERGEABLE);
       },
+      save: (model, _config, dir) => void saveAdapter(model, dir),
+      load: (model, dir) => loadAdapter(model, dir),
+      recognizes: (dir) => peftTypeIn(dir) === PEFT_TYPE,
     });
   },
 });

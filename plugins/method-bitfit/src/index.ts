@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { definePlugin, type MethodContext } from '@leantune/core';
 import type { Module } from '@leantune/tensor';
-import { BITFIT_PAPER_TARGETS, bitfitConfigSchema, isSelected, rememberSelection, selectBiases, type BitfitConfig } from './select';
+import { BITFIT_PAPER_TARGETS, bitfitConfigSchema, isSelected, rememberSelection, selectBiases, selectionFor, type BitfitConfig } from './select';
+import { BITFIT_CONFIG_NAME, loadBitfit, saveBitfit } from './io';
 
 export * from './select';
 export * from './io';
@@ -23,6 +26,13 @@ export default definePlugin({
         return model;
       },
       trainable: (_path, param, config) => isSelected(config, param),
+      save(model, config, dir) {
+        const selection = selectionFor(config);
+        if (!selection) throw new Error('bitfit: nothing to save; the method was not injected with this config');
+        saveBitfit(model, dir, selection);
+      },
+      load: (model, dir) => void loadBitfit(model, dir),
+      recognizes: (dir) => fs.existsSync(path.join(dir, BITFIT_CONFIG_NAME)),
     });
   },
 });

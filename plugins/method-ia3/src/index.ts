@@ -1,7 +1,8 @@
-import { definePlugin, type MethodContext } from '@leantune/core';
+import { definePlugin, peftTypeIn, type MethodContext } from '@leantune/core';
 import type { Module } from '@leantune/tensor';
 import { IA3_DEFAULT_TARGETS, ia3ConfigSchema, type Ia3Config } from './config';
 import { injectIa3, mergeAndUnload } from './model';
+import { loadIa3, saveIa3 } from './io';
 
 export * from './config';
 export * from './ia3-layer';
@@ -24,6 +25,9 @@ export default definePlugin({
       // Trainable by the default rule: the `ia3_l` path segment starts with the prefix.
       inject: (model: Module, config: Ia3Config, mctx: MethodContext<Ia3Config>) => injectIa3(model, config, { arch: mctx.arch }),
       merge: (model) => mergeAndUnload(model),
+      save: (model, _config, dir) => void saveIa3(model, dir),
+      load: (model, dir) => loadIa3(model, dir),
+      recognizes: (dir) => peftTypeIn(dir) === 'IA3',
     });
   },
 });

@@ -1,6 +1,7 @@
-import { definePlugin } from '@leantune/core';
+import { definePlugin, peftTypeIn } from '@leantune/core';
 import type { Module } from '@leantune/tensor';
-import { isSelected, lnTuningConfigSchema, rememberSelection, selectLayerNorms, type LnTuningConfig } from './select';
+import { isSelected, lnTuningConfigSchema, rememberSelection, selectLayerNorms, selectionFor, type LnTuningConfig } from './select';
+import { loadLnTuning, saveLnTuning } from './io';
 
 export * from './select';
 export * from './io';
@@ -23,6 +24,13 @@ export default definePlugin({
         return model;
       },
       trainable: (_path, param, config) => isSelected(config, param),
+      save(model, config, dir) {
+        const selection = selectionFor(config);
+        if (!selection) throw new Error('ln-tuning: nothing to save; the method was not injected with this config');
+        saveLnTuning(model, dir, selection);
+      },
+      load: (model, dir) => void loadLnTuning(model, dir),
+      recognizes: (dir) => peftTypeIn(dir) === 'LN_TUNING',
     });
   },
 });

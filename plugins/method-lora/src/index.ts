@@ -1,7 +1,8 @@
-import { definePlugin, type MethodContext } from '@leantune/core';
+import { definePlugin, peftTypeIn, type MethodContext } from '@leantune/core';
 import type { Module } from '@leantune/tensor';
 import { loraConfigSchema, type LoraConfig } from './config';
 import { injectLora, isLoraParameterPath, mergeAndUnload } from './model';
+import { loadAdapter, saveAdapter } from './peft-io';
 
 export * from './config';
 export * from './lora-linear';
@@ -42,6 +43,9 @@ export default definePlugin({
       // The default rule (a `lora_` segment) plus the trainable copies of modules_to_save.
       trainable: (path) => isLoraParameterPath(path),
       merge: (model) => mergeAndUnload(model),
+      save: (model, _config, dir) => void saveAdapter(model, dir),
+      load: (model, dir) => loadAdapter(model, dir),
+      recognizes: (dir) => peftTypeIn(dir) === 'LORA',
     });
   },
 });
