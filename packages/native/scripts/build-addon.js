@@ -9,6 +9,18 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const strict = process.argv.includes('--strict');
+// --if-stale: do nothing when the addon is newer than every source (for a root `prepare`).
+const ifStale = process.argv.includes('--if-stale');
+const addon = path.join(root, 'build', 'Release', 'leantune_native.node');
+
+function upToDate() {
+  if (!fs.existsSync(addon)) return false;
+  const built = fs.statSync(addon).mtimeMs;
+  const sources = [path.join(root, 'binding.gyp'), ...fs.readdirSync(path.join(root, 'csrc')).map((f) => path.join(root, 'csrc', f))];
+  return sources.every((file) => fs.statSync(file).mtimeMs <= built);
+}
+
+if (ifStale && upToDate()) process.exit(0);
 
 /** npm's own node-gyp: npm names it in npm_config_node_gyp; otherwise look beside npm. */
 function nodeGyp() {
