@@ -17,3 +17,4 @@ export * from './config/schema';
 export * from './config/load';
 export * from './config/validate';
 export * from './run-folder';
+export * from './structure-edits';

@@ -4,6 +4,7 @@ import type { MethodContext, RunContext } from './context';
 import { ConfigError, RunError, errorMessage } from './errors';
 import { createRunHooks, type RunHooks } from './hooks';
 import { ownsParameter } from './methods';
+import { applyStructureEdits } from './structure-edits';
 import { didYouMean } from './suggest';
 import type { ResolvedConfig } from './config/schema';
 import type { Artifacts, Dataset, DatasetSpec, LoadedModel, Logger, Metrics } from './types';
@@ -81,6 +82,7 @@ export class Run {
       throw unrecognised('model', spec.name, this.hooks.loadModel.taps, this.toolkit.models.list().flatMap((l) => l.models ?? []));
     }
     await this.hooks.modelLoaded.promise(loaded, this.context);
+    for (const line of applyStructureEdits(loaded.module, this.config.edit)) this.context.log.info(`edit: ${line}`);
     loaded.module.freeze();
     for (const [id, methodConfig] of Object.entries(this.config.methods)) {
       const method = this.toolkit.methods.get(id);

@@ -33,6 +33,7 @@ export interface ResolvedConfig {
   runtime: { backend: (typeof BACKENDS)[number]; threads?: number; seed: number };
   output: { dir: string };
   compare?: { methods: CompareEntry[] };
+  edit?: { truncate?: Record<string, number>; grow?: Record<string, number> };
 }
 
 /** One arm of `leantune compare`: a method id, or an id with its own label and config. */
@@ -146,6 +147,23 @@ export function envelopeSchema(): JSONSchema {
           backend: { enum: [...BACKENDS], default: 'auto' },
           threads: { type: 'integer', minimum: 1 },
           seed: { type: 'integer', default: 42 },
+        },
+      },
+      edit: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Structure edits applied after the model loads, before methods inject',
+        properties: {
+          truncate: {
+            type: 'object',
+            description: 'Layer lists to cut: { "<path of a ModuleList>": layers to keep }',
+            additionalProperties: { type: 'integer', minimum: 1 },
+          },
+          grow: {
+            type: 'object',
+            description: 'Layer lists to extend: { "<path of a ModuleList>": layers to add, each a copy of the last }',
+            additionalProperties: { type: 'integer', minimum: 1 },
+          },
         },
       },
       compare: {

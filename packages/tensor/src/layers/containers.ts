@@ -27,6 +27,16 @@ abstract class IndexedModules<M extends Module> extends Module {
     return this.getSubmodule(String(index)) as M;
   }
 
+  /** Keeps the first `keep` items and frees the rest (layer truncation). */
+  truncate(keep: number): this {
+    if (!Number.isInteger(keep) || keep < 0 || keep > this.count) {
+      throw new Error(`${this.constructor.name}: cannot keep ${keep} of ${this.count} items; keep must be an integer in [0, ${this.count}]`);
+    }
+    for (let i = keep; i < this.count; i++) this.removeModule(String(i))?.dispose();
+    this.count = keep;
+    return this;
+  }
+
   *[Symbol.iterator](): IterableIterator<M> {
     for (let i = 0; i < this.count; i++) yield this.at(i);
   }
