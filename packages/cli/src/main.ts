@@ -1,7 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, RunError } from '@leantune/core';
+import { ConfigError } from '@leantune/core';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
 import { runCompare } from './commands/compare';
+import { modelCommands } from './commands/model-commands';
 import { runTrain } from './commands/train';
 import { EXIT, reportError } from './exit';
 import { DEFAULT_CONFIG, fromConfig, fromInstalled } from './toolkit-from-args';
@@ -10,12 +11,25 @@ export interface CliIO {
   out: (s: string) => void;
   err: (s: string) => void;
   cwd: string;
+  /** stderr is a terminal: training shows a progress bar there. */
+  errIsTTY?: boolean;
+  /** All of standard input (predict reads inputs from it). */
+  readStdin?: () => Promise<Uint8Array>;
+}
+
+export async function readProcessStdin(): Promise<Uint8Array> {
+  if (process.stdin.isTTY) return new Uint8Array();
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 const defaultIO: CliIO = {
   out: (s) => void process.stdout.write(s),
   err: (s) => void process.stderr.write(s),
   cwd: process.cwd(),
+  errIsTTY: process.stderr.isTTY,
+  readStdin: readProcessStdin,
 };
 
 function parseOverride(text: string | undefined): Record<string, unknown> | undefined {
@@ -72,12 +86,18 @@ function buildProgram(io: CliIO): Command {
 
   program
     .command('train')
-    .description('Load the model, apply the configured methods, run the dataset stages and train.')
+    .description('Load the model, apply the configured methods, run the dataset stages and train into a run folder.')
     .addOption(configOption())
     .option('--override <json>', 'replace top-level config keys, e.g. \'{"methods":{"lora":{"r":4}}}\'')
-    .addHelpText('after', `\nWithout -c, trains the embedded default (${DEFAULT_CONFIG}).\nPrints one JSON line: metrics, trainable counts, time, peak memory, run folder.\nExample:\n  leantune train -c leantune.json`)
-    .action(async (opts: { config?: string; override?: string }) => {
-      await runTrain(opts.config, io, parseOverride(opts.override));
+    .option('--resume <run>', 'continue an interrupted run folder from its latest checkpoint (same config)')
+    .option('-q, --quiet', 'no progress output; only the summary line and warnings')
+    .option('--json', 'one JSON object per line on stdout (start, step, epoch, checkpoint, summary)')
+    .addHelpText(
+      'after',
+      `\nWithout -c, trains the embedded default (${DEFAULT_CONFIG}).\nWrites runs/<time>-<name>/: config, metrics.jsonl, checkpoints/, adapters/<method>/, trainable weights.\nPrints one JSON line: metrics, trainable counts, time, peak memory, run folder.\nCtrl-C saves a checkpoint and exits 130; continue with --resume.\nExamples:\n  leantune train -c leantune.json\n  leantune train --resume runs/20250101-120000-spam`,
+    )
+    .action(async (opts: { config?: string; override?: string; resume?: string; quiet?: boolean; json?: boolean }) => {
+      await runTrain({ ...opts, override: parseOverride(opts.override) }, io);
     });
 
   program
@@ -90,17 +110,7 @@ function buildProgram(io: CliIO): Command {
       await runCompare(opts.config, io, opts.methods);
     });
 
-  for (const [name, description, issue] of [['eval', 'Evaluate a trained adapter or run folder on a dataset split.', 'the single-run path']] as const) {
-    program
-      .command(name)
-      .description(description)
-      .addOption(configOption())
-      .addHelpText('after', `\nExample:\n  leantune ${name} -c leantune.json`)
-      .action(async (opts: { config?: string }) => {
-        await fromConfig(opts.config); // the config is checked now; the command itself lands with ${issue}
-        throw new RunError(`"leantune ${name}" is not available yet in this version (it comes with ${issue}); the config was valid.`);
-      });
-  }
+  for (const cmd of modelCommands(io)) program.addCommand(cmd.configureOutput({ writeOut: io.out, writeErr: io.err }).exitOverride());
   return program;
 }
 

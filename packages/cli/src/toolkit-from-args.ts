@@ -7,14 +7,15 @@ import {
   loadConfig,
   resolvePlugin,
   type LoadedConfig,
+  type Logger,
   type Toolkit,
 } from '@leantune/core';
 
 /** The config `leantune train` runs when no -c is given. */
 export const DEFAULT_CONFIG = join(__dirname, '..', 'defaults', 'default.json');
 
-export async function fromConfig(file: string | undefined, override?: Record<string, unknown>): Promise<LoadedConfig> {
-  return loadConfig(file ?? DEFAULT_CONFIG, { override });
+export async function fromConfig(file: string | undefined, override?: Record<string, unknown>, log?: Logger): Promise<LoadedConfig> {
+  return loadConfig(file ?? DEFAULT_CONFIG, { override, log });
 }
 
 /**

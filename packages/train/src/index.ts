@@ -39,4 +39,4 @@ export type {
   TrainCallbacks,
   TrainState,
 } from './trainer/types';
-export { createTrainDriver, evaluateClassifier, type TrainDriverOptions } from './run-driver';
+export { classificationReport, createTrainDriver, evaluateClassifier, evaluateLoss, type TrainDriverOptions } from './run-driver';

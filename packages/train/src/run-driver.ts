@@ -1,7 +1,7 @@
 import { RunError, type Batch, type DataRecord, type LoadedModel, type Metrics, type Run, type TrainDriver, type TrainState as CoreTrainState } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import type { IndexedDataset } from './data';
-import { ClassificationMeter } from './metrics';
+import { ClassificationMeter, type ClassificationMetrics } from './metrics';
 import { deriveSeed, Rng } from './random';
 import { fit } from './trainer/fit';
 import type { FitResult } from './trainer/types';
@@ -22,8 +22,8 @@ function requireTrainable(model: LoadedModel): asserts model is LoadedModel & Re
   }
 }
 
-/** Loss, accuracy and macro-F1 of a classifier on records, batch by batch. */
-export function evaluateClassifier(model: LoadedModel, records: readonly DataRecord[], batchSize: number): Metrics {
+/** Loss, accuracy, macro-F1 and the confusion matrix (rows: true class) of a classifier on records. */
+export function classificationReport(model: LoadedModel, records: readonly DataRecord[], batchSize: number): ClassificationMetrics {
   requireTrainable(model);
   if (!model.predict || !model.labels) throw new RunError(`Model "${model.name}" has no classification head to evaluate.`);
   const meter = new ClassificationMeter(model.labels.length);
@@ -34,8 +34,25 @@ export function evaluateClassifier(model: LoadedModel, records: readonly DataRec
       meter.update(tf.log(model.predict!(batch)), batch.targets!, loss);
     });
   }
-  const m = meter.compute();
+  return meter.compute();
+}
+
+/** Loss, accuracy and macro-F1 of a classifier on records, batch by batch. */
+export function evaluateClassifier(model: LoadedModel, records: readonly DataRecord[], batchSize: number): Metrics {
+  const m = classificationReport(model, records, batchSize);
   return { loss: m.loss, accuracy: m.accuracy, macro_f1: m.macroF1 };
+}
+
+/** Mean loss (weighted by batch size) and its exp, for models without a classification head (language models). */
+export function evaluateLoss(model: LoadedModel, records: readonly DataRecord[], batchSize: number): Metrics {
+  requireTrainable(model);
+  let sum = 0;
+  for (let i = 0; i < records.length; i += batchSize) {
+    const slice = records.slice(i, i + batchSize);
+    sum += tf.tidy(() => model.loss(model.encode(slice), false).dataSync()[0]) * slice.length;
+  }
+  const loss = records.length ? sum / records.length : NaN;
+  return { loss, perplexity: Math.exp(loss) };
 }
 
 /** Key of the augmentation stream in deriveSeed, apart from the batch-order and dropout streams. */

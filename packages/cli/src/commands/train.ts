@@ -1,30 +1,77 @@
-import { saveRunFolder } from '@leantune/core';
-import { createTrainDriver } from '@leantune/train';
+import { SingleBar } from 'cli-progress';
+import { readRunFolder, type LoadedConfig } from '@leantune/core';
+import { trainToFolder, type TrainEvent, type TrainOutcome } from '../api/train-session';
+import { toolkitForRunFolder, warningsOnly } from '../api/toolkit';
+import { Interrupted } from '../exit';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';
-import { summarize, type RunSummary } from './run-summary';
+import type { RunSummary } from './run-summary';
 
-/** `leantune train`: config → toolkit → run → fit. Ctrl-C stops after the current step. */
-export async function runTrain(configFile: string | undefined, io: CliIO, override?: Record<string, unknown>): Promise<RunSummary> {
-  const { toolkit, config, configDir } = await fromConfig(configFile, override);
+export interface TrainFlags {
+  config?: string;
+  override?: Record<string, unknown>;
+  /** A run folder to continue from its latest checkpoint. */
+  resume?: string;
+  quiet?: boolean;
+  /** One JSON object per line on stdout: start, step, epoch, checkpoint, then summary. */
+  json?: boolean;
+}
+
+/** Progress on stderr: a bar with loss, throughput and ETA on a terminal, epoch lines otherwise. */
+function reporter(io: CliIO, flags: TrainFlags): { onEvent: (e: TrainEvent) => void; stop: () => void } {
+  if (flags.json) return { onEvent: (e) => io.out(`${JSON.stringify(e)}\n`), stop: () => undefined };
+  if (flags.quiet) return { onEvent: () => undefined, stop: () => undefined };
+  if (io.errIsTTY) {
+    const bar = new SingleBar({
+      stream: process.stderr,
+      format: 'train |{bar}| {value}/{total} steps | epoch {epoch} | loss {loss} | {rate} samples/s | ETA {eta_formatted}',
+      hideCursor: true,
+    });
+    return {
+      onEvent(e) {
+        if (e.type === 'start') bar.start(e.totalSteps, e.step, { epoch: 1, loss: '-', rate: '-' });
+        if (e.type === 'step') bar.update(e.step, { epoch: e.epoch + 1, loss: e.loss.toFixed(4), rate: e.samplesPerSec.toFixed(1) });
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  return {
+    onEvent(e) {
+      if (e.type === 'start' && e.resumed) io.err(`resuming ${e.dir} at step ${e.step}/${e.totalSteps}\n`);
+      if (e.type === 'epoch') {
+        const { type: _t, epoch, step: _s, ...metrics } = e;
+        io.err(`epoch ${epoch + 1}: ${Object.entries(metrics).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(4) : v}`).join(', ')}\n`);
+      }
+    },
+    stop: () => undefined,
+  };
+}
+
+/**
+ * `leantune train`: config → toolkit → run → fit into a run folder. SIGINT/SIGTERM stop
+ * after the current step with a checkpoint (exit 130); --resume continues the run.
+ */
+export async function runTrain(flags: TrainFlags, io: CliIO): Promise<RunSummary> {
+  const log = flags.quiet || flags.json ? warningsOnly : undefined;
+  let loaded: Pick<LoadedConfig, 'toolkit' | 'config' | 'configDir'>;
+  if (flags.resume && !flags.config) loaded = await toolkitForRunFolder(readRunFolder(flags.resume), log);
+  else loaded = await fromConfig(flags.config, flags.override, log);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  const progress = reporter(io, flags);
+  let outcome: TrainOutcome;
   try {
-    toolkit.trainer ??= createTrainDriver({ signal: stop.signal });
-    const run = toolkit.createRun(config, { configDir });
-    run.hooks.afterEpoch.tapPromise('leantune-cli', async (logs) => {
-      const evalText = logs.eval ? Object.entries(logs.eval).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ') : '';
-      io.err(`epoch ${logs.epoch + 1}/${config.train.epochs}: ${evalText}\n`);
-    });
-    const started = performance.now();
-    const metrics = await run.fit();
-    const trainSeconds = (performance.now() - started) / 1000;
-    const saved = await saveRunFolder(run, metrics, io.cwd);
-    const summary = summarize(run, metrics, saved, trainSeconds);
-    io.out(`${JSON.stringify(summary)}\n`);
-    return summary;
+    outcome = await trainToFolder(loaded, { baseDir: io.cwd, resume: flags.resume, signal: stop.signal, onEvent: progress.onEvent });
   } finally {
+    progress.stop();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
+  if (outcome.status === 'interrupted') {
+    if (flags.json) io.out(`${JSON.stringify({ type: 'interrupted', dir: outcome.dir, step: outcome.step })}\n`);
+    throw new Interrupted(`interrupted at step ${outcome.step}; checkpoint saved in ${outcome.dir}/checkpoints. Continue with: leantune train --resume ${outcome.dir}`);
+  }
+  const summary = outcome.summary!;
+  io.out(`${JSON.stringify(flags.json ? { type: 'summary', ...summary } : summary)}\n`);
+  return summary;
 }

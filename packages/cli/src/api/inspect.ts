@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { LoadedModel, Logger, ModelSpec, Toolkit } from '@leantune/core';
+import type { Module } from '@leantune/tensor';
+import { toolkitFor } from './toolkit';
+
+/** Layer classes that LoRA-style methods wrap: PyTorch-layout Linear and GPT-2's Conv1D. */
+export const TARGETABLE_CLASSES = ['Linear', 'Conv1D'];
+
+export interface ModuleNode {
+  path: string;
+  name: string;
+  type: string;
+  /** Parameters in this module and below. */
+  params: number;
+  children: ModuleNode[];
+}
+
+export interface ModelDescription {
+  model: string;
+  arch: string;
+  loader?: string;
+  labels?: string[];
+  params: number;
+  tree: ModuleNode;
+  /** Leaf names of targetable layers, with how many layers carry each name and their class. */
+  targets: Array<{ name: string; type: string; count: number }>;
+  /** Each registered method's default targets for this architecture. */
+  defaultTargets: Record<string, readonly string[]>;
+}
+
+function node(module: Module, path: string): ModuleNode {
+  const children = [...module.namedChildren()].map(([name, child]) => node(child, path ? `${path}.${name}` : name));
+  const own = [...module.namedParameters('', false)].reduce((n, [, p]) => n + p.size, 0);
+  return { path, name: path.split('.').pop() || '(root)', type: module.constructor.name, params: own + children.reduce((n, c) => n + c.params, 0), children };
+}
+
+export function describeModel(model: LoadedModel, toolkit?: Toolkit): ModelDescription {
+  const targets = new Map<string, { name: string; type: string; count: number }>();
+  for (const [path, m] of model.module.namedModules()) {
+    const type = m.constructor.name;
+    if (!TARGETABLE_CLASSES.includes(type) || !path) continue;
+    const name = path.split('.').pop()!;
+    const entry = targets.get(name) ?? { name, type, count: 0 };
+    entry.count++;
+    targets.set(name, entry);
+  }
+  const defaultTargets: Record<string, readonly string[]> = {};
+  for (const m of toolkit?.methods.list() ?? []) if (m.defaultTargets?.[model.arch]) defaultTargets[m.id] = m.defaultTargets[model.arch];
+  const tree = node(model.module, '');
+  return { model: model.name, arch: model.arch, loader: model.loader, labels: model.labels, params: tree.params, tree, targets: [...targets.values()], defaultTargets };
+}
+
+const count = (n: number) => n.toLocaleString('en');
+
+/** The tree indented by depth, each line `name (Type) parameters`; `maxDepth` cuts deep trees. */
+export function formatModel(d: ModelDescription, maxDepth = Infinity): string {
+  const lines = [`${d.model} (arch ${d.arch}, loader ${d.loader ?? '?'}): ${count(d.params)} parameters`];
+  if (d.labels) lines.push(`labels: ${d.labels.join(', ')}`);
+  const walk = (n: ModuleNode, depth: number) => {
+    lines.push(`${'  '.repeat(depth)}${n.name} (${n.type}) ${count(n.params)}`);
+    if (depth < maxDepth) for (const c of n.children) walk(c, depth + 1);
+    else if (n.children.length) lines.push(`${'  '.repeat(depth + 1)}… ${n.children.length} children`);
+  };
+  walk(d.tree, 0);
+  lines.push('', 'Target module names (Linear / Conv1D leaves):');
+  for (const t of d.targets) lines.push(`  ${t.name.padEnd(16)} ${t.type.padEnd(7)} ×${t.count}`);
+  if (!d.targets.length) lines.push('  none');
+  const defaults = Object.entries(d.defaultTargets);
+  if (defaults.length) {
+    lines.push('', `Default targets for ${d.arch}:`);
+    for (const [id, names] of defaults) lines.push(`  ${id.padEnd(16)} ${names.join(', ')}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Loads `spec` through the installed plugins (or a config's) with no method applied.
+ * A classification head whose labels would come from a dataset gets `labels` (default two
+ * placeholders), so the structure can be shown without data.
+ */
+export async function inspectModel(spec: ModelSpec, options: { config?: string; cwd: string; labels?: string[]; log?: Logger; warn?: (m: string) => void }): Promise<ModelDescription> {
+  const { toolkit, loaded } = await toolkitFor(options);
+  const asPath = resolve(options.cwd, spec.name);
+  const model: ModelSpec = !toolkit.models.list().some((l) => l.test(spec)) && existsSync(asPath) ? { ...spec, name: asPath } : spec;
+  const base: Record<string, unknown> = { ...(loaded ? structuredClone(loaded.config) : {}), model, methods: {}, trainable: [] };
+  delete base.data; // the structure needs no data
+  const config = toolkit.resolveConfig(base);
+  const run = toolkit.createRun(config, { configDir: loaded?.configDir ?? options.cwd });
+  const labels = options.labels ?? ['class_0', 'class_1'];
+  run.context.datasetLabels = async () => labels;
+  const m = await run.loadModel();
+  try {
+    return describeModel(m, toolkit);
+  } finally {
+    m.module.dispose();
+  }
+}

@@ -1,0 +1,86 @@
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError, RunError, errorMessage, saveSafetensorsAtomic, type RegisteredMethod } from '@leantune/core';
+import { MERGED_RECORD, type MergedRecord, type TrainedModel } from './restore';
+
+export interface MergeResult {
+  dir: string;
+  format: 'hf' | 'leantune';
+  merged: string[];
+  files: string[];
+}
+
+/** Files of a Hugging Face folder that describe inputs and the architecture: copied as they are. */
+const HF_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json', 'special_tokens_map.json', 'vocab.txt', 'merges.txt', 'vocab.json'];
+
+/** Why a method cannot be folded into the base weights, or undefined when it can (or needs nothing). */
+function notMergeable(method: RegisteredMethod): string | undefined {
+  if (method.merge) return undefined;
+  if (method.family === 'selective' || method.family === 'baseline') return undefined; // trains base weights in place
+  if (method.family === 'prompt') return `method "${method.id}" is a prompt method: it adds learned tokens to every input, and there is no weight to fold them into. Load it as an adapter instead.`;
+  return `method "${method.id}" (${method.family}) adds layers that are not linear in the base weights, so it cannot be folded into them. Load it as an adapter instead.`;
+}
+
+/**
+ * Folds every applied method into the base weights (LoRA family, IA3; selective methods
+ * and baselines already are the weights) and writes a full model: for Hugging Face models
+ * the checkpoint layout (config.json, model.safetensors, tokenizer files), otherwise the
+ * merged module state with leantune-merged.json describing how to rebuild it. The folder
+ * is built under a temp name and renamed, so a failure leaves nothing half-written.
+ */
+export function mergeTrained(trained: TrainedModel, outDir: string): MergeResult {
+  const out = resolve(outDir);
+  if (existsSync(out) && readdirSync(out).length) throw new ConfigError(`${out} exists and is not empty; choose a new folder for the merged model.`);
+  const methods = Object.entries(trained.config.methods).map(([id, config]) => ({ id, config, def: trained.toolkit.methods.get(id)! }));
+  for (const id of trained.adapters) if (!methods.some((m) => m.id === id)) methods.push({ id, config: {}, def: trained.toolkit.methods.get(id)! });
+  for (const m of methods) {
+    const why = notMergeable(m.def);
+    if (why) throw new ConfigError(`Cannot merge ${trained.origin}: ${why}`);
+  }
+  const model = trained.model;
+  const merged: string[] = [];
+  for (const m of methods) {
+    if (!m.def.merge) continue;
+    try {
+      model.module = m.def.merge(model.module, m.config) ?? model.module;
+    } catch (err) {
+      throw new RunError(`Cannot merge method "${m.id}" of ${trained.origin}: ${errorMessage(err)}`, { cause: err });
+    }
+    merged.push(m.id);
+  }
+  const hfDir = model.loader === 'hf' && typeof model.meta?.dir === 'string' ? model.meta.dir : undefined;
+  const tmp = join(dirname(out), `.${out.split('/').pop()}.tmp-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  try {
+    mkdirSync(tmp, { recursive: true });
+    const record: MergedRecord = {
+      format: 'leantune-merged',
+      version: 1,
+      model: trained.config.model,
+      labels: model.labels,
+      plugins: trained.config.plugins,
+      configDir: trained.run.context.configDir,
+      merged,
+      weights: 'model.safetensors',
+      native: !!hfDir,
+    };
+    if (hfDir) {
+      const config = JSON.parse(readFileSync(join(hfDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      if (model.labels) {
+        config.id2label = Object.fromEntries(model.labels.map((l, i) => [String(i), l]));
+        config.label2id = Object.fromEntries(model.labels.map((l, i) => [l, i]));
+      }
+      writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+      for (const f of HF_SIDE_FILES) if (existsSync(join(hfDir, f))) copyFileSync(join(hfDir, f), join(tmp, f));
+    }
+    saveSafetensorsAtomic(join(tmp, 'model.safetensors'), model.module.stateDict(), { format: 'pt' });
+    writeFileSync(join(tmp, MERGED_RECORD), `${JSON.stringify(record, null, 2)}\n`);
+    if (existsSync(out)) rmSync(out, { recursive: true });
+    mkdirSync(dirname(out), { recursive: true });
+    renameSync(tmp, out);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw new RunError(`Could not write the merged model to ${out}: ${errorMessage(err)}`, { cause: err });
+  }
+  return { dir: out, format: hfDir ? 'hf' : 'leantune', merged, files: readdirSync(out).sort() };
+}

@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, RunError, type DataRecord } from '@leantune/core';
+import { tf } from '@leantune/tensor';
+import type { TrainedModel } from './restore';
+
+export type Prediction =
+  | { input: string; label: string; probabilities: Record<string, number> }
+  | { input: string; embedding: number[] };
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes bytes as UTF-8, failing with the source and byte offset on anything else. */
+export function decodeUtf8(bytes: Uint8Array, source: string): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    let offset = 0;
+    // Find the first bad byte for the message: decode growing prefixes of valid sequences.
+    for (let i = 1; i <= bytes.length; i++) {
+      try {
+        strictUtf8.decode(bytes.subarray(0, i));
+        offset = i;
+      } catch {
+        if (i - offset > 4) break;
+      }
+    }
+    throw new ConfigError(`${source} is not valid UTF-8 text (bad byte near offset ${offset}); convert it first, e.g. iconv -f latin1 -t utf-8.`);
+  }
+}
+
+/** Lines of a text file or stdin, one input per non-empty line. */
+export function readTextInputs(bytes: Uint8Array, source: string): string[] {
+  return decodeUtf8(bytes, source).split(/\r?\n/).filter((l) => l.trim() !== '');
+}
+
+interface NpyModule {
+  parseNpy(bytes: Uint8Array, path: string): { data: ArrayLike<number>; shape: number[] };
+  npyToImage(array: { data: ArrayLike<number>; shape: number[] }, path: string): { data: ArrayLike<number>; shape: [number, number, number] };
+}
+
+/** An image record from a .npy file ([h, w] or [h, w, c], values 0–255), via @leantune/data. */
+export function readNpyImage(file: string): DataRecord {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazily: only image inputs need it
+  const npy = require('@leantune/data') as NpyModule;
+  const image = npy.npyToImage(npy.parseNpy(readFileSync(file), file), file);
+  const rgb = image.shape[2] === 1 ? tf.tile(tf.tensor3d(Float32Array.from(image.data), image.shape), [1, 1, 3]) : tf.tensor3d(Float32Array.from(image.data), image.shape);
+  return { id: file, image: rgb, meta: { source: file, row: 0 } };
+}
+
+/**
+ * Runs the model's predict head on records, batch by batch: class probabilities for a
+ * classifier (label = the most probable), the vector for an embedding model.
+ */
+export function predictRecords(trained: TrainedModel, records: readonly DataRecord[], batchSize = 32): Prediction[] {
+  const model = trained.model;
+  if (!model.predict || !model.encode) throw new RunError(`Model "${model.name}" cannot predict: its loader gives no predict() (a language model? use "leantune generate").`);
+  const out: Prediction[] = [];
+  for (let i = 0; i < records.length; i += batchSize) {
+    const slice = records.slice(i, i + batchSize);
+    const rows = tf.tidy(() => model.predict!(model.encode!(slice)).arraySync()) as number[][];
+    rows.forEach((row, j) => {
+      const input = slice[j].text ?? slice[j].id;
+      if (!model.labels) return void out.push({ input, embedding: row });
+      const probabilities = Object.fromEntries(model.labels.map((l, k) => [l, row[k]]));
+      const best = row.indexOf(Math.max(...row));
+      out.push({ input, label: model.labels[best], probabilities });
+    });
+  }
+  for (const r of records) if (r.image instanceof tf.Tensor) r.image.dispose();
+  return out;
+}
+
+/** Text inputs as records, as the loaders' encode() expects them. */
+export function textRecords(texts: readonly string[]): DataRecord[] {
+  return texts.map((text, row) => ({ id: `input-${row}`, text, meta: { source: 'input', row } }));
+}

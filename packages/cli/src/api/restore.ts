@@ -1,0 +1,175 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  ConfigError,
+  RunError,
+  errorMessage,
+  isRunFolder,
+  readRunFolder,
+  type LoadedModel,
+  type Logger,
+  type ModelSpec,
+  type RegisteredMethod,
+  type ResolvedConfig,
+  type Run,
+  type Toolkit,
+} from '@leantune/core';
+import { loadSafetensors, tf } from '@leantune/tensor';
+import { toolkitFor, toolkitForRunFolder } from './toolkit';
+
+/** An adapter folder to load onto the base model; `method` when its files do not say. */
+export interface AdapterRef {
+  dir: string;
+  method?: string;
+}
+
+export interface LoadTrainedOptions {
+  /** A run folder from `leantune train`: the base model, its methods and trained weights. */
+  run?: string;
+  /** Adapter folders (a method's own files, e.g. PEFT) or run folders, loaded in order. */
+  adapters?: AdapterRef[];
+  /** Config file naming the base model and plugins (when there is no run folder). */
+  config?: string;
+  /** Base model spec (with the installed plugins, or those of `config`). */
+  model?: ModelSpec;
+  /** Replaces the config's dataset, for evaluation on other data. */
+  data?: ResolvedConfig['data'];
+  cwd?: string;
+  log?: Logger;
+}
+
+export interface TrainedModel {
+  toolkit: Toolkit;
+  run: Run;
+  model: LoadedModel;
+  config: ResolvedConfig;
+  /** Where it came from, for messages: the run folder, adapters, or the model spec. */
+  origin: string;
+  /** Methods whose adapter folders were loaded on top (beyond the config's methods). */
+  adapters: string[];
+}
+
+/** A folder written by `leantune merge`: merged.json beside the merged weights. */
+export const MERGED_RECORD = 'leantune-merged.json';
+
+export interface MergedRecord {
+  format: 'leantune-merged';
+  version: 1;
+  model: ModelSpec;
+  labels?: string[];
+  plugins: ResolvedConfig['plugins'];
+  configDir: string;
+  merged: string[];
+  /** The weights file, relative to the folder (HF layout: model.safetensors). */
+  weights: string;
+  /** True when the folder is itself a checkpoint its loader reads (HF layout). */
+  native: boolean;
+}
+
+function readMerged(dir: string): MergedRecord | undefined {
+  const file = join(dir, MERGED_RECORD);
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8')) as MergedRecord;
+}
+
+/** The method whose files are in `dir`: the one named, or the only one that recognizes them. */
+function methodFor(toolkit: Toolkit, ref: AdapterRef): RegisteredMethod {
+  const loaders = toolkit.methods.list().filter((m) => m.load);
+  if (ref.method) {
+    const m = toolkit.methods.get(ref.method);
+    if (!m?.load) throw new ConfigError(`Method "${ref.method}" cannot load adapter folders; methods that can: ${loaders.map((x) => x.id).join(', ') || 'none (enable a method plugin)'}`);
+    return m;
+  }
+  const hits = loaders.filter((m) => m.recognizes?.(ref.dir));
+  if (hits.length === 1) return hits[0];
+  if (hits.length === 0) {
+    throw new ConfigError(`${ref.dir} holds no adapter files that an enabled method recognizes (methods that load adapters: ${loaders.map((x) => x.id).join(', ') || 'none'}). Pass "<method>:<dir>", e.g. lora:${ref.dir}.`);
+  }
+  throw new ConfigError(`${ref.dir} is recognized by several methods (${hits.map((m) => m.id).join(', ')}); pass "<method>:<dir>".`);
+}
+
+/** Loads one adapter folder onto the model; a folder that does not fit leaves the model unchanged and says why. */
+export function loadAdapterInto(toolkit: Toolkit, model: LoadedModel, ref: AdapterRef): string {
+  const dir = resolve(ref.dir);
+  if (!existsSync(dir)) throw new ConfigError(`Adapter folder ${dir} does not exist.`);
+  const method = methodFor(toolkit, { ...ref, dir });
+  try {
+    method.load!(model.module, dir);
+  } catch (err) {
+    throw new RunError(`Adapter ${dir} (method ${method.id}) does not fit model "${model.name}" (arch ${model.arch}): ${errorMessage(err)}. Was it trained on another base model?`, { cause: err });
+  }
+  return method.id;
+}
+
+/** Assigns a run folder's trainable.safetensors; every key must name a parameter of the rebuilt model. */
+function loadTrainable(model: LoadedModel, file: string): void {
+  const { tensors } = loadSafetensors(file);
+  try {
+    const own = new Set([...model.module.namedParameters()].map(([p]) => p));
+    const unexpected = [...tensors.keys()].filter((k) => !own.has(k));
+    if (unexpected.length) throw new RunError(`${file} does not fit model "${model.name}": it holds ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', …' : ''}, which the model has not. Was the run folder moved to another model or plugin version?`);
+    model.module.loadStateDict(tensors, { source: file });
+  } finally {
+    tf.dispose([...tensors.values()]);
+  }
+}
+
+/** Rebuilds a model from a config: the loader, then (for run folders) the methods' injection. */
+async function buildRun(toolkit: Toolkit, config: ResolvedConfig, configDir: string, labels: string[] | undefined): Promise<{ run: Run; model: LoadedModel }> {
+  const run = toolkit.createRun(config, { configDir });
+  // Saved class names stand in for the dataset's: no need to load the data to rebuild the head.
+  if (labels) run.context.datasetLabels = async () => [...labels];
+  return { run, model: await run.loadModel() };
+}
+
+/**
+ * The model to evaluate, predict or generate with: a run folder's trained model, a base
+ * model with adapter folders loaded, or a merged folder. Nothing on disk changes.
+ */
+export async function loadTrainedModel(options: LoadTrainedOptions): Promise<TrainedModel> {
+  const cwd = options.cwd ?? process.cwd();
+  let result: TrainedModel;
+  if (options.run) {
+    const folder = readRunFolder(resolve(cwd, options.run));
+    if (!folder.trainable) throw new ConfigError(`Run ${folder.dir} has no trained weights (${folder.record.status}); finish it with "leantune train --resume ${folder.dir}".`);
+    const loaded = await toolkitForRunFolder(folder, options.log);
+    const config = { ...loaded.config, ...(options.data ? { data: options.data } : {}) };
+    const { run, model } = await buildRun(loaded.toolkit, config, loaded.configDir, folder.record.labels);
+    loadTrainable(model, folder.trainable);
+    result = { toolkit: loaded.toolkit, run, model, config: run.config, origin: folder.dir, adapters: [] };
+  } else {
+    const modelDir = options.model && resolve(cwd, options.model.name);
+    const merged = modelDir && readMerged(modelDir);
+    if (merged) return loadMerged(modelDir, merged, options);
+    const { toolkit, loaded } = await toolkitFor({ config: options.config, cwd, log: options.log });
+    const base = loaded?.config;
+    const spec = options.model ?? base?.model;
+    if (!spec) throw new ConfigError('Name the base model: a run folder, -c <config>, or --model <name|folder>.');
+    const config = toolkit.resolveConfig({ ...(base ? structuredClone(base) : {}), model: spec, methods: {}, trainable: [], ...(options.data ? { data: options.data } : {}) });
+    const { run, model } = await buildRun(toolkit, config, loaded?.configDir ?? cwd, undefined);
+    result = { toolkit, run, model, config, origin: `model ${spec.name}`, adapters: [] };
+  }
+  for (const ref of options.adapters ?? []) {
+    const dir = resolve(cwd, ref.dir);
+    if (isRunFolder(dir)) {
+      const folder = readRunFolder(dir);
+      const entries = Object.entries(folder.record.adapters);
+      if (!entries.length) throw new ConfigError(`Run ${dir} saved no adapter files (its methods ${folder.record.methods.join(', ') || 'none'} have no own format); give the run folder itself instead of --adapter.`);
+      for (const [method, rel] of entries) result.adapters.push(loadAdapterInto(result.toolkit, result.model, { dir: join(dir, rel), method }));
+    } else {
+      result.adapters.push(loadAdapterInto(result.toolkit, result.model, { ...ref, dir }));
+    }
+  }
+  return result;
+}
+
+async function loadMerged(dir: string, record: MergedRecord, options: LoadTrainedOptions): Promise<TrainedModel> {
+  const folder = { dir, config: { plugins: record.plugins, model: record.model } as ResolvedConfig, record: { configDir: record.configDir } } as Parameters<typeof toolkitForRunFolder>[0];
+  const loaded = await toolkitForRunFolder(folder, options.log);
+  const { path: _path, ...rest } = record.model;
+  const spec = record.native ? { ...rest, name: dir } : record.model;
+  const config = loaded.toolkit.resolveConfig({ ...loaded.config, model: spec, ...(options.data ? { data: options.data } : {}) });
+  const { run, model } = await buildRun(loaded.toolkit, config, loaded.configDir, record.labels);
+  if (!record.native) loadTrainable(model, join(dir, record.weights));
+  return { toolkit: loaded.toolkit, run, model, config, origin: dir, adapters: [] };
+}

@@ -1,0 +1,84 @@
+import {
+  ConfigError,
+  createToolkit as createCoreToolkit,
+  importPlugin,
+  loadConfig,
+  resolvePlugin,
+  type LoadedConfig,
+  type Logger,
+  type PluginEntry,
+  type PluginUse,
+  type RunFolder,
+  type Toolkit,
+  type ToolkitOptions,
+} from '@leantune/core';
+import { createTrainDriver } from '@leantune/train';
+import { fromInstalled } from '../toolkit-from-args';
+
+/**
+ * `@leantune/core`'s createToolkit with the standard trainer from @leantune/train already
+ * set, so `await (await createToolkit({ plugins })).train(config)` works as is.
+ */
+export async function createToolkit(options: ToolkitOptions = {}): Promise<Toolkit> {
+  return createCoreToolkit({ trainer: createTrainDriver(), ...options });
+}
+
+/** Logs warnings only: for --quiet and --json, where stderr carries nothing but problems. */
+export const warningsOnly: Logger = { info: () => undefined, warn: (m) => process.stderr.write(`warning: ${m}\n`) };
+
+function entryParts(entry: PluginEntry): { request: string; options?: Record<string, unknown> } {
+  if (typeof entry === 'string') return { request: entry };
+  if (Array.isArray(entry)) return { request: entry[0], options: entry[1] };
+  return { request: entry.name, options: entry.options };
+}
+
+/**
+ * The toolkit a run folder was trained with: its config's plugins, resolved from the
+ * folder the original config lived in (recorded in run.json), so relative plugin paths
+ * still work. The stored config is validated again against them.
+ */
+export async function toolkitForRunFolder(folder: RunFolder, log?: Logger): Promise<LoadedConfig> {
+  const fromDir = folder.record.configDir;
+  const uses: PluginUse[] = [];
+  for (const [i, entry] of (folder.config.plugins ?? []).entries()) {
+    const { request, options } = entryParts(entry);
+    const where = `plugins[${i}] of ${folder.dir}/config.json (resolved from ${fromDir})`;
+    uses.push({ plugin: await importPlugin(resolvePlugin(request, fromDir, where), where), options, where });
+  }
+  const toolkit = await createToolkit({
+    plugins: uses,
+    log,
+    resolveDependency: async (name, requiredBy) => {
+      const where = `dependency of ${requiredBy.meta.name}`;
+      return { plugin: await importPlugin(resolvePlugin(name, fromDir, where), where), where };
+    },
+  });
+  const config = toolkit.resolveConfig(structuredClone(folder.config));
+  return { toolkit, config, source: { file: `${folder.dir}/config.json`, data: folder.config, locate: () => undefined }, configDir: fromDir };
+}
+
+/** A toolkit from `-c <config>` when given, else from every installed plugin package. */
+export async function toolkitFor(options: { config?: string; cwd: string; log?: Logger; warn?: (m: string) => void }): Promise<{ toolkit: Toolkit; loaded?: LoadedConfig }> {
+  if (options.config) {
+    const loaded = await loadConfig(options.config, { log: options.log, trainer: createTrainDriver() });
+    return { toolkit: loaded.toolkit, loaded };
+  }
+  const toolkit = await fromInstalled(options.cwd, options.warn ?? ((m) => process.stderr.write(`warning: ${m}\n`)));
+  toolkit.trainer ??= createTrainDriver();
+  return { toolkit };
+}
+
+/** A model spec from the command line: a name, a folder, or a JSON object. */
+export function parseModelSpec(text: string): { name: string; [option: string]: unknown } {
+  if (text.trimStart().startsWith('{')) {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError(`--model is not valid JSON (${(err as Error).message}); pass a name such as "use-lite", a folder, or '{"name":"use-lite","maxLength":32}'`);
+    }
+    if (!value || typeof value !== 'object' || typeof (value as { name?: unknown }).name !== 'string') throw new ConfigError('--model JSON must be an object with a "name"');
+    return value as { name: string };
+  }
+  return { name: text };
+}

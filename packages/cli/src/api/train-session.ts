@@ -1,0 +1,137 @@
+import { appendFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ConfigError,
+  RUN_FILES,
+  RunError,
+  createRunFolder,
+  errorMessage,
+  markRunInterrupted,
+  readRunFolder,
+  runFolderPath,
+  saveRunFolder,
+  type LoadedConfig,
+  type Metrics,
+  type ResolvedConfig,
+  type Run,
+} from '@leantune/core';
+import { createTrainDriver, stepsPerEpoch, type FitResult } from '@leantune/train';
+import { summarize, type RunSummary } from '../commands/run-summary';
+
+/** What training reports as it goes: for progress bars, JSON lines and the metrics history. */
+export type TrainEvent =
+  | { type: 'start'; dir: string; step: number; totalSteps: number; resumed: boolean }
+  | { type: 'step'; step: number; epoch: number; loss: number; lr: number; samplesPerSec: number; totalSteps: number }
+  | { type: 'epoch'; epoch: number; step: number; train_loss: number; [metric: string]: number | string }
+  | { type: 'checkpoint'; step: number; dir: string };
+
+export interface TrainToFolderOptions {
+  /** Base for a relative output.dir (default the current directory). */
+  baseDir?: string;
+  /** A run folder to continue: its latest checkpoint is restored; the config must be the same. */
+  resume?: string;
+  /** Aborting stops after the current step, saves a checkpoint and returns "interrupted". */
+  signal?: AbortSignal;
+  onEvent?: (event: TrainEvent) => void;
+}
+
+export interface TrainOutcome {
+  status: 'completed' | 'interrupted';
+  dir: string;
+  run: Run;
+  metrics: Metrics;
+  step: number;
+  /** Only for completed runs: the figures `leantune train` prints. */
+  summary?: RunSummary;
+}
+
+/** Dotted paths where two JSON values differ (at most `limit`). */
+export function configDifferences(a: unknown, b: unknown, path = '', out: string[] = [], limit = 8): string[] {
+  if (out.length >= limit) return out;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) configDifferences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k, out, limit);
+    return out;
+  }
+  if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${path || '(root)'}: ${JSON.stringify(a)} → ${JSON.stringify(b)}`);
+  return out;
+}
+
+/** Checks a resume: the folder can be continued, and with the very config it started with. */
+function checkResume(dir: string, config: ResolvedConfig | undefined): { dir: string; config: ResolvedConfig; checkpoints: string } {
+  const folder = readRunFolder(dir);
+  if (folder.record.status === 'completed') throw new ConfigError(`Run ${folder.dir} already completed; there is nothing to resume. Start a new run instead.`);
+  if (!existsSync(join(folder.checkpoints, 'latest'))) {
+    throw new ConfigError(`Run ${folder.dir} has no checkpoint to resume from (${folder.checkpoints}/latest is missing); set "train.checkpointEvery" and start a new run.`);
+  }
+  if (config) {
+    const diff = configDifferences(folder.config, config);
+    if (diff.length) {
+      throw new ConfigError(`Cannot resume ${folder.dir}: the config differs from the one it was started with (${diff.join('; ')}). Resume with the same config, or leave -c out to use the run's own.`);
+    }
+  }
+  return { dir: folder.dir, config: folder.config, checkpoints: folder.checkpoints };
+}
+
+function totalStepsOf(run: Run): number {
+  const cfg = run.config.train;
+  const train = run.dataset?.splits?.train ?? run.dataset?.records ?? [];
+  const total = stepsPerEpoch(Math.max(1, train.length), cfg.batchSize, cfg.gradAccum, false) * cfg.epochs;
+  return cfg.maxSteps ? Math.min(total, cfg.maxSteps) : total;
+}
+
+/**
+ * One training run into its own folder: model and data are loaded first (so bad input
+ * writes nothing), then the folder is created, every step and epoch is appended to
+ * metrics.jsonl, checkpoints go to checkpoints/ (every train.checkpointEvery steps and at
+ * the end), and the finished run is saved with its adapters. An abort (Ctrl-C) saves a
+ * checkpoint and returns "interrupted"; `resume` continues such a run.
+ */
+export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'config' | 'configDir'>, options: TrainToFolderOptions = {}): Promise<TrainOutcome> {
+  const resumed = options.resume ? checkResume(options.resume, loaded.config) : undefined;
+  const run = loaded.toolkit.createRun(structuredClone(resumed?.config ?? loaded.config), { configDir: loaded.configDir });
+  await run.loadModel();
+  await run.loadData();
+  const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir));
+  const history = join(dir, RUN_FILES.history);
+  const emit = (event: TrainEvent) => {
+    // One JSON object per line, appended: a kill mid-run keeps every line written so far.
+    if (event.type === 'step' || event.type === 'epoch') appendFileSync(history, `${JSON.stringify(event)}\n`);
+    options.onEvent?.(event);
+  };
+  let totalSteps = 0;
+  run.hooks.beforeTrain.tapPromise('leantune-cli', async (state) => {
+    totalSteps = totalStepsOf(run);
+    emit({ type: 'start', dir, step: state.step, totalSteps, resumed: !!resumed });
+  });
+  run.hooks.afterStep.tap('leantune-cli', (logs) => {
+    emit({ type: 'step', step: logs.step + 1, epoch: logs.epoch, loss: logs.loss, lr: logs.lr, samplesPerSec: logs.samplesPerSec ?? 0, totalSteps });
+  });
+  run.hooks.afterEpoch.tapPromise('leantune-cli', async (logs, state) => {
+    emit({ type: 'epoch', epoch: logs.epoch, step: state.step, train_loss: logs.trainLoss, ...(logs.eval ?? {}) });
+  });
+  let result: FitResult | undefined;
+  const driver = createTrainDriver({
+    signal: options.signal,
+    checkpointDir: join(dir, RUN_FILES.checkpoints),
+    resumeFrom: resumed?.checkpoints,
+    onResult: (r) => (result = r),
+  });
+  const started = performance.now();
+  let metrics: Metrics;
+  try {
+    metrics = await run.fit(driver);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof RunError) throw err;
+    throw new RunError(`Training ${run.config.name} failed (run folder ${dir}): ${errorMessage(err)}`, { cause: err });
+  }
+  const step = result?.state.step ?? 0;
+  if (result?.checkpoint) options.onEvent?.({ type: 'checkpoint', step, dir: result.checkpoint });
+  if (result?.stoppedBy === 'aborted' && options.signal?.aborted) {
+    markRunInterrupted(run, dir, step);
+    return { status: 'interrupted', dir, run, metrics, step };
+  }
+  const trainSeconds = (performance.now() - started) / 1000;
+  const artifacts = await saveRunFolder(run, metrics, options.baseDir, { dir });
+  return { status: 'completed', dir, run, metrics, step, summary: summarize(run, metrics, artifacts, trainSeconds) };
+}
