@@ -125,10 +125,12 @@ export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver
         callbacks: {
           beforeTrain: (s) => run.hooks.beforeTrain.promise(sync(s)),
           beforeStep: (s) => run.hooks.beforeStep.call(sync(s)),
-          afterStep: (logs, s) => {
+          afterStep: async (logs, s) => {
             const { step, epoch, loss, lr, ...extra } = logs;
             run.hooks.afterStep.call({ step, epoch, loss, lr, ...extra }, sync(s));
             if (cfg.maxSteps !== undefined && s.step >= cfg.maxSteps) stopAtMax.abort();
+            // The step loop only awaits microtasks; a turn of the event loop lets a signal handler (Ctrl-C) run and abort.
+            if (options.signal) await new Promise<void>((resolve) => setImmediate(resolve));
           },
           afterEpoch: (logs, s) => run.hooks.afterEpoch.promise({ epoch: logs.epoch, trainLoss: logs.trainLoss, eval: logs.metrics }, sync(s)),
         },

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, RunError, errorMessage } from '@leantune/core';
@@ -159,9 +159,12 @@ export async function pullCheckpoint(repo: string, dir: string, revision?: strin
   } catch (err) {
     throw new ConfigError(`"leantune pull" needs @leantune/plugin-hf installed (npm install @leantune/plugin-hf): ${errorMessage(err)}`);
   }
+  const existed = existsSync(dir);
   try {
     return await hub.pullFromHub(repo, dir, { revision });
   } catch (err) {
+    // A failed pull must not leave an empty folder that looks like a checkpoint.
+    if (!existed && existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
     throw new RunError(errorMessage(err), { cause: err });
   }
 }
