@@ -8,7 +8,8 @@ import { replaceWasmKernel } from './wasm-registry';
  * Data movement of the wasm backend done natively on the heap: Transpose (the stock kernel
  * moves ~10 ns per element of an attention head split), GatherV2 along one axis (embedding
  * lookups) and UnsortedSegmentSum (their gradient; @leantune/tensor's JS version runs on
- * one thread). Other dtypes and batched gathers stay with the kernel registered before.
+ * one thread); Identity without a copy. Other dtypes and batched gathers stay with the
+ * kernel registered before.
  */
 
 type Infos = Record<string, tf.TensorInfo>;
@@ -88,12 +89,29 @@ function segmentSumKernel(addon: NativeAddon, fallback: tf.KernelFunc): tf.Kerne
   };
 }
 
+/**
+ * Identity (and a Cast to the same dtype) share the input's buffer instead of copying it,
+ * exactly as wasm's own Reshape does and as the cpu backend's Identity does: tfjs never
+ * writes a tensor's data in place (Variable.assign swaps buffers), so sharing is safe. A
+ * training step clones hundreds of gradients this way.
+ */
+function shareKernel(fallback: tf.KernelFunc, sameDtype: (args: Parameters<tf.KernelFunc>[0]) => boolean): tf.KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as Infos;
+    if (x.dtype === 'string' || !sameDtype(args)) return fallback(args);
+    (args.backend as BackendWasm).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
 /** Kernels absent on wasm (UnsortedSegmentSum without @leantune/tensor's) are left alone. */
 export function installNativeMovement(addon: NativeAddon): void {
   const kernels: Array<[string, (fallback: tf.KernelFunc) => tf.KernelFunc]> = [
     [tf.Transpose, (fallback) => transposeKernel(addon, fallback)],
     [tf.GatherV2, (fallback) => gatherKernel(addon, fallback)],
     [tf.UnsortedSegmentSum, (fallback) => segmentSumKernel(addon, fallback)],
+    [tf.Identity, (fallback) => shareKernel(fallback, () => true)],
+    [tf.Cast, (fallback) => shareKernel(fallback, (args) => (args.attrs as { dtype?: string }).dtype === (args.inputs as Infos).x.dtype)],
   ];
   for (const [name, make] of kernels) {
     if (tf.getKernel(name, 'wasm') != null) replaceWasmKernel(name, make);

@@ -75,6 +75,24 @@ describe('native data movement on wasm', () => {
     expect(r.ours[5]).toBeCloseTo(zeroRows.reduce((sum, row) => sum + x[row * 24 + 5], 0), 5);
   });
 
+  it('Identity and a same-dtype Cast share the buffer, which outlives the input until both are gone', async () => {
+    await tf.setBackend('wasm');
+    const buffers = tf.backend().numDataIds();
+    const x = t([4, 5], 7);
+    const clone = tf.clone(x);
+    const cast = tf.cast(x, 'float32');
+    const toInt = tf.tidy(() => tf.cast(tf.mul(x, 10), 'int32'));
+    // x and the int32 cast own buffers; the clone and the float32 cast share x's.
+    expect(tf.backend().numDataIds()).toBe(buffers + 2);
+    x.dispose();
+    expect(Array.from(clone.dataSync())).toEqual(Array.from(seededValues(20, 7)));
+    expect(Array.from(cast.dataSync())).toEqual(Array.from(seededValues(20, 7)));
+    expect(toInt.dtype).toBe('int32');
+    expect(Array.from(toInt.dataSync())).toEqual(Array.from(seededValues(20, 7), (v) => Math.fround(v * 10) | 0));
+    tf.dispose([clone, cast, toInt]);
+    expect(tf.backend().numDataIds()).toBe(buffers);
+  });
+
   it('leaves int32 data to the stock kernels and leaks nothing', async () => {
     const ints = await both(() => tf.transpose(tf.reshape(tf.range(0, 4096, 1, 'int32'), [64, 64])));
     expect(ints.native).toBe(false);
