@@ -44,7 +44,8 @@ export function mergeTrained(trained: TrainedModel, outDir: string): MergeResult
     try {
       model.module = m.def.merge(model.module, m.config) ?? model.module;
     } catch (err) {
-      throw new RunError(`Cannot merge method "${m.id}" of ${trained.origin}: ${errorMessage(err)}`, { cause: err });
+      // A method that refuses to merge (bottleneck adapters) is a usage error: nothing was written.
+      throw new ConfigError(`Cannot merge method "${m.id}" of ${trained.origin}: ${errorMessage(err)}`, { cause: err });
     }
     merged.push(m.id);
   }

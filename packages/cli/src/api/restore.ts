@@ -36,6 +36,8 @@ export interface LoadTrainedOptions {
   data?: ResolvedConfig['data'];
   cwd?: string;
   log?: Logger;
+  /** Use this toolkit's plugins instead of resolving the run's (for runs trained from code with plugin objects). */
+  toolkit?: Toolkit;
 }
 
 export interface TrainedModel {
@@ -132,7 +134,9 @@ export async function loadTrainedModel(options: LoadTrainedOptions): Promise<Tra
   if (options.run) {
     const folder = readRunFolder(resolve(cwd, options.run));
     if (!folder.trainable) throw new ConfigError(`Run ${folder.dir} has no trained weights (${folder.record.status}); finish it with "leantune train --resume ${folder.dir}".`);
-    const loaded = await toolkitForRunFolder(folder, options.log);
+    const loaded = options.toolkit
+      ? { toolkit: options.toolkit, config: options.toolkit.resolveConfig(structuredClone(folder.config)), configDir: folder.record.configDir }
+      : await toolkitForRunFolder(folder, options.log);
     const config = { ...loaded.config, ...(options.data ? { data: options.data } : {}) };
     const { run, model } = await buildRun(loaded.toolkit, config, loaded.configDir, folder.record.labels);
     loadTrainable(model, folder.trainable);
