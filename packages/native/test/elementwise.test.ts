@@ -98,6 +98,21 @@ describe('native elementwise kernels on wasm', () => {
     expect(maxAbsDiff(scattered.ours, scattered.reference)).toBeLessThan(1e-4);
   });
 
+  it('splits tensors of 4M+ elements across threads with the same results', async () => {
+    const big = (): tf.Tensor => t([2048, 2049], 12, 3);
+    const ops: Array<[string, () => tf.Tensor]> = [
+      ['Add, row broadcast', () => tf.add(big(), t([2049], 13))],
+      ['Pow, scalar', () => tf.pow(big(), 3)],
+      ['Tanh', () => tf.tanh(big())],
+      ['Sum over rows', () => tf.sum(big(), 0)],
+      ['Max over columns', () => tf.max(big(), 1)],
+    ];
+    for (const [name, op] of ops) {
+      const r = await both(op);
+      expect({ name, native: r.native, close: maxAbsDiff(r.ours, r.reference) < 1e-3 }).toEqual({ name, native: true, close: true });
+    }
+  });
+
   it('leaves small tensors and int32 to the stock kernels, and leaks nothing', async () => {
     const small = await both(() => tf.mul(t([NATIVE_MIN_ELEMENTS - 1], 7), 2));
     expect(small.native).toBe(false);
