@@ -1,5 +1,5 @@
-// Shared by the evidence scripts: load a bundled dataset through the real toolkit.
-require('./register');
+// Shared by the evidence scripts (run through run.cjs, which maps @leantune/* to src):
+// load a bundled dataset through the real toolkit.
 const { createToolkit } = require('@leantune/core');
 const datasets = require('@leantune/plugin-datasets').default;
 

@@ -2,7 +2,7 @@
 // as the train driver does (a fresh rng per (seed, epoch, sample index)); validation never
 // augmented. MNIST: 10 images per digit, softmax regression on pixels. SpamAssassin: 10 emails
 // per class, logistic regression on TF-IDF. 5 seeds each (different training picks).
-// Run: node tools/data-evidence/few-shot-augment.js
+// Run: node tools/data-evidence/run.cjs tools/data-evidence/few-shot-augment.js
 const { loadData, table } = require('./common');
 const { createRng, deriveSeed, shuffle, primaryLabel } = require('@leantune/data');
 const { createAugmenter } = require('@leantune/plugin-data-augment');

@@ -1,6 +1,6 @@
 // The integrate stage on real data: two seeded samples of SpamAssassin merged (overlap and
 // cross-source dedupe), and Brown's 15 genres mapped to fiction/non-fiction (a deliberate merge,
-// refused without allowMerge). Run: node tools/data-evidence/integrate-demo.js
+// refused without allowMerge). Run: node tools/data-evidence/run.cjs tools/data-evidence/integrate-demo.js
 const { loadData, table } = require('./common');
 const integrate = require('@leantune/plugin-data-integrate').default;
 

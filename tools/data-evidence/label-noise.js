@@ -1,6 +1,6 @@
 // Label-noise detection: flip 5% of labels on purpose (seeded), run the label stage's
 // confident-learning check, and score its suspects against the flipped set.
-// Run: node tools/data-evidence/label-noise.js
+// Run: node tools/data-evidence/run.cjs tools/data-evidence/label-noise.js
 const { loadData, table } = require('./common');
 const { createRng, shuffle } = require('@leantune/data');
 const { createLabelStage } = require('@leantune/plugin-data-label');

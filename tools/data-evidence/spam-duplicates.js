@@ -1,5 +1,5 @@
 // Duplicates in SpamAssassin found by the clean stage: exact, then near at several thresholds.
-// Run: node tools/data-evidence/spam-duplicates.js
+// Run: node tools/data-evidence/run.cjs tools/data-evidence/spam-duplicates.js
 const { loadData, table } = require('./common');
 const clean = require('@leantune/plugin-data-clean').default;
 

@@ -1,5 +1,5 @@
 // Leakage between the default 80/20 split of SpamAssassin, without and with the clean stage
-// first. Run: node tools/data-evidence/spam-leakage.js
+// first. Run: node tools/data-evidence/run.cjs tools/data-evidence/spam-leakage.js
 const { loadData, table } = require('./common');
 const clean = require('@leantune/plugin-data-clean').default;
 const validate = require('@leantune/plugin-data-validate').default;
