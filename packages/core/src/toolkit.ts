@@ -183,6 +183,9 @@ export class Toolkit {
   /** Both validation passes on a config object; fills defaults in place and returns it typed. */
   resolveConfig(data: unknown, source?: ConfigSource): ResolvedConfig {
     this.validator.assert(envelopeSchema(), data, source);
+    // Every enabled stage runs; an empty options object lets its schema defaults apply.
+    const stages = (data as { data?: { stages?: Record<string, unknown> } }).data?.stages;
+    if (stages) for (const stage of this.stages.list()) stages[stage.name] ??= {};
     this.validator.assert(this.combinedSchema(), data, source);
     const config = data as ResolvedConfig & { model: string | ResolvedConfig['model'] };
     if (typeof config.model === 'string') config.model = { name: config.model };

@@ -121,3 +121,17 @@ describe('config files', () => {
     expect(((await loadConfigFile(js)).data as { name: string }).name).toBe('from-js');
   });
 });
+
+describe('stage options', () => {
+  it('fills every enabled stage\'s schema defaults, even for a stage the config does not name', async () => {
+    const stagePlugin = definePlugin({
+      meta: { name: 'stage-defaults', version: '1.0.0', core: '^0.1.0' },
+      apply(ctx) {
+        ctx.stages.register({ name: 'dedupe', stage: -1000, optionsSchema: { type: 'object', properties: { threshold: { type: 'number', default: 0.9 } } }, run: (d) => d });
+      },
+    });
+    const tk = await createToolkit({ plugins: [stagePlugin] });
+    const config = tk.resolveConfig({ model: 'm', data: { name: 'd' } });
+    expect(config.data!.stages).toEqual({ dedupe: { threshold: 0.9 } });
+  });
+});
