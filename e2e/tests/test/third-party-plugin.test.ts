@@ -69,7 +69,7 @@ describe('the built CLI, as a user runs it', () => {
     expect(hooks).toEqual(EVERY_HOOK.filter((h) => !h.includes(':') && h !== 'datasetStage'));
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({ run: 'acme-shift', model: 'tiny-text', methods: ['shift'] });
-    expect(readdirSync(result.dir).sort()).toEqual(['config.json', 'data-reports.json', 'environment.json', 'metrics.json', 'run.json', 'trainable.safetensors']);
+    expect(readdirSync(result.dir).sort()).toEqual(['checkpoints', 'config.json', 'data-reports.json', 'environment.json', 'metrics.json', 'metrics.jsonl', 'run.json', 'trainable.safetensors']);
     expect(JSON.parse(readFileSync(join(result.dir, 'environment.json'), 'utf8')).backend).toMatchObject({ name: 'cpu', requested: 'cpu' });
     expect(r.stderr).toContain('leantune: backend cpu (1 thread)');
     expect(JSON.parse(readFileSync(join(result.dir, 'metrics.json'), 'utf8'))).toEqual(result.metrics);
@@ -90,8 +90,8 @@ describe('the built CLI, as a user runs it', () => {
 
   it('exits 2 on a usage error and 1 on a run failure', () => {
     expect(leantune('frobnicate').status).toBe(2);
-    const r = leantune('eval', '-c', join(fixtures, 'shift.json'));
+    const r = leantune('generate', '-c', join(fixtures, 'shift.json'), '-p', 'hello');
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain('"leantune eval" is not available yet');
+    expect(r.stderr).toContain('is not a decoder language model');
   });
 });
