@@ -77,6 +77,34 @@ export function withEwc(model: LoadedModel, state: EwcState, lambda: number): Lo
   return { ...model, loss: (batch, training) => tf.tidy(() => tf.add(base(batch, training), tf.mul(ewcPenalty(state), lambda / 2)) as tf.Scalar) };
 }
 
+/**
+ * The same anchors and Fisher diagonals bound to another module's parameters of the same
+ * paths (e.g. a fresh copy of the model). The tensors are shared, not copied.
+ */
+export function rebindEwc(state: EwcState, module: Module): EwcState {
+  const entries = state.entries.map((e): EwcEntry => {
+    let variable: tf.Variable;
+    try {
+      variable = module.getParameter(e.path).variable;
+    } catch {
+      throw new Error(`rebindEwc: the module has no parameter "${e.path}"`);
+    }
+    if (variable.shape.join('x') !== e.anchor.shape.join('x')) throw new Error(`rebindEwc: "${e.path}" is [${e.anchor.shape}] in the EWC state but [${variable.shape}] in the module`);
+    return { ...e, variable };
+  });
+  return { entries, samples: state.samples };
+}
+
+/** Throws when an entry's variable is not a parameter of `module` (its penalty would never move). */
+export function checkEwcBinding(state: EwcState, module: Module): void {
+  const own = new Set([...module.namedParameters()].map(([, p]) => p.variable));
+  const foreign = state.entries.filter((e) => !own.has(e.variable)).map((e) => e.path);
+  if (foreign.length) {
+    throw new Error(`EWC state is bound to another model's parameters (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', ...' : ''}); bind it with rebindEwc(state, model.module)`);
+  }
+}
+
+/** Frees anchors and Fisher diagonals (shared by rebound copies: dispose once). */
 export function disposeEwc(state: EwcState): void {
   for (const e of state.entries) tf.dispose([e.anchor, e.fisher]);
 }

@@ -2,7 +2,7 @@ import type { Batch, DataRecord, LoadedModel } from '@leantune/core';
 import { evaluateClassifier, fit } from '@leantune/train';
 import type { LoraConfig } from '@leantune/plugin-lora';
 import { addIncrementAdapter } from './adapter';
-import { withEwc, type EwcState } from './ewc';
+import { checkEwcBinding, withEwc, type EwcState } from './ewc';
 import { mixRehearsal } from './reservoir';
 
 export interface IncrementTraining {
@@ -49,6 +49,7 @@ export async function trainIncrement(o: IncrementOptions): Promise<IncrementRepo
   const started = performance.now();
   if (!o.model.encode || !o.model.loss) throw new Error(`trainIncrement: model "${o.model.name}" has no encode()/loss()`);
   if (o.newTrain.length === 0) throw new Error('trainIncrement: newTrain is empty');
+  if (o.ewc) checkEwcBinding(o.ewc.state, o.model.module);
   const oldAccuracyBefore = accuracy(o.model, o.oldValidation);
   const activeAdapters = o.adapter ? addIncrementAdapter(o.model.module, o.adapter.name, o.adapter.config, { stack: o.adapter.stack, arch: o.model.arch }) : undefined;
   const mix = o.rehearsal ? mixRehearsal(o.newTrain, o.rehearsal.buffer, { ratio: o.rehearsal.ratio, seed: o.train.seed }) : { records: [...o.newTrain], replayed: 0 };

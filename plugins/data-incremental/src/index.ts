@@ -66,7 +66,7 @@ export default definePlugin<IncrementalPluginOptions>({
 
 export { PLUGIN_NAME, rehearsalStage, rehearsalStageSchema, type RehearsalStageOptions } from './stage';
 export { ReservoirBuffer, mixRehearsal, type RehearsalMix } from './reservoir';
-export { computeFisher, ewcPenalty, withEwc, disposeEwc, saveEwc, loadEwc, type EwcEntry, type EwcState } from './ewc';
+export { computeFisher, ewcPenalty, withEwc, rebindEwc, checkEwcBinding, disposeEwc, saveEwc, loadEwc, type EwcEntry, type EwcState } from './ewc';
 export { addIncrementAdapter } from './adapter';
 export { trainIncrement, type IncrementOptions, type IncrementReport, type IncrementTraining } from './increment';
 export { saveReplayBuffer, loadReplayBuffer, BUFFER_FORMAT } from './records-io';

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { tempDir } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
-import { computeFisher, disposeEwc, ewcPenalty, loadEwc, saveEwc, withEwc } from '@leantune/plugin-data-incremental';
+import { computeFisher, disposeEwc, ewcPenalty, loadEwc, rebindEwc, saveEwc, trainIncrement, withEwc } from '@leantune/plugin-data-incremental';
 import { point, scalarModel } from './helpers';
 
 describe('EWC', () => {
@@ -42,6 +42,18 @@ describe('EWC', () => {
     disposeEwc(state);
     disposeEwc(loaded);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a state bound to another model is refused by trainIncrement until rebound', async () => {
+    const state = computeFisher(scalarModel(0.5), old);
+    const copy = scalarModel(1.5);
+    const train = { epochs: 1, batchSize: 2, lr: 0.1, seed: 0 };
+    await expect(trainIncrement({ model: copy, newTrain: old, ewc: { state, lambda: 1 }, train })).rejects.toThrow("EWC state is bound to another model's parameters (w); bind it with rebindEwc(state, model.module)");
+    const bound = rebindEwc(state, copy.module);
+    expect(bound.entries[0].variable).toBe(copy.module.param('w'));
+    expect(ewcPenalty(bound).dataSync()[0]).toBeCloseTo(0.5, 6);
+    await trainIncrement({ model: copy, newTrain: old, ewc: { state: bound, lambda: 1 }, train });
+    disposeEwc(state);
   });
 
   it('bad input is named', async () => {

@@ -6,7 +6,7 @@ import { tempDir } from '@leantune/testing';
 import plugin, { addIncrementAdapter, computeFisher, disposeEwc, loadReplayBuffer, rehearsalStage, saveEwc, saveRecords, saveReplayBuffer, ReservoirBuffer, trainIncrement } from '@leantune/plugin-data-incremental';
 import { blobs, ctx, mlpModel, point, scalarModel } from './helpers';
 
-const train = { epochs: 30, batchSize: 16, lr: 0.05, seed: 2 };
+const train = { epochs: 15, batchSize: 16, lr: 0.05, seed: 2 };
 const taskA = () => [...blobs('a', 40, 1), ...blobs('b', 40, 2)];
 const taskB = () => [...blobs('c', 40, 3), ...blobs('d', 40, 4)];
 const valA = () => [...blobs('a', 30, 5), ...blobs('b', 30, 6)];
