@@ -56,7 +56,7 @@ module.exports = {
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
-    properties: { trace: { type: 'boolean', default: true } },
+    properties: { trace: { type: 'boolean', default: false } },
   },
   apply(ctx) {
     ctx.methods.register({
