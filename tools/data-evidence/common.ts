@@ -1,6 +1,6 @@
 // Shared helpers of the evidence scripts: dataset loading through the datasets plugin, a
 // quiet run context, table printing and timing.
-import type { DataRecord, Dataset, DatasetLoader, LoadedModel, RunContext } from '@leantune/core';
+import type { Batch, DataRecord, Dataset, DatasetLoader, LoadedModel, RunContext } from '@leantune/core';
 import { shuffle } from '@leantune/data';
 import { createDatasetsPlugin } from '@leantune/plugin-datasets';
 import { initBackend, tf } from '@leantune/tensor';
@@ -15,6 +15,7 @@ export function runContext(seed = 42): RunContext {
     seed,
     configDir: process.cwd(),
     datasetLabels: async () => undefined,
+    loadDatasetSpec: async (spec) => loadDataset(spec.name, spec, seed),
     state: new Map(),
   };
 }
@@ -64,7 +65,7 @@ export interface TrainOptions {
 /** Trains a LoadedModel's trainable parameters on records with @leantune/train's fit. */
 export async function trainModel(model: LoadedModel, records: readonly DataRecord[], o: TrainOptions): Promise<void> {
   const loss = o.loss ?? model.loss!;
-  await fit({
+  await fit<Batch>({
     model: model.module,
     loss: (batch, training) => loss.call(model, batch, training),
     trainSet: { length: records.length, getBatch: (idx) => model.encode!(idx.map((i) => records[i])) },

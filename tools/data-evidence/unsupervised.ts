@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     ['PCA-50', 50, { method: 'pca', seed: 1 }],
     ['AE-16', 16, { method: 'autoencoder', hidden: 256, epochs: 10, batchSize: 64, lr: 1e-3, seed: 1 }],
     ['AE-50', 50, { method: 'autoencoder', hidden: 256, epochs: 10, batchSize: 64, lr: 1e-3, seed: 1 }],
+    ['PCA-50, standardised', 50, { method: 'pca', seed: 1, standardize: true }],
+    ['AE-50, standardised', 50, { method: 'autoencoder', hidden: 256, epochs: 10, batchSize: 64, lr: 1e-3, seed: 1, standardize: true }],
   ];
   const rows = [];
   for (const [name, k, spec] of arms) {

@@ -88,15 +88,18 @@ describe('native BatchMatMul / _FusedMatMul on wasm', () => {
     const a = seededValues(2 * 4 * 5, 91);
     const b = seededValues(6 * 5, 92);
     for (const spec of specs) {
-      const run = (): Float32Array =>
-        tf.tidy(() => {
+      const run = (): Float32Array => {
+        const out = tf.tidy(() => {
           const bias = tf.tensor(seededValues(tf.util.sizeFromShape(spec.bias), 93), spec.bias);
           const preluActivationWeights = spec.prelu ? tf.tensor1d(seededValues(6, 94)) : undefined;
-          const out = tf.fused.matMul({
+          return tf.fused.matMul({
             a: tf.tensor(a, [2, 4, 5]), b: tf.tensor(b, [6, 5]), transposeB: true, bias, activation: spec.activation, preluActivationWeights, leakyreluAlpha: 0.1,
           });
-          return out.dataSync() as Float32Array;
         });
+        const values = out.dataSync() as Float32Array;
+        out.dispose();
+        return values;
+      };
       const calls = counted.calls();
       const ours = await on('wasm', run);
       const native = counted.calls() > calls;

@@ -17,7 +17,8 @@ import {
   type MethodContractOptions,
 } from '../src';
 import { join } from 'node:path';
-import { loadSafetensors, saveSafetensors } from '@leantune/tensor';
+import { definePlugin } from '@leantune/core';
+import { loadSafetensors, saveSafetensors, type Module } from '@leantune/tensor';
 import { disposeLeaked, scaleOffsetPlugin, type Defect } from './scale-offset-method';
 
 const trainer = createTrainDriver();
@@ -183,5 +184,67 @@ describe('the suite catches defective methods', () => {
   it('an invalid-config message that does not match what the caller expects', async () => {
     const r = await checkInvalidConfigs(contract(undefined, { invalidConfigs: [{ config: { target_modules: 'dense' }, message: /fewer than/ }] }));
     expect(problems(r)).toMatch(/invalidConfigs\[0\] \{"target_modules":"dense"\}: the message does not match \/fewer than\/: .*\/methods\/scale-offset\/target_modules: must be array/s);
+  });
+});
+
+/**
+ * BitFit in miniature: trains encoder.dense.bias in place. The defective variant also writes
+ * to a frozen base weight whenever it runs in training mode.
+ */
+function inPlaceBiasPlugin(touchesFrozenWeight = false) {
+  return definePlugin({
+    meta: { name: '@contract-fixtures/in-place-bias', version: '1.0.0', core: '^0.1.0' },
+    apply(ctx) {
+      ctx.methods.register({
+        id: 'in-place-bias',
+        prefix: 'ipb_',
+        family: 'selective',
+        configSchema: { type: 'object', additionalProperties: false, properties: {} },
+        inject(model: Module) {
+          if (!touchesFrozenWeight) return model;
+          const classifier = model.getSubmodule('classifier');
+          const forward = classifier.forward.bind(classifier);
+          classifier.forward = (x) => {
+            const weight = classifier.getParameter('weight').variable;
+            if (classifier.training) tf.tidy(() => weight.assign(tf.mul(weight, 1.01)));
+            return forward(x);
+          };
+          return model;
+        },
+        trainable: (path) => path === 'encoder.dense.bias',
+      });
+    },
+  });
+}
+
+describe('methods that train base parameters in place (trainsBaseParameters)', () => {
+  const inPlace = (touches = false, extra: Partial<MethodContractOptions> = {}): MethodContractOptions => ({
+    plugin: inPlaceBiasPlugin(touches),
+    method: 'in-place-bias',
+    config: {},
+    trainer,
+    trainsBaseParameters: true,
+    // One bias vector on the frozen random base learns slowly; the check here is what moves.
+    loss: { steps: 6, minRelativeDrop: -1 },
+    ...extra,
+  });
+
+  it('may train and move the base parameters they select, and only those', async () => {
+    const trainable = await checkTrainableParameters(inPlace());
+    expect([trainable.ok, trainable.measured.trainable, trainable.measured.baseTrainable, trainable.measured.trainablePaths]).toEqual([true, 16, 16, ['encoder.dense.bias']]);
+    const loss = await checkLossFalls(inPlace());
+    expect([loss.ok, loss.problems]).toEqual([true, []]);
+  });
+
+  it('fail the base-frozen checks when they do not declare it, naming the option', async () => {
+    const trainable = await checkTrainableParameters(inPlace(false, { trainsBaseParameters: false }));
+    expect(problems(trainable)).toMatch(/base parameters are trainable: encoder\.dense\.bias; .*declares trainsBaseParameters: true/);
+    const loss = await checkLossFalls(inPlace(false, { trainsBaseParameters: false }));
+    expect(problems(loss)).toMatch(/training changed base parameters: encoder\.dense\.bias;/);
+  });
+
+  it('still catch a frozen base parameter that changes in training', async () => {
+    const r = await checkLossFalls(inPlace(true));
+    expect(r.problems).toEqual(['training changed frozen base parameters: classifier.weight; the base must stay frozen']);
   });
 });

@@ -15,14 +15,14 @@ describe('EWC', () => {
     expect(state.entries.map((e) => e.path)).toEqual(['w']);
     expect(Array.from(state.entries[0].fisher.dataSync())).toEqual([0.5]);
     expect(Array.from(state.entries[0].anchor.dataSync())).toEqual([0.5]);
-    model.module.param('w').assign(tf.tensor1d([1.5]));
+    model.module.getParameter('w').variable.assign(tf.tensor1d([1.5]));
     expect(ewcPenalty(state).dataSync()[0]).toBeCloseTo(0.5, 6); // 0.5·(1.5 − 0.5)²
     const wrapped = withEwc(model, state, 2);
     const batch = model.encode!([point('r', 1, 0)]);
     expect(wrapped.loss!(batch, true).dataSync()[0]).toBeCloseTo(2.25 + (2 / 2) * 0.5, 6); // (1.5)² + λ/2·penalty
     expect(wrapped.module).toBe(model.module);
     // The gradient of the penalty pulls w back: d/dw [λ/2·F·(w − w*)²] = λ·F·(w − w*) = 1.
-    const { grads } = tf.variableGrads(() => tf.sub(wrapped.loss!(batch, true), model.loss!(batch, true)) as tf.Scalar, [model.module.param('w')]);
+    const { grads } = tf.variableGrads(() => tf.sub(wrapped.loss!(batch, true), model.loss!(batch, true)) as tf.Scalar, [model.module.getParameter('w').variable]);
     expect(Object.values(grads)[0].dataSync()[0]).toBeCloseTo(1, 5);
     tf.dispose([...Object.values(grads), batch.inputs as tf.Tensor, batch.targets!]);
     disposeEwc(state);
@@ -37,7 +37,7 @@ describe('EWC', () => {
     await saveEwc(state, file);
     const loaded = await loadEwc(model.module, file);
     expect(loaded.samples).toBe(2);
-    expect(loaded.entries[0].variable).toBe(model.module.param('w'));
+    expect(loaded.entries[0].variable).toBe(model.module.getParameter('w').variable);
     expect(Array.from(loaded.entries[0].fisher.dataSync())).toEqual([0.5]);
     disposeEwc(state);
     disposeEwc(loaded);
@@ -50,7 +50,7 @@ describe('EWC', () => {
     const train = { epochs: 1, batchSize: 2, lr: 0.1, seed: 0 };
     await expect(trainIncrement({ model: copy, newTrain: old, ewc: { state, lambda: 1 }, train })).rejects.toThrow("EWC state is bound to another model's parameters (w); bind it with rebindEwc(state, model.module)");
     const bound = rebindEwc(state, copy.module);
-    expect(bound.entries[0].variable).toBe(copy.module.param('w'));
+    expect(bound.entries[0].variable).toBe(copy.module.getParameter('w').variable);
     expect(ewcPenalty(bound).dataSync()[0]).toBeCloseTo(0.5, 6);
     await trainIncrement({ model: copy, newTrain: old, ewc: { state: bound, lambda: 1 }, train });
     disposeEwc(state);

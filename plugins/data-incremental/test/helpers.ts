@@ -1,7 +1,7 @@
 import type { Batch, DataRecord, LoadedModel, RunContext } from '@leantune/core';
 import { Linear, Module, setSeed, tf } from '@leantune/tensor';
 
-export const ctx = (configDir = '/'): RunContext => ({ runName: 't', config: {} as RunContext['config'], tf, log: { info: () => {}, warn: () => {} }, seed: 3, configDir, datasetLabels: async () => undefined, state: new Map() });
+export const ctx = (configDir = '/'): RunContext => ({ runName: 't', config: {} as RunContext['config'], tf, log: { info: () => {}, warn: () => {} }, seed: 3, configDir, datasetLabels: async () => undefined, loadDatasetSpec: async () => { throw new Error('no datasets in this test'); }, state: new Map() });
 
 /** y ≈ w·x with one weight: losses and Fisher values can be worked out by hand. */
 export class Scalar extends Module {

@@ -10,7 +10,7 @@ const ramp = (n: number, shift: number, label: (i: number) => string) => Array.f
 const img = (id: string, v: number, label: string): DataRecord => ({ id, label, image: { data: Uint8Array.from([v, 255 - v, 0, 0]), shape: [2, 2, 1] }, meta: { source: 'unit', row: 0 } });
 
 function ctx(logs: string[] = []): RunContext {
-  return { runName: 't', config: {} as RunContext['config'], tf, log: { info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) }, seed: 1, configDir: '/', datasetLabels: async () => undefined, state: new Map() };
+  return { runName: 't', config: {} as RunContext['config'], tf, log: { info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) }, seed: 1, configDir: '/', datasetLabels: async () => undefined, loadDatasetSpec: async () => { throw new Error('no datasets in this test'); }, state: new Map() };
 }
 
 describe('driftReport', () => {
@@ -79,7 +79,7 @@ describe('drift stage, saved reference and command', () => {
     await saveDriftReference(images, file, { sampleSize: 100 }); // every record: no drift against itself
     const saved = await loadDriftReference(file);
     expect(saved).toMatchObject({ source: 'image', total: 50 });
-    expect(Array.from(saved.records.find((r) => r.id === 'i3')!.features as Float64Array)).toEqual([15 / 255, 240 / 255, 0, 0].map(Math.fround));
+    expect(Array.from((saved.records.find((r) => r.id === 'i3') as DataRecord & { features: Float64Array }).features)).toEqual([15 / 255, 240 / 255, 0, 0].map(Math.fround));
     const ds: Dataset = { name: 'new', records: images, splits: { validation: images }, reports: [] };
     const out = await driftStage.run(ds, { reference: file }, ctx());
     const details = out.reports[0].details as { features: { source: string; count: number }; verdict: string };

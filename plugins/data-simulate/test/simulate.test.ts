@@ -2,7 +2,7 @@ import type { DataRecord, Dataset, RunContext } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { expand, generateImages, generateText, insidePolygon, jitterAffine, mixSynthetic, renderDigit, renderStrokes, simulateStage, transform } from '@leantune/plugin-data-simulate';
 
-const ctx = (logs: string[] = []): RunContext => ({ runName: 't', config: {} as RunContext['config'], tf, log: { info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) }, seed: 5, configDir: '/', datasetLabels: async () => undefined, state: new Map() });
+const ctx = (logs: string[] = []): RunContext => ({ runName: 't', config: {} as RunContext['config'], tf, log: { info: (m) => logs.push(m), warn: (m) => logs.push(`warn: ${m}`) }, seed: 5, configDir: '/', datasetLabels: async () => undefined, loadDatasetSpec: async () => { throw new Error('no datasets in this test'); }, state: new Map() });
 const rec = (id: string, label: string): DataRecord => ({ id, label, meta: { source: 'real', row: 0 } });
 
 describe('raster', () => {

@@ -14,6 +14,8 @@ export interface FeaturesStageOptions {
   fitOn?: 'train' | 'all';
   /** Drop records without a label after fitting (they served as unlabelled pretraining data). */
   dropUnlabelled?: boolean;
+  /** z-score each feature with the fit set's mean and standard deviation (default false). */
+  standardize?: boolean;
   seed?: number;
   hidden?: number;
   epochs?: number;
@@ -31,6 +33,7 @@ export const featuresStageSchema: JSONSchema = {
     source: { type: 'string', enum: ['image', 'features'], default: 'image' },
     fitOn: { type: 'string', enum: ['train', 'all'], default: 'train', description: 'Fit on the train split (default) or every record; labels are never used' },
     dropUnlabelled: { type: 'boolean', default: false },
+    standardize: { type: 'boolean', default: false, description: "z-score each feature with the fit set's statistics" },
     seed: { type: 'integer' },
     hidden: { type: 'integer', minimum: 1, default: 128 },
     epochs: { type: 'integer', minimum: 1, default: 5 },
@@ -57,8 +60,8 @@ export const featuresStage: DatasetStage<FeaturesStageOptions> = {
     const fitRecords = fitOn === 'train' ? (dataset.splits?.train ?? dataset.records) : dataset.records;
     const spec: ExtractorSpec =
       options.method === 'pca'
-        ? { method: 'pca', seed: options.seed ?? ctx.seed }
-        : { method: 'autoencoder', hidden: options.hidden, epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, seed: options.seed ?? ctx.seed };
+        ? { method: 'pca', seed: options.seed ?? ctx.seed, standardize: options.standardize }
+        : { method: 'autoencoder', hidden: options.hidden, epochs: options.epochs, batchSize: options.batchSize, lr: options.lr, seed: options.seed ?? ctx.seed, standardize: options.standardize };
     const extractor = await fitExtractor(recordsToMatrix(fitRecords, source), options.k, spec);
     const all = new Set<DataRecord>([...dataset.records, ...Object.values(dataset.splits ?? {}).flat()]);
     const mapped = withFeatures([...all], extractor, source);

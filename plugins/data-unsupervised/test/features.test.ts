@@ -1,9 +1,9 @@
-import type { DataRecord, Dataset, RunContext } from '@leantune/core';
+import type { Batch, DataRecord, Dataset, RunContext } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { evaluateClassifier, fit } from '@leantune/train';
 import { encodeMatrix, featuresHeadLoader, featuresHeadModel, featuresStage, matrix, trainAutoencoder } from '@leantune/plugin-data-unsupervised';
 
-const ctx = (labels?: string[]): RunContext => ({ runName: 't', config: {} as RunContext['config'], tf, log: { info: () => {}, warn: () => {} }, seed: 3, configDir: '/', datasetLabels: async () => labels, state: new Map() });
+const ctx = (labels?: string[]): RunContext => ({ runName: 't', config: {} as RunContext['config'], tf, log: { info: () => {}, warn: () => {} }, seed: 3, configDir: '/', datasetLabels: async () => labels, loadDatasetSpec: async () => { throw new Error('no datasets in this test'); }, state: new Map() });
 
 /** 2-D points on a line y = x (plus a little y = −x), as 2×1×1 "images". */
 function lineRecords(): DataRecord[] {
@@ -59,7 +59,7 @@ describe('features-head', () => {
   it('trains on features to separate two classes, via fit and evaluateClassifier', async () => {
     const records = lineRecords().map((r) => ({ ...r, features: (r.image as { data: Float32Array }).data }) as DataRecord);
     const model = featuresHeadModel(2, ['neg', 'pos'], { seed: 1 });
-    await fit({ model: model.module, loss: (b, t) => model.loss!(b, t), trainSet: { length: 6, getBatch: (idx) => model.encode!(idx.map((i) => records[i])) }, epochs: 40, batchSize: 6, optimizer: { name: 'adamw', lr: 0.1, weightDecay: 0 } });
+    await fit<Batch>({ model: model.module, loss: (b, t) => model.loss!(b, t), trainSet: { length: 6, getBatch: (idx) => model.encode!(idx.map((i) => records[i])) }, epochs: 40, batchSize: 6, optimizer: { name: 'adamw', lr: 0.1, weightDecay: 0 } });
     expect(evaluateClassifier(model, records, 6).accuracy).toBe(1);
     expect(() => model.encode!([{ ...records[0], label: 'maybe' }])).toThrow('features-head: record p0 has label "maybe", not one of neg, pos');
     expect(() => featuresHeadModel(3, ['neg', 'pos']).encode!(records)).toThrow('record p0 has 2 features values, the head takes 3; set inputDim to match');

@@ -21,7 +21,8 @@ export function formatParameterCounts(result: CheckResult): string {
 
 /**
  * 2. After a Run injects the method, something is trainable and none of it is a base
- * parameter (matched by variable, so a renamed base weight still counts as base).
+ * parameter (matched by variable, so a renamed base weight still counts as base), unless
+ * the method declares trainsBaseParameters.
  */
 export function checkTrainableParameters(options: MethodContractOptions): Promise<CheckResult> {
   return runCheck('trainable', options, async (r) => {
@@ -42,9 +43,10 @@ export function checkTrainableParameters(options: MethodContractOptions): Promis
         r.fail(`nothing is trainable after inject: the method's parameters must start a path segment with its prefix "${s.method.prefix}" or be claimed by its trainable() rule`);
       }
       const base = trainable.filter(([, p]) => s.baseVariables.has(p.variable));
-      if (base.length) {
+      r.measured.baseTrainable = base.reduce((n, [, p]) => n + p.variable.size, 0);
+      if (base.length && !options.trainsBaseParameters) {
         const names = base.map(([path, p]) => (path === s.baseVariables.get(p.variable) ? path : `${path} (base ${s.baseVariables.get(p.variable)})`));
-        r.fail(`base parameters are trainable: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''}; the base must stay frozen (narrow trainable() or the prefix)`);
+        r.fail(`base parameters are trainable: ${names.slice(0, 5).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''}; the base must stay frozen (narrow trainable() or the prefix; a method that trains base parameters in place by design, as BitFit does, declares trainsBaseParameters: true)`);
       }
     } finally {
       s.dispose();

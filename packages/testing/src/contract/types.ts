@@ -47,6 +47,12 @@ export interface MethodContractOptions {
   mergeable?: boolean;
   /** The injected model must compute exactly the base model's outputs before training. */
   identityAtInit?: boolean;
+  /**
+   * The method trains some of the base model's own parameters in place (BitFit's biases, LN
+   * tuning's LayerNorms, full fine-tuning, a linear probe's head): those may be trainable and
+   * move; every base parameter it leaves frozen must still stay unchanged. Default false.
+   */
+  trainsBaseParameters?: boolean;
   /** The model output compared by the equality checks; default logits (`module.forward(inputs)`), else `predict`. */
   outputs?: (model: LoadedModel, batch: Batch) => tf.Tensor;
   /** Overrides of the run's `train` section (e.g. `{ learningRate: 0.01 }`); default adamw, lr 0.05, batch 8. */
