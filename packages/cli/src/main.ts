@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '@leantune/core';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
 import { runCompare } from './commands/compare';
+import { dataCommand } from './commands/data-commands';
 import { modelCommands } from './commands/model-commands';
 import { runTrain } from './commands/train';
 import { EXIT, reportError } from './exit';
@@ -110,7 +111,9 @@ function buildProgram(io: CliIO): Command {
       await runCompare(opts.config, io, opts.methods);
     });
 
-  for (const cmd of modelCommands(io)) program.addCommand(cmd.configureOutput({ writeOut: io.out, writeErr: io.err }).exitOverride());
+  for (const cmd of [...modelCommands(io), dataCommand(io)]) {
+    program.addCommand(cmd.configureOutput({ writeOut: io.out, writeErr: io.err }).exitOverride());
+  }
   return program;
 }
 
