@@ -46,6 +46,16 @@ describe('features stage', () => {
     expect(out.reports[0]).toMatchObject({ stage: 'features', in: 6, out: 6, changed: 6, dropped: 0, details: { method: 'pca', k: 1, fittedOn: 4, explainedVarianceRatio: expect.closeTo(1, 6) } });
   });
 
+  it('standardize z-scores each feature with the fit set\'s statistics', async () => {
+    const records = lineRecords();
+    const out = await featuresStage.run({ name: 'line', records, reports: [] }, { method: 'pca', k: 1, fitOn: 'all', standardize: true }, ctx());
+    const v = out.records.map((r) => (r as DataRecord & { features: Float32Array }).features[0]);
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length);
+    expect(mean).toBeCloseTo(0, 6);
+    expect(sd).toBeCloseTo(1, 5);
+  });
+
   it('unlabelled records help fit, then are dropped with a counted reason when asked', async () => {
     const records = lineRecords();
     delete records[0].label;
