@@ -27,6 +27,19 @@ describe('registered gradients', () => {
     x.dispose();
   });
 
+  it.each([
+    ['x[2,2,3]·W[3,2] (W broadcast over the batch)', [2, 2, 3], [3, 2], false, false],
+    ['x[2,2,3]·W[2,3]ᵀ', [2, 2, 3], [2, 3], false, true],
+    ['a[1,2,3]·b[2,3,2] (a broadcast)', [1, 2, 3], [2, 3, 2], false, false],
+  ] as const)('batched matMul with broadcasting matches finite differences: %s', (_name, aShape, bShape, ta, tb) => {
+    const values = (n: number, shift: number) => Array.from({ length: n }, (_, i) => Math.sin(1.3 * i + shift));
+    const a = tf.variable(tf.tensor(values(aShape.reduce((x, y) => x * y, 1), 0.2), [...aShape]));
+    const b = tf.variable(tf.tensor(values(bShape.reduce((x, y) => x * y, 1), 1.1), [...bShape]));
+    expectGradientsMatchFiniteDifferences(() => weightedSum(tf.matMul(a, b, ta, tb)), [a, b], { eps: 1e-3, rtol: 2e-2, atol: 2e-3 });
+    a.dispose();
+    b.dispose();
+  });
+
   it('does not replace gradients that are already registered', () => {
     expect(registerLayerGradients()).toBe(0);
     expect(tf.getGradient('Sum')).toBeDefined();

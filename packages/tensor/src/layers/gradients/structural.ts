@@ -30,12 +30,26 @@ function extreme(kernelName: string, axisAttr: string): Grad {
   };
 }
 
+/** Sums a gradient over the batch axes its input was broadcast along, back to `shape`. */
+function unbroadcastBatch(grad: tf.Tensor, shape: number[]): tf.Tensor {
+  let g = grad;
+  if (g.rank > shape.length) g = tf.sum(g, Array.from({ length: g.rank - shape.length }, (_, i) => i));
+  const axes = shape.slice(0, -2).flatMap((n, i) => (n === 1 && g.shape[i] !== 1 ? [i] : []));
+  return axes.length ? tf.sum(g, axes, true) : g;
+}
+
 function matMulGrad(dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor, attrs: Attrs): Record<string, () => tf.Tensor> {
   const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-  if (!transposeA && !transposeB) return { a: () => tf.matMul(dy, b, false, true), b: () => tf.matMul(a, dy, true, false) };
-  if (!transposeA && transposeB) return { a: () => tf.matMul(dy, b, false, false), b: () => tf.matMul(dy, a, true, false) };
-  if (transposeA && !transposeB) return { a: () => tf.matMul(b, dy, false, true), b: () => tf.matMul(a, dy, false, false) };
-  return { a: () => tf.matMul(b, dy, true, true), b: () => tf.matMul(dy, a, true, true) };
+  const grads: [() => tf.Tensor, () => tf.Tensor] =
+    !transposeA && !transposeB
+      ? [() => tf.matMul(dy, b, false, true), () => tf.matMul(a, dy, true, false)]
+      : !transposeA && transposeB
+        ? [() => tf.matMul(dy, b, false, false), () => tf.matMul(dy, a, true, false)]
+        : transposeA && !transposeB
+          ? [() => tf.matMul(b, dy, false, true), () => tf.matMul(a, dy, false, false)]
+          : [() => tf.matMul(b, dy, true, true), () => tf.matMul(dy, a, true, true)];
+  // A broadcast operand (x[B,T,K]·W[K,N]) gets the sum of its per-batch gradients.
+  return { a: () => unbroadcastBatch(grads[0](), a.shape), b: () => unbroadcastBatch(grads[1](), b.shape) };
 }
 
 function gatherGrad(dy: tf.Tensor, x: tf.Tensor, indices: tf.Tensor, axis: number): tf.Tensor {
