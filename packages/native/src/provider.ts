@@ -1,6 +1,6 @@
 import { initBackend, registerBackendProvider, type ActivatedBackend, type BackendProvider } from '@leantune/tensor';
 import { loadAddon } from './addon';
-import { installNativeWasmKernels } from './wasm-kernels';
+import { installNativeWasmKernels, uninstallNativeWasmKernels } from './wasm-kernels';
 
 /**
  * The `native` slot: the wasm backend (threads, SIMD, @leantune/tensor's training kernels)
@@ -16,6 +16,9 @@ export const nativeBackendProvider: BackendProvider = {
     addon.setThreads(threads);
     installNativeWasmKernels(addon);
     return { tfjsName: 'wasm', threads: addon.info().threads, simd: wasm.simd };
+  },
+  deactivate(): void {
+    uninstallNativeWasmKernels();
   },
 };
 

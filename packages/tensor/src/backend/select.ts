@@ -17,7 +17,7 @@ import {
 export const BACKEND_ENV = 'LEANTUNE_BACKEND';
 
 const providers = builtInProviders();
-let active: { info: BackendInfo; tfjsName: string } | null = null;
+let active: { info: BackendInfo; tfjsName: string; provider: BackendProvider } | null = null;
 
 function isBackendName(name: string): name is BackendName {
   return (BACKEND_NAMES as readonly string[]).includes(name);
@@ -81,10 +81,14 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       continue;
     }
     try {
+      // The previous backend's changes to shared state must not leak into this one.
+      const previous = active;
+      active = null;
+      previous?.provider.deactivate?.();
       const started = await provider.activate({ threads, log });
       tried.push({ name });
       const info: BackendInfo = { name, requested, threads: started.threads, simd: started.simd, tried };
-      active = { info, tfjsName: started.tfjsName };
+      active = { info, tfjsName: started.tfjsName, provider };
       return info;
     } catch (error) {
       if (error instanceof BackendUnavailableError) {

@@ -51,6 +51,8 @@ export interface ActivatedBackend {
  */
 export interface BackendProvider {
   activate(context: ProviderContext): Promise<ActivatedBackend>;
+  /** Undoes what activate changed in shared state (kernels put on another backend) when another backend takes over. */
+  deactivate?(): void;
 }
 
 /** "Not installed here": `auto` skips it silently; an explicit request reports `reason`. */
