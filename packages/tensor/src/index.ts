@@ -1,6 +1,6 @@
 // The cpu backend is always registered: it is the fallback of every backend order.
 import '@tensorflow/tfjs-backend-cpu';
-import './quiet-cpu';
+import './cpu-backend';
 
 export * as tf from '@tensorflow/tfjs-core';
 export * from './module';
