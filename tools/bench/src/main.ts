@@ -17,6 +17,9 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '8' },
     layers: { type: 'string' },
     'd-model': { type: 'string' },
+    heads: { type: 'string' },
+    vocab: { type: 'string' },
+    seq: { type: 'string' },
     peer: { type: 'boolean', default: true },
     'no-peer': { type: 'boolean', default: false },
     out: { type: 'string', default: join(process.cwd(), '.bench') },
@@ -43,6 +46,9 @@ async function main(): Promise<void> {
     ...REFERENCE_SHAPE,
     ...(args.layers ? { layers: Number(args.layers) } : {}),
     ...(args['d-model'] ? { dModel: Number(args['d-model']) } : {}),
+    ...(args.heads ? { heads: Number(args.heads) } : {}),
+    ...(args.vocab ? { vocab: Number(args.vocab) } : {}),
+    ...(args.seq ? { seq: Number(args.seq) } : {}),
   };
   const base = { shape, batch: Number(args.batch), warmupSteps: Number(args.warmup), steps: Number(args.steps), maxSeconds: Number(args['max-seconds']) };
   const methods = args.methods!.split(',') as Array<'full' | 'lora'>;
