@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REFERENCE_SHAPE, type DecoderShape } from './decoder';
 import { peerUnavailable, peerWarning, runPeer } from './peer';
+import { runWorker } from './run-worker';
 import type { WorkerJob, WorkerResult } from './worker';
 
 const { values: args } = parseArgs({
@@ -25,12 +25,6 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(process.cwd(), '.bench') },
   },
 });
-
-function runWorker(job: WorkerJob): WorkerResult | { job: WorkerJob; error: string } {
-  const r = spawnSync(process.execPath, [join(__dirname, 'worker.js'), JSON.stringify(job)], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) return { job, error: r.stderr.trim().split('\n').slice(0, 3).join(' | ') };
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-}
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
