@@ -1,4 +1,4 @@
-import { tf } from '@leantune/tensor';
+import { broadcastBatchIndex, planBatchMatMul, tf } from '@leantune/tensor';
 
 /** Shapes of one (batched, broadcast) matmul, as the native kernel takes them. */
 export interface MatMulPlan {
@@ -13,21 +13,6 @@ export interface MatMulPlan {
   bIndex: Int32Array | null;
 }
 
-/** Flat index into a (broadcast) input batch for flat output batch `flat`. */
-function broadcastIndex(flat: number, outBatch: number[], inBatch: number[]): number {
-  let index = 0;
-  let stride = 1;
-  let rest = flat;
-  for (let axis = outBatch.length - 1, inAxis = inBatch.length - 1; axis >= 0; axis--, inAxis--) {
-    const coordinate = rest % outBatch[axis];
-    rest = Math.floor(rest / outBatch[axis]);
-    if (inAxis < 0) continue;
-    if (inBatch[inAxis] !== 1) index += coordinate * stride;
-    stride *= inBatch[inAxis];
-  }
-  return index;
-}
-
 /** Index array for one side, or null when that side has 1 batch or exactly the output's. */
 function batchIndex(inBatch: number[], outBatch: number[], outSize: number): Int32Array | null {
   const size = tf.util.sizeFromShape(inBatch);
@@ -35,31 +20,15 @@ function batchIndex(inBatch: number[], outBatch: number[], outSize: number): Int
   const same = inBatch.length === outBatch.length && inBatch.every((d, i) => d === outBatch[i]);
   if (same) return null;
   const index = new Int32Array(outSize);
-  for (let o = 0; o < outSize; o++) index[o] = broadcastIndex(o, outBatch, inBatch);
+  for (let o = 0; o < outSize; o++) index[o] = broadcastBatchIndex(o, outBatch, inBatch);
   return index;
 }
 
 export function planMatMul(kernelName: string, aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): MatMulPlan {
-  if (aShape.length < 2 || bShape.length < 2) {
-    throw new Error(`${kernelName} (native): a and b need rank >= 2, got shapes [${aShape}] and [${bShape}]`);
-  }
-  const [ra, rb] = [aShape.length, bShape.length];
-  const [m, kA] = transposeA ? [aShape[ra - 1], aShape[ra - 2]] : [aShape[ra - 2], aShape[ra - 1]];
-  const [kB, n] = transposeB ? [bShape[rb - 1], bShape[rb - 2]] : [bShape[rb - 2], bShape[rb - 1]];
-  if (kA !== kB) {
-    throw new Error(
-      `${kernelName} (native): inner dimensions differ: a [${aShape}] (transposeA=${transposeA}) gives ${kA}, ` +
-        `b [${bShape}] (transposeB=${transposeB}) gives ${kB}`,
-    );
-  }
-  const batchA = aShape.slice(0, -2);
-  const batchB = bShape.slice(0, -2);
-  const outBatch = tf.backend_util.assertAndGetBroadcastShape(batchA, batchB);
-  const batch = tf.util.sizeFromShape(outBatch);
+  const { m, k, n, batchA, batchB, outBatch, outSize, outShape } = planBatchMatMul(kernelName, aShape, bShape, transposeA, transposeB, 'native');
   return {
-    m, k: kA, n, batch,
-    outShape: [...outBatch, m, n],
-    aIndex: batchIndex(batchA, outBatch, batch),
-    bIndex: batchIndex(batchB, outBatch, batch),
+    m, k, n, batch: outSize, outShape,
+    aIndex: batchIndex(batchA, outBatch, outSize),
+    bIndex: batchIndex(batchB, outBatch, outSize),
   };
 }

@@ -16,3 +16,4 @@ export { createNativeProvider, NATIVE_PACKAGE } from './providers';
 export { BACKEND_ENV, describeBackend, formatBackendInfo, initBackend, registerBackendProvider, requestedBackend } from './select';
 export { installWasmTrainingKernels, uninstallWasmTrainingKernels, wasmTrainingKernelsInstalled } from './wasm/install';
 export { MAX_WASM_THREADS } from './wasm/threads';
+export { broadcastBatchIndex, planMatMul as planBatchMatMul, type MatMulPlan as BatchMatMulPlan } from './wasm/batch-matmul';

@@ -41,16 +41,17 @@ export interface MatMulPlan {
   outShape: number[];
 }
 
-export function planMatMul(kernelName: string, aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean): MatMulPlan {
+/** Shapes of a (batched, broadcast, transposed) product; `backend` only labels errors. */
+export function planMatMul(kernelName: string, aShape: number[], bShape: number[], transposeA: boolean, transposeB: boolean, backend = 'wasm'): MatMulPlan {
   if (aShape.length < 2 || bShape.length < 2) {
-    throw new Error(`${kernelName} (wasm): a and b need rank >= 2, got shapes [${aShape}] and [${bShape}]`);
+    throw new Error(`${kernelName} (${backend}): a and b need rank >= 2, got shapes [${aShape}] and [${bShape}]`);
   }
   const [ra, rb] = [aShape.length, bShape.length];
   const [m, kA] = transposeA ? [aShape[ra - 1], aShape[ra - 2]] : [aShape[ra - 2], aShape[ra - 1]];
   const [kB, n] = transposeB ? [bShape[rb - 1], bShape[rb - 2]] : [bShape[rb - 2], bShape[rb - 1]];
   if (kA !== kB) {
     throw new Error(
-      `${kernelName} (wasm): inner dimensions differ: a [${aShape}] (transposeA=${transposeA}) gives ${kA}, ` +
+      `${kernelName} (${backend}): inner dimensions differ: a [${aShape}] (transposeA=${transposeA}) gives ${kA}, ` +
         `b [${bShape}] (transposeB=${transposeB}) gives ${kB}`,
     );
   }
