@@ -40,4 +40,4 @@ export type {
   TrainState,
 } from './trainer/types';
 export { classificationReport, createTrainDriver, evaluateClassifier, evaluateLoss, type TrainDriverOptions } from './run-driver';
-export { checkMemoryFits, parameterStateBytes, WASM_HEAP_BYTES } from './memory-check';
+export { checkActivationsFit, checkMemoryFits, parameterStateBytes, probeBytesPerSample, PROBE_MIN_PARAMETERS, WASM_HEAP_BYTES } from './memory-check';

@@ -1,7 +1,7 @@
 import { RunError, type Batch, type DataRecord, type LoadedModel, type Metrics, type Run, type TrainDriver, type TrainState as CoreTrainState } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import type { IndexedDataset } from './data';
-import { checkMemoryFits } from './memory-check';
+import { checkActivationsFit, checkMemoryFits } from './memory-check';
 import { ClassificationMeter, type ClassificationMetrics } from './metrics';
 import { deriveSeed, Rng } from './random';
 import { fit } from './trainer/fit';
@@ -93,6 +93,7 @@ export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver
       }
       if (train.length === 0) throw new RunError(`Dataset "${dataset.name}" has no training records after its stages.`);
       checkMemoryFits(model, cfg.optimizer, run.context);
+      await checkActivationsFit(model, cfg.optimizer, cfg.batchSize, train[0], run.context);
       const core: CoreTrainState = { run: run.context, model, epoch: 0, step: 0, stopRequested: false };
       const trainSet: IndexedDataset<Batch> = { length: train.length, getBatch: (idx) => model.encode(idx.map((i) => trainRecord(i))) };
       // Augmentation (a stage's policy) on training records only, as batches are built. The

@@ -40,3 +40,25 @@ describe('memory check before training', () => {
     expect(warnings[0]).toMatch(/take 2\.40 GiB of the wasm backend's 4\.00 GiB heap/);
   });
 });
+
+describe('activation probe before training', () => {
+  it('measures one sample and warns about a batch whose activations may not fit the heap', async () => {
+    const { tinyLoadedModel, tinySentiment } = await import('@leantune/testing');
+    const { checkActivationsFit, probeBytesPerSample } = await import('@leantune/train');
+    const model = tinyLoadedModel(['neg', 'pos']);
+    const [sample] = tinySentiment(1);
+    const tensorsBefore = tf.memory().numTensors;
+    const perSample = await probeBytesPerSample(model, sample);
+    expect(perSample).toBeGreaterThan(0);
+    expect(tf.memory().numTensors).toBe(tensorsBefore); // the probe frees what it made
+    const state = parameterStateBytes(model, 'adamw');
+    const heap = (state + 10.5 * perSample) / 0.9; // room for 10 samples
+    const warnings: string[] = [];
+    await checkActivationsFit(model, 'adamw', 64, sample, ctx('native', warnings), heap);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/at batch 64 may need about .* on the native backend .* use batchSize ≤ 10 \(with gradAccum/);
+    await checkActivationsFit(model, 'adamw', 8, sample, ctx('native', warnings), heap);
+    await checkActivationsFit(model, 'adamw', 64, sample, ctx('cpu', warnings), heap);
+    expect(warnings).toHaveLength(1);
+  });
+});
