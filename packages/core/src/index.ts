@@ -12,6 +12,7 @@ export * from './from-config';
 export * from './suggest';
 export * from './targets';
 export * from './adapter-files';
+export * from './modules-to-save';
 export * from './version';
 export * from './config/schema';
 export * from './config/load';

@@ -105,3 +105,8 @@ export class MethodRegistry {
 export function ownsParameter(method: MethodDefinition<any>, path: string): boolean {
   return path.split('.').some((segment) => segment.startsWith(method.prefix));
 }
+
+/** Whether `method` (configured with `config`) trains the parameter at `path`: its `trainable`, or the prefix rule. */
+export function methodTrains(method: MethodDefinition<any>, path: string, param: Parameter, config: unknown): boolean {
+  return method.trainable ? method.trainable(path, param, config) : ownsParameter(method, path);
+}

@@ -6,6 +6,8 @@ import type { ResolvedConfig } from './config/schema';
 import type { Run } from './run';
 import { CORE_VERSION } from './version';
 import type { Artifacts, Metrics } from './types';
+import { methodTrains } from './methods';
+import { saveModulesToSave } from './modules-to-save';
 
 /** Writes via a temp file and a rename, so a reader never sees a half-written file. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
@@ -129,13 +131,23 @@ export function markRunInterrupted(run: Run, dir: string, step: number): void {
   writeJson(join(dir, RUN_FILES.record), { ...recordOf(run, 'interrupted', previous?.adapters, step) });
 }
 
+/** Trained parameters that no enabled method owns (e.g. a new head trained through `trainable`). */
+function trainedOutsideMethods(run: Run): string[] {
+  const methods = Object.entries(run.config.methods).map(([id, cfg]) => ({ def: run.toolkit.methods.get(id)!, cfg }));
+  return [...run.model!.module.namedParameters()]
+    .filter(([path, param]) => param.requiresGrad && !methods.some(({ def, cfg }) => methodTrains(def, path, param, cfg)))
+    .map(([path]) => path);
+}
+
 /**
  * Each enabled method that can save writes its own files into adapters/<id>/, through a
- * temp folder renamed into place, so a failed save leaves no half folder.
+ * temp folder renamed into place, so a failed save leaves no half folder. Trained modules
+ * that belong to no method travel with each folder as modules_to_save (modules-to-save.ts).
  */
 function saveAdapters(run: Run, dir: string): Record<string, string> {
   const model = run.model!;
   const out: Record<string, string> = {};
+  const extra = trainedOutsideMethods(run);
   for (const [id, config] of Object.entries(run.config.methods)) {
     const method = run.toolkit.methods.get(id);
     if (!method?.save) continue;
@@ -146,6 +158,7 @@ function saveAdapters(run: Run, dir: string): Record<string, string> {
     mkdirSync(tmp, { recursive: true });
     try {
       method.save(model.module, config, tmp);
+      saveModulesToSave(model.module, tmp, extra, { taskType: model.taskType });
       rmSync(target, { recursive: true, force: true });
       renameSync(tmp, target);
     } catch (err) {

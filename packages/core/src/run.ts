@@ -3,7 +3,7 @@ import type { Toolkit } from './toolkit';
 import type { MethodContext, RunContext } from './context';
 import { ConfigError, RunError, errorMessage } from './errors';
 import { createRunHooks, type RunHooks } from './hooks';
-import { ownsParameter } from './methods';
+import { methodTrains } from './methods';
 import { applyStructureEdits } from './structure-edits';
 import { didYouMean } from './suggest';
 import type { ResolvedConfig } from './config/schema';
@@ -121,7 +121,7 @@ export class Run {
     const out = new Set<string>();
     for (const [path, param] of model.module.namedParameters()) {
       for (const { def, cfg } of methods) {
-        if (def.trainable ? def.trainable(path, param, cfg) : ownsParameter(def, path)) out.add(path);
+        if (methodTrains(def, path, param, cfg)) out.add(path);
       }
       patterns.forEach((re, i) => {
         if (re.test(path)) {

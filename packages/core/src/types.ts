@@ -24,6 +24,13 @@ export interface LoadedModel {
   loader?: string;
   /** Class names of a classification head, when there is one. */
   labels?: string[];
+  /**
+   * Parameters the loader initialised itself (not from pretrained weights), e.g. a new
+   * classifier head. Loading adapters warns for each one that nothing restored.
+   */
+  freshParameters?: string[];
+  /** What the model does, as PEFT's task_type names it ("SEQ_CLS", "CAUSAL_LM", "FEATURE_EXTRACTION", …). */
+  taskType?: string | null;
   encode?(records: readonly DataRecord[]): Batch;
   loss?(batch: Batch, training: boolean): tf.Scalar;
   predict?(batch: Batch): tf.Tensor;

@@ -58,6 +58,9 @@ export function tinyLoadedModel(labels: string[], options: { vocab?: number; dim
     arch: 'tiny',
     module,
     labels,
+    // Stands in for a pretrained encoder with a new head: only the classifier is fresh.
+    freshParameters: ['classifier.weight', 'classifier.bias'],
+    taskType: 'SEQ_CLS',
     encode(records): Batch {
       const ids = tf.tensor2d(records.map((r) => encodeChars(r.text ?? '', vocab)), [records.length, SEQ_LEN], 'int32');
       const targets = records.every((r) => r.label !== undefined) ? tf.tensor1d(records.map(labelIndex), 'int32') : undefined;

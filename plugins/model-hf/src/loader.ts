@@ -44,6 +44,9 @@ function labelResolver(config: ConfigReader, specLabels: string[] | undefined): 
  * tokenizer.json or preprocessor_config.json) as a LoadedModel whose parameter names are
  * transformers' state-dict keys.
  */
+/** PEFT's task_type per architecture, as its adapter_config.json records it; image classifiers have none. */
+const PEFT_TASK_TYPES: Record<string, string> = { bert: 'SEQ_CLS', roberta: 'SEQ_CLS', gpt2: 'CAUSAL_LM', clip: 'FEATURE_EXTRACTION' };
+
 export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {}): Promise<HfLoadedModel> {
   const log = options.log ?? consoleLogger;
   const configFile = path.join(dir, 'config.json');
@@ -83,6 +86,8 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
     encode: built.encode,
     loss: built.loss,
     predict: built.predict,
+    freshParameters: report.fresh,
+    taskType: PEFT_TASK_TYPES[built.arch] ?? null,
     tokenizer: built.tokenizer,
     maxTokens: built.maxTokens,
     meta: { ...built.meta, dir, modelType, weights: report },

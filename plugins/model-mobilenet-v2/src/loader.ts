@@ -75,6 +75,7 @@ export async function loadMobileNetV2(spec: ModelSpec, ctx: Partial<Pick<RunCont
     arch: 'mobilenet-v2',
     module,
     labels,
+    freshParameters: fresh,
     encode(records): Batch {
       // Labels first: a bad label then throws before any tensor exists.
       const indices = records.every((r) => r.label !== undefined) ? records.map((r) => labelIndex(r, labels)) : undefined;

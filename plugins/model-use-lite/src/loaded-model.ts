@@ -90,6 +90,9 @@ export function createUseLiteModel(encoder: UseLiteEncoder, tokenizer: UseLiteTo
     arch: USE_LITE_ARCH,
     module: encoder,
     labels: head === 'classification' ? [...labels!] : undefined,
+    // The classifier is new (the package ships the encoder only); the embedding head has no weights.
+    freshParameters: head === 'classification' ? [...encoder.child('classifier')!.namedParameters()].map(([p]) => `classifier.${p}`) : [],
+    taskType: head === 'classification' ? 'SEQ_CLS' : 'FEATURE_EXTRACTION',
     meta: { head, maxLength, vocabSize: tokenizer.vocabSize },
     encode(records): Batch {
       const inputs = padBatch(tokenizeBatch(tokenizer, records, maxLength, truncationLog));

@@ -5,6 +5,7 @@ import {
   RunError,
   errorMessage,
   isRunFolder,
+  loadWithModulesToSave,
   readRunFolder,
   type LoadedModel,
   type Logger,
@@ -90,17 +91,39 @@ function methodFor(toolkit: Toolkit, ref: AdapterRef): RegisteredMethod {
   throw new ConfigError(`${ref.dir} is recognized by several methods (${hits.map((m) => m.id).join(', ')}); pass "<method>:<dir>".`);
 }
 
-/** Loads one adapter folder onto the model; a folder that does not fit leaves the model unchanged and says why. */
-export function loadAdapterInto(toolkit: Toolkit, model: LoadedModel, ref: AdapterRef): string {
+/** One adapter folder loaded: its method, and the parameters its modules_to_save restored (a head). */
+export interface LoadedAdapter {
+  method: string;
+  restored: string[];
+}
+
+/**
+ * Loads one adapter folder onto the model, with the modules saved beside the method's own
+ * tensors (heads); a folder that does not fit leaves the model unchanged and says why.
+ */
+export function loadAdapterInto(toolkit: Toolkit, model: LoadedModel, ref: AdapterRef): LoadedAdapter {
   const dir = resolve(ref.dir);
   if (!existsSync(dir)) throw new ConfigError(`Adapter folder ${dir} does not exist.`);
   const method = methodFor(toolkit, { ...ref, dir });
   try {
-    method.load!(model.module, dir);
+    const { restored } = loadWithModulesToSave(model.module, dir, (from) => method.load!(model.module, from));
+    return { method: method.id, restored };
   } catch (err) {
     throw new RunError(`Adapter ${dir} (method ${method.id}) does not fit model "${model.name}" (arch ${model.arch}): ${errorMessage(err)}. Was it trained on another base model?`, { cause: err });
   }
-  return method.id;
+}
+
+/**
+ * transformers warns when a head is newly initialised; so do we, after every adapter has
+ * loaded: a fresh parameter nothing restored gives random outputs.
+ */
+function warnFresh(model: LoadedModel, restored: ReadonlySet<string>, origin: string, log: Logger | undefined): void {
+  const fresh = (model.freshParameters ?? []).filter((p) => !restored.has(p));
+  if (!fresh.length) return;
+  const message =
+    `${fresh.length} parameter${fresh.length === 1 ? ' is' : 's are'} newly initialised and no adapter restored ${fresh.length === 1 ? 'it' : 'them'}: ${fresh.join(', ')}. ` +
+    `Outputs of ${origin} depend on random weights there; load the run folder, or an adapter saved with its head (modules_to_save).`;
+  (log ?? console).warn(message);
 }
 
 /** Assigns a run folder's trainable.safetensors; every key must name a parameter of the rebuilt model. */
@@ -153,17 +176,20 @@ export async function loadTrainedModel(options: LoadTrainedOptions): Promise<Tra
     const { run, model } = await buildRun(toolkit, config, loaded?.configDir ?? cwd, undefined);
     result = { toolkit, run, model, config, origin: `model ${spec.name}`, adapters: [] };
   }
+  const loadedAdapters: LoadedAdapter[] = [];
   for (const ref of options.adapters ?? []) {
     const dir = resolve(cwd, ref.dir);
     if (isRunFolder(dir)) {
       const folder = readRunFolder(dir);
       const entries = Object.entries(folder.record.adapters);
       if (!entries.length) throw new ConfigError(`Run ${dir} saved no adapter files (its methods ${folder.record.methods.join(', ') || 'none'} have no own format); give the run folder itself instead of --adapter.`);
-      for (const [method, rel] of entries) result.adapters.push(loadAdapterInto(result.toolkit, result.model, { dir: join(dir, rel), method }));
+      for (const [method, rel] of entries) loadedAdapters.push(loadAdapterInto(result.toolkit, result.model, { dir: join(dir, rel), method }));
     } else {
-      result.adapters.push(loadAdapterInto(result.toolkit, result.model, { ...ref, dir }));
+      loadedAdapters.push(loadAdapterInto(result.toolkit, result.model, { ...ref, dir }));
     }
   }
+  result.adapters.push(...loadedAdapters.map((a) => a.method));
+  if (!options.run) warnFresh(result.model, new Set(loadedAdapters.flatMap((a) => a.restored)), result.origin, options.log);
   return result;
 }
 

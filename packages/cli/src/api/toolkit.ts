@@ -24,7 +24,12 @@ export async function createToolkit(options: ToolkitOptions = {}): Promise<Toolk
 }
 
 /** Logs warnings only: for --quiet and --json, where stderr carries nothing but problems. */
-export const warningsOnly: Logger = { info: () => undefined, warn: (m) => process.stderr.write(`warning: ${m}\n`) };
+/** A logger that drops info and writes warnings to `write` (default stderr). */
+export function warningsTo(write: (text: string) => void): Logger {
+  return { info: () => undefined, warn: (m) => write(`warning: ${m}\n`) };
+}
+
+export const warningsOnly: Logger = warningsTo((text) => process.stderr.write(text));
 
 function entryParts(entry: PluginEntry): { request: string; options?: Record<string, unknown> } {
   if (typeof entry === 'string') return { request: entry };

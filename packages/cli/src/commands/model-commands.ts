@@ -8,7 +8,7 @@ import { formatModel, inspectModel } from '../api/inspect';
 import { mergeTrained } from '../api/merge';
 import { predictRecords, readNpyImage, readTextInputs, textRecords } from '../api/predict';
 import { loadTrainedModel, type AdapterRef } from '../api/restore';
-import { parseModelSpec, warningsOnly } from '../api/toolkit';
+import { parseModelSpec, warningsTo } from '../api/toolkit';
 import { readProcessStdin, type CliIO } from '../main';
 
 interface ModelFlags {
@@ -42,7 +42,7 @@ function load(io: CliIO, run: string | undefined, flags: ModelFlags, data?: stri
     adapters: (flags.adapter ?? []).map(parseAdapterRef),
     data: data ? parseData(data) : undefined,
     cwd: io.cwd,
-    log: warningsOnly,
+    log: warningsTo(io.err),
   });
 }
 
@@ -127,7 +127,7 @@ export function modelCommands(io: CliIO): Command[] {
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  leantune inspect use-lite\n  leantune inspect ./checkpoints/gpt2 --depth 3 --json')
     .action(async (model: string, opts: { config?: string; depth?: number; labels?: string; json?: boolean }) => {
-      const d = await inspectModel(parseModelSpec(model), { config: opts.config, cwd: io.cwd, labels: opts.labels?.split(','), log: warningsOnly, warn: (m) => io.err(`warning: ${m}\n`) });
+      const d = await inspectModel(parseModelSpec(model), { config: opts.config, cwd: io.cwd, labels: opts.labels?.split(','), log: warningsTo(io.err), warn: (m) => io.err(`warning: ${m}\n`) });
       io.out(opts.json ? `${JSON.stringify(d, null, 2)}\n` : formatModel(d, opts.depth));
     });
 
