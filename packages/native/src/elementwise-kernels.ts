@@ -1,79 +1,107 @@
 import { tf } from '@leantune/tensor';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { BINARY_CODES, REDUCE_CODES, UNARY_CODES, type NativeAddon } from './addon';
+import { BINARY_CODES, REDUCE_CODES, UNARY_CODES } from './addon';
+import type { NativeBackend } from './backend';
 import { reductionView, stridedBinary } from './broadcast';
-import { replaceWasmKernel } from './wasm-registry';
+import type { KernelMaker } from './kernels';
 
 /**
- * Float32 elementwise ops and reductions of the wasm backend, computed natively on the heap
- * over both threads. The stock ones run on one thread, and some are slow per element
- * (Pow ~40 ns, Tanh ~27 ns, broadcast Multiply ~13 ns, Sum over rows ~16 ns, measured in a
- * decoder training step), while these stream at memory speed. Small tensors, other dtypes
- * and reductions over scattered axes stay with the kernel registered before.
+ * Float32 elementwise ops and reductions computed natively: broadcasting by strides over
+ * merged axes, vectorized loops (the cpu backend's are scalar JS, with an index
+ * computation per element when broadcasting). Small tensors, other dtypes and reductions
+ * over scattered axes stay with the cpu kernel.
  */
 
-/** Below this many output elements the stock kernel is as quick as a native call. */
+/** Below this many output elements the cpu kernel is as quick as a native call. */
 export const NATIVE_MIN_ELEMENTS = 1024;
 
 type Infos = Record<string, tf.TensorInfo>;
 
-function heap(backend: BackendWasm, info: tf.TensorInfo): Float32Array {
-  return backend.typedArrayFromHeap(info) as Float32Array;
-}
-
-/** Runs `compute` on views taken after the output's allocation (growth replaces the heap). */
-function withOutput(backend: BackendWasm, shape: number[], compute: (out: Float32Array) => void): tf.TensorInfo {
-  const out = backend.makeOutput(shape, 'float32');
-  try {
-    compute(heap(backend, out));
-  } catch (error) {
-    backend.disposeData(out.dataId);
-    throw error;
-  }
-  return out;
-}
-
-function binaryKernel(addon: NativeAddon, code: number, fallback: tf.KernelFunc): tf.KernelFunc {
-  return (args) => {
+function binaryKernel(name: string, code: number): KernelMaker {
+  return (fallback) => (args) => {
     const { a, b } = args.inputs as Infos;
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-    if (tf.util.sizeFromShape(outShape) < NATIVE_MIN_ELEMENTS) return fallback(args);
-    const backend = args.backend as BackendWasm;
+    const size = tf.util.sizeFromShape(outShape);
+    if (size < NATIVE_MIN_ELEMENTS) return fallback(args);
+    const backend = args.backend as NativeBackend;
     const plan = stridedBinary(a.shape, b.shape, outShape);
-    return withOutput(backend, outShape, (out) => addon.binary(code, heap(backend, a), heap(backend, b), out, plan.shape, plan.aStrides, plan.bStrides));
+    const out = backend.allocate(name, outShape, size);
+    backend.addon.binary(code, backend.f32(a), backend.f32(b), out, plan.shape, plan.aStrides, plan.bStrides);
+    return backend.makeTensorInfo(outShape, 'float32', out);
   };
 }
 
-function unaryKernel(addon: NativeAddon, code: number, fallback: tf.KernelFunc): tf.KernelFunc {
-  return (args) => {
+function unaryKernel(name: string, code: number): KernelMaker {
+  return (fallback) => (args) => {
     const { x } = args.inputs as Infos;
-    if (x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) < NATIVE_MIN_ELEMENTS) return fallback(args);
-    const backend = args.backend as BackendWasm;
-    return withOutput(backend, x.shape, (out) => addon.unary(code, heap(backend, x), out));
+    if (x.dtype !== 'float32') return fallback(args);
+    const size = tf.util.sizeFromShape(x.shape);
+    if (size < NATIVE_MIN_ELEMENTS) return fallback(args);
+    const backend = args.backend as NativeBackend;
+    const out = backend.allocate(name, x.shape, size);
+    backend.addon.unary(code, backend.f32(x), out);
+    return backend.makeTensorInfo(x.shape.slice(), 'float32', out);
   };
 }
 
-function reduceKernel(addon: NativeAddon, code: number, fallback: tf.KernelFunc): tf.KernelFunc {
-  return (args) => {
+interface ReduceAttrs {
+  axis?: number | number[];
+  reductionIndices?: number | number[];
+  keepDims: boolean;
+}
+
+function reduceKernel(name: string, code: number): KernelMaker {
+  return (fallback) => (args) => {
     const { x } = args.inputs as Infos;
-    // Max names its axes reductionIndices; Sum, Mean and Min name them axis.
-    // A null axis means every axis (tf.sum(x)); parseAxisParam reads it so.
-    const attrs = args.attrs as unknown as { axis?: number | number[]; reductionIndices?: number | number[]; keepDims: boolean };
-    const axis = ('reductionIndices' in attrs ? attrs.reductionIndices : attrs.axis) as number | number[];
-    const keepDims = attrs.keepDims;
     if (x.dtype !== 'float32' || tf.util.sizeFromShape(x.shape) < NATIVE_MIN_ELEMENTS) return fallback(args);
+    // Max names its axes reductionIndices; Sum, Mean and Min name them axis. A null axis
+    // means every axis (tf.sum(x)); parseAxisParam reads it so.
+    const attrs = args.attrs as unknown as ReduceAttrs;
+    const axis = (attrs.reductionIndices !== undefined ? attrs.reductionIndices : attrs.axis) as number | number[];
     const axes = tf.util.parseAxisParam(axis, x.shape);
     const view = reductionView(x.shape, axes);
     if (view == null) return fallback(args);
-    const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-    const backend = args.backend as BackendWasm;
-    return withOutput(backend, outShape, (out) => addon.reduce(code, heap(backend, x), out, view.outer, view.reduce, view.inner));
+    const outShape = attrs.keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+    const backend = args.backend as NativeBackend;
+    const out = backend.allocate(name, outShape, view.outer * view.inner);
+    backend.addon.reduce(code, backend.f32(x), out, view.outer, view.reduce, view.inner);
+    return backend.makeTensorInfo(outShape, 'float32', out);
   };
 }
 
-export function installNativeElementwise(addon: NativeAddon): void {
-  for (const [name, code] of Object.entries(BINARY_CODES)) replaceWasmKernel(name, (fallback) => binaryKernel(addon, code, fallback));
-  for (const [name, code] of Object.entries(UNARY_CODES)) replaceWasmKernel(name, (fallback) => unaryKernel(addon, code, fallback));
-  for (const [name, code] of Object.entries(REDUCE_CODES)) replaceWasmKernel(name, (fallback) => reduceKernel(addon, code, fallback));
-}
+/**
+ * Softmax over the last axis as the cpu kernel defines it, exp(x - max) / Σ exp(x - max),
+ * in four native passes (the cpu kernel's broadcasting loops take ~0.3 s on one attention
+ * score tensor of the reference decoder). Two full-size buffers: the result and one scratch.
+ */
+const softmax: KernelMaker = (fallback) => (args) => {
+  const { logits } = args.inputs as Infos;
+  const shape = logits.shape;
+  const rank = shape.length;
+  const dim = (args.attrs as unknown as { dim: number }).dim;
+  const size = tf.util.sizeFromShape(shape);
+  if (logits.dtype !== 'float32' || rank === 0 || (dim !== -1 && dim !== rank - 1) || size < NATIVE_MIN_ELEMENTS) return fallback(args);
+  const backend = args.backend as NativeBackend;
+  const addon = backend.addon;
+  const inner = shape[rank - 1];
+  const outer = size / inner;
+  const rows = [outer, inner];
+  const plan = stridedBinary(rows, [outer, 1], rows);
+  const maxima = new Float32Array(outer);
+  addon.reduce(REDUCE_CODES.Max, backend.f32(logits), maxima, outer, inner, 1);
+  const out = backend.allocate(tf.Softmax, shape, size);
+  addon.binary(BINARY_CODES.Sub, backend.f32(logits), maxima, out, plan.shape, plan.aStrides, plan.bStrides);
+  const exps = backend.allocate(tf.Softmax, shape, size);
+  addon.unary(UNARY_CODES.Exp, out, exps);
+  const sums = maxima;
+  addon.reduce(REDUCE_CODES.Sum, exps, sums, outer, inner, 1);
+  addon.binary(BINARY_CODES.RealDiv, exps, sums, out, plan.shape, plan.aStrides, plan.bStrides);
+  return backend.makeTensorInfo(shape.slice(), 'float32', out);
+};
+
+export const ELEMENTWISE_KERNELS: ReadonlyArray<[string, KernelMaker]> = [
+  ...Object.entries(BINARY_CODES).map(([name, code]): [string, KernelMaker] => [name, binaryKernel(name, code)]),
+  ...Object.entries(UNARY_CODES).map(([name, code]): [string, KernelMaker] => [name, unaryKernel(name, code)]),
+  ...Object.entries(REDUCE_CODES).map(([name, code]): [string, KernelMaker] => [name, reduceKernel(name, code)]),
+  [tf.Softmax, softmax],
+];

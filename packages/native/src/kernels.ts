@@ -1,36 +1,42 @@
-import type { NativeAddon } from './addon';
-import { installNativeElementwise } from './wasm-elementwise';
-import { installNativeMatMul } from './wasm-matmul';
-import { installNativeMovement } from './wasm-movement';
-import { replacedWasmKernels, restoreWasmKernels } from './wasm-registry';
+import { tf } from '@leantune/tensor';
+import { NATIVE_BACKEND_NAME, type NativeBackend } from './backend';
+import { ELEMENTWISE_KERNELS } from './elementwise-kernels';
+import { MATMUL_KERNELS } from './matmul-kernels';
+import { MOVEMENT_KERNELS } from './movement-kernels';
 
-export interface NativeKernelOptions {
-  /** Elementwise ops and reductions as well as matmuls (default true). */
-  elementwise?: boolean;
-  /** Transpose, GatherV2 and UnsortedSegmentSum (default true). */
-  movement?: boolean;
+/** Makes a native kernel from the cpu kernel it falls back to (small tensors, other dtypes). */
+export type KernelMaker = (fallback: tf.KernelFunc) => tf.KernelFunc;
+
+const NATIVE_KERNELS: ReadonlyMap<string, KernelMaker> = new Map([...MATMUL_KERNELS, ...ELEMENTWISE_KERNELS, ...MOVEMENT_KERNELS]);
+
+/** Kernels the addon computes (above NATIVE_MIN_ELEMENTS, for float32). */
+export const NATIVE_KERNEL_NAMES: readonly string[] = [...NATIVE_KERNELS.keys()];
+
+/** Any kernel, so that an allocation failing inside it reads as an OutOfMemoryError naming it. */
+function guarded(kernelName: string, kernelFunc: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    try {
+      return kernelFunc(args);
+    } catch (error) {
+      throw (args.backend as NativeBackend).explainFailure(error, kernelName);
+    }
+  };
 }
 
 /**
- * Puts the native kernels on the wasm backend, in front of whatever is registered (install
- * @leantune/tensor's wasm training kernels first so that fallbacks reach them). Idempotent.
+ * Registers for 'native' every kernel registered for 'cpu' now (including @leantune/tensor's
+ * UnsortedSegmentSum) that 'native' lacks: the addon's where it has one, the cpu kernel
+ * otherwise, since NativeBackend stores tensors exactly as the cpu backend does. Gradients
+ * are backend-agnostic. Returns the names registered.
  */
-export function installNativeWasmKernels(addon: NativeAddon, options: NativeKernelOptions = {}): void {
-  installNativeMatMul(addon);
-  if (options.elementwise ?? true) installNativeElementwise(addon);
-  if (options.movement ?? true) installNativeMovement(addon);
-}
-
-/** Restores the kernels that were registered before installNativeWasmKernels. */
-export function uninstallNativeWasmKernels(): void {
-  restoreWasmKernels();
-}
-
-/** Names of the wasm kernels the native ones replace right now. */
-export function nativeWasmKernels(): string[] {
-  return replacedWasmKernels();
-}
-
-export function nativeWasmKernelsInstalled(): boolean {
-  return replacedWasmKernels().length > 0;
+export function registerNativeKernels(): string[] {
+  const added: string[] = [];
+  for (const config of tf.getKernelsForBackend('cpu')) {
+    if (tf.getKernel(config.kernelName, NATIVE_BACKEND_NAME) != null) continue;
+    const make = NATIVE_KERNELS.get(config.kernelName);
+    const kernelFunc = make == null ? config.kernelFunc : make(config.kernelFunc);
+    tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME, kernelFunc: guarded(config.kernelName, kernelFunc) });
+    added.push(config.kernelName);
+  }
+  return added;
 }

@@ -2,6 +2,8 @@ export {
   AUTO_ORDER,
   BACKEND_NAMES,
   BackendUnavailableError,
+  OutOfMemoryError,
+  type OutOfMemoryDetails,
   type ActivatedBackend,
   type BackendAttempt,
   type BackendInfo,

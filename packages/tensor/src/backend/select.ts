@@ -85,7 +85,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       const previous = active;
       active = null;
       previous?.provider.deactivate?.();
-      const started = await provider.activate({ threads, log });
+      const started = await provider.activate({ threads, log, memoryLimit: options.memoryLimit });
       tried.push({ name });
       const info: BackendInfo = { name, requested, threads: started.threads, simd: started.simd, tried };
       active = { info, tfjsName: started.tfjsName, provider };

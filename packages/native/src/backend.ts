@@ -1,0 +1,126 @@
+import { OutOfMemoryError, tf } from '@leantune/tensor';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { NativeAddon } from './addon';
+import { resolveMemoryLimit, type MemoryLimit } from './memory-limit';
+
+/** The name tfjs knows this backend by. */
+export const NATIVE_BACKEND_NAME = 'native';
+
+export interface NativeBackendOptions {
+  /** Bytes (or '6g') live tensors may take; default LEANTUNE_MEMORY_LIMIT, else 90% of the process's memory. */
+  memoryLimit?: number | string;
+}
+
+type Values = tf.backend_util.BackendValues | undefined;
+
+function byteLength(values: Values): number {
+  return (values as ArrayBufferView | undefined)?.byteLength ?? 0;
+}
+
+/** RangeError "Array buffer allocation failed" (or "Invalid typed array length" past the engine's maximum). */
+function isAllocationFailure(error: unknown): boolean {
+  return error instanceof RangeError && /allocation failed|typed array length|Array buffer/i.test(error.message);
+}
+
+/**
+ * tfjs's cpu backend with every tensor in its own TypedArray (so the process's memory, not a
+ * 4 GiB wasm heap, is the limit) and the hot kernels computed by the addon (see kernels.ts).
+ * Every buffer it stores is counted; an allocation that would pass the budget, or that the
+ * engine refuses, becomes an OutOfMemoryError naming the sizes and the ways out.
+ */
+export class NativeBackend extends MathBackendCPU {
+  /** Bytes of the buffers stored now (including intermediates no tf.Tensor holds). */
+  liveBytes = 0;
+  private limit: MemoryLimit;
+
+  constructor(public addon: NativeAddon, options: NativeBackendOptions = {}) {
+    super();
+    this.limit = resolveMemoryLimit(options.memoryLimit);
+    // Backend choice is @leantune/tensor's (it records and logs it): no "install tfjs-node" banner.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
+  get memoryLimit(): MemoryLimit {
+    return { ...this.limit };
+  }
+
+  setMemoryLimit(limit: number | string): void {
+    this.limit = resolveMemoryLimit(limit);
+  }
+
+  /**
+   * The one way native kernels get an output buffer: checks the budget, allocates, and turns
+   * a failure into an OutOfMemoryError. The buffer is registered by makeTensorInfo once written.
+   */
+  allocate(kernel: string, shape: number[], size: number): Float32Array {
+    const bytes = 4 * size;
+    if (this.liveBytes + bytes > this.limit.bytes) throw this.outOfMemory(kernel, shape, 'float32', bytes, false);
+    try {
+      return new Float32Array(size);
+    } catch (error) {
+      if (isAllocationFailure(error)) throw this.outOfMemory(kernel, shape, 'float32', bytes, true);
+      throw error;
+    }
+  }
+
+  /** A float32 tensor's values (kernels are only handed float32 inputs here). */
+  f32(info: tf.TensorInfo): Float32Array {
+    return this.data.get(info.dataId).values as Float32Array;
+  }
+
+  i32(info: tf.TensorInfo): Int32Array {
+    return this.data.get(info.dataId).values as Int32Array;
+  }
+
+  /** Every buffer enters here: outputs of native and cpu kernels, and tf.tensor() data. */
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
+    const bytes = byteLength(values);
+    if (this.liveBytes + bytes > this.limit.bytes) throw this.outOfMemory('tensor creation', shape, dtype, bytes, false);
+    const dataId = super.write(values, shape, dtype);
+    this.liveBytes += bytes;
+    return dataId;
+  }
+
+  /** Data moved here from another backend (engine.moveData). */
+  override move(dataId: tf.DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
+    super.move(dataId, values, shape, dtype, refCount);
+    this.liveBytes += byteLength(values);
+  }
+
+  override disposeData(dataId: tf.DataId, force = false): boolean {
+    if (!this.data.has(dataId)) return true;
+    const bytes = byteLength(this.data.get(dataId).values);
+    const released = super.disposeData(dataId, force);
+    if (released) this.liveBytes -= bytes;
+    return released;
+  }
+
+  override memory(): { unreliable: boolean; reasons: string[]; nativeBytes: number; nativeLimitBytes: number } {
+    return { ...super.memory(), nativeBytes: this.liveBytes, nativeLimitBytes: this.limit.bytes };
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.liveBytes = 0;
+  }
+
+  /**
+   * A cpu kernel (which allocates its own arrays) failed: an allocation failure becomes an
+   * OutOfMemoryError naming the kernel; an over-budget write is re-labelled with the kernel.
+   */
+  explainFailure(error: unknown, kernel: string): unknown {
+    if (error instanceof OutOfMemoryError && error.details.kernel === 'tensor creation') {
+      return new OutOfMemoryError({ ...error.details, kernel });
+    }
+    if (isAllocationFailure(error)) return this.outOfMemory(kernel, undefined, undefined, 0, true);
+    return error;
+  }
+
+  private outOfMemory(kernel: string, shape: number[] | undefined, dtype: string | undefined, bytes: number, allocationFailed: boolean): OutOfMemoryError {
+    const { numTensors } = tf.memory();
+    return new OutOfMemoryError({
+      backend: NATIVE_BACKEND_NAME, kernel, shape, dtype, requestedBytes: bytes, liveBytes: this.liveBytes, liveTensors: numTensors,
+      limitBytes: this.limit.bytes, limitSource: this.limit.source, allocationFailed,
+    });
+  }
+}
