@@ -6,5 +6,7 @@ export * as tf from '@tensorflow/tfjs-core';
 export * from './module';
 export * from './safetensors';
 export * from './layers';
+export * from './ops';
+export * from './autograd';
 export * from './random';
 export * from './backend';

@@ -1,4 +1,4 @@
-import { Embedding, Linear, Module, tf } from '@leantune/tensor';
+import { Embedding, Linear, Module, softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
 import { definePlugin, type Batch, type DataRecord, type LoadedModel } from '@leantune/core';
 
 const SEQ_LEN = 24;
@@ -69,9 +69,7 @@ export function tinyLoadedModel(labels: string[], options: { vocab?: number; dim
     loss(batch, training) {
       module.train(training);
       return tf.tidy(() => {
-        const logits = module.forward(batch.inputs as tf.Tensor);
-        const onehot = tf.oneHot(batch.targets as tf.Tensor1D, labels.length);
-        return tf.losses.softmaxCrossEntropy(onehot, logits) as tf.Scalar;
+        return softmaxCrossEntropyWithLabels(module.forward(batch.inputs as tf.Tensor), batch.targets!);
       });
     },
     predict(batch) {

@@ -57,6 +57,13 @@ export class GradientAccumulator {
   /** The mean over the added micro-batches as new tensors (caller disposes), then resets. */
   takeMean(): Map<string, tf.Tensor> {
     if (this.n === 0) throw new Error('GradientAccumulator.takeMean: no micro-batch was added');
+    if (this.n === 1) {
+      // One micro-batch is its own mean: hand over the sums instead of a divided copy (a full model's worth of gradients).
+      const sums = this.sums;
+      this.sums = new Map();
+      this.n = 0;
+      return sums;
+    }
     const out = new Map<string, tf.Tensor>();
     for (const [name, s] of this.sums) out.set(name, tf.tidy(() => tf.div(s, this.n)));
     this.reset();

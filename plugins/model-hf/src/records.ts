@@ -1,5 +1,5 @@
 import type { DataRecord } from '@leantune/core';
-import { tf } from '@leantune/tensor';
+import { softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
 
 /** Label indices for records, or undefined when any record has no label (prediction only). */
 export function labelTargets(records: readonly DataRecord[], labels: readonly string[]): tf.Tensor1D | undefined {
@@ -25,8 +25,5 @@ export function textsOf(records: readonly DataRecord[]): string[] {
 
 /** Mean softmax cross-entropy of logits [b, n] against int32 targets [b]. */
 export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const n = logits.shape[logits.rank - 1]!;
-    return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(targets, 'int32') as tf.Tensor1D, n), logits) as tf.Scalar;
-  });
+  return softmaxCrossEntropyWithLabels(logits, targets);
 }

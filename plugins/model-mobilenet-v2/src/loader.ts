@@ -1,5 +1,5 @@
 import type { Batch, DataRecord, LoadedModel, ModelSpec, RunContext } from '@leantune/core';
-import { tf } from '@leantune/tensor';
+import { softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
 import { MobileNetV2 } from './mobilenet';
 import { readNsfwjsMobileNetV2 } from './nsfwjs-assets';
 import { preprocessImages } from './preprocess';
@@ -89,7 +89,7 @@ export async function loadMobileNetV2(spec: ModelSpec, ctx: Partial<Pick<RunCont
     loss(batch, training) {
       if (!batch.targets) throw new Error('mobilenet-v2: loss needs batch.targets; every record must have a label');
       module.train(training);
-      return tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.cast(batch.targets!, 'int32') as tf.Tensor1D, labels.length), logits(batch)) as tf.Scalar);
+      return tf.tidy(() => softmaxCrossEntropyWithLabels(logits(batch), batch.targets!));
     },
     predict(batch) {
       module.eval();

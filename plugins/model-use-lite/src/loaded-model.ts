@@ -1,4 +1,4 @@
-import { tf } from '@leantune/tensor';
+import { softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
 import type { Batch, DataRecord, LoadedModel, Logger } from '@leantune/core';
 import type { UseLiteEncoder } from './model';
 import type { UseLiteHead } from './spec';
@@ -115,8 +115,7 @@ export function createUseLiteModel(encoder: UseLiteEncoder, tokenizer: UseLiteTo
       if (!batch.targets) throw new Error('use-lite: loss needs batch.targets (encode records that all have a label)');
       const { ids, attentionMask } = inputsOf(batch);
       return tf.tidy(() => {
-        const onehot = tf.oneHot(tf.cast(batch.targets!, 'int32') as tf.Tensor1D, labels!.length);
-        return tf.losses.softmaxCrossEntropy(onehot, encoder.logits(ids, attentionMask)) as tf.Scalar;
+        return softmaxCrossEntropyWithLabels(encoder.logits(ids, attentionMask), batch.targets!);
       });
     };
   }

@@ -1,17 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module';
+import { fusedGelu } from '../ops/fused';
 
-/** GELU, exact: x·Φ(x) = ½x(1 + erf(x/√2)). BERT's and ViT's "gelu". */
+/** GELU, exact: x·Φ(x) = ½x(1 + erf(x/√2)). BERT's and ViT's "gelu". Keeps only x for the backward. */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+  return fusedGelu(x, false);
 }
 
 /** GELU, tanh approximation: ½x(1 + tanh(√(2/π)(x + 0.044715x³))). GPT-2's "gelu_new". */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
-    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
-  });
+  return fusedGelu(x, true);
 }
 
 /** x·σ(1.702x), CLIP's "quick_gelu". */

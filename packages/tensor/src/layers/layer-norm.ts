@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module';
+import { fusedLayerNorm } from '../ops/fused';
 import { checkLastDim, checkPositiveInt } from './checks';
 
 export interface LayerNormOptions {
@@ -30,14 +31,7 @@ export class LayerNorm extends Module {
 
   forward(x: tf.Tensor): tf.Tensor {
     checkLastDim(x, this.normalizedShape, 'LayerNorm');
-    return tf.tidy(() => {
-      const axis = x.rank - 1;
-      const mean = tf.mean(x, axis, true);
-      const centered = tf.sub(x, mean);
-      const variance = tf.mean(tf.square(centered), axis, true);
-      const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, this.eps)));
-      if (!this.hasParameter('weight')) return normed;
-      return tf.add(tf.mul(normed, this.param('weight')), this.param('bias'));
-    });
+    const affine = this.hasParameter('weight');
+    return fusedLayerNorm(x, affine ? this.param('weight') : undefined, affine ? this.param('bias') : undefined, this.eps);
   }
 }

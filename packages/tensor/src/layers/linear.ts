@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module';
+import { frozenWeightLinear } from '../ops/fused';
 import { fanInUniform, kaimingUniform, normal } from '../random';
 import { checkLastDim, checkPositiveInt } from './checks';
 
@@ -51,6 +52,11 @@ export class Linear extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     checkLastDim(x, this.inFeatures, 'Linear');
     const bias = this.bias;
+    const weight = this.getParameter('weight');
+    if (!weight.requiresGrad) {
+      const biasTrains = bias != null && this.getParameter('bias').requiresGrad;
+      return applyToLastAxis(x, this.outFeatures, (x2d) => frozenWeightLinear(x2d, weight.variable, bias, biasTrains, false));
+    }
     return applyToLastAxis(x, this.outFeatures, (x2d) => {
       const y = tf.matMul(x2d, this.weight, false, true);
       return bias ? tf.add(y, bias) : y;
@@ -90,6 +96,10 @@ export class Conv1D extends Module {
 
   forward(x: tf.Tensor): tf.Tensor {
     checkLastDim(x, this.inFeatures, 'Conv1D');
+    const weight = this.getParameter('weight');
+    if (!weight.requiresGrad) {
+      return applyToLastAxis(x, this.outFeatures, (x2d) => frozenWeightLinear(x2d, weight.variable, this.bias, this.getParameter('bias').requiresGrad, true));
+    }
     return applyToLastAxis(x, this.outFeatures, (x2d) => tf.add(tf.matMul(x2d, this.weight), this.bias));
   }
 }

@@ -1,4 +1,4 @@
-import { tf } from '@leantune/tensor';
+import { tf, variableGradients } from '@leantune/tensor';
 import { clipGradNorm, globalNorm, GradientAccumulator } from '../gradients';
 import { IndexedDataset } from '../data';
 import { Optimizer } from '../optim/optimizer';
@@ -43,7 +43,7 @@ export function trainStep<B>(inputs: StepInputs<B>): StepOutcome {
       inputs.seedRandomOps?.(deriveSeed(seed, step, microBatch, 1));
       const { value, grads } = tf.tidy(() => {
         const batch = inputs.dataset.getBatch(indices);
-        return tf.variableGrads(() => inputs.loss(batch, true, ctx), vars);
+        return variableGradients(() => inputs.loss(batch, true, ctx), vars);
       });
       const lossValue = value.dataSync()[0];
       value.dispose();

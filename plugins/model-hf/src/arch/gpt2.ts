@@ -1,4 +1,4 @@
-import { Conv1D, Dropout, Embedding, LayerNorm, Module, ModuleList, activationFn, tf } from '@leantune/tensor';
+import { Conv1D, Dropout, Embedding, LayerNorm, Module, ModuleList, activationFn, softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
 import { call, causalMask, paddingMask, scaledDotProductAttention } from '../attention';
 import type { ConfigReader } from '../config';
 
@@ -148,11 +148,11 @@ export class Gpt2LMHeadModel extends Module {
 export function causalLmLoss(logits: tf.Tensor, inputIds: tf.Tensor, attentionMask: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const [b, s, vocab] = logits.shape;
-    const predicting = tf.reshape(tf.slice(logits, [0, 0, 0], [b, s - 1, vocab]), [-1, vocab]);
-    const targets = tf.reshape(tf.slice(inputIds, [0, 1], [b, s - 1]), [-1]);
-    const weights = tf.reshape(tf.cast(tf.slice(attentionMask, [0, 1], [b, s - 1]), 'float32'), [-1]);
-    const logProbs = tf.logSoftmax(predicting, -1);
-    const picked = tf.sum(tf.mul(logProbs, tf.oneHot(tf.cast(targets, 'int32'), vocab)), -1);
-    return tf.div(tf.neg(tf.sum(tf.mul(picked, weights))), tf.maximum(tf.sum(weights), 1)) as tf.Scalar;
+    // Position t predicts token t+1; the last position and padded targets get label −1 (ignored),
+    // so the logits are used in place: no [b, s−1, vocab] slice, no one-hot matrix.
+    const next = tf.concat([tf.slice(tf.cast(inputIds, 'int32'), [0, 1], [b, s - 1]), tf.fill([b, 1], -1, 'int32')], 1);
+    const attended = tf.concat([tf.slice(tf.cast(attentionMask, 'int32'), [0, 1], [b, s - 1]), tf.zeros([b, 1], 'int32')], 1);
+    const labels = tf.where(tf.greater(attended, 0), next, tf.fill([b, s], -1, 'int32'));
+    return softmaxCrossEntropyWithLabels(tf.reshape(logits, [b * s, vocab]), tf.reshape(labels, [-1]));
   });
 }
