@@ -12,6 +12,8 @@ export interface BuildContext {
   specLabels?: string[];
   /** CLIP zero-shot prompt, "{}" standing for the label (spec.promptTemplate). */
   promptTemplate: string;
+  /** Texts are cut to this many tokens (spec.maxLength), at most the position embeddings' length. */
+  maxLength?: number;
   /**
    * Labels for a classification head: the caller's, else config.json's id2label, else
    * num_labels (default 2) generic names. headFresh: the caller's count differs from the

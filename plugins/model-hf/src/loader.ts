@@ -22,6 +22,8 @@ export interface LoadHfOptions {
   labels?: string[];
   /** CLIP zero-shot prompt; "{}" is replaced by the label. Default "a photo of a {}.". */
   promptTemplate?: string;
+  /** Cut texts to this many tokens (transformers' max_length with truncation); default the model's positions. */
+  maxLength?: number;
   /** Where warnings go (fresh heads, truncated texts); default console. */
   log?: Logger;
   /** LoadedModel.name; default the folder name. */
@@ -65,6 +67,7 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
     log,
     specLabels: options.labels,
     promptTemplate: options.promptTemplate ?? 'a photo of a {}.',
+    maxLength: options.maxLength,
     resolveLabels: labelResolver(config, options.labels),
   });
   let report: WeightLoadReport;

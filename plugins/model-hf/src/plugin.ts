@@ -32,9 +32,14 @@ export default definePlugin({
         if (!dir) throw new Error(`model "${spec.name}": give the checkpoint folder as { "name": "hf", "path": "<folder>" }`);
         const promptTemplate = spec.promptTemplate;
         if (promptTemplate !== undefined && typeof promptTemplate !== 'string') throw new Error('model.promptTemplate must be a string');
-        return loadHfCheckpoint(path.resolve(dir), {
+        const maxLength = spec.maxLength;
+        if (maxLength !== undefined && !(Number.isInteger(maxLength) && (maxLength as number) > 0)) throw new Error(`model.maxLength must be a positive integer (tokens per text), got ${JSON.stringify(maxLength)}`);
+        // "path" is relative to the config file, like every other path in a config.
+        const resolved = spec.name === 'hf' && run.configDir ? path.resolve(run.configDir, dir) : path.resolve(dir);
+        return loadHfCheckpoint(resolved, {
           labels: stringArray(spec.labels, 'labels'),
           promptTemplate,
+          maxLength: maxLength as number | undefined,
           log: run.log,
         });
       },

@@ -81,7 +81,7 @@ export class HfTokenizer {
     if (truncated > 0) {
       const warn = log ? (m: string) => log.warn(m) : (m: string) => console.warn(m);
       warn(
-        `${this.source}: ${truncated} of ${texts.length} texts are longer than the model's ${maxTokens} positions ` +
+        `${this.source}: ${truncated} of ${texts.length} texts are longer than ${maxTokens} tokens (the model's positions, or model.maxLength) ` +
           `(longest: ${longest} tokens) and were truncated to ${maxTokens}`,
       );
     }

@@ -96,7 +96,7 @@ test('over-long texts are truncated to max_position_embeddings, keeping [SEP], w
   expect(ids[0][0]).toBe(2);
   expect(ids[0][15]).toBe(3);
   expect(log.warnings).toHaveLength(1);
-  expect(log.warnings[0]).toMatch(/tokenizer\.json: 1 of 2 texts are longer than the model's 16 positions \(longest: 32 tokens\) and were truncated to 16/);
+  expect(log.warnings[0]).toMatch(/tokenizer\.json: 1 of 2 texts are longer than 16 tokens \(the model's positions, or model.maxLength\) \(longest: 32 tokens\) and were truncated to 16/);
   // And the model runs on the truncated batch (it would fail on a 32-position lookup).
   expect(m.predict!(batch).shape).toEqual([2, 2]);
 });

@@ -86,3 +86,18 @@ describe('plugin', () => {
     expect(model.labels).toEqual(['neg', 'pos']);
   });
 });
+
+describe('model spec options', () => {
+  test('"path" resolves from the config file\'s folder and "maxLength" cuts texts to that many tokens', async () => {
+    const root = tempDir('spec-options');
+    writeTinyHfCheckpoint('gpt2', path.join(root, 'ckpt'));
+    const toolkit = await createToolkit({ plugins: [plugin] });
+    const hf = toolkit.models.get('hf')!;
+    const log = recordingLogger();
+    const model = await hf.load({ name: 'hf', path: 'ckpt', maxLength: 5 }, { log, configDir: root } as never);
+    const batch = model.encode!([{ id: 'a', text: 'a long enough text that tokenizes to many tokens', meta: { source: 't', row: 0 } }]);
+    expect((batch.inputs as Record<string, { shape: number[] }>).input_ids.shape).toEqual([1, 5]);
+    expect(log.warnings[0]).toMatch(/1 of 1 texts are longer than 5 tokens/);
+    await expect(hf.load({ name: 'hf', path: 'ckpt', maxLength: 0 }, { log, configDir: root } as never)).rejects.toThrow('model.maxLength must be a positive integer (tokens per text), got 0');
+  });
+});
