@@ -23,6 +23,14 @@ function snapshot(dir: string): Map<string, string> {
 }
 
 describe('bad input fails clearly and damages nothing', () => {
+  it('gradient checkpointing on a model without a block stack: exit 2 naming the field, and no run folder', async () => {
+    const cwd = tempDir('lt-ckpt-');
+    const r = await cli(cwd, ['train', '-c', tinyLora, '--quiet', '--override', JSON.stringify({ train: { epochs: 1, gradientCheckpointing: true } })]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/\/train\/gradientCheckpointing: model "tiny-text" has no block stack to checkpoint/);
+    expect(existsSync(join(cwd, 'runs'))).toBe(false);
+  });
+
   it('a config whose dataset file is missing: exit 1 naming the file, and no run folder', async () => {
     const config = join(cwd, 'missing-data.json');
     writeFileSync(config, JSON.stringify({ plugins: [join(fixtures, 'tiny-model.js'), 'datasets'], model: 'tiny-text', trainable: ['classifier\\..*'], data: { name: 'jsonl', path: 'nowhere.jsonl' }, output: { dir: 'missing' } }));

@@ -1,4 +1,4 @@
-import { formatBackendInfo, initBackend, setSeed, tf } from '@leantune/tensor';
+import { formatBackendInfo, initBackend, setGradientCheckpointing, setSeed, tf } from '@leantune/tensor';
 import type { Toolkit } from './toolkit';
 import type { MethodContext, RunContext } from './context';
 import { ConfigError, RunError, errorMessage } from './errors';
@@ -99,6 +99,10 @@ export class Run {
       } catch (err) {
         throw new RunError(`Method "${id}" failed to inject into model "${loaded.name}": ${errorMessage(err)}`, { cause: err });
       }
+    }
+    // Checked with the model, before any run folder exists: a model that cannot checkpoint fails here.
+    if (this.config.train.gradientCheckpointing && setGradientCheckpointing(loaded.module, true) === 0) {
+      throw new ConfigError(`/train/gradientCheckpointing: model "${loaded.name}" has no block stack to checkpoint (its layers are not in a BlockStack); set it to false`);
     }
     const trainable = this.hooks.selectTrainable.call(this.initialTrainable(loaded), loaded.module, this.context);
     loaded.module.freeze();

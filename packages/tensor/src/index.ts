@@ -8,5 +8,6 @@ export * from './safetensors';
 export * from './layers';
 export * from './ops';
 export * from './autograd';
+export * from './checkpoint';
 export * from './random';
 export * from './backend';

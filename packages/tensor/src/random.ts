@@ -15,6 +15,16 @@ function checkSeed(seed: number, where: string): void {
   }
 }
 
+/** Where the seed sequence stands, to draw the same seeds again (activation checkpointing recomputes a block). */
+export function seedState(): number {
+  return state;
+}
+
+/** Puts the seed sequence back where `seedState` found it. */
+export function restoreSeedState(saved: number): void {
+  state = saved >>> 0;
+}
+
 /** Restarts the seed sequence: the same seed gives the same weights and dropout masks. */
 export function setSeed(seed: number): void {
   checkSeed(seed, 'setSeed');

@@ -17,6 +17,8 @@ export interface TrainConfig {
   clipNorm?: number;
   maxSteps?: number;
   checkpointEvery?: number;
+  /** Activation checkpointing per transformer block (transformers' gradient_checkpointing). */
+  gradientCheckpointing: boolean;
   earlyStopping?: { metric: string; patience: number; minDelta: number; mode: 'min' | 'max' };
 }
 
@@ -126,6 +128,11 @@ export function envelopeSchema(): JSONSchema {
           clipNorm: { type: 'number', exclusiveMinimum: 0 },
           maxSteps: { type: 'integer', minimum: 1 },
           checkpointEvery: { type: 'integer', minimum: 1 },
+          gradientCheckpointing: {
+            type: 'boolean',
+            default: false,
+            description: 'Keep only each transformer block\'s input and recompute the block in the backward pass: less activation memory for one more forward',
+          },
           earlyStopping: {
             type: 'object',
             additionalProperties: false,

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { checkpointBlock } from '../checkpoint';
 import { Module } from '../module';
 
 /** Children named '0', '1', … as in Hugging Face paths (`h.0`, `layer.3`). */
@@ -48,6 +49,37 @@ export class ModuleList<M extends Module = Module> extends IndexedModules<M> {
   forward(): never {
     throw new Error('ModuleList has no forward; iterate its items, or use Sequential to chain them');
   }
+}
+
+/**
+ * The stack of transformer blocks a model runs one after the other. `chain` runs them, each
+ * under activation checkpointing when `gradientCheckpointing` is on (Module.
+ * setGradientCheckpointing turns it on for every block stack in a tree).
+ */
+export class BlockStack<M extends Module = Module> extends ModuleList<M> {
+  gradientCheckpointing = false;
+
+  /** h ← step(block, h) for each block in order. */
+  chain(x: tf.Tensor, step: (block: M, h: tf.Tensor) => tf.Tensor): tf.Tensor {
+    let h = x;
+    for (const block of this) h = this.gradientCheckpointing ? checkpointBlock(block, h, (input) => step(block, input)) : step(block, h);
+    return h;
+  }
+}
+
+/**
+ * Turns activation checkpointing on or off for every block stack in `root`'s tree; returns
+ * how many stacks there are (0: the model cannot checkpoint; its blocks are not in a BlockStack).
+ */
+export function setGradientCheckpointing(root: Module, on: boolean): number {
+  let stacks = 0;
+  for (const [, m] of root.namedModules()) {
+    if (m instanceof BlockStack) {
+      m.gradientCheckpointing = on;
+      stacks++;
+    }
+  }
+  return stacks;
 }
 
 /** Chains its items: forward(x) = items[n-1](…items[0](x)). */

@@ -38,8 +38,8 @@ interface CustomResult {
   gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
 }
 
-/** tf.customGrad over `inputs`: f gets them as an array with the save function; its gradFunc returns one gradient per input. */
-function customOp<T extends tf.Tensor>(inputs: tf.Tensor[], f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => CustomResult): T {
+/** tf.customGrad over `inputs` (an op that keeps only what `save` is given): f gets them as an array with the save function; its gradFunc returns one gradient per input. */
+export function customOp<T extends tf.Tensor>(inputs: tf.Tensor[], f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => CustomResult): T {
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     return f(args.slice(0, -1) as tf.Tensor[], save) as { value: T; gradFunc: CustomResult['gradFunc'] };

@@ -1,4 +1,4 @@
-import { Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, activationFn, tf } from '@leantune/tensor';
+import { Dropout, Embedding, LayerNorm, Linear, Module, BlockStack, activationFn, tf } from '@leantune/tensor';
 import { call, paddingMask, scaledDotProductAttention } from '../attention';
 import type { ConfigReader } from '../config';
 
@@ -150,12 +150,12 @@ class BertLayer extends Module {
 class BertEncoder extends Module {
   constructor(dims: BertDims) {
     super();
-    this.addModule('layer', new ModuleList(Array.from({ length: dims.layers }, () => new BertLayer(dims))));
+    this.addModule('layer', new BlockStack(Array.from({ length: dims.layers }, () => new BertLayer(dims))));
   }
   forward(h: tf.Tensor, mask: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       let x = h;
-      for (const layer of this.child<ModuleList>('layer')!) x = layer.forward(x, mask) as tf.Tensor;
+      x = this.child<BlockStack>('layer')!.chain(x, (layer, h) => layer.forward(h, mask) as tf.Tensor);
       return x;
     });
   }

@@ -1,4 +1,4 @@
-import { Conv2d, Embedding, LayerNorm, Linear, MLP, Module, ModuleList, MultiHeadAttention, ATTENTION_NAMES, normal, tf } from '@leantune/tensor';
+import { Conv2d, Embedding, LayerNorm, Linear, MLP, Module, BlockStack, MultiHeadAttention, ATTENTION_NAMES, normal, tf } from '@leantune/tensor';
 import { call } from '../attention';
 import type { ConfigReader } from '../config';
 import { patchify } from './vit';
@@ -80,12 +80,12 @@ class ClipEncoderLayer extends Module {
 class ClipEncoder extends Module {
   constructor(dims: ClipTowerDims) {
     super();
-    this.addModule('layers', new ModuleList(Array.from({ length: dims.layers }, () => new ClipEncoderLayer(dims))));
+    this.addModule('layers', new BlockStack(Array.from({ length: dims.layers }, () => new ClipEncoderLayer(dims))));
   }
   forward(h: tf.Tensor, attentionMask?: tf.Tensor, causal = false): tf.Tensor {
     return tf.tidy(() => {
       let x = h;
-      for (const layer of this.child<ModuleList>('layers')!) x = layer.forward(x, attentionMask, causal) as tf.Tensor;
+      x = this.child<BlockStack>('layers')!.chain(x, (layer, h) => layer.forward(h, attentionMask, causal) as tf.Tensor);
       return x;
     });
   }

@@ -1,4 +1,4 @@
-import { Conv1D, Dropout, Embedding, LayerNorm, Module, ModuleList, activationFn, softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
+import { Conv1D, Dropout, Embedding, LayerNorm, Module, BlockStack, activationFn, softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
 import { call, causalMask, paddingMask, scaledDotProductAttention } from '../attention';
 import type { ConfigReader } from '../config';
 
@@ -104,7 +104,7 @@ export class Gpt2Model extends Module {
     this.addModule('wte', new Embedding(dims.vocabSize, dims.embd, { initStd: 0.02 }));
     this.addModule('wpe', new Embedding(dims.positions, dims.embd, { initStd: 0.01 }));
     this.addModule('drop', new Dropout(dims.embdDropout));
-    this.addModule('h', new ModuleList(Array.from({ length: dims.layers }, (_, i) => new Gpt2Block(dims, i))));
+    this.addModule('h', new BlockStack(Array.from({ length: dims.layers }, (_, i) => new Gpt2Block(dims, i))));
     this.addModule('ln_f', new LayerNorm(dims.embd, { eps: dims.eps }));
   }
   /** Last hidden state [b, s, n_embd]; `attentionMask` [b, s] hides right padding. */
@@ -115,7 +115,7 @@ export class Gpt2Model extends Module {
       let h = call(this, 'drop', tf.add(call(this, 'wte', inputIds), call(this, 'wpe', positions)));
       const causal = causalMask(seq);
       const mask = attentionMask ? tf.add(causal, paddingMask(attentionMask)) : causal;
-      for (const block of this.child<ModuleList>('h')!) h = block.forward(h, mask) as tf.Tensor;
+      h = this.child<BlockStack>('h')!.chain(h, (block, x) => block.forward(x, mask) as tf.Tensor);
       return call(this, 'ln_f', h);
     });
   }

@@ -1,4 +1,4 @@
-import { Conv2d, Dropout, LayerNorm, Linear, Module, ModuleList, activationFn, normal, tf } from '@leantune/tensor';
+import { Conv2d, Dropout, LayerNorm, Linear, Module, BlockStack, activationFn, normal, tf } from '@leantune/tensor';
 import { call, scaledDotProductAttention } from '../attention';
 import type { ConfigReader } from '../config';
 
@@ -154,12 +154,12 @@ class VitLayer extends Module {
 class VitEncoder extends Module {
   constructor(dims: VitDims) {
     super();
-    this.addModule('layer', new ModuleList(Array.from({ length: dims.layers }, () => new VitLayer(dims))));
+    this.addModule('layer', new BlockStack(Array.from({ length: dims.layers }, () => new VitLayer(dims))));
   }
   forward(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       let x = h;
-      for (const layer of this.child<ModuleList>('layer')!) x = layer.forward(x) as tf.Tensor;
+      x = this.child<BlockStack>('layer')!.chain(x, (layer, h) => layer.forward(h) as tf.Tensor);
       return x;
     });
   }
