@@ -1,5 +1,6 @@
-import { definePlugin, type Batch, type LoadedModel } from '@leantune/core';
+import type { Batch, LoadedModel } from '@leantune/core';
 import { Embedding, LayerNorm, Linear, MLP, Module, ModuleList, MultiHeadAttention, normal, tf } from '@leantune/tensor';
+import { loaderPlugin } from './loader-plugin';
 
 /** The reference decoder's shape; the issue's default is 4 layers, d 256, 4 heads, seq 128. */
 export interface DecoderShape {
@@ -76,14 +77,4 @@ export function decoderLoadedModel(shape: DecoderShape): LoadedModel {
 }
 
 /** Model loader for `{ name: 'bench-decoder', layers, dModel, heads, seq, vocab }`. */
-export const benchDecoderPlugin = definePlugin({
-  meta: { name: '@leantune/tool-bench-decoder', version: '0.1.0', core: '^0.1.0' },
-  apply(ctx) {
-    ctx.models.register({
-      name: 'bench-decoder',
-      models: ['bench-decoder'],
-      test: (spec) => spec.name === 'bench-decoder',
-      load: async (spec) => decoderLoadedModel({ ...REFERENCE_SHAPE, ...(spec as Partial<DecoderShape>) }),
-    });
-  },
-});
+export const benchDecoderPlugin = loaderPlugin('bench-decoder', (spec) => decoderLoadedModel({ ...REFERENCE_SHAPE, ...(spec as Partial<DecoderShape>) }));

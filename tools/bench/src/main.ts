@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REFERENCE_SHAPE, type DecoderShape } from './decoder';
 import { peerUnavailable, peerWarning, runPeer } from './peer';
+import { PRESETS, describePreset, presetJob, type PresetJob } from './presets';
 import { runWorker } from './run-worker';
 import type { WorkerJob, WorkerResult } from './worker';
 
@@ -14,7 +15,9 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '2' },
     'max-seconds': { type: 'string', default: '90' },
-    batch: { type: 'string', default: '8' },
+    batch: { type: 'string' },
+    preset: { type: 'string' },
+    image: { type: 'string' },
     layers: { type: 'string' },
     'd-model': { type: 'string' },
     heads: { type: 'string' },
@@ -28,11 +31,23 @@ const { values: args } = parseArgs({
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
-function row(label: string, r: WorkerResult | { error: string }, peer?: WorkerResult): string {
+type Unit = 'tok/s' | 'samples/s';
+const rate = (r: WorkerResult, unit: Unit) => (unit === 'tok/s' ? r.tokensPerSec : r.samplesPerSec);
+
+function row(label: string, unit: Unit, r: WorkerResult | { error: string }, peer?: WorkerResult): string {
   if ('error' in r) return `| ${label} | failed: ${r.error} |`;
-  const ratio = peer ? `${fmt(r.tokensPerSec / peer.tokensPerSec, 2)}×` : '-';
+  const ratio = peer ? `${fmt(rate(r, unit) / rate(peer, unit), 2)}×` : '-';
   const s = r.stepMs;
-  return `| ${label} | ${r.backend} (${r.threads} thr) | ${fmt(r.tokensPerSec)} | ${ratio} | ${fmt(s.median)} [${fmt(s.p10)}–${fmt(s.p90)}], n=${s.n} | ${fmt(r.peakRssMB)} | ${r.trainable.toLocaleString('en')} |`;
+  const extra = unit === 'samples/s' ? ` | ${fmt(r.tokensPerSec)}` : '';
+  const loss = `${fmt(r.firstLoss, 2)} → ${fmt(r.lastLoss, 2)}`;
+  return `| ${label} | ${r.backend} (${r.threads} thr) | ${fmt(rate(r, unit), unit === 'tok/s' ? 0 : 2)}${extra} | ${ratio} | ${fmt(s.median)} [${fmt(s.p10)}–${fmt(s.p90)}], n=${s.n} | ${fmt(r.peakRssMB)} | ${r.trainable.toLocaleString('en')} | ${loss} |`;
+}
+
+/** The preset named by --preset, with --layers/--d-model/--heads/--vocab/--seq/--image applied. */
+function chosenPreset(): PresetJob | undefined {
+  if (!args.preset) return undefined;
+  const num = (v?: string) => (v ? Number(v) : undefined);
+  return presetJob(args.preset, { layers: num(args.layers), dModel: num(args['d-model']), heads: num(args.heads), vocab: num(args.vocab), seq: num(args.seq), image: num(args.image) });
 }
 
 async function main(): Promise<void> {
@@ -44,33 +59,39 @@ async function main(): Promise<void> {
     ...(args.vocab ? { vocab: Number(args.vocab) } : {}),
     ...(args.seq ? { seq: Number(args.seq) } : {}),
   };
-  const base = { shape, batch: Number(args.batch), warmupSteps: Number(args.warmup), steps: Number(args.steps), maxSeconds: Number(args['max-seconds']) };
+  const preset = chosenPreset();
+  const unit: Unit = preset ? PRESETS[preset.name].unit : 'tok/s';
+  const batch = Number(args.batch ?? (preset ? PRESETS[preset.name].batch : 8));
+  const base = { ...(preset ? { preset } : { shape }), batch, warmupSteps: Number(args.warmup), steps: Number(args.steps), maxSeconds: Number(args['max-seconds']) };
   const methods = args.methods!.split(',') as Array<'full' | 'lora'>;
   const results: Array<WorkerResult | { job: WorkerJob; error: string }> = [];
   const peers = new Map<string, WorkerResult>();
   const usePeer = args.peer && !args['no-peer'];
   const missing = usePeer ? peerUnavailable() : 'disabled with --no-peer';
+  const what = preset
+    ? describePreset(preset, batch)
+    : `Reference decoder: ${shape.layers} layers, d ${shape.dModel}, ${shape.heads} heads, seq ${shape.seq}, vocab ${shape.vocab}, batch ${batch}`;
   const lines = [
-    `Reference decoder: ${shape.layers} layers, d ${shape.dModel}, ${shape.heads} heads, seq ${shape.seq}, vocab ${shape.vocab}, batch ${base.batch}; ${cpus().length} cores (${cpus()[0]?.model}); ${new Date().toISOString()}`,
+    `${what}; ${cpus().length} cores (${cpus()[0]?.model}); ${new Date().toISOString()}`,
     '',
-    '| Setup | Backend | tok/s | vs PyTorch | step ms median [p10–p90] | peak RSS MB | trainable |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    `| Setup | Backend | ${unit}${unit === 'samples/s' ? ' | tok/s' : ''} | vs PyTorch | step ms median [p10–p90] | peak RSS MB | trainable | loss first → last |`,
+    `| --- | --- | --- |${unit === 'samples/s' ? ' --- |' : ''} --- | --- | --- | --- | --- |`,
   ];
   for (const method of methods) {
     // Ours first, then the peer right after, so both see the same machine state.
     for (const backend of args.backends!.split(',')) {
       const r = runWorker({ ...base, backend, method });
       results.push(r);
-      process.stderr.write(`${method} on ${backend}: ${'error' in r ? r.error : `${fmt(r.tokensPerSec)} tok/s`}\n`);
+      process.stderr.write(`${method} on ${backend}: ${'error' in r ? r.error : `${fmt(rate(r, unit), 1)} ${unit}`}\n`);
     }
     if (!missing) {
       const p = runPeer({ ...base, backend: 'pytorch', method });
       peers.set(method, p);
-      process.stderr.write(`${method} on PyTorch: ${fmt(p.tokensPerSec)} tok/s\n`);
+      process.stderr.write(`${method} on PyTorch: ${fmt(rate(p, unit), 1)} ${unit}\n`);
     }
   }
-  for (const r of results) lines.push(row(r.job.method, r, peers.get(r.job.method)));
-  for (const [method, p] of peers) lines.push(row(`${method} (peer)`, p, p));
+  for (const r of results) lines.push(row(r.job.method, unit, r, peers.get(r.job.method)));
+  for (const [method, p] of peers) lines.push(row(`${method} (peer)`, unit, p, p));
   if (missing) lines.push('', `PyTorch peer not run: ${missing}. Our figures stand alone.`);
   const warn = !missing && peerWarning();
   if (warn) lines.push('', `Warning: ${warn}.`);
@@ -82,8 +103,8 @@ async function main(): Promise<void> {
   if (pf && pl) lines.push(`LoRA peak RSS is ${fmt(pl.peakRssMB / pf.peakRssMB, 2)}× full fine-tune's (PyTorch).`);
   process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync(args.out!, { recursive: true });
-  const file = join(args.out!, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(`${file}.tmp`, JSON.stringify({ shape, base, results, peers: Object.fromEntries(peers), table: lines }, null, 2));
+  const file = join(args.out!, `${preset ? `bench-${preset.name}` : 'bench'}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(`${file}.tmp`, JSON.stringify({ shape: preset ? undefined : shape, preset, base, results, peers: Object.fromEntries(peers), table: lines }, null, 2));
   renameSync(`${file}.tmp`, file);
   process.stdout.write(`\nWrote ${file}\n`);
 }

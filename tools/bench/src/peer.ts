@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { PRESETS } from './presets';
 import type { WorkerJob, WorkerResult } from './worker';
 
 const PYTHON = '/usr/bin/python3';
-const SCRIPT = join(__dirname, '..', 'peer', 'decoder.py');
+const PEER_DIR = join(__dirname, '..', 'peer');
 
 /** Why the PyTorch peer can't run here, or undefined when it can. */
 export function peerUnavailable(): string | undefined {
@@ -23,7 +24,8 @@ export function peerWarning(): string | undefined {
 export function runPeer(job: WorkerJob): WorkerResult {
   // One BLAS thread under two torch threads: otherwise two pools fight over 2 cores.
   const env = { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '2' };
-  const r = spawnSync(PYTHON, [SCRIPT, JSON.stringify(job)], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
+  const script = join(PEER_DIR, job.preset ? PRESETS[job.preset.name].peer : 'decoder.py');
+  const r = spawnSync(PYTHON, [script, JSON.stringify(job)], { encoding: 'utf8', env, maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`PyTorch peer failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }

@@ -1,14 +1,18 @@
-import { createToolkit } from '@leantune/core';
+import { createToolkit, type Batch, type ModelSpec, type Plugin } from '@leantune/core';
 import loraPlugin from '@leantune/plugin-lora';
 import { initBackend, tf, type BackendName } from '@leantune/tensor';
 import { createOptimizer, trainStep, type IndexedDataset } from '@leantune/train';
 import { benchDecoderPlugin, type DecoderShape } from './decoder';
+import { PRESETS, benchPresetPlugin, presetBatch, type PresetJob } from './presets';
 import { spread, type Spread } from './stats';
 
 export interface WorkerJob {
   backend: string;
   method: 'full' | 'lora';
-  shape: DecoderShape;
+  /** The reference decoder's shape; unused when `preset` is set. */
+  shape?: DecoderShape;
+  /** A real-model preset (presets.ts) instead of the reference decoder. */
+  preset?: PresetJob;
   batch: number;
   warmupSteps: number;
   steps: number;
@@ -21,6 +25,7 @@ export interface WorkerResult {
   backend: string;
   threads: number;
   tokensPerSec: number;
+  samplesPerSec: number;
   stepMs: Spread;
   peakRssMB: number;
   trainable: number;
@@ -29,34 +34,60 @@ export interface WorkerResult {
   lastLoss: number;
 }
 
+/** What differs between the reference decoder and a preset; the timing loop is shared. */
+interface Setup {
+  plugin: Plugin;
+  model: ModelSpec;
+  lora: Record<string, unknown>;
+  tokensPerSample: number;
+  dataset: IndexedDataset<Batch>;
+}
+
 /** Random token ids, seeded, so every backend and the peer see the same kind of batch. */
-function tokenBatches(shape: DecoderShape, batch: number): IndexedDataset<{ inputs: tf.Tensor2D; size: number }> {
+function decoderSetup(shape: DecoderShape, batch: number): Setup {
   return {
-    length: 1 << 20,
-    getBatch: (indices) => ({ inputs: tf.randomUniformInt([batch, shape.seq + 1], 0, shape.vocab, indices[0]) as tf.Tensor2D, size: batch }),
+    plugin: benchDecoderPlugin,
+    model: { name: 'bench-decoder', ...shape },
+    lora: { target_modules: ['q', 'v'] },
+    tokensPerSample: shape.seq,
+    dataset: {
+      length: 1 << 20,
+      getBatch: (indices) => ({ inputs: tf.randomUniformInt([batch, shape.seq + 1], 0, shape.vocab, indices[0]) as tf.Tensor2D, size: batch }),
+    },
+  };
+}
+
+/** Each step's batch from the hash stream shared with the peer: the same numbers in every arm. */
+function presetSetup(preset: PresetJob, batch: number): Setup {
+  return {
+    plugin: benchPresetPlugin,
+    model: { name: 'bench-preset', preset },
+    lora: PRESETS[preset.name].lora,
+    tokensPerSample: preset.seq,
+    dataset: { length: 1 << 20, getBatch: (indices) => presetBatch(preset, batch, indices[0]) },
   };
 }
 
 export async function runJob(job: WorkerJob): Promise<WorkerResult> {
+  const setup = job.preset ? presetSetup(job.preset, job.batch) : decoderSetup(job.shape!, job.batch);
   const info = await initBackend({ backend: job.backend as BackendName });
-  const tk = await createToolkit({ plugins: [benchDecoderPlugin, loraPlugin], log: { info: () => {}, warn: () => {} } });
+  const tk = await createToolkit({ plugins: [setup.plugin, loraPlugin], log: { info: () => {}, warn: () => {} } });
   const run = tk.createRun({
-    model: { name: 'bench-decoder', ...job.shape },
+    model: setup.model,
     runtime: { backend: job.backend as BackendName },
-    methods: job.method === 'lora' ? { lora: { r: 8, lora_alpha: 16, target_modules: ['q', 'v'] } } : {},
+    methods: job.method === 'lora' ? { lora: { r: 8, lora_alpha: 16, ...setup.lora } } : {},
     trainable: job.method === 'full' ? ['.*'] : [],
   });
   const model = await run.loadModel();
   const params = model.module.trainableVariables();
   const optimizer = createOptimizer({ name: 'adamw', lr: 1e-4, weightDecay: 0.01 }, params);
-  const data = tokenBatches(job.shape, job.batch);
-  const loss = (b: { inputs: tf.Tensor2D }) => model.loss!({ inputs: b.inputs, size: job.batch }, true);
+  const loss = (b: Batch) => model.loss!(b, true);
   const times: number[] = [];
   const losses: number[] = [];
   const started = performance.now();
   for (let step = 0; step < job.warmupSteps + job.steps; step++) {
     const t0 = performance.now();
-    const out = trainStep({ dataset: data, loss, params, optimizer, microBatches: [[step]], step, epoch: 0, seed: 1, lr: 1e-4 });
+    const out = trainStep({ dataset: setup.dataset, loss, params, optimizer, microBatches: [[step]], step, epoch: 0, seed: 1, lr: 1e-4 });
     const ms = performance.now() - t0;
     losses.push(out.loss);
     if (step >= job.warmupSteps) times.push(ms);
@@ -64,11 +95,13 @@ export async function runJob(job: WorkerJob): Promise<WorkerResult> {
   }
   const stepMs = spread(times);
   const counts = model.module.countParameters();
+  const samplesPerSec = job.batch / (stepMs.median / 1000);
   return {
     job,
     backend: info.name,
     threads: info.threads,
-    tokensPerSec: (job.batch * job.shape.seq) / (stepMs.median / 1000),
+    tokensPerSec: samplesPerSec * setup.tokensPerSample,
+    samplesPerSec,
     stepMs,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     trainable: counts.trainable,
