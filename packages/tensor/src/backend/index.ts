@@ -19,3 +19,4 @@ export { BACKEND_ENV, describeBackend, formatBackendInfo, initBackend, registerB
 export { installWasmTrainingKernels, uninstallWasmTrainingKernels, wasmTrainingKernelsInstalled } from './wasm/install';
 export { MAX_WASM_THREADS } from './wasm/threads';
 export { broadcastBatchIndex, planMatMul as planBatchMatMul, type MatMulPlan as BatchMatMulPlan } from './wasm/batch-matmul';
+export { backendCapability, type AdamWStep, type BackendCapabilities, type RandomFill } from './capabilities';

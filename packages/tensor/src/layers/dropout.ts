@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module';
-import { nextSeed } from '../random';
+import { uniform } from '../random';
 import { checkProbability } from './checks';
 
 /**
@@ -22,7 +22,7 @@ export class Dropout extends Module {
     if (!this.training || this.p === 0) return x;
     if (this.p === 1) return tf.zerosLike(x);
     return tf.tidy(() => {
-      const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, 'float32', nextSeed()), this.p), x.dtype);
+      const keep = tf.cast(tf.greaterEqual(uniform(x.shape, 0, 1), this.p), x.dtype);
       return tf.mul(x, tf.div(keep, 1 - this.p));
     });
   }

@@ -1,4 +1,4 @@
-import { tf } from '@leantune/tensor';
+import { backendCapability, tf } from '@leantune/tensor';
 import { checkRange01, ParamOptimizer } from './optimizer';
 
 export interface AdamWOptions {
@@ -40,12 +40,17 @@ export class AdamW extends ParamOptimizer {
     const { beta1, beta2, eps } = this;
     const m = this.stateVar(name, 'exp_avg', () => tf.zerosLike(param));
     const v = this.stateVar(name, 'exp_avg_sq', () => tf.zerosLike(param));
+    const weightDecay = this.weightDecay > 0 && !this.noDecay(name) ? this.weightDecay : 0;
+    const inPlace = backendCapability('adamwInPlace');
+    const step = { lr, beta1, beta2, eps, weightDecay, biasCorrection1: 1 - beta1 ** t, biasCorrection2: 1 - beta2 ** t };
+    if (grad.dtype === 'float32' && inPlace?.(param, grad, m, v, step)) return;
     const g = tf.cast(grad, 'float32');
-    const decayed = this.weightDecay > 0 && !this.noDecay(name) ? tf.mul(param, 1 - lr * this.weightDecay) : param;
+    // A backend that updates in place (the native one: one pass, no new tensors) has done it above.
+    const decayed = weightDecay > 0 ? tf.mul(param, 1 - lr * weightDecay) : param;
     const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
     const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
-    const stepSize = lr / (1 - beta1 ** t);
-    const denom = tf.add(tf.div(tf.sqrt(vNew), Math.sqrt(1 - beta2 ** t)), eps);
+    const stepSize = lr / step.biasCorrection1;
+    const denom = tf.add(tf.div(tf.sqrt(vNew), Math.sqrt(step.biasCorrection2)), eps);
     m.assign(mNew);
     v.assign(vNew);
     param.assign(tf.sub(decayed, tf.mul(tf.div(mNew, denom), stepSize)));
