@@ -35,7 +35,7 @@ type Unit = 'tok/s' | 'samples/s';
 const rate = (r: WorkerResult, unit: Unit) => (unit === 'tok/s' ? r.tokensPerSec : r.samplesPerSec);
 
 function row(label: string, unit: Unit, r: WorkerResult | { error: string }, peer?: WorkerResult): string {
-  if ('error' in r) return `| ${label} | failed: ${r.error} |`;
+  if ('error' in r) return `| ${label} | failed: ${r.error.replace(/\|/g, '/')} |`;
   const ratio = peer ? `${fmt(rate(r, unit) / rate(peer, unit), 2)}×` : '-';
   const s = r.stepMs;
   const extra = unit === 'samples/s' ? ` | ${fmt(r.tokensPerSec)}` : '';

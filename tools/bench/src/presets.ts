@@ -65,7 +65,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     peer: 'gpt2.py',
   },
   'bert-base': {
-    title: 'BERT base (BertForSequenceClassification, 2 labels, exact gelu)',
+    title: 'BERT base (BertForSequenceClassification, exact gelu)',
     unit: 'samples/s',
     batch: 8,
     seq: 128,
@@ -79,7 +79,7 @@ export const PRESETS: Record<PresetName, Preset> = {
     peer: 'bert.py',
   },
   'vit-b16': {
-    title: 'ViT-B/16 (ViTForImageClassification, 224×224×3, 10 labels, exact gelu)',
+    title: 'ViT-B/16 (ViTForImageClassification, exact gelu)',
     unit: 'samples/s',
     batch: 4,
     seq: 197,
@@ -136,7 +136,7 @@ export function presetJob(name: string, o: PresetOverrides = {}): PresetJob {
 export function describePreset(job: PresetJob, batch: number): string {
   const c = job.config;
   const k = PRESETS[job.name].keys;
-  const vocab = k.vocab ? `, vocab ${c[k.vocab]}` : `, image ${c.image_size}×${c.image_size}, patch ${c.patch_size}`;
+  const vocab = k.vocab ? `, vocab ${c[k.vocab]}` : `, image ${c.image_size}×${c.image_size}×${c.num_channels}, patch ${c.patch_size}`;
   const labels = job.labels ? `, ${job.labels} labels` : '';
   return `${PRESETS[job.name].title}: ${c[k.layers]} layers, d ${c[k.hidden]}, ${c[k.heads]} heads, MLP ${c[k.inner]}${vocab}, seq ${job.seq}${labels}, batch ${batch}`;
 }
