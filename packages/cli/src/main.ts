@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError } from '@leantune/core';
+import { CORE_VERSION, ConfigError, checkSchedule, datasetSplits } from '@leantune/core';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
 import { runCompare } from './commands/compare';
 import { dataCommand } from './commands/data-commands';
@@ -45,6 +47,9 @@ function parseOverride(text: string | undefined): Record<string, unknown> | unde
   return value as Record<string, unknown>;
 }
 
+/** This CLI's version, from its own manifest (as core's is), with the core it runs on. */
+export const CLI_VERSION: string = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version;
+
 const configOption = () => new Option('-c, --config <file>', 'run config (.json, .js, .cjs, .mjs)');
 
 function buildProgram(io: CliIO): Command {
@@ -52,6 +57,7 @@ function buildProgram(io: CliIO): Command {
     .description('Parameter-efficient fine-tuning and dataset strategies, as plugins.')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride()
+    .version(`${CLI_VERSION} (@leantune/core ${CORE_VERSION}, node ${process.version})`, '-V, --version', 'print the version')
     .showHelpAfterError('(run "leantune <command> --help" for usage)');
 
   program
@@ -60,7 +66,12 @@ function buildProgram(io: CliIO): Command {
     .addOption(configOption().makeOptionMandatory())
     .addHelpText('after', '\nExample:\n  leantune validate -c leantune.json')
     .action(async (opts: { config: string }) => {
-      const { toolkit, config, source } = await fromConfig(opts.config);
+      const { toolkit, config, source, configDir } = await fromConfig(opts.config);
+      // Warmup is bounded by the run's length, which needs the training records' count: load the data (no model) to check it.
+      if (config.data && config.train.schedule.warmupSteps > 0) {
+        const dataset = await toolkit.createRun(structuredClone(config), { configDir }).loadData();
+        checkSchedule(config.train, datasetSplits(dataset).train?.length ?? dataset.records.length, source.file);
+      }
       io.out(`${source.file}: valid. Plugins: ${toolkit.plugins.map((p) => p.plugin.meta.name).join(', ') || 'none'}; methods: ${Object.keys(config.methods).join(', ') || 'none'}; model: ${config.model.name}.\n`);
     });
 

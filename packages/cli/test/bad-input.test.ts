@@ -92,7 +92,10 @@ describe('bad input fails clearly and damages nothing', () => {
     expect(files.filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(files).not.toContain('metrics.json');
     expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).name).toBe('tiny-lora');
-    expect(JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')).status).toBe('running');
+    // A failed run never looks alive: run.json says so, with the error.
+    const record = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+    expect(record.status).toBe('failed');
+    expect(record.error).toContain('ENOSPC: no space left on device');
   });
 
   it('text input that is not UTF-8: exit 2 naming the file and the byte', async () => {

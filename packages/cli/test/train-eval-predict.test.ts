@@ -18,7 +18,7 @@ beforeAll(async () => {
 
 describe('leantune train', () => {
   it('writes the run folder: config, history, checkpoints, PEFT adapter, reports, trained weights', () => {
-    expect(readdirSync(dir).sort()).toEqual(['adapters', 'checkpoints', 'config.json', 'data-reports.json', 'environment.json', 'metrics.json', 'metrics.jsonl', 'run.json', 'trainable.safetensors']);
+    expect(readdirSync(dir).sort()).toEqual(['adapters', 'checkpoints', 'config.json', 'data-reports.json', 'environment.json', 'metrics.json', 'metrics.jsonl', 'run.json', 'splits.json', 'trainable.safetensors']);
     // 48 training records, batch 8: 6 steps per epoch, 2 epochs; a checkpoint every 2 steps.
     expect(readdirSync(join(dir, 'checkpoints')).sort()).toEqual(['latest', ...[2, 4, 6, 8, 10, 12].map((s) => `step-${String(s).padStart(8, '0')}`)]);
     const history = jsonLines(readFileSync(join(dir, 'metrics.jsonl'), 'utf8'));

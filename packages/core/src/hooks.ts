@@ -7,7 +7,7 @@ import {
   SyncWaterfallHook,
 } from 'tapable';
 import type { Module } from '@leantune/tensor';
-import type { Artifacts, Dataset, DatasetSpec, EpochLogs, LoadedModel, Metrics, ModelSpec, StepLogs, TrainState } from './types';
+import type { Artifacts, Dataset, DatasetSpec, EpochLogs, EvalLogs, LoadedModel, Metrics, ModelSpec, StepLogs, TrainState } from './types';
 import type { MethodContext, RunContext } from './context';
 
 /**
@@ -38,6 +38,8 @@ export interface RunHooks {
   beforeStep: SyncHook<[TrainState]>;
   afterStep: SyncHook<[StepLogs, TrainState]>;
   afterEpoch: AsyncSeriesHook<[EpochLogs, TrainState]>;
+  /** After each evaluation every train.evalEvery steps (epoch evaluations come with afterEpoch). */
+  afterEval: AsyncSeriesHook<[EvalLogs, TrainState]>;
   afterTrain: AsyncSeriesHook<[TrainState]>;
   evaluate: AsyncSeriesWaterfallHook<[Metrics, RunContext]>;
   save: AsyncSeriesHook<[Artifacts, RunContext]>;
@@ -55,6 +57,7 @@ export function createRunHooks(): Readonly<RunHooks> {
     beforeStep: new SyncHook<[TrainState]>(['state']),
     afterStep: new SyncHook<[StepLogs, TrainState]>(['logs', 'state']),
     afterEpoch: new AsyncSeriesHook<[EpochLogs, TrainState]>(['logs', 'state']),
+    afterEval: new AsyncSeriesHook<[EvalLogs, TrainState]>(['logs', 'state']),
     afterTrain: new AsyncSeriesHook<[TrainState]>(['state']),
     evaluate: new AsyncSeriesWaterfallHook<[Metrics, RunContext]>(['metrics', 'context']),
     save: new AsyncSeriesHook<[Artifacts, RunContext]>(['artifacts', 'context']),

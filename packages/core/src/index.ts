@@ -17,5 +17,7 @@ export * from './version';
 export * from './config/schema';
 export * from './config/load';
 export * from './config/validate';
+export * from './config/schedule-check';
+export * from './split-record';
 export * from './run-folder';
 export * from './structure-edits';

@@ -8,6 +8,7 @@ import { CORE_VERSION } from './version';
 import type { Artifacts, Metrics } from './types';
 import { methodTrains } from './methods';
 import { saveModulesToSave } from './modules-to-save';
+import { SPLIT_RECORD_FILE, splitRecordOf } from './split-record';
 
 /** Writes via a temp file and a rename, so a reader never sees a half-written file. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
@@ -46,6 +47,7 @@ export const RUN_FILES = Object.freeze({
   trainable: 'trainable.safetensors',
   record: 'run.json',
   dataReports: 'data-reports.json',
+  splits: SPLIT_RECORD_FILE,
   checkpoints: 'checkpoints',
   adapters: 'adapters',
 });
@@ -55,8 +57,10 @@ export interface RunRecord {
   format: 'leantune-run';
   version: 1;
   name: string;
-  /** running: training or killed hard; interrupted: stopped by a signal with a checkpoint; completed. */
-  status: 'running' | 'interrupted' | 'completed';
+  /** running: training or killed hard; interrupted: stopped by a signal with a checkpoint; failed: see `error`; completed. */
+  status: 'running' | 'interrupted' | 'failed' | 'completed';
+  /** Why a failed run failed. */
+  error?: string;
   /** Where the config's relative plugin paths resolve from. */
   configDir: string;
   model?: string;
@@ -118,6 +122,7 @@ export function createRunFolder(run: Run, dir: string): string {
     mkdirSync(dir, { recursive: true });
     writeJson(join(dir, RUN_FILES.config), run.config);
     writeJson(join(dir, RUN_FILES.environment), environment(run));
+    if (run.dataset) writeJson(join(dir, RUN_FILES.splits), splitRecordOf(run.dataset, run.config));
     writeJson(join(dir, RUN_FILES.record), recordOf(run, 'running'));
   } catch (err) {
     throw new RunError(`Cannot write the run folder ${dir}: ${errorMessage(err)}. Choose a writable "output.dir" (or free some disk space).`, { cause: err });
@@ -129,6 +134,19 @@ export function createRunFolder(run: Run, dir: string): string {
 export function markRunInterrupted(run: Run, dir: string, step: number): void {
   const previous = readRunRecord(dir);
   writeJson(join(dir, RUN_FILES.record), { ...recordOf(run, 'interrupted', previous?.adapters, step) });
+}
+
+/**
+ * Marks a run folder as failed with the error's message, so a failed run never looks alive.
+ * Never throws: it runs while another error is on its way out.
+ */
+export function markRunFailed(run: Run, dir: string, error: unknown, step?: number): void {
+  try {
+    const previous = readRunRecord(dir);
+    writeJson(join(dir, RUN_FILES.record), { ...recordOf(run, 'failed', previous?.adapters, step), error: errorMessage(error) });
+  } catch {
+    /* the folder itself is unwritable: the error being reported already says so */
+  }
 }
 
 /** Trained parameters that no enabled method owns (e.g. a new head trained through `trainable`). */
@@ -173,6 +191,8 @@ function saveAdapters(run: Run, dir: string): Record<string, string> {
 export interface SaveRunFolderOptions {
   /** An existing run folder (from createRunFolder); default a new `<output.dir>/<timestamp>-<name>`. */
   dir?: string;
+  /** More of the run's report for metrics.json beside the metrics (best and last evaluation, test split). */
+  report?: Record<string, unknown>;
 }
 
 /**
@@ -197,10 +217,12 @@ export async function saveRunFolder(run: Run, metrics: Metrics, baseDir = proces
     };
     writeJson(files.config, run.config);
     writeJson(files.environment, environment(run));
-    writeJson(files.metrics, metrics);
+    writeJson(files.metrics, { ...metrics, ...options.report });
     if (run.dataset) {
       files.dataReports = join(dir, RUN_FILES.dataReports);
       writeJson(files.dataReports, run.dataset.reports);
+      files.splits = join(dir, RUN_FILES.splits);
+      writeJson(files.splits, splitRecordOf(run.dataset, run.config));
     }
     const methods = Object.keys(run.config.methods).join(',');
     saveSafetensorsAtomic(files.trainable, model.module.trainableVariables(), { model: model.name, arch: model.arch, methods });

@@ -1,5 +1,6 @@
 import semver from 'semver';
 import { SyncHook } from 'tapable';
+import { checkSchedule } from './config/schedule-check';
 import { ConfigError, LeantuneError, PluginError, errorMessage } from './errors';
 import { DatasetLoaderRegistry, ModelLoaderRegistry, StageRegistry } from './extensions';
 import { MethodRegistry, type JSONSchema } from './methods';
@@ -189,6 +190,8 @@ export class Toolkit {
     this.validator.assert(this.combinedSchema(), data, source);
     const config = data as ResolvedConfig & { model: string | ResolvedConfig['model'] };
     if (typeof config.model === 'string') config.model = { name: config.model };
+    // Without the data only maxSteps bounds the run here; the trainer checks again once the data is loaded.
+    checkSchedule(config.train, undefined, source?.file);
     return config as ResolvedConfig;
   }
 

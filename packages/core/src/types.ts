@@ -104,6 +104,13 @@ export interface EpochLogs {
   eval?: Metrics;
 }
 
+/** An evaluation between epoch ends (train.evalEvery). */
+export interface EvalLogs {
+  epoch: number;
+  step: number;
+  eval: Metrics;
+}
+
 export interface TrainState {
   run: RunContext;
   model: LoadedModel;

@@ -12,6 +12,9 @@ export {
   confusionMatrix,
   macroF1,
   perClassF1,
+  perClassMetrics,
+  perClassScores,
+  type ClassScores,
   type ClassificationMetrics,
   type ConfusionMatrix,
 } from './metrics';
@@ -29,15 +32,18 @@ export {
 export { fit } from './trainer/fit';
 export { trainStep, type StepInputs, type StepOutcome } from './trainer/step';
 export type {
+  BestEvaluation,
   CheckpointOptions,
   EpochLogs,
+  EvalLogs,
   FitOptions,
   FitResult,
   Metrics,
+  SaveBestConfig,
   StepContext,
   StepLogs,
   TrainCallbacks,
   TrainState,
 } from './trainer/types';
-export { classificationReport, createTrainDriver, evaluateClassifier, evaluateLoss, type TrainDriverOptions } from './run-driver';
+export { classificationReport, createTrainDriver, evaluateClassifier, evaluateLoss, TRAIN_REPORT, type TrainDriverOptions, type TrainReport } from './run-driver';
 export { checkActivationsFit, checkMemoryFits, parameterStateBytes, probeBytesPerSample, PROBE_MIN_PARAMETERS, WASM_HEAP_BYTES } from './memory-check';

@@ -45,6 +45,45 @@ export function perClassF1(m: ConfusionMatrix): Array<number | null> {
   });
 }
 
+export interface ClassScores {
+  precision: number;
+  recall: number;
+  f1: number;
+  /** True instances of the class (sklearn's support). */
+  support: number;
+}
+
+/**
+ * Precision TP/(TP+FP), recall TP/(TP+FN) and F1 per class, an undefined 0/0 being 0 as
+ * sklearn's classification_report gives with zero_division=0.
+ */
+export function perClassScores(m: ConfusionMatrix): ClassScores[] {
+  return m.map((row, c) => {
+    const tp = row[c];
+    const support = row.reduce((a, b) => a + b, 0);
+    const predicted = m.reduce((a, r) => a + r[c], 0);
+    const precision = predicted === 0 ? 0 : tp / predicted;
+    const recall = support === 0 ? 0 : tp / support;
+    const f1 = tp === 0 ? 0 : (2 * tp) / (support + predicted);
+    return { precision, recall, f1, support };
+  });
+}
+
+/**
+ * Per-class scores as flat metric keys, `precision/<class>`, `recall/<class>`, `f1/<class>`
+ * (TensorBoard's tag style), for a metrics record of numbers.
+ */
+export function perClassMetrics(m: ConfusionMatrix, labels: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  perClassScores(m).forEach((s, c) => {
+    const name = labels[c] ?? String(c);
+    out[`precision/${name}`] = s.precision;
+    out[`recall/${name}`] = s.recall;
+    out[`f1/${name}`] = s.f1;
+  });
+  return out;
+}
+
 /**
  * Unweighted mean of per-class F1. By default a class that appears in neither labels nor
  * predictions is left out, as sklearn's f1_score(average='macro') does without `labels`;

@@ -1,11 +1,11 @@
-import { RunError, type Batch, type DataRecord, type LoadedModel, type Metrics, type Run, type TrainDriver, type TrainState as CoreTrainState } from '@leantune/core';
+import { RunError, checkSchedule, type Batch, type DataRecord, type LoadedModel, type Metrics, type Run, type TrainDriver, type TrainState as CoreTrainState } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import type { IndexedDataset } from './data';
 import { checkActivationsFit, checkMemoryFits } from './memory-check';
-import { ClassificationMeter, type ClassificationMetrics } from './metrics';
+import { ClassificationMeter, perClassMetrics, type ClassificationMetrics } from './metrics';
 import { deriveSeed, Rng } from './random';
 import { fit } from './trainer/fit';
-import type { FitResult } from './trainer/types';
+import type { BestEvaluation, FitResult } from './trainer/types';
 
 export interface TrainDriverOptions {
   /** Stops after the current step (Ctrl-C), saving a checkpoint when checkpointing is on. */
@@ -15,6 +15,17 @@ export interface TrainDriverOptions {
   resumeFrom?: string;
   /** Called with the full fit result, for callers that want step logs. */
   onResult?: (result: FitResult) => void;
+}
+
+/** Key of the run's TrainReport in `run.context.state`. */
+export const TRAIN_REPORT = 'leantune:train-report';
+
+/** What a run reports beside its metrics: saveBest's best and last evaluation, and the test split. */
+export interface TrainReport {
+  best?: BestEvaluation;
+  last?: { step: number; epoch: number; metrics: Metrics };
+  /** The test split, evaluated once at the end with the weights the run keeps. */
+  test?: Metrics & { count: number };
 }
 
 function requireTrainable(model: LoadedModel): asserts model is LoadedModel & Required<Pick<LoadedModel, 'encode' | 'loss'>> {
@@ -38,10 +49,13 @@ export function classificationReport(model: LoadedModel, records: readonly DataR
   return meter.compute();
 }
 
-/** Loss, accuracy and macro-F1 of a classifier on records, batch by batch. */
+/**
+ * Loss, accuracy, macro-F1 and per-class precision, recall and F1 (`precision/<class>`, …)
+ * of a classifier on records, batch by batch.
+ */
 export function evaluateClassifier(model: LoadedModel, records: readonly DataRecord[], batchSize: number): Metrics {
   const m = classificationReport(model, records, batchSize);
-  return { loss: m.loss, accuracy: m.accuracy, macro_f1: m.macroF1 };
+  return { loss: m.loss, accuracy: m.accuracy, macro_f1: m.macroF1, ...perClassMetrics(m.confusion, model.labels!) };
 }
 
 /** Mean loss (weighted by batch size) and its exp, for models without a classification head (language models). */
@@ -92,6 +106,7 @@ export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver
         return { ...evaluateClassifier(model, records, cfg.batchSize), steps: 0 };
       }
       if (train.length === 0) throw new RunError(`Dataset "${dataset.name}" has no training records after its stages.`);
+      checkSchedule(cfg, train.length);
       checkMemoryFits(model, cfg.optimizer, run.context);
       await checkActivationsFit(model, cfg.optimizer, cfg.batchSize, train[0], run.context);
       const core: CoreTrainState = { run: run.context, model, epoch: 0, step: 0, stopRequested: false };
@@ -114,6 +129,8 @@ export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver
         loss: (batch, training) => model.loss(batch, training),
         trainSet,
         evalFn: validation?.length && model.predict ? () => evaluateClassifier(model, validation, cfg.batchSize) : undefined,
+        evalEvery: cfg.evalEvery,
+        saveBest: cfg.saveBest && { monitor: cfg.saveBest.metric, mode: cfg.saveBest.mode },
         epochs: cfg.epochs,
         batchSize: cfg.batchSize,
         optimizer,
@@ -136,13 +153,25 @@ export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver
             if (options.signal) await new Promise<void>((resolve) => setImmediate(resolve));
           },
           afterEpoch: (logs, s) => run.hooks.afterEpoch.promise({ epoch: logs.epoch, trainLoss: logs.trainLoss, eval: logs.metrics }, sync(s)),
+          afterEval: (logs, s) => run.hooks.afterEval.promise({ epoch: logs.epoch, step: logs.step, eval: logs.metrics }, sync(s)),
         },
       });
       options.onResult?.(result);
       await run.hooks.afterTrain.promise(sync(result.state));
       const last = result.epochLogs.at(-1);
       const lastStep = result.stepLogs.at(-1);
-      return { ...(last?.metrics ?? (lastStep ? { train_loss: lastStep.loss } : {})), steps: result.state.step };
+      const report: TrainReport = {};
+      if (result.best) Object.assign(report, { best: result.best, last: result.last });
+      // The test split once, at the end, with the weights the run keeps (saveBest's best).
+      const test = dataset.splits?.test;
+      if (test?.length && result.stoppedBy !== 'aborted') {
+        const metrics = model.predict && model.labels ? evaluateClassifier(model, test, cfg.batchSize) : evaluateLoss(model, test, cfg.batchSize);
+        report.test = { ...metrics, count: test.length };
+      }
+      run.context.state.set(TRAIN_REPORT, report);
+      // The metrics of the weights kept: saveBest's best evaluation, else the last epoch's.
+      const kept = result.best?.metrics ?? last?.metrics ?? (lastStep ? { train_loss: lastStep.loss } : {});
+      return { ...kept, steps: result.state.step };
     },
   };
 }

@@ -1,18 +1,21 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import {
   ConfigError,
+  RUN_FILES,
   RunError,
   errorMessage,
   isRunFolder,
   loadWithModulesToSave,
   readRunFolder,
+  readSplitRecord,
   type LoadedModel,
   type Logger,
   type ModelSpec,
   type RegisteredMethod,
   type ResolvedConfig,
   type Run,
+  type SplitRecord,
   type Toolkit,
 } from '@leantune/core';
 import { loadSafetensors, tf } from '@leantune/tensor';
@@ -33,8 +36,11 @@ export interface LoadTrainedOptions {
   config?: string;
   /** Base model spec (with the installed plugins, or those of `config`). */
   model?: ModelSpec;
-  /** Replaces the config's dataset, for evaluation on other data. */
-  data?: ResolvedConfig['data'];
+  /**
+   * Replaces the config's dataset, for evaluation on other data. Without its own "stages"
+   * it takes the trained run's stages (so the same split fractions and seed apply).
+   */
+  data?: { name: string; stages?: NonNullable<ResolvedConfig['data']>['stages']; [option: string]: unknown };
   cwd?: string;
   log?: Logger;
   /** Use this toolkit's plugins instead of resolving the run's (for runs trained from code with plugin objects). */
@@ -50,6 +56,10 @@ export interface TrainedModel {
   origin: string;
   /** Methods whose adapter folders were loaded on top (beyond the config's methods). */
   adapters: string[];
+  /** The splits the model was trained with (splits.json of its run folder, or of the run an adapter folder was saved in). */
+  split?: { file: string; record: SplitRecord };
+  /** True when the data is not the run's own (--data). */
+  dataGiven?: boolean;
 }
 
 /** A folder written by `leantune merge`: merged.json beside the merged weights. */
@@ -139,6 +149,25 @@ function loadTrainable(model: LoadedModel, file: string): void {
   }
 }
 
+/** The run folder an adapter was saved in: the folder itself, or <run>/adapters/<id>. */
+function runFolderOf(dir: string): string | undefined {
+  if (isRunFolder(dir)) return dir;
+  const run = dirname(dirname(dir));
+  return basename(dirname(dir)) === RUN_FILES.adapters && isRunFolder(run) ? run : undefined;
+}
+
+/** The run's recorded splits, when it has them (run folders from before splits.json have none). */
+function splitOf(runDir: string | undefined): TrainedModel['split'] {
+  const record = runDir ? readSplitRecord(runDir) : undefined;
+  return record && runDir ? { file: join(runDir, RUN_FILES.splits), record } : undefined;
+}
+
+/** --data without stages takes the trained run's stages: the same split fractions and seed. */
+function dataFor(options: LoadTrainedOptions, runConfig: ResolvedConfig | undefined): ResolvedConfig['data'] | undefined {
+  if (!options.data) return undefined;
+  return { ...options.data, name: options.data.name, stages: options.data.stages ?? structuredClone(runConfig?.data?.stages ?? {}) };
+}
+
 /** Rebuilds a model from a config: the loader, then (for run folders) the methods' injection. */
 async function buildRun(toolkit: Toolkit, config: ResolvedConfig, configDir: string, labels: string[] | undefined): Promise<{ run: Run; model: LoadedModel }> {
   const run = toolkit.createRun(config, { configDir });
@@ -160,10 +189,11 @@ export async function loadTrainedModel(options: LoadTrainedOptions): Promise<Tra
     const loaded = options.toolkit
       ? { toolkit: options.toolkit, config: options.toolkit.resolveConfig(structuredClone(folder.config)), configDir: folder.record.configDir }
       : await toolkitForRunFolder(folder, options.log);
-    const config = { ...loaded.config, ...(options.data ? { data: options.data } : {}) };
+    const data = dataFor(options, folder.config);
+    const config = { ...loaded.config, ...(data ? { data } : {}) };
     const { run, model } = await buildRun(loaded.toolkit, config, loaded.configDir, folder.record.labels);
     loadTrainable(model, folder.trainable);
-    result = { toolkit: loaded.toolkit, run, model, config: run.config, origin: folder.dir, adapters: [] };
+    result = { toolkit: loaded.toolkit, run, model, config: run.config, origin: folder.dir, adapters: [], split: splitOf(folder.dir), dataGiven: !!data };
   } else {
     const modelDir = options.model && resolve(cwd, options.model.name);
     const merged = modelDir && readMerged(modelDir);
@@ -172,9 +202,12 @@ export async function loadTrainedModel(options: LoadTrainedOptions): Promise<Tra
     const base = loaded?.config;
     const spec = options.model ?? base?.model;
     if (!spec) throw new ConfigError('Name the base model: a run folder, -c <config>, or --model <name|folder>.');
-    const config = toolkit.resolveConfig({ ...(base ? structuredClone(base) : {}), model: spec, methods: {}, trainable: [], ...(options.data ? { data: options.data } : {}) });
+    // The run an adapter came from knows the split it trained with.
+    const trainedIn = (options.adapters ?? []).map((ref) => runFolderOf(resolve(cwd, ref.dir))).find((d) => d !== undefined);
+    const data = dataFor(options, trainedIn ? readRunFolder(trainedIn).config : base);
+    const config = toolkit.resolveConfig({ ...(base ? structuredClone(base) : {}), model: spec, methods: {}, trainable: [], ...(data ? { data } : {}) });
     const { run, model } = await buildRun(toolkit, config, loaded?.configDir ?? cwd, undefined);
-    result = { toolkit, run, model, config, origin: `model ${spec.name}`, adapters: [] };
+    result = { toolkit, run, model, config, origin: `model ${spec.name}`, adapters: [], split: splitOf(trainedIn), dataGiven: !!data };
   }
   const loadedAdapters: LoadedAdapter[] = [];
   for (const ref of options.adapters ?? []) {
@@ -198,7 +231,7 @@ async function loadMerged(dir: string, record: MergedRecord, options: LoadTraine
   const loaded = await toolkitForRunFolder(folder, options.log);
   const { path: _path, ...rest } = record.model;
   const spec = record.native ? { ...rest, name: dir } : record.model;
-  const config = loaded.toolkit.resolveConfig({ ...loaded.config, model: spec, ...(options.data ? { data: options.data } : {}) });
+  const config = loaded.toolkit.resolveConfig({ ...loaded.config, model: spec, ...(options.data ? { data: dataFor(options, undefined) } : {}) });
   const { run, model } = await buildRun(loaded.toolkit, config, loaded.configDir, record.labels);
   if (!record.native) loadTrainable(model, join(dir, record.weights));
   return { toolkit: loaded.toolkit, run, model, config, origin: dir, adapters: [] };

@@ -4,9 +4,12 @@ import {
   ConfigError,
   RUN_FILES,
   RunError,
+  checkSchedule,
   createRunFolder,
   errorMessage,
+  markRunFailed,
   markRunInterrupted,
+  plannedSteps,
   readRunFolder,
   runFolderPath,
   saveRunFolder,
@@ -15,7 +18,7 @@ import {
   type ResolvedConfig,
   type Run,
 } from '@leantune/core';
-import { createTrainDriver, stepsPerEpoch, type FitResult } from '@leantune/train';
+import { TRAIN_REPORT, createTrainDriver, type FitResult, type TrainReport } from '@leantune/train';
 import { summarize, type RunSummary } from '../commands/run-summary';
 
 /** What training reports as it goes: for progress bars, JSON lines and the metrics history. */
@@ -23,6 +26,7 @@ export type TrainEvent =
   | { type: 'start'; dir: string; step: number; totalSteps: number; resumed: boolean }
   | { type: 'step'; step: number; epoch: number; loss: number; lr: number; samplesPerSec: number; totalSteps: number }
   | { type: 'epoch'; epoch: number; step: number; train_loss: number; [metric: string]: number | string }
+  | { type: 'eval'; epoch: number; step: number; [metric: string]: number | string }
   | { type: 'checkpoint'; step: number; dir: string };
 
 export interface TrainToFolderOptions {
@@ -73,11 +77,8 @@ function checkResume(dir: string, config: ResolvedConfig | undefined): { dir: st
   return { dir: folder.dir, config: folder.config, checkpoints: folder.checkpoints };
 }
 
-function totalStepsOf(run: Run): number {
-  const cfg = run.config.train;
-  const train = run.dataset?.splits?.train ?? run.dataset?.records ?? [];
-  const total = stepsPerEpoch(Math.max(1, train.length), cfg.batchSize, cfg.gradAccum, false) * cfg.epochs;
-  return cfg.maxSteps ? Math.min(total, cfg.maxSteps) : total;
+function trainRecordCount(run: Run): number {
+  return (run.dataset?.splits?.train ?? run.dataset?.records ?? []).length;
 }
 
 /**
@@ -92,16 +93,28 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   const run = loaded.toolkit.createRun(structuredClone(resumed?.config ?? loaded.config), { configDir: loaded.configDir });
   await run.loadModel();
   await run.loadData();
+  // An impossible schedule fails here, before anything is written.
+  checkSchedule(run.config.train, trainRecordCount(run));
   const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir));
+  try {
+    return await trainInFolder(run, dir, resumed, options);
+  } catch (err) {
+    // Any failure once the folder exists is recorded there: a failed run never looks alive.
+    markRunFailed(run, dir, err);
+    throw err;
+  }
+}
+
+async function trainInFolder(run: Run, dir: string, resumed: { checkpoints: string } | undefined, options: TrainToFolderOptions): Promise<TrainOutcome> {
   const history = join(dir, RUN_FILES.history);
   const emit = (event: TrainEvent) => {
     // One JSON object per line, appended: a kill mid-run keeps every line written so far.
-    if (event.type === 'step' || event.type === 'epoch') appendFileSync(history, `${JSON.stringify(event)}\n`);
+    if (event.type === 'step' || event.type === 'epoch' || event.type === 'eval') appendFileSync(history, `${JSON.stringify(event)}\n`);
     options.onEvent?.(event);
   };
   let totalSteps = 0;
   run.hooks.beforeTrain.tapPromise('leantune-cli', async (state) => {
-    totalSteps = totalStepsOf(run);
+    totalSteps = plannedSteps(run.config.train, trainRecordCount(run)).total;
     emit({ type: 'start', dir, step: state.step, totalSteps, resumed: !!resumed });
   });
   run.hooks.afterStep.tap('leantune-cli', (logs) => {
@@ -109,6 +122,9 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   });
   run.hooks.afterEpoch.tapPromise('leantune-cli', async (logs, state) => {
     emit({ type: 'epoch', epoch: logs.epoch, step: state.step, train_loss: logs.trainLoss, ...(logs.eval ?? {}) });
+  });
+  run.hooks.afterEval.tapPromise('leantune-cli', async (logs) => {
+    emit({ type: 'eval', epoch: logs.epoch, step: logs.step, ...logs.eval });
   });
   let result: FitResult | undefined;
   const driver = createTrainDriver({
@@ -132,6 +148,7 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
     return { status: 'interrupted', dir, run, metrics, step };
   }
   const trainSeconds = (performance.now() - started) / 1000;
-  const artifacts = await saveRunFolder(run, metrics, options.baseDir, { dir });
-  return { status: 'completed', dir, run, metrics, step, summary: summarize(run, metrics, artifacts, trainSeconds) };
+  const report = (run.context.state.get(TRAIN_REPORT) ?? {}) as TrainReport;
+  const artifacts = await saveRunFolder(run, metrics, options.baseDir, { dir, report: { ...report } });
+  return { status: 'completed', dir, run, metrics, step, summary: summarize(run, metrics, artifacts, trainSeconds, report) };
 }

@@ -54,7 +54,8 @@ function parseData(text: string) {
     throw new ConfigError(`--data is not valid JSON (${(err as Error).message}); pass a dataset spec such as '{"name":"spam-assassin","limit":50}'`);
   }
   if (!value || typeof value !== 'object' || typeof (value as { name?: unknown }).name !== 'string') throw new ConfigError('--data must be a JSON object with a "name", as a config\'s "data" section');
-  return { stages: {}, ...(value as { name: string }) };
+  // Without "stages" the trained run's stages apply (restore.ts), so its split fractions and seed do too.
+  return value as { name: string; stages?: Record<string, Record<string, unknown>> };
 }
 
 function number(name: string, parse: (v: string) => number = Number) {
@@ -68,7 +69,7 @@ function number(name: string, parse: (v: string) => number = Number) {
 export function modelCommands(io: CliIO): Command[] {
   const evalCmd = modelOptions(new Command('eval'))
     .description('Evaluate a run folder, or a base model with adapters, on a dataset split: metrics and a confusion matrix.')
-    .option('--data <json>', 'dataset spec to evaluate on, e.g. \'{"name":"spam-assassin","limit":50}\' (default the config\'s data)')
+    .option('--data <json>', 'dataset spec to evaluate on, e.g. \'{"name":"spam-assassin","limit":50}\'; without "stages", the run\'s stages (its split) apply. Records the run trained on are counted and warned about (default: the run\'s own split, from its splits.json)')
     .option('--split <name>', 'split to use: validation, test, train or all (default validation, then test, then all)')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExamples:\n  leantune eval runs/20250101-120000-spam\n  leantune eval -c leantune.json --adapter runs/x/adapters/lora --split test')

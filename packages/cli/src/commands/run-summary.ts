@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import type { Artifacts, Metrics, Run } from '@leantune/core';
+import type { TrainReport } from '@leantune/train';
 
 /** What one training run reports: the figures `leantune compare` tabulates. */
 export interface RunSummary {
@@ -18,9 +19,16 @@ export interface RunSummary {
   modelBytes: number;
   backend?: string;
   dir: string;
+  /** With train.saveBest: the best evaluation (whose weights the run folder holds) and the last one. */
+  best?: TrainReport['best'];
+  last?: TrainReport['last'];
+  /** The test split, when the data has one, evaluated at the end. */
+  test?: TrainReport['test'];
+  /** Texts cut to the model's maximum length, over the whole run, when any were. */
+  truncated?: { texts: number; of: number; maxLength: number };
 }
 
-export function summarize(run: Run, metrics: Metrics, artifacts: Artifacts, trainSeconds: number): RunSummary {
+export function summarize(run: Run, metrics: Metrics, artifacts: Artifacts, trainSeconds: number, report: TrainReport = {}): RunSummary {
   const { trainable, total } = run.model!.module.countParameters();
   return {
     run: run.config.name,
@@ -36,5 +44,6 @@ export function summarize(run: Run, metrics: Metrics, artifacts: Artifacts, trai
     modelBytes: total * 4,
     backend: run.context.backend?.name,
     dir: artifacts.dir,
+    ...report,
   };
 }

@@ -17,10 +17,25 @@ export interface TrainFlags {
   json?: boolean;
 }
 
-/** Progress on stderr: a bar with loss, throughput and ETA on a terminal, epoch lines otherwise. */
+/** An evaluation's headline metrics on one line (per-class keys such as "f1/spam" stay in metrics.jsonl). */
+function metricLine(metrics: Record<string, number | string>): string {
+  return Object.entries(metrics)
+    .filter(([k]) => !k.includes('/'))
+    .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(4) : v}`)
+    .join(', ');
+}
+
+/**
+ * Progress on stderr: the run folder on its own line first, then a bar with loss,
+ * throughput and ETA on a terminal, epoch lines otherwise. With --json every event is a
+ * line on stdout instead (the start event names the folder).
+ */
 function reporter(io: CliIO, flags: TrainFlags): { onEvent: (e: TrainEvent) => void; stop: () => void } {
   if (flags.json) return { onEvent: (e) => io.out(`${JSON.stringify(e)}\n`), stop: () => undefined };
-  if (flags.quiet) return { onEvent: () => undefined, stop: () => undefined };
+  const folder = (e: TrainEvent) => {
+    if (e.type === 'start' && !e.resumed) io.err(`run folder: ${e.dir}\n`);
+  };
+  if (flags.quiet) return { onEvent: folder, stop: () => undefined };
   if (io.errIsTTY) {
     const bar = new SingleBar({
       stream: process.stderr,
@@ -29,6 +44,7 @@ function reporter(io: CliIO, flags: TrainFlags): { onEvent: (e: TrainEvent) => v
     });
     return {
       onEvent(e) {
+        folder(e);
         if (e.type === 'start') bar.start(e.totalSteps, e.step, { epoch: 1, loss: '-', rate: '-' });
         if (e.type === 'step') bar.update(e.step, { epoch: e.epoch + 1, loss: e.loss.toFixed(4), rate: e.samplesPerSec.toFixed(1) });
       },
@@ -37,10 +53,15 @@ function reporter(io: CliIO, flags: TrainFlags): { onEvent: (e: TrainEvent) => v
   }
   return {
     onEvent(e) {
+      folder(e);
       if (e.type === 'start' && e.resumed) io.err(`resuming ${e.dir} at step ${e.step}/${e.totalSteps}\n`);
       if (e.type === 'epoch') {
         const { type: _t, epoch, step: _s, ...metrics } = e;
-        io.err(`epoch ${epoch + 1}: ${Object.entries(metrics).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(4) : v}`).join(', ')}\n`);
+        io.err(`epoch ${epoch + 1}: ${metricLine(metrics)}\n`);
+      }
+      if (e.type === 'eval') {
+        const { type: _t, epoch: _e, step, ...metrics } = e;
+        io.err(`step ${step}: ${metricLine(metrics)}\n`);
       }
     },
     stop: () => undefined,

@@ -20,6 +20,10 @@ export interface TrainConfig {
   /** Activation checkpointing per transformer block (transformers' gradient_checkpointing). */
   gradientCheckpointing: boolean;
   earlyStopping?: { metric: string; patience: number; minDelta: number; mode: 'min' | 'max' };
+  /** Evaluate on the validation split every N optimizer steps, besides after each epoch. */
+  evalEvery?: number;
+  /** Keep the weights of the best evaluation by `metric` (transformers' load_best_model_at_end). */
+  saveBest?: { metric: string; mode: 'min' | 'max' };
 }
 
 /** The config after both validation passes, with defaults applied. */
@@ -141,6 +145,21 @@ export function envelopeSchema(): JSONSchema {
               metric: { type: 'string' },
               patience: { type: 'integer', minimum: 1, default: 3 },
               minDelta: { type: 'number', minimum: 0, default: 0 },
+              mode: { enum: ['min', 'max'], default: 'min' },
+            },
+          },
+          evalEvery: {
+            type: 'integer',
+            minimum: 1,
+            description: 'Evaluate on the validation split every N optimizer steps, besides after each epoch',
+          },
+          saveBest: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['metric'],
+            description: 'Keep the weights of the best evaluation: the run folder and the summary report them, and the last evaluation beside them',
+            properties: {
+              metric: { type: 'string', minLength: 1, description: 'An evaluation metric, e.g. "loss", "accuracy", "macro_f1"' },
               mode: { enum: ['min', 'max'], default: 'min' },
             },
           },

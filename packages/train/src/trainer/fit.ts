@@ -6,7 +6,7 @@ import { createOptimizer } from '../optim/create';
 import { Optimizer } from '../optim/optimizer';
 import { createLrSchedule, LrSchedule } from '../schedule';
 import { trainStep } from './step';
-import { EpochLogs, FitOptions, FitResult, Metrics, StepLogs, TrainState } from './types';
+import { BestEvaluation, EpochLogs, EvalLogs, FitOptions, FitResult, Metrics, StepLogs, TrainState } from './types';
 
 /** Settings that fix the data order; a resume with other values could not be exact. */
 interface RunShape {
@@ -27,9 +27,19 @@ function checkPositiveInt(value: number, field: string): void {
   if (!Number.isInteger(value) || value < 1) throw new Error(`fit: ${field} must be an integer >= 1, got ${value}`);
 }
 
-async function restore(from: string, shape: RunShape, params: Map<string, tf.Variable>, optimizer: Optimizer, options: FitOptions<unknown>): Promise<TrainState> {
+/** Checkpoint keys of saveBest's kept weights: `best:<parameter path>`, beside the parameters. */
+const BEST_PREFIX = 'best:';
+
+async function restore(
+  from: string,
+  shape: RunShape,
+  params: Map<string, tf.Variable>,
+  optimizer: Optimizer,
+  options: FitOptions<unknown>,
+): Promise<{ state: TrainState; best?: Map<string, tf.Tensor> }> {
   const ckpt = await loadCheckpoint<TrainerCheckpoint>(from, options.checkpoint?.store);
   const where = `checkpoint ${ckpt.folder}`;
+  const bestKeys = [...ckpt.weights.keys()].filter((k) => k.startsWith(BEST_PREFIX));
   try {
     for (const key of Object.keys(shape) as Array<keyof RunShape>) {
       if (ckpt.trainer.shape[key] !== shape[key]) {
@@ -40,13 +50,15 @@ async function restore(from: string, shape: RunShape, params: Map<string, tf.Var
       throw new Error(`Cannot resume from ${where}: it holds "${ckpt.optimizerName}" optimizer state, this run uses "${optimizer.name}"`);
     }
     const missing = [...params.keys()].filter((k) => !ckpt.weights.has(k));
-    const unexpected = [...ckpt.weights.keys()].filter((k) => !params.has(k));
+    const unexpected = [...ckpt.weights.keys()].filter((k) => !params.has(k) && !k.startsWith(BEST_PREFIX));
     if (missing.length || unexpected.length) {
       throw new Error(`Cannot resume from ${where}: trainable parameters differ (missing: ${missing.slice(0, 5).join(', ') || 'none'}; unexpected: ${unexpected.slice(0, 5).join(', ') || 'none'}); freeze/unfreeze the same parameters as the saved run`);
     }
-    options.model.loadStateDict(ckpt.weights, { source: where });
+    const own = new Map([...ckpt.weights].filter(([k]) => !k.startsWith(BEST_PREFIX)));
+    options.model.loadStateDict(own, { source: where });
     optimizer.loadStateDict(ckpt.optimizer, where);
-    return ckpt.trainer.state;
+    const best = bestKeys.length ? new Map(bestKeys.map((k) => [k.slice(BEST_PREFIX.length), tf.clone(ckpt.weights.get(k)!)])) : undefined;
+    return { state: ckpt.trainer.state, best };
   } finally {
     tf.dispose([...ckpt.weights.values(), ...ckpt.optimizer.tensors.values()]);
   }
@@ -67,6 +79,8 @@ export async function fit<B>(options: FitOptions<B>): Promise<FitResult> {
   if (!Number.isInteger(seed)) throw new Error(`fit: seed must be an integer, got ${seed}`);
   if (!Number.isInteger(trainSet.length) || trainSet.length < 1) throw new Error(`fit: trainSet.length must be a positive integer, got ${trainSet.length}`);
   if (options.clipNorm !== undefined && !(options.clipNorm > 0)) throw new Error(`fit: clipNorm must be > 0 (or left out), got ${options.clipNorm}`);
+  const evalEvery = options.evalEvery ?? 0;
+  if (!Number.isInteger(evalEvery) || evalEvery < 0) throw new Error(`fit: evalEvery must be an integer >= 1 (or left out), got ${evalEvery}`);
   const everySteps = options.checkpoint?.everySteps ?? 0;
   if (!Number.isInteger(everySteps) || everySteps < 0) throw new Error(`fit: checkpoint.everySteps must be an integer >= 0, got ${everySteps}`);
   const shape: RunShape = { datasetLength: trainSet.length, batchSize: options.batchSize, gradAccum, seed, shuffle: options.shuffle ?? true, dropLast: options.dropLast ?? false };
@@ -85,34 +99,92 @@ export async function fit<B>(options: FitOptions<B>): Promise<FitResult> {
   const seedRandomOps = options.seedRandomOps ?? setSeed;
   const stepLogs: StepLogs[] = [];
   const epochLogs: EpochLogs[] = [];
+  const evalLogs: EvalLogs[] = [];
+  const saveBest = options.saveBest;
+  let bestWeights: Map<string, tf.Tensor> | undefined;
+  let last: FitResult['last'];
   let lastSaved: string | undefined;
   let lastSavedStep = -1;
 
   try {
-    let state: TrainState = options.resumeFrom
-      ? await restore(options.resumeFrom, shape, params, optimizer, options as FitOptions<unknown>)
-      : { epoch: 0, batchInEpoch: 0, step: 0, samplesSeen: 0, seed, finished: false, earlyStopping: null, epochLossSum: 0, epochLossSteps: 0 };
+    let state: TrainState = { epoch: 0, batchInEpoch: 0, step: 0, samplesSeen: 0, seed, finished: false, earlyStopping: null, epochLossSum: 0, epochLossSteps: 0 };
+    if (options.resumeFrom) {
+      const restored = await restore(options.resumeFrom, shape, params, optimizer, options as FitOptions<unknown>);
+      state = restored.state;
+      bestWeights = restored.best;
+    }
     if (stopper && state.earlyStopping) stopper.loadState(state.earlyStopping);
 
     const save = async (): Promise<void> => {
       if (!options.checkpoint) return;
       state.earlyStopping = stopper?.state ?? null;
       const { step: optStep, paramSteps, tensors } = optimizer.stateDict();
+      const weights: Map<string, tf.Tensor> = new Map(params);
+      for (const [k, v] of bestWeights ?? []) weights.set(`${BEST_PREFIX}${k}`, v);
       lastSaved = await saveCheckpoint<TrainerCheckpoint>(
         options.checkpoint.dir,
-        { step: state.step, weights: params, optimizerName: optimizer.name, optimizer: { step: optStep, paramSteps, tensors }, trainer: { state: { ...state }, shape } },
+        { step: state.step, weights, optimizerName: optimizer.name, optimizer: { step: optStep, paramSteps, tensors }, trainer: { state: { ...state }, shape } },
         { store: options.checkpoint.store, keepLast: options.checkpoint.keepLast },
       );
       lastSavedStep = state.step;
     };
-    const result = (stoppedBy: FitResult['stoppedBy']): FitResult => ({ state: { ...state }, stepLogs, epochLogs, stoppedBy, checkpoint: lastSaved });
+    const result = (stoppedBy: FitResult['stoppedBy']): FitResult => ({
+      state: { ...state },
+      stepLogs,
+      epochLogs,
+      evalLogs,
+      stoppedBy,
+      checkpoint: lastSaved,
+      ...(state.best ? { best: state.best } : {}),
+      ...(last ? { last } : {}),
+    });
+    /** evalFn in eval mode, then the evaluate callbacks' waterfall. */
+    const evaluate = async (base: Metrics): Promise<Metrics> => {
+      let metrics = base;
+      if (options.evalFn) {
+        model.eval();
+        try {
+          metrics = { ...metrics, ...(await options.evalFn(model, state)) };
+        } finally {
+          model.train();
+        }
+      }
+      if (callbacks.evaluate) metrics = await callbacks.evaluate(metrics, state);
+      return metrics;
+    };
+    /** Records the evaluation as the last one and, with saveBest, keeps the weights when it is the best so far. */
+    const consider = (metrics: Metrics, step: number, epoch: number): void => {
+      last = { step, epoch, metrics };
+      if (!saveBest) return;
+      const value = metrics[saveBest.monitor];
+      if (typeof value !== 'number' || Number.isNaN(value)) {
+        throw new Error(`saveBest.metric "${saveBest.monitor}" is not among the evaluation metrics (${Object.keys(metrics).join(', ')}); set saveBest.metric to one of them`);
+      }
+      const best = state.best;
+      const better = !best || (saveBest.mode === 'max' ? value > best.value : value < best.value);
+      if (!better) return;
+      const kept = new Map<string, tf.Tensor>();
+      for (const [k, v] of params) kept.set(k, tf.clone(v));
+      if (bestWeights) tf.dispose([...bestWeights.values()]);
+      bestWeights = kept;
+      const record: BestEvaluation = { step, epoch, metric: saveBest.monitor, value, metrics };
+      state = { ...state, best: record };
+    };
+    /** Puts the best evaluation's weights back into the model (the end of a finished run). */
+    const restoreBest = (): void => {
+      if (!bestWeights) return;
+      for (const [k, v] of bestWeights) params.get(k)?.assign(v);
+    };
     const aborted = async (): Promise<boolean> => {
       if (!options.signal?.aborted) return false;
       if (lastSavedStep !== state.step) await save();
       return true;
     };
 
-    if (state.finished) return result('already-finished');
+    if (state.finished) {
+      restoreBest();
+      return result('already-finished');
+    }
     model.train();
     await callbacks.beforeTrain?.(state);
     while (state.epoch < options.epochs) {
@@ -130,21 +202,21 @@ export async function fit<B>(options: FitOptions<B>): Promise<FitResult> {
         state = { ...state, step: state.step + 1, batchInEpoch: state.batchInEpoch + micro.length, samplesSeen: state.samplesSeen + samples, epochLossSum: state.epochLossSum + out.loss, epochLossSteps: state.epochLossSteps + 1 };
         stepLogs.push(logs);
         await callbacks.afterStep?.(logs, state);
+        // An evaluation due on the epoch's last step is the epoch's own (below).
+        if (evalEvery > 0 && state.step % evalEvery === 0 && state.batchInEpoch < batches.length && (options.evalFn || callbacks.evaluate)) {
+          const metrics = await evaluate({});
+          consider(metrics, state.step, state.epoch);
+          const evalLog: EvalLogs = { epoch: state.epoch, step: state.step, metrics };
+          evalLogs.push(evalLog);
+          await callbacks.afterEval?.(evalLog, state);
+        }
         if (everySteps > 0 && state.step % everySteps === 0) await save();
         if (await aborted()) return result('aborted');
       }
 
       const trainLoss = state.epochLossSum / Math.max(1, state.epochLossSteps);
-      let metrics: Metrics = { train_loss: trainLoss };
-      if (options.evalFn) {
-        model.eval();
-        try {
-          metrics = { ...metrics, ...(await options.evalFn(model, state)) };
-        } finally {
-          model.train();
-        }
-      }
-      if (callbacks.evaluate) metrics = await callbacks.evaluate(metrics, state);
+      const metrics = await evaluate({ train_loss: trainLoss });
+      consider(metrics, state.step, state.epoch);
       let improved: boolean | undefined;
       let stop = false;
       if (stopper) {
@@ -161,13 +233,16 @@ export async function fit<B>(options: FitOptions<B>): Promise<FitResult> {
       if (stop) {
         state.finished = true;
         await save();
+        restoreBest();
         return result('early-stopping');
       }
     }
     state.finished = true;
     await save();
+    restoreBest();
     return result('completed');
   } finally {
     optimizer.dispose();
+    if (bestWeights) tf.dispose([...bestWeights.values()]);
   }
 }

@@ -30,6 +30,8 @@ export interface TrainState {
   /** Completed runs (all epochs, or stopped early) do nothing when resumed. */
   finished: boolean;
   earlyStopping: EarlyStoppingState | null;
+  /** The best evaluation so far, with saveBest (its weights are kept beside the checkpoint's). */
+  best?: BestEvaluation | null;
   /** Sums for the epoch's mean train loss, so a mid-epoch resume reports the same mean. */
   epochLossSum: number;
   epochLossSteps: number;
@@ -55,11 +57,36 @@ export interface EpochLogs {
   improved?: boolean;
 }
 
+/** An evaluation every `evalEvery` steps (between epoch ends). */
+export interface EvalLogs {
+  epoch: number;
+  /** Optimizer steps taken when it ran. */
+  step: number;
+  metrics: Metrics;
+}
+
+/** Where saveBest found its best evaluation. */
+export interface BestEvaluation {
+  step: number;
+  epoch: number;
+  metric: string;
+  value: number;
+  metrics: Metrics;
+}
+
+export interface SaveBestConfig {
+  /** An evaluation metric (from evalFn or the evaluate callback), e.g. "loss" or "accuracy". */
+  monitor: string;
+  mode?: 'min' | 'max';
+}
+
 export interface TrainCallbacks {
   beforeTrain?(state: Readonly<TrainState>): void | Promise<void>;
   beforeStep?(state: Readonly<TrainState>): void | Promise<void>;
   afterStep?(logs: StepLogs, state: Readonly<TrainState>): void | Promise<void>;
   afterEpoch?(logs: EpochLogs, state: Readonly<TrainState>): void | Promise<void>;
+  /** After each evaluation every `evalEvery` steps. */
+  afterEval?(logs: EvalLogs, state: Readonly<TrainState>): void | Promise<void>;
   /** A waterfall over the epoch's metrics: return them, changed or not. */
   evaluate?(metrics: Metrics, state: Readonly<TrainState>): Metrics | Promise<Metrics>;
 }
@@ -79,6 +106,14 @@ export interface FitOptions<B> {
   trainSet: IndexedDataset<B>;
   /** Evaluation after each epoch (the model is in eval mode meanwhile). */
   evalFn?: (model: Module, state: Readonly<TrainState>) => Metrics | Promise<Metrics>;
+  /** Also evaluate every N optimizer steps (an evaluation that would fall on an epoch's last step is left to the epoch's). */
+  evalEvery?: number;
+  /**
+   * Keep the weights of the best evaluation by `monitor`: they are put back into the model
+   * when training ends (transformers' load_best_model_at_end), and kept in checkpoints so a
+   * resumed run knows them.
+   */
+  saveBest?: SaveBestConfig;
   epochs: number;
   batchSize: number;
   optimizer: OptimizerConfig;
@@ -110,6 +145,12 @@ export interface FitResult {
   state: TrainState;
   stepLogs: StepLogs[];
   epochLogs: EpochLogs[];
+  /** Evaluations every `evalEvery` steps. */
+  evalLogs: EvalLogs[];
+  /** With saveBest: the best evaluation, whose weights the model holds after fit. */
+  best?: BestEvaluation;
+  /** The last evaluation (epoch or step), whatever saveBest kept. */
+  last?: { step: number; epoch: number; metrics: Metrics };
   stoppedBy: 'completed' | 'early-stopping' | 'aborted' | 'already-finished';
   /** The last checkpoint folder written, if any. */
   checkpoint?: string;
