@@ -4,7 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <memory>
+#include <thread>
 
 #include "gemm_kernels.h"
 #include "thread_pool.h"
@@ -12,11 +14,17 @@
 namespace leantune {
 namespace {
 
-// Cache blocking: a KC×NR panel of B stays in L1, an MC×KC block of A in L2, a KC×NC
-// block of B in L2/L3. MC is a multiple of every MR below.
-constexpr int64_t KC = 256;
-constexpr int64_t MC = 96;
-constexpr int64_t NC = 1024;
+// Cache blocking for Zen 3 / Skylake-class cores: a KC×NR panel of B (16 KiB for NR 16)
+// stays in L1, an mc×KC block of A (mc ≤ MC, 144 KiB) in L2, a KC×nc block of B
+// (nc ≤ NC, 4 MiB) in L3. MC is a multiple of every MR below, NC of every NR.
+#ifndef LT_KC
+#define LT_KC 256
+#define LT_MC 144
+#define LT_NC 4096
+#endif
+constexpr int64_t KC = LT_KC;
+constexpr int64_t MC = LT_MC;
+constexpr int64_t NC = LT_NC;
 // Below this many multiply-adds a product runs on the calling thread alone: waking the
 // pool costs more than the arithmetic.
 constexpr int64_t kParallelMacs = 1 << 17;
@@ -46,25 +54,29 @@ bool Supported(Isa isa) {
 
 Isa g_isa = DetectIsa();
 
-// Per-thread packing buffers, 64-byte aligned for aligned vector loads of B.
-struct PackBuffers {
-  float* a = nullptr;
-  float* b = nullptr;
-  PackBuffers() {
-    a = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * (MC + 16) * KC));
-    b = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * (NC + 32) * KC));
+// A 64-byte aligned float buffer that only grows, so steady-state calls never allocate.
+class Buffer {
+ public:
+  ~Buffer() { std::free(data_); }
+  float* Get(int64_t floats) {
+    if (floats > size_) {
+      std::free(data_);
+      size_ = (floats + 15) / 16 * 16;
+      data_ = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * size_));
+    }
+    return data_;
   }
-  ~PackBuffers() {
-    std::free(a);
-    std::free(b);
-  }
+
+ private:
+  float* data_ = nullptr;
+  int64_t size_ = 0;
 };
 
-PackBuffers& Buffers() {
-  static thread_local PackBuffers buffers;
-  return buffers;
+// Each thread packs its own blocks of A; B is packed once per block and shared by all.
+float* PackedA() {
+  static thread_local Buffer buffer;
+  return buffer.Get((MC + 16) * KC);
 }
-
 // A(i, p) = a[i·rs + p·cs]. Packs rows [0, mc) × depth [0, kc) into MR-row panels, zero padded.
 void PackA(const float* a, int64_t rs, int64_t cs, int64_t mc, int64_t kc, int mr, float* dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += mr, dst += mr * kc) {
@@ -107,44 +119,6 @@ void PackB(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int n
   }
 }
 
-// C[0:m, 0:n] (row stride ldc) = A·B for one product, single-threaded.
-void GemmBlock(const KernelChoice& kc_, const float* a, int64_t ars, int64_t acs, const float* b, int64_t brs, int64_t bcs,
-               float* c, int64_t ldc, int64_t m, int64_t n, int64_t k) {
-  PackBuffers& buf = Buffers();
-  const int mr = kc_.mr, nr = kc_.nr;
-  alignas(64) float edge[16 * 32];
-  for (int64_t jc = 0; jc < n; jc += NC) {
-    const int64_t nc = std::min(NC, n - jc);
-    for (int64_t pc = 0; pc < k; pc += KC) {
-      const int64_t kc = std::min(KC, k - pc);
-      const bool accumulate = pc > 0;
-      PackB(b + pc * brs + jc * bcs, brs, bcs, kc, nc, nr, buf.b);
-      for (int64_t ic = 0; ic < m; ic += MC) {
-        const int64_t mc = std::min(MC, m - ic);
-        PackA(a + ic * ars + pc * acs, ars, acs, mc, kc, mr, buf.a);
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-          const int64_t cols = std::min<int64_t>(nr, nc - jr);
-          const float* bp = buf.b + jr * kc;
-          for (int64_t ir = 0; ir < mc; ir += mr) {
-            const int64_t rows = std::min<int64_t>(mr, mc - ir);
-            float* tile = c + (ic + ir) * ldc + jc + jr;
-            const float* ap = buf.a + ir * kc;
-            if (rows == mr && cols == nr) {
-              kc_.kernel(kc, ap, bp, tile, ldc, accumulate);
-              continue;
-            }
-            // Edge tile: compute the full tile aside, keep the valid part.
-            kc_.kernel(kc, ap, bp, edge, nr, false);
-            for (int64_t i = 0; i < rows; i++)
-              for (int64_t j = 0; j < cols; j++)
-                tile[i * ldc + j] = accumulate ? tile[i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
-          }
-        }
-      }
-    }
-  }
-}
-
 inline float Activate(float x, int activation, float alpha) {
   switch (activation) {
     case kRelu: return x > 0.f ? x : 0.f;
@@ -166,6 +140,164 @@ void Epilogue(const MatMulDesc& d, float* c, int64_t rows, int64_t cols, int64_t
     }
   }
 }
+
+
+// Waits for another thread's progress: spins briefly, then yields the core (the machine
+// may have fewer free cores than pool threads).
+template <typename Ready>
+void WaitUntil(Ready ready) {
+  for (int spins = 0; !ready(); spins++) {
+    if (spins < 2000) {
+#ifdef LEANTUNE_X86
+      _mm_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+// The whole call as one list of work items that threads claim in order from one counter.
+// A step is one (output batch o, column block jc, depth block pc): first `packs` items
+// that together pack B's KC×nc block into a buffer shared by all threads, then `computes`
+// items, each one block of rows (and, for short products, a part of the columns) that
+// packs its own A block and runs the micro-kernel over it. An item waits only for items
+// earlier in the list (the packs of its step; the same tile at the previous depth block;
+// for a pack, the computes of the step that last used its buffer), and every claimed item
+// is being run, so the list always drains, whatever number of threads join and when.
+class Schedule {
+ public:
+  Schedule(const MatMulDesc& d, const KernelChoice& kernel, int threads) : d_(d), kernel_(kernel) {
+    const int64_t m = d.m, n = d.n, k = d.k, mr = kernel.mr, nr = kernel.nr;
+    ars_ = d.transA ? 1 : k, acs_ = d.transA ? m : 1;
+    brs_ = d.transB ? 1 : n, bcs_ = d.transB ? k : 1;
+    jcBlocks_ = (n + NC - 1) / NC;
+    nc_ = RoundUp((n + jcBlocks_ - 1) / jcBlocks_, nr);
+    kSteps_ = (k + KC - 1) / KC;
+    kc_ = (k + kSteps_ - 1) / kSteps_;
+    // Row blocks of equal size, a multiple of the thread count when there are several.
+    int64_t rowBlocks = (m + MC - 1) / MC;
+    if (threads > 1 && rowBlocks > 1) rowBlocks = RoundUp(rowBlocks, threads);
+    mc_ = std::min(RoundUp((m + rowBlocks - 1) / rowBlocks, mr), RoundUp(m, mr));
+    rowBlocks_ = (m + mc_ - 1) / mc_;
+    // Too few independent tiles for the threads: split each column block as well.
+    const int64_t panels = (nc_ + nr - 1) / nr;
+    colParts_ = 1;
+    const int64_t independent = d.batch * jcBlocks_ * rowBlocks_;
+    if (threads > 1 && independent < 2 * threads) colParts_ = std::min(panels, (2 * threads + independent - 1) / independent);
+    colPart_ = (panels + colParts_ - 1) / colParts_ * nr;
+    colParts_ = (nc_ + colPart_ - 1) / colPart_;
+    packs_ = std::min<int64_t>(panels, threads);
+    computes_ = rowBlocks_ * colParts_;
+    steps_ = d.batch * jcBlocks_ * kSteps_;
+    items_ = steps_ * (packs_ + computes_);
+    packDone_.reset(new std::atomic<int64_t>[steps_]);
+    computeDone_.reset(new std::atomic<int64_t>[steps_]);
+    for (int64_t i = 0; i < steps_; i++) packDone_[i].store(0, std::memory_order_relaxed), computeDone_[i].store(0, std::memory_order_relaxed);
+    tileStep_.reset(new std::atomic<int64_t>[computes_]);
+    for (int64_t i = 0; i < computes_; i++) tileStep_[i].store(-1, std::memory_order_relaxed);
+    const int64_t bufferFloats = RoundUp(kc_ * nc_, 16);
+    float* b = SharedB().Get(2 * bufferFloats);
+    packedB_[0] = b, packedB_[1] = b + bufferFloats;
+  }
+
+  void Work() {
+    for (int64_t item = next_.fetch_add(1); item < items_; item = next_.fetch_add(1)) {
+      const int64_t step = item / (packs_ + computes_), index = item % (packs_ + computes_);
+      if (index < packs_) Pack(step, index);
+      else Compute(step, index - packs_);
+    }
+  }
+
+ private:
+  static int64_t RoundUp(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+  static Buffer& SharedB() {
+    // One caller at a time: MatMul runs on the JS thread and blocks until done.
+    static Buffer buffer;
+    return buffer;
+  }
+
+  struct Step {
+    int64_t o, jc, nc, pc, kc;
+  };
+  Step At(int64_t step) const {
+    Step s;
+    s.o = step / (jcBlocks_ * kSteps_);
+    s.jc = (step / kSteps_) % jcBlocks_ * nc_;
+    s.nc = std::min(nc_, d_.n - s.jc);
+    s.pc = step % kSteps_ * kc_;
+    s.kc = std::min(kc_, d_.k - s.pc);
+    return s;
+  }
+
+  void Pack(int64_t step, int64_t index) {
+    if (step >= 2) WaitUntil([&] { return computeDone_[step - 2].load(std::memory_order_acquire) == computes_; });
+    const Step s = At(step);
+    const int64_t nr = kernel_.nr, panels = (s.nc + nr - 1) / nr, per = (panels + packs_ - 1) / packs_;
+    const int64_t j0 = std::min(panels, index * per) * nr, j1 = std::min(s.nc, (index + 1) * per * nr);
+    if (j0 < j1) {
+      const int64_t bi = d_.bIndex != nullptr ? d_.bIndex[s.o] : (d_.bBatches == 1 ? 0 : s.o);
+      const float* b = d_.b + bi * d_.k * d_.n + s.pc * brs_ + (s.jc + j0) * bcs_;
+      PackB(b, brs_, bcs_, s.kc, j1 - j0, nr, packedB_[step % 2] + j0 * s.kc);
+    }
+    packDone_[step].fetch_add(1, std::memory_order_release);
+  }
+
+  void Compute(int64_t step, int64_t index) {
+    const Step s = At(step);
+    const int64_t r0 = index / colParts_ * mc_, c0 = index % colParts_ * colPart_;
+    const int64_t rows = std::min(mc_, d_.m - r0), cols = std::min(colPart_, s.nc - c0);
+    WaitUntil([&] { return packDone_[step].load(std::memory_order_acquire) == packs_; });
+    // The same tile at the previous depth block (tiles of the next column block may finish
+    // first, hence "at least"; none later than this step can, as the packs before it wait).
+    if (s.pc > 0) WaitUntil([&] { return tileStep_[index].load(std::memory_order_acquire) >= step - 1; });
+    if (rows > 0 && cols > 0) {
+      const int64_t ai = d_.aIndex != nullptr ? d_.aIndex[s.o] : (d_.aBatches == 1 ? 0 : s.o);
+      const float* a = d_.a + ai * d_.m * d_.k + r0 * ars_ + s.pc * acs_;
+      float* c = d_.out + s.o * d_.m * d_.n + r0 * d_.n + s.jc + c0;
+      float* pa = PackedA();
+      PackA(a, ars_, acs_, rows, s.kc, kernel_.mr, pa);
+      Block(pa, packedB_[step % 2] + c0 * s.kc, c, rows, cols, s.kc, s.pc > 0);
+      if (s.pc + s.kc == d_.k) Epilogue(d_, c, rows, cols, s.jc + c0);
+    }
+    for (int64_t seen = tileStep_[index].load(std::memory_order_relaxed); seen < step;)
+      tileStep_[index].compare_exchange_weak(seen, step, std::memory_order_release, std::memory_order_relaxed);
+    computeDone_[step].fetch_add(1, std::memory_order_release);
+  }
+
+  // C[0:rows, 0:cols] (+)= packed A block · packed B panels.
+  void Block(const float* pa, const float* pb, float* c, int64_t rows, int64_t cols, int64_t kc, bool accumulate) const {
+    const int mr = kernel_.mr, nr = kernel_.nr;
+    const int64_t ldc = d_.n;
+    alignas(64) float edge[16 * 32];
+    for (int64_t jr = 0; jr < cols; jr += nr) {
+      const int64_t w = std::min<int64_t>(nr, cols - jr);
+      const float* bp = pb + jr * kc;
+      for (int64_t ir = 0; ir < rows; ir += mr) {
+        const int64_t h = std::min<int64_t>(mr, rows - ir);
+        float* tile = c + ir * ldc + jr;
+        const float* ap = pa + ir * kc;
+        if (h == mr && w == nr) {
+          kernel_.kernel(kc, ap, bp, tile, ldc, accumulate);
+          continue;
+        }
+        // Edge tile: compute the full tile aside, keep the valid part.
+        kernel_.kernel(kc, ap, bp, edge, nr, false);
+        for (int64_t i = 0; i < h; i++)
+          for (int64_t j = 0; j < w; j++) tile[i * ldc + j] = accumulate ? tile[i * ldc + j] + edge[i * nr + j] : edge[i * nr + j];
+      }
+    }
+  }
+
+  const MatMulDesc& d_;
+  const KernelChoice kernel_;
+  int64_t ars_, acs_, brs_, bcs_;
+  int64_t jcBlocks_, nc_, kSteps_, kc_, mc_, rowBlocks_, colParts_, colPart_;
+  int64_t packs_, computes_, steps_, items_;
+  float* packedB_[2];
+  std::unique_ptr<std::atomic<int64_t>[]> packDone_, computeDone_, tileStep_;
+  alignas(64) std::atomic<int64_t> next_{0};
+};
 
 }  // namespace
 
@@ -192,43 +324,24 @@ const char* IsaName(Isa isa) {
 }
 
 void MatMul(const MatMulDesc& d, ThreadPool& pool) {
-  const int64_t m = d.m, n = d.n, k = d.k;
-  if (d.batch == 0 || m == 0 || n == 0) return;
+  if (d.batch == 0 || d.m == 0 || d.n == 0) return;
   const KernelChoice choice = ChoiceFor(g_isa);
-  // Element (i, p) of A at a[i·ars + p·acs]; (p, j) of B at b[p·brs + j·bcs].
-  const int64_t ars = d.transA ? 1 : k, acs = d.transA ? m : 1;
-  const int64_t brs = d.transB ? 1 : n, bcs = d.transB ? k : 1;
-  // Split each product into column (or row) chunks until there is work for every thread,
-  // a few chunks each so a thread slowed by other processes does not hold the rest back.
-  const int threads = pool.threads();
-  const bool parallel = threads > 1 && d.batch * m * n * std::max<int64_t>(k, 1) >= kParallelMacs;
-  const int64_t want = parallel ? 3 * threads : 1;
-  const int64_t perBatch = std::max<int64_t>(1, (want + d.batch - 1) / d.batch);
-  int64_t colChunks = 1, rowChunks = 1;
-  if (perBatch > 1) {
-    if ((n + choice.nr - 1) / choice.nr >= perBatch) colChunks = perBatch;
-    else rowChunks = std::min<int64_t>(perBatch, (m + choice.mr - 1) / choice.mr);
-  }
-  const int64_t colStep = ((n + colChunks - 1) / colChunks + choice.nr - 1) / choice.nr * choice.nr;
-  const int64_t rowStep = ((m + rowChunks - 1) / rowChunks + choice.mr - 1) / choice.mr * choice.mr;
-  const int64_t chunks = rowChunks * colChunks;
-  pool.Run(d.batch * chunks, [&](int64_t task) {
-    const int64_t o = task / chunks, chunk = task % chunks;
-    const int64_t r0 = (chunk / colChunks) * rowStep, c0 = (chunk % colChunks) * colStep;
-    if (r0 >= m || c0 >= n) return;
-    const int64_t rows = std::min(rowStep, m - r0), cols = std::min(colStep, n - c0);
-    const int64_t ai = d.aIndex != nullptr ? d.aIndex[o] : (d.aBatches == 1 ? 0 : o);
-    const int64_t bi = d.bIndex != nullptr ? d.bIndex[o] : (d.bBatches == 1 ? 0 : o);
-    const float* a = d.a + ai * m * k + r0 * ars;
-    const float* b = d.b + bi * k * n + c0 * bcs;
-    float* c = d.out + o * m * n + r0 * n + c0;
-    if (k == 0) {
-      for (int64_t i = 0; i < rows; i++) std::fill(c + i * n, c + i * n + cols, 0.f);
-    } else {
-      GemmBlock(choice, a, ars, acs, b, brs, bcs, c, n, rows, cols, k);
+  if (d.k == 0) {
+    for (int64_t o = 0; o < d.batch; o++) {
+      float* c = d.out + o * d.m * d.n;
+      std::fill(c, c + d.m * d.n, 0.f);
+      Epilogue(d, c, d.m, d.n, 0);
     }
-    Epilogue(d, c, rows, cols, c0);
-  });
+    return;
+  }
+  const int threads = pool.threads();
+  const bool parallel = threads > 1 && d.batch * d.m * d.n * d.k >= kParallelMacs;
+  Schedule s(d, choice, parallel ? threads : 1);
+  if (!parallel) {
+    s.Work();
+    return;
+  }
+  pool.Run(threads, [&s](int64_t) { s.Work(); });
 }
 
 }  // namespace leantune
