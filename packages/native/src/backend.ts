@@ -1,6 +1,7 @@
 import { OutOfMemoryError, tf } from '@leantune/tensor';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon';
+import { BufferPool } from './buffer-pool';
 import { resolveMemoryLimit, type MemoryLimit } from './memory-limit';
 
 /** The name tfjs knows this backend by. */
@@ -15,6 +16,11 @@ type Values = tf.backend_util.BackendValues | undefined;
 
 function byteLength(values: Values): number {
   return (values as ArrayBufferView | undefined)?.byteLength ?? 0;
+}
+
+/** Free buffers kept for reuse: a quarter of the limit, at most 2 GiB (they count against the limit; dropped before refusing). */
+function poolCap(limitBytes: number): number {
+  return Math.min(limitBytes / 4, 2 * 1024 ** 3);
 }
 
 /** RangeError "Array buffer allocation failed" (or "Invalid typed array length" past the engine's maximum). */
@@ -32,10 +38,12 @@ export class NativeBackend extends MathBackendCPU {
   /** Bytes of the buffers stored now (including intermediates no tf.Tensor holds). */
   liveBytes = 0;
   private limit: MemoryLimit;
+  private readonly pool: BufferPool;
 
   constructor(public addon: NativeAddon, options: NativeBackendOptions = {}) {
     super();
     this.limit = resolveMemoryLimit(options.memoryLimit);
+    this.pool = new BufferPool(poolCap(this.limit.bytes));
     // Backend choice is @leantune/tensor's (it records and logs it): no "install tfjs-node" banner.
     (this as unknown as { firstUse: boolean }).firstUse = false;
   }
@@ -46,21 +54,41 @@ export class NativeBackend extends MathBackendCPU {
 
   setMemoryLimit(limit: number | string): void {
     this.limit = resolveMemoryLimit(limit);
+    this.pool.setCap(poolCap(this.limit.bytes));
+  }
+
+  /** Bytes held by free buffers awaiting reuse. */
+  get pooledBytes(): number {
+    return this.pool.bytes;
   }
 
   /**
-   * The one way native kernels get an output buffer: checks the budget, allocates, and turns
-   * a failure into an OutOfMemoryError. The buffer is registered by makeTensorInfo once written.
+   * The one way native kernels get an output buffer (contents undefined: the kernel writes
+   * every element): a recycled one of that size, else a new one within the budget. A
+   * refusal or a failed allocation is an OutOfMemoryError. makeTensorInfo stores it.
    */
   allocate(kernel: string, shape: number[], size: number): Float32Array {
+    const recycled = this.pool.take(size);
+    if (recycled != null) return recycled;
     const bytes = 4 * size;
-    if (this.liveBytes + bytes > this.limit.bytes) throw this.outOfMemory(kernel, shape, 'float32', bytes, false);
+    if (this.liveBytes + this.pool.bytes + bytes > this.limit.bytes) {
+      this.pool.clear();
+      if (this.liveBytes + bytes > this.limit.bytes) throw this.outOfMemory(kernel, shape, 'float32', bytes, false);
+    }
+    let array: Float32Array;
     try {
-      return new Float32Array(size);
+      array = new Float32Array(size);
     } catch (error) {
       if (isAllocationFailure(error)) throw this.outOfMemory(kernel, shape, 'float32', bytes, true);
       throw error;
     }
+    this.pool.adopt(array);
+    return array;
+  }
+
+  /** A kernel's scratch buffer from allocate, no longer needed. */
+  recycle(array: Float32Array): void {
+    this.pool.recycle(array);
   }
 
   /** A float32 tensor's values (kernels are only handed float32 inputs here). */
@@ -78,7 +106,14 @@ export class NativeBackend extends MathBackendCPU {
     if (this.liveBytes + bytes > this.limit.bytes) throw this.outOfMemory('tensor creation', shape, dtype, bytes, false);
     const dataId = super.write(values, shape, dtype);
     this.liveBytes += bytes;
+    this.pool.retain(values);
     return dataId;
+  }
+
+  /** Values leave the backend (dataSync, data, a move to another backend): their buffer is never recycled. */
+  override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
+    this.pool.escape(this.data.get(dataId).values);
+    return super.readSync(dataId);
   }
 
   /** Data moved here from another backend (engine.moveData). */
@@ -89,19 +124,23 @@ export class NativeBackend extends MathBackendCPU {
 
   override disposeData(dataId: tf.DataId, force = false): boolean {
     if (!this.data.has(dataId)) return true;
-    const bytes = byteLength(this.data.get(dataId).values);
+    const values = this.data.get(dataId).values;
     const released = super.disposeData(dataId, force);
-    if (released) this.liveBytes -= bytes;
+    if (released) {
+      this.liveBytes -= byteLength(values);
+      this.pool.release(values);
+    }
     return released;
   }
 
-  override memory(): { unreliable: boolean; reasons: string[]; nativeBytes: number; nativeLimitBytes: number } {
-    return { ...super.memory(), nativeBytes: this.liveBytes, nativeLimitBytes: this.limit.bytes };
+  override memory(): { unreliable: boolean; reasons: string[]; nativeBytes: number; nativeLimitBytes: number; nativePooledBytes: number } {
+    return { ...super.memory(), nativeBytes: this.liveBytes, nativeLimitBytes: this.limit.bytes, nativePooledBytes: this.pool.bytes };
   }
 
   override dispose(): void {
     super.dispose();
     this.liveBytes = 0;
+    this.pool.clear();
   }
 
   /**

@@ -96,6 +96,7 @@ const softmax: KernelMaker = (fallback) => (args) => {
   const sums = maxima;
   addon.reduce(REDUCE_CODES.Sum, exps, sums, outer, inner, 1);
   addon.binary(BINARY_CODES.RealDiv, exps, sums, out, plan.shape, plan.aStrides, plan.bStrides);
+  backend.recycle(exps);
   return backend.makeTensorInfo(shape.slice(), 'float32', out);
 };
 

@@ -1,4 +1,5 @@
-import type { NativeAddon } from '@leantune/native';
+import { registerNativeTfjsBackend, type NativeAddon } from '@leantune/native';
+import { initBackend, tf } from '@leantune/tensor';
 
 /** The addon with every call counted, to tell a native computation from a fallback. */
 export function countingAddon(addon: NativeAddon): { addon: NativeAddon; calls: () => number } {
@@ -15,4 +16,11 @@ export function countingAddon(addon: NativeAddon): { addon: NativeAddon; calls: 
     };
   }
   return { addon: wrapped as unknown as NativeAddon, calls: () => calls };
+}
+
+/** Makes 'native' the active backend, computing with `addon` (registered afresh, so a counting addon takes effect). */
+export async function useNativeBackend(addon: NativeAddon): Promise<void> {
+  if (tf.findBackendFactory('native') != null) tf.removeBackend('native');
+  registerNativeTfjsBackend({ addon });
+  await initBackend({ backend: 'native', threads: 2 });
 }

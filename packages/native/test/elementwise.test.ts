@@ -1,24 +1,19 @@
 import {
-  BINARY_CODES, installNativeWasmKernels, loadAddon, NATIVE_MIN_ELEMENTS, REDUCE_CODES, reductionView, stridedBinary, UNARY_CODES,
-  uninstallNativeWasmKernels,
+  BINARY_CODES, loadAddon, NATIVE_MIN_ELEMENTS, REDUCE_CODES, reductionView, stridedBinary, UNARY_CODES,
+  
 } from '@leantune/native';
-import { countingAddon } from './counting-addon';
-import { initBackend, tf } from '@leantune/tensor';
+import { countingAddon, useNativeBackend } from './counting-addon';
+import { tf } from '@leantune/tensor';
 import { maxAbsDiff, seededValues } from './reference';
 
-// Native elementwise ops and reductions on the wasm heap against tfjs's cpu backend. Shapes
-// are above NATIVE_MIN_ELEMENTS (else the stock kernel runs), and each case also asserts
+// Native elementwise ops, reductions and softmax against tfjs's cpu backend. Shapes
+// are above NATIVE_MIN_ELEMENTS (else the cpu kernel runs), and each case also asserts
 // that the addon computed it.
 const counted = countingAddon(loadAddon());
 
-beforeAll(async () => {
-  await initBackend({ backend: 'wasm', threads: 2 });
-  uninstallNativeWasmKernels();
-  installNativeWasmKernels(counted.addon);
-});
-afterAll(() => uninstallNativeWasmKernels());
+beforeAll(() => useNativeBackend(counted.addon));
 
-/** Runs `fn` on wasm (natively) and on cpu; returns both outputs and whether the addon ran. */
+/** Runs `fn` on native and on cpu; returns both outputs and whether the addon ran. */
 async function both(fn: () => tf.Tensor): Promise<{ ours: Float32Array; reference: Float32Array; shape: number[]; referenceShape: number[]; native: boolean }> {
   const read = (): { values: Float32Array; shape: number[] } => {
     const out = tf.tidy(fn);
@@ -26,7 +21,7 @@ async function both(fn: () => tf.Tensor): Promise<{ ours: Float32Array; referenc
     out.dispose();
     return result;
   };
-  await tf.setBackend('wasm');
+  await tf.setBackend('native');
   const calls = counted.calls();
   const ours = read();
   const native = counted.calls() > calls;
@@ -38,7 +33,7 @@ async function both(fn: () => tf.Tensor): Promise<{ ours: Float32Array; referenc
 /** Scaled in JS, so that making an input runs no kernel of ours. */
 const t = (shape: number[], seed: number, scale = 1): tf.Tensor => tf.tensor(seededValues(tf.util.sizeFromShape(shape), seed).map((v) => v * scale), shape);
 
-describe('native elementwise kernels on wasm', () => {
+describe('native elementwise kernels', () => {
   const BINARY: Array<[keyof typeof BINARY_CODES, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor]> = [
     ['Add', tf.add], ['Sub', tf.sub], ['Multiply', tf.mul], ['RealDiv', tf.div], ['Maximum', tf.maximum], ['Minimum', tf.minimum],
     ['SquaredDifference', tf.squaredDifference], ['Pow', (a, b) => tf.pow(tf.abs(a), b)],
@@ -92,10 +87,25 @@ describe('native elementwise kernels on wasm', () => {
       expect({ axis, shape: r.shape, native: r.native }).toEqual({ axis, shape: r.referenceShape, native: true });
       expect(maxAbsDiff(r.ours, r.reference)).toBeLessThan(1e-4);
     }
-    // Scattered axes go to the stock kernel, with the same result.
+    // Scattered axes go to the cpu kernel, with the same result.
     const scattered = await both(() => op(t([16, 12, 24], 6), [0, 2]));
     expect(scattered.native).toBe(false);
     expect(maxAbsDiff(scattered.ours, scattered.reference)).toBeLessThan(1e-4);
+  });
+
+  it('Softmax over the last axis matches the cpu backend, and other axes go to the cpu kernel', async () => {
+    const r = await both(() => tf.softmax(t([8, 4, 16, 40], 14, 20)));
+    expect(r.native).toBe(true);
+    expect(r.shape).toEqual([8, 4, 16, 40]);
+    expect(maxAbsDiff(r.ours, r.reference)).toBeLessThan(1e-6);
+    // Rows sum to 1, and a row of huge logits does not overflow.
+    const big = await both(() => tf.softmax(tf.add(t([64, 32], 15), tf.tensor2d([[1e4, ...new Array(31).fill(0)]]))));
+    expect(big.native).toBe(true);
+    expect(maxAbsDiff(big.ours, big.reference)).toBeLessThan(1e-6);
+    expect(big.ours.slice(0, 32).reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
+    const small = await both(() => tf.softmax(t([4, 8], 16)));
+    expect(small.native).toBe(false);
+    expect(maxAbsDiff(small.ours, small.reference)).toBeLessThan(1e-6);
   });
 
   it('splits tensors of 4M+ elements across threads with the same results', async () => {
@@ -103,7 +113,7 @@ describe('native elementwise kernels on wasm', () => {
     const [rows, cols] = [2048, 2049];
     const x = seededValues(rows * cols, 12);
     const bias = seededValues(cols, 13);
-    await tf.setBackend('wasm');
+    await tf.setBackend('native');
     const calls = counted.calls();
     // Tensors out of tidy, data read after: tidy walks every element of what it returns.
     const outputs = tf.tidy(() => {
@@ -126,13 +136,13 @@ describe('native elementwise kernels on wasm', () => {
     expect(addDiff).toBe(0);
   });
 
-  it('leaves small tensors and int32 to the stock kernels, and leaks nothing', async () => {
+  it('leaves small tensors and int32 to the cpu kernels, and leaks nothing', async () => {
     const small = await both(() => tf.mul(t([NATIVE_MIN_ELEMENTS - 1], 7), 2));
     expect(small.native).toBe(false);
     const ints = await both(() => tf.add(tf.range(0, 4096, 1, 'int32'), tf.scalar(3, 'int32')));
     expect(ints.native).toBe(false);
     expect(ints.ours[4095]).toBe(4098);
-    await tf.setBackend('wasm');
+    await tf.setBackend('native');
     const tensors = tf.memory().numTensors;
     const buffers = tf.backend().numDataIds();
     tf.tidy(() => {

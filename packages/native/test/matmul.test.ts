@@ -1,10 +1,10 @@
-import { installNativeWasmKernels, loadAddon, nativeWasmKernelsInstalled, uninstallNativeWasmKernels } from '@leantune/native';
-import { countingAddon } from './counting-addon';
-import { initBackend, tf } from '@leantune/tensor';
+import { loadAddon, NATIVE_KERNEL_NAMES, registerNativeKernels } from '@leantune/native';
+import { countingAddon, useNativeBackend } from './counting-addon';
+import { tf } from '@leantune/tensor';
 import { maxAbsDiff, seededValues } from './reference';
 
-// The native kernels on the wasm heap against tfjs's cpu backend, an implementation that
-// shares nothing with ours (its own loops, no wasm, no XNNPACK). The cpu kernel returns too
+// The native backend's matmuls against tfjs's cpu backend, an implementation that shares
+// nothing with ours (its own loops). The cpu kernel returns too
 // few values for two-sided batch broadcasting ([2,1]·[1,5]), so its operands are first
 // broadcast explicitly (tf.broadcastTo, a plain tile on cpu).
 interface Case {
@@ -44,15 +44,10 @@ function describeCase(c: Case): string {
 
 // Counts the products that reached the addon, to tell the native path from a fallback.
 const counted = countingAddon(loadAddon());
-const countingAddonInstance = counted.addon;
 
-beforeAll(async () => {
-  await initBackend({ backend: 'wasm', threads: 2 });
-  installNativeWasmKernels(countingAddonInstance);
-});
-afterAll(() => uninstallNativeWasmKernels());
+beforeAll(() => useNativeBackend(counted.addon));
 
-describe('native BatchMatMul / _FusedMatMul on wasm', () => {
+describe('native BatchMatMul / _FusedMatMul on the native backend', () => {
   it.each(CASES.map((c) => [describeCase(c), c] as const))('%s equals the cpu backend', async (_name, c) => {
     const values = [seededValues(tf.util.sizeFromShape(c.a), seed++), seededValues(tf.util.sizeFromShape(c.b), seed++)];
     const batch = tf.backend_util.assertAndGetBroadcastShape(c.a.slice(0, -2), c.b.slice(0, -2));
@@ -67,7 +62,7 @@ describe('native BatchMatMul / _FusedMatMul on wasm', () => {
       return result;
     };
     const calls = counted.calls();
-    const ours = await on('wasm', run(false));
+    const ours = await on('native', run(false));
     const empty = ours.values.length === 0;
     expect(counted.calls() - calls).toBe(empty ? 0 : 1);
     const reference = await on('cpu', run(true));
@@ -75,7 +70,7 @@ describe('native BatchMatMul / _FusedMatMul on wasm', () => {
     expect(maxAbsDiff(ours.values, reference.values)).toBeLessThan(1e-5);
   });
 
-  it('fuses a bias and relu/elu/sigmoid/leakyrelu, and hands prelu and other biases to the wasm kernel', async () => {
+  it('fuses a bias and relu/elu/sigmoid/leakyrelu, and hands prelu and other biases to the cpu kernel', async () => {
     const specs: Array<{ activation: tf.fused.Activation; bias: number[]; prelu?: boolean }> = [
       { activation: 'relu', bias: [6] },
       { activation: 'elu', bias: [6] },
@@ -101,7 +96,7 @@ describe('native BatchMatMul / _FusedMatMul on wasm', () => {
         return values;
       };
       const calls = counted.calls();
-      const ours = await on('wasm', run);
+      const ours = await on('native', run);
       const native = counted.calls() > calls;
       const diff = maxAbsDiff(ours, await on('cpu', run));
       const expectNative = !spec.prelu && tf.util.sizeFromShape(spec.bias) === 6;
@@ -109,12 +104,13 @@ describe('native BatchMatMul / _FusedMatMul on wasm', () => {
     }
   });
 
-  it('leaves int32 products to the wasm kernel and leaks no tensor or heap buffer', async () => {
-    await tf.setBackend('wasm');
-    // The stock wasm kernel's own refusal shows the product went there.
-    expect(() => tf.tidy(() => tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.tensor2d([5, 6, 7, 8], [2, 2], 'int32')))).toThrow(
-      'BatchMatMul for non non-float32 tensors not yet supported',
-    );
+  it('leaves int32 products to the cpu kernel and leaks no tensor or buffer', async () => {
+    await tf.setBackend('native');
+    const calls = counted.calls();
+    const ints = tf.tidy(() => tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2], 'int32'), tf.tensor2d([5, 6, 7, 8], [2, 2], 'int32')));
+    expect(Array.from(ints.dataSync())).toEqual([19, 22, 43, 50]);
+    ints.dispose();
+    expect(counted.calls()).toBe(calls);
     const tensors = tf.memory().numTensors;
     const buffers = tf.backend().numDataIds();
     tf.tidy(() => {
@@ -126,14 +122,11 @@ describe('native BatchMatMul / _FusedMatMul on wasm', () => {
     expect(tf.backend().numDataIds()).toBe(buffers);
   });
 
-  it('install is idempotent and uninstall puts the previous kernels back', () => {
-    const before = tf.getKernel(tf.BatchMatMul, 'wasm')!.kernelFunc;
-    installNativeWasmKernels(loadAddon());
-    expect(tf.getKernel(tf.BatchMatMul, 'wasm')!.kernelFunc).toBe(before);
-    uninstallNativeWasmKernels();
-    expect(nativeWasmKernelsInstalled()).toBe(false);
-    expect(tf.getKernel(tf.BatchMatMul, 'wasm')!.kernelFunc).not.toBe(before);
-    installNativeWasmKernels(loadAddon());
-    expect(nativeWasmKernelsInstalled()).toBe(true);
+  it('registers every cpu kernel for native, once; the hot ones are the addon\'s', () => {
+    const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName).sort();
+    const native = tf.getKernelsForBackend('native').map((k) => k.kernelName).sort();
+    expect(native).toEqual(cpu);
+    expect(registerNativeKernels()).toEqual([]);
+    expect(NATIVE_KERNEL_NAMES).toEqual(expect.arrayContaining([tf.BatchMatMul, tf._FusedMatMul, tf.Softmax, tf.Transpose, tf.GatherV2, tf.UnsortedSegmentSum, tf.Add, tf.Sum]));
   });
 });

@@ -1,17 +1,12 @@
-import { installNativeWasmKernels, loadAddon, transposePlan, uninstallNativeWasmKernels } from '@leantune/native';
-import { initBackend, tf } from '@leantune/tensor';
-import { countingAddon } from './counting-addon';
+import { loadAddon, transposePlan } from '@leantune/native';
+import { tf } from '@leantune/tensor';
+import { countingAddon, useNativeBackend } from './counting-addon';
 import { maxAbsDiff, seededValues } from './reference';
 
-// Transpose, GatherV2 and UnsortedSegmentSum on the wasm heap against the cpu backend.
+// Transpose, GatherV2 and UnsortedSegmentSum of the native backend against the cpu backend.
 const counted = countingAddon(loadAddon());
 
-beforeAll(async () => {
-  await initBackend({ backend: 'wasm', threads: 2 });
-  uninstallNativeWasmKernels();
-  installNativeWasmKernels(counted.addon);
-});
-afterAll(() => uninstallNativeWasmKernels());
+beforeAll(() => useNativeBackend(counted.addon));
 
 const t = (shape: number[], seed: number): tf.Tensor => tf.tensor(seededValues(tf.util.sizeFromShape(shape), seed), shape);
 
@@ -22,7 +17,7 @@ async function both(fn: () => tf.Tensor): Promise<{ ours: Float32Array; referenc
     out.dispose();
     return result;
   };
-  await tf.setBackend('wasm');
+  await tf.setBackend('native');
   const calls = counted.calls();
   const [ours, oursShape] = read();
   const native = counted.calls() > calls;
@@ -31,7 +26,7 @@ async function both(fn: () => tf.Tensor): Promise<{ ours: Float32Array; referenc
   return { ours, reference, shapes: [oursShape, referenceShape], native };
 }
 
-describe('native data movement on wasm', () => {
+describe('native data movement', () => {
   it.each([
     [[8, 12, 4, 16], [0, 2, 1, 3]],
     [[64, 48], [1, 0]],
@@ -59,7 +54,7 @@ describe('native data movement on wasm', () => {
     const cols = await both(() => tf.gather(tf.tensor2d(table, [40, 50]), tf.tensor1d(ids.slice(0, 30), 'int32'), 1));
     expect(cols.native).toBe(true);
     expect(Array.from(cols.ours)).toEqual(Array.from(cols.reference));
-    await tf.setBackend('wasm');
+    await tf.setBackend('native');
     expect(() => tf.tidy(() => tf.gather(tf.tensor2d(table, [50, 40]), tf.tensor1d([...ids, 50], 'int32')))).toThrow('gather: index 50 is outside [0, 50)');
   });
 
@@ -76,7 +71,7 @@ describe('native data movement on wasm', () => {
   });
 
   it('Identity and a same-dtype Cast share the buffer, which outlives the input until both are gone', async () => {
-    await tf.setBackend('wasm');
+    await tf.setBackend('native');
     const buffers = tf.backend().numDataIds();
     const x = t([4, 5], 7);
     const clone = tf.clone(x);
@@ -93,11 +88,11 @@ describe('native data movement on wasm', () => {
     expect(tf.backend().numDataIds()).toBe(buffers);
   });
 
-  it('leaves int32 data to the stock kernels and leaks nothing', async () => {
+  it('leaves int32 data to the cpu kernels and leaks nothing', async () => {
     const ints = await both(() => tf.transpose(tf.reshape(tf.range(0, 4096, 1, 'int32'), [64, 64])));
     expect(ints.native).toBe(false);
     expect(Array.from(ints.ours)).toEqual(Array.from(ints.reference));
-    await tf.setBackend('wasm');
+    await tf.setBackend('native');
     const tensors = tf.memory().numTensors;
     const buffers = tf.backend().numDataIds();
     tf.tidy(() => {

@@ -1,8 +1,12 @@
 import { RunError, type DataRecord, type LoadedModel, type RunContext } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 
-/** Backends whose tensors live in one WebAssembly memory, which cannot grow past 4 GiB. */
-const WASM_HEAP_BACKENDS = new Set(['wasm', 'native']);
+/**
+ * Backends whose tensors live in one WebAssembly memory, which cannot grow past 4 GiB. The
+ * native backend keeps each tensor in its own buffer under a memory budget and throws
+ * OutOfMemoryError when an allocation would pass it, so it needs no check here.
+ */
+const WASM_HEAP_BACKENDS = new Set(['wasm']);
 export const WASM_HEAP_BYTES = 4 * 1024 ** 3;
 
 /**
@@ -31,7 +35,7 @@ export function checkMemoryFits(model: LoadedModel, optimizer: 'adamw' | 'sgd', 
   const what = `${total.toLocaleString('en')} parameters, ${trainable.toLocaleString('en')} trainable with ${optimizer}`;
   if (need > 0.9 * WASM_HEAP_BYTES) {
     throw new RunError(
-      `Model "${model.name}" needs ${gib(need)} for weights, gradients and optimizer state (${what}), but the ${backend} backend keeps every tensor in one WebAssembly heap of at most ${gib(WASM_HEAP_BYTES)}. Train fewer parameters (e.g. LoRA instead of full fine-tuning), use SGD, or install @tensorflow/tfjs-node where it can be installed.`,
+      `Model "${model.name}" needs ${gib(need)} for weights, gradients and optimizer state (${what}), but the ${backend} backend keeps every tensor in one WebAssembly heap of at most ${gib(WASM_HEAP_BYTES)}. Train fewer parameters (e.g. LoRA instead of full fine-tuning), use SGD, use the native backend (@leantune/native, no heap limit), or install @tensorflow/tfjs-node where it can be installed.`,
     );
   }
   if (need > 0.5 * WASM_HEAP_BYTES) {

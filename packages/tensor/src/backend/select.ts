@@ -123,6 +123,12 @@ function describeUnmanaged(name: string): BackendInfo {
       // Not initialised yet: keep the defaults.
     }
   }
+  if (name === 'native') {
+    // @leantune/native's backend computes with its addon's thread pool.
+    const addon = (tf.findBackend('native') as { addon?: { info(): { threads: number; isa: string } } } | null)?.addon;
+    const { threads, isa } = addon?.info() ?? { threads: 1, isa: 'scalar' };
+    Object.assign(info, { threads, simd: isa !== 'scalar' });
+  }
   return info;
 }
 
