@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string>
 #include <thread>
 
 #include "elementwise.h"
+#include "fused.h"
 #include "gemm.h"
 #include "movement.h"
 #include "thread_pool.h"
@@ -305,6 +307,208 @@ napi_value SegmentSumJs(napi_env env, napi_callback_info info) {
   }
 }
 
+// ---- Fused kernels (csrc/fused.h): argument checks name the function and the argument. ----
+
+// Exactly `count` arguments, else a message listing them.
+void FusedArgs(napi_env env, napi_callback_info info, size_t count, napi_value* argv, const char* names) {
+  size_t argc = count;
+  Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+  if (argc != count) throw Failure{std::string(g_fn) + ": expected " + std::to_string(count) + " arguments (" + names + "), got " + std::to_string(argc)};
+}
+
+double Number(napi_env env, napi_value v, const char* name) {
+  napi_valuetype type;
+  Check(env, napi_typeof(env, v, &type), name);
+  double out = 0;
+  if (type != napi_number || napi_get_value_double(env, v, &out) != napi_ok) throw Failure{std::string(g_fn) + ": " + name + " must be a number"};
+  return out;
+}
+
+// A non-negative integer below 2^53.
+int64_t Count(napi_env env, napi_value v, const char* name) {
+  const double d = Number(env, v, name);
+  if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<int64_t>(d))) {
+    throw Failure{std::string(g_fn) + ": " + name + " must be an integer >= 0"};
+  }
+  return static_cast<int64_t>(d);
+}
+
+// rows·cols, refusing products past 2^53 (no typed array is that long).
+int64_t Elements(int64_t rows, int64_t cols) {
+  if (cols > 0 && rows > 9007199254740991LL / cols) throw Failure{std::string(g_fn) + ": rows·cols is too large"};
+  return rows * cols;
+}
+
+// A Float32Array (or, with `nullable`, null/undefined → nullptr) of exactly `want` values.
+float* Floats(napi_env env, napi_value v, const char* name, int64_t want, const char* what, bool nullable = false) {
+  if (nullable && IsNullish(env, v)) return nullptr;
+  size_t len = 0;
+  float* data = TypedData<float>(env, v, napi_float32_array, name, &len);
+  if (static_cast<int64_t>(len) != want) {
+    throw Failure{std::string(g_fn) + ": " + name + " must hold " + what + " = " + std::to_string(want) + " values, got " + std::to_string(len)};
+  }
+  return data;
+}
+
+const int32_t* Labels(napi_env env, napi_value v, int64_t rows) {
+  size_t len = 0;
+  const int32_t* data = TypedData<int32_t>(env, v, napi_int32_array, "labels", &len);
+  if (static_cast<int64_t>(len) != rows) throw Failure{std::string(g_fn) + ": labels must hold rows = " + std::to_string(rows) + " values, got " + std::to_string(len)};
+  return data;
+}
+
+template <typename Body>
+napi_value Fused(napi_env env, const char* fn, const Body& body) {
+  g_fn = fn;
+  try {
+    body();
+  } catch (const Failure& f) {
+    napi_throw_error(env, nullptr, f.message.c_str());
+  } catch (const std::bad_alloc&) {
+    napi_throw_error(env, nullptr, (std::string(fn) + ": out of memory").c_str());
+  }
+  return nullptr;
+}
+
+// The arguments of a row kernel: rows and cols at argument `rowsAt`, row arrays checked
+// against rows·cols ("Rows"), per-row arrays against rows ("PerRow"), [cols] ones ("PerCol").
+struct RowCall {
+  napi_env env;
+  napi_value a[10];
+  int64_t rows = 0, cols = 0, size = 0;
+  RowCall(napi_env e, napi_callback_info info, size_t count, const char* names, int rowsAt) : env(e) {
+    FusedArgs(env, info, count, a, names);
+    rows = Count(env, a[rowsAt], "rows");
+    cols = Count(env, a[rowsAt + 1], "cols");
+    size = Elements(rows, cols);
+  }
+  float* Rows(int i, const char* name) const { return Floats(env, a[i], name, size, "rows·cols"); }
+  float* PerRow(int i, const char* name) const { return Floats(env, a[i], name, rows, "rows"); }
+  float* PerCol(int i, const char* name) const { return Floats(env, a[i], name, cols, "cols", true); }
+  const int32_t* LabelsAt(int i) const { return Labels(env, a[i], rows); }
+};
+
+// softmaxCrossEntropy(logits, labels, loss, rows, cols)
+napi_value SoftmaxCrossEntropyJs(napi_env env, napi_callback_info info) {
+  return Fused(env, "softmaxCrossEntropy", [&] {
+    const RowCall c(env, info, 5, "logits, labels, loss, rows, cols", 3);
+    leantune::SoftmaxCrossEntropy(c.Rows(0, "logits"), c.LabelsAt(1), c.PerRow(2, "loss"), c.rows, c.cols, Pool());
+  });
+}
+
+// softmaxCrossEntropyGrad(logits, labels, dloss, dlogits, rows, cols)
+napi_value SoftmaxCrossEntropyGradJs(napi_env env, napi_callback_info info) {
+  return Fused(env, "softmaxCrossEntropyGrad", [&] {
+    const RowCall c(env, info, 6, "logits, labels, dloss, dlogits, rows, cols", 4);
+    leantune::SoftmaxCrossEntropyGrad(c.Rows(0, "logits"), c.LabelsAt(1), c.PerRow(2, "dloss"), c.Rows(3, "dlogits"), c.rows, c.cols, Pool());
+  });
+}
+
+// softmax(x, out, rows, cols)
+napi_value SoftmaxJs(napi_env env, napi_callback_info info) {
+  return Fused(env, "softmax", [&] {
+    const RowCall c(env, info, 4, "x, out, rows, cols", 2);
+    leantune::Softmax(c.Rows(0, "x"), c.Rows(1, "out"), c.rows, c.cols, Pool());
+  });
+}
+
+// softmaxGrad(y, dy, dx, rows, cols)
+napi_value SoftmaxGradJs(napi_env env, napi_callback_info info) {
+  return Fused(env, "softmaxGrad", [&] {
+    const RowCall c(env, info, 5, "y, dy, dx, rows, cols", 3);
+    leantune::SoftmaxGrad(c.Rows(0, "y"), c.Rows(1, "dy"), c.Rows(2, "dx"), c.rows, c.cols, Pool());
+  });
+}
+
+// layerNorm(x, gamma, beta, out, mean, rstd, rows, cols, eps)
+napi_value LayerNormJs(napi_env env, napi_callback_info info) {
+  return Fused(env, "layerNorm", [&] {
+    const RowCall c(env, info, 9, "x, gamma, beta, out, mean, rstd, rows, cols, eps", 6);
+    const double eps = Number(env, c.a[8], "eps");
+    if (!(eps >= 0)) throw Failure{"layerNorm: eps must be >= 0"};
+    leantune::LayerNorm(c.Rows(0, "x"), c.PerCol(1, "gamma"), c.PerCol(2, "beta"), c.Rows(3, "out"), c.PerRow(4, "mean"), c.PerRow(5, "rstd"),
+                        c.rows, c.cols, static_cast<float>(eps), Pool());
+  });
+}
+
+// layerNormGrad(dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols)
+napi_value LayerNormGradJs(napi_env env, napi_callback_info info) {
+  return Fused(env, "layerNormGrad", [&] {
+    const RowCall c(env, info, 10, "dy, x, gamma, mean, rstd, dx, dgamma, dbeta, rows, cols", 8);
+    const float* dy = c.Rows(0, "dy");
+    const float* x = c.Rows(1, "x");
+    float* dx = c.Rows(5, "dx");
+    if (c.size > 0 && (dx == dy || dx == x)) throw Failure{"layerNormGrad: dx must not share memory with dy or x"};
+    leantune::LayerNormGrad(dy, x, c.PerCol(2, "gamma"), c.PerRow(3, "mean"), c.PerRow(4, "rstd"), dx, c.PerCol(6, "dgamma"), c.PerCol(7, "dbeta"),
+                            c.rows, c.cols, Pool());
+  });
+}
+
+// gelu(x, out, approximate) and geluGrad(x, dy, dx, approximate)
+napi_value GeluCall(napi_env env, napi_callback_info info, bool grad) {
+  return Fused(env, grad ? "geluGrad" : "gelu", [&] {
+    napi_value a[4];
+    const size_t count = grad ? 4 : 3;
+    FusedArgs(env, info, count, a, grad ? "x, dy, dx, approximate" : "x, out, approximate");
+    size_t len = 0;
+    const float* x = TypedData<float>(env, a[0], napi_float32_array, "x", &len);
+    const int64_t n = static_cast<int64_t>(len);
+    float* out = Floats(env, a[count - 2], grad ? "dx" : "out", n, "x.length");
+    const float* dy = grad ? Floats(env, a[1], "dy", n, "x.length") : nullptr;
+    napi_valuetype type;
+    Check(env, napi_typeof(env, a[count - 1], &type), "approximate");
+    if (type != napi_boolean) throw Failure{std::string(g_fn) + ": approximate must be a boolean"};
+    const bool approximate = Bool(env, a[count - 1], "approximate");
+    if (grad) leantune::GeluGrad(x, dy, out, n, approximate, Pool());
+    else leantune::Gelu(x, out, n, approximate, Pool());
+  });
+}
+napi_value GeluJs(napi_env env, napi_callback_info info) { return GeluCall(env, info, false); }
+napi_value GeluGradJs(napi_env env, napi_callback_info info) { return GeluCall(env, info, true); }
+
+// adamw(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, biasCorrection1, biasCorrection2)
+napi_value AdamWJs(napi_env env, napi_callback_info info) {
+  return Fused(env, "adamw", [&] {
+    napi_value a[11];
+    FusedArgs(env, info, 11, a, "param, grad, m, v, lr, beta1, beta2, eps, weightDecay, biasCorrection1, biasCorrection2");
+    size_t n = 0;
+    float* param = TypedData<float>(env, a[0], napi_float32_array, "param", &n);
+    const int64_t size = static_cast<int64_t>(n);
+    const float* grad = Floats(env, a[1], "grad", size, "param.length");
+    float* m = Floats(env, a[2], "m", size, "param.length");
+    float* v = Floats(env, a[3], "v", size, "param.length");
+    const leantune::AdamWScalars s{Number(env, a[4], "lr"), Number(env, a[5], "beta1"), Number(env, a[6], "beta2"), Number(env, a[7], "eps"),
+                                   Number(env, a[8], "weightDecay"), Number(env, a[9], "biasCorrection1"), Number(env, a[10], "biasCorrection2")};
+    if (!(s.biasCorrection1 > 0 && s.biasCorrection1 <= 1)) throw Failure{"adamw: biasCorrection1 (1 - beta1^t) must be in (0, 1]"};
+    if (!(s.biasCorrection2 > 0 && s.biasCorrection2 <= 1)) throw Failure{"adamw: biasCorrection2 (1 - beta2^t) must be in (0, 1]"};
+    leantune::AdamW(param, grad, m, v, size, s, Pool());
+  });
+}
+
+uint64_t Seed(napi_env env, napi_value hi, napi_value lo) {
+  const int64_t h = Count(env, hi, "seedHi"), l = Count(env, lo, "seedLo");
+  if (h > 0xffffffffLL || l > 0xffffffffLL) throw Failure{std::string(g_fn) + ": seedHi and seedLo must be uint32 values"};
+  return (static_cast<uint64_t>(h) << 32) | static_cast<uint64_t>(l);
+}
+
+// fillUniform(out, seedHi, seedLo, low, high) and fillNormal(out, seedHi, seedLo, mean, std)
+napi_value Fill(napi_env env, napi_callback_info info, bool normal) {
+  return Fused(env, normal ? "fillNormal" : "fillUniform", [&] {
+    napi_value a[5];
+    FusedArgs(env, info, 5, a, normal ? "out, seedHi, seedLo, mean, std" : "out, seedHi, seedLo, low, high");
+    size_t n = 0;
+    float* out = TypedData<float>(env, a[0], napi_float32_array, "out", &n);
+    const uint64_t seed = Seed(env, a[1], a[2]);
+    const double p = Number(env, a[3], normal ? "mean" : "low"), q = Number(env, a[4], normal ? "std" : "high");
+    if (normal && !(q >= 0)) throw Failure{"fillNormal: std must be >= 0"};
+    if (!normal && !(p <= q)) throw Failure{"fillUniform: low must be <= high"};
+    if (normal) leantune::FillNormal(out, static_cast<int64_t>(n), seed, static_cast<float>(p), static_cast<float>(q), Pool());
+    else leantune::FillUniform(out, static_cast<int64_t>(n), seed, static_cast<float>(p), static_cast<float>(q), Pool());
+  });
+}
+napi_value FillUniformJs(napi_env env, napi_callback_info info) { return Fill(env, info, false); }
+napi_value FillNormalJs(napi_env env, napi_callback_info info) { return Fill(env, info, true); }
+
 // setThreads(n): replaces the pool (the caller counts as one thread).
 napi_value SetThreadsJs(napi_env env, napi_callback_info info) {
   try {
@@ -374,6 +578,17 @@ napi_value Init(napi_env env, napi_value exports) {
       {"stridedCopy", nullptr, StridedCopyJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gather", nullptr, GatherJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"segmentSum", nullptr, SegmentSumJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxCrossEntropy", nullptr, SoftmaxCrossEntropyJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxCrossEntropyGrad", nullptr, SoftmaxCrossEntropyGradJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmax", nullptr, SoftmaxJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"softmaxGrad", nullptr, SoftmaxGradJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNorm", nullptr, LayerNormJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNormGrad", nullptr, LayerNormGradJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gelu", nullptr, GeluJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"geluGrad", nullptr, GeluGradJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamw", nullptr, AdamWJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fillUniform", nullptr, FillUniformJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fillNormal", nullptr, FillNormalJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreadsJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setIsa", nullptr, SetIsaJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, InfoJs, nullptr, nullptr, nullptr, napi_default, nullptr},

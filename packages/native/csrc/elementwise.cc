@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "thread_pool.h"
+#include "vecmath.h"
 
 namespace leantune {
 namespace {
@@ -105,40 +106,7 @@ void BinaryKernel(const float* a, const float* b, float* out, int rank, const in
   });
 }
 
-// exp and tanh as in Cephes' expf/tanhf (within ~2 ulp of the exact value): inline, with
-// no libm call, so the loops below vectorize. glibc's tanhf took ~20 ns per element here.
-inline float CephesExp(float x) {
-  const float clamped = std::min(std::max(x, -87.33654f), 88.72283f);
-  const float fx = std::floor(clamped * 1.44269504088896341f + 0.5f);
-  const float r = clamped - fx * 0.693359375f + fx * 2.12194440e-4f;
-  float y = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-  y = y * (r * r) + r + 1.f;
-  // 2^n in two factors, each a normal float for every n in [-126, 128].
-  const int32_t n = static_cast<int32_t>(fx);
-  const int32_t half = n >> 1;
-  const int32_t bits1 = (half + 127) << 23, bits2 = (n - half + 127) << 23;
-  float scale1, scale2;
-  std::memcpy(&scale1, &bits1, sizeof scale1);
-  std::memcpy(&scale2, &bits2, sizeof scale2);
-  // Results below the smallest normal float are flushed to 0; above the largest, Inf.
-  const float inf = std::numeric_limits<float>::infinity();
-  return x < -87.33654f ? 0.f : x > 88.72283f ? inf : y * scale1 * scale2;
-}
-
-inline float CephesTanh(float x) {
-  const float ax = std::fabs(x);
-  const float z = x * x;
-  const float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
-  const float large = std::copysign(1.f - 2.f / (CephesExp(2.f * ax) + 1.f), x);
-  return ax < 0.625f ? small : large;
-}
-
-#if defined(__x86_64__)
-#define LEANTUNE_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define LEANTUNE_CLONES
-#endif
-
+// exp and tanh: CephesExp/CephesTanh (vecmath.h), inline so that these loops vectorize.
 LEANTUNE_CLONES void ExpLoop(const float* __restrict x, float* __restrict out, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = CephesExp(x[i]);
 }

@@ -43,6 +43,70 @@ export interface NativeAddon {
   /** Forces a micro-kernel (tests, figures); false when this CPU lacks it. */
   setIsa(isa: Isa): boolean;
   info(): { isa: Isa; detectedIsa: Isa; threads: number };
+
+  // Fused training kernels (csrc/fused*.cc). rows = product of the leading dims, cols = the
+  // last dim; arrays are dense row-major over any ArrayBuffer. Synchronous; rows (elements)
+  // are split across the pool when the work is large, with results identical for any thread
+  // count. A length that does not match throws "<function>: <argument> must hold …".
+
+  /**
+   * loss[r] = logsumexp(logits[r, :]) − logits[r, labels[r]] (max-shifted, sum of exps in
+   * float64). A label outside [0, cols) (e.g. −100, PyTorch's ignore_index) gives loss 0.
+   * logits [rows·cols], labels [rows], loss [rows].
+   */
+  softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, loss: Float32Array, rows: number, cols: number): void;
+  /**
+   * dlogits[r, c] = (softmax(logits[r])[c] − [c = labels[r]])·dloss[r]; rows with an ignored
+   * label are 0. dlogits may be logits itself.
+   */
+  softmaxCrossEntropyGrad(logits: Float32Array, labels: Int32Array, dloss: Float32Array, dlogits: Float32Array, rows: number, cols: number): void;
+  /** out[r, :] = softmax(x[r, :]) (max-shifted); out may be x. */
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** dx[r, :] = y·(dy − Σ dy·y) per row, y the softmax output (sum in float64). */
+  softmaxGrad(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
+  /**
+   * out = (x − mean)·rstd·gamma + beta per row, rstd = 1/√(biased variance + eps); mean and
+   * rstd ([rows]) are written for layerNormGrad. gamma/beta: [cols] or null (1 and 0).
+   */
+  layerNorm(
+    x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, out: Float32Array,
+    mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number,
+  ): void;
+  /**
+   * LayerNorm backward with layerNorm's mean/rstd: dx = rstd·(g − mean(g) − x̂·mean(g·x̂)),
+   * g = dy·gamma, x̂ = (x − mean)·rstd. dgamma = Σ_rows dy·x̂ and dbeta = Σ_rows dy, each
+   * [cols] or null (not computed), summed in float64 and overwritten (not accumulated).
+   * dx must not share memory with dy or x.
+   */
+  layerNormGrad(
+    dy: Float32Array, x: Float32Array, gamma: Float32Array | null, mean: Float32Array, rstd: Float32Array,
+    dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null, rows: number, cols: number,
+  ): void;
+  /**
+   * out = GELU(x): approximate = true is the tanh form ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
+   * (GPT-2's gelu_new); false is the exact x·Φ(x) with erf (BERT, ViT). out may be x.
+   */
+  gelu(x: Float32Array, out: Float32Array, approximate: boolean): void;
+  /** dx = dy · GELU′(x), the derivative of the same form as gelu(). */
+  geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array, approximate: boolean): void;
+  /**
+   * One torch.optim.AdamW step (amsgrad off) in place, in float32 in the order of
+   * @leantune/train's AdamW: p ← p·(1 − lr·wd); m ← β1·m + (1 − β1)·g; v ← β2·v + (1 − β2)·g²;
+   * p ← p − (lr/bc1)·m / (√v/√bc2 + eps). biasCorrection1 = 1 − β1ᵗ, biasCorrection2 =
+   * 1 − β2ᵗ, both in (0, 1]; weightDecay 0 skips decay.
+   */
+  adamw(
+    param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number,
+    eps: number, weightDecay: number, biasCorrection1: number, biasCorrection2: number,
+  ): void;
+  /**
+   * out[i] = low + (high − low)·u, u ∈ [0, 1) with 24 random bits that depend only on the
+   * 64-bit seed (seedHi·2³² + seedLo, each a uint32) and i (a SplitMix64 hash), so any
+   * thread count gives the same bytes.
+   */
+  fillUniform(out: Float32Array, seedHi: number, seedLo: number, low: number, high: number): void;
+  /** out[i] = mean + std·z, z standard normal (Box–Muller on elements 2k, 2k + 1); seeded like fillUniform. */
+  fillNormal(out: Float32Array, seedHi: number, seedLo: number, mean: number, std: number): void;
 }
 
 const ADDON_FILE = 'leantune_native.node';
