@@ -9,7 +9,7 @@ export function countingAddon(addon: NativeAddon): { addon: NativeAddon; calls: 
   for (const name of Object.getOwnPropertyNames(addon)) {
     const fn = (addon as unknown as Record<string, unknown>)[name];
     if (typeof fn !== 'function') continue;
-    const counted = ['matmul', 'binary', 'unary', 'reduce', 'stridedCopy', 'gather', 'segmentSum'].includes(name);
+    const counted = ['matmul', 'binary', 'unary', 'reduce', 'stridedCopy', 'gather', 'segmentSum', 'softmax'].includes(name);
     wrapped[name] = (...args: unknown[]) => {
       if (counted) calls++;
       return (fn as (...a: unknown[]) => unknown).apply(addon, args);

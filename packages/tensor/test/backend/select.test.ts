@@ -80,7 +80,8 @@ describe('backend selection', () => {
 
   it('the real tfjs-node packages, absent or half-installed here, never stop auto', async () => {
     for (const restore of restores.splice(0).reverse()) restore();
-    fillSlots({ wasm: wasmAbsent });
+    // native (@leantune/native, which this checkout may have built) is not what this is about.
+    fillSlots({ wasm: wasmAbsent, native: createNativeProvider('@leantune/absent-native') });
     const info = await initBackend();
     expect(info.name).toBe('cpu');
     for (const attempt of info.tried.slice(0, 2)) expect(attempt.skipped ?? attempt.error).toMatch(/^@tensorflow\/tfjs-node(-gpu)? is /);
