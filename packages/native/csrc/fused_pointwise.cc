@@ -88,20 +88,25 @@ LEANTUNE_INLINE uint64_t PairBits(uint64_t key, uint64_t p) { return Mix64(key +
 
 constexpr float kTwoPow24Inv = 1.f / 16777216.f;
 
-// Elements [i0, i1), i0 even: element 2p and 2p + 1 take the top and the low 24-bit halves of pair p's bits.
-LEANTUNE_INLINE void UniformRunBody(float* out, int64_t i0, int64_t i1, uint64_t key, float low, float range) {
+// Elements [i0, i1), i0 even: element 2p and 2p + 1 take the top and the low 24-bit halves
+// of pair p's bits. Results are capped at `top` (the float below high): rounding of
+// low + range·u must not reach high.
+LEANTUNE_INLINE float UniformAt(float u24, float low, float range, float top) { return std::min(low + range * (u24 * kTwoPow24Inv), top); }
+
+LEANTUNE_INLINE void UniformRunBody(float* out, int64_t i0, int64_t i1, uint64_t key, float low, float range, float top) {
   const int64_t p0 = i0 / 2, pairs = (i1 - i0) / 2;
   for (int64_t k = 0; k < pairs; k++) {
     const uint64_t h = PairBits(key, static_cast<uint64_t>(p0 + k));
-    out[i0 + 2 * k] = low + range * (static_cast<float>(static_cast<uint32_t>(h >> 40)) * kTwoPow24Inv);
-    out[i0 + 2 * k + 1] = low + range * (static_cast<float>(static_cast<uint32_t>(h >> 8) & 0xffffffu) * kTwoPow24Inv);
+    out[i0 + 2 * k] = UniformAt(static_cast<float>(static_cast<uint32_t>(h >> 40)), low, range, top);
+    out[i0 + 2 * k + 1] = UniformAt(static_cast<float>(static_cast<uint32_t>(h >> 8) & 0xffffffu), low, range, top);
   }
   if ((i1 - i0) & 1) {
     const uint64_t h = PairBits(key, static_cast<uint64_t>(p0 + pairs));
-    out[i1 - 1] = low + range * (static_cast<float>(static_cast<uint32_t>(h >> 40)) * kTwoPow24Inv);
+    out[i1 - 1] = UniformAt(static_cast<float>(static_cast<uint32_t>(h >> 40)), low, range, top);
   }
 }
-LEANTUNE_ISA_VARIANTS(UniformRun, (float* out, int64_t i0, int64_t i1, uint64_t key, float low, float range), (out, i0, i1, key, low, range))
+LEANTUNE_ISA_VARIANTS(UniformRun, (float* out, int64_t i0, int64_t i1, uint64_t key, float low, float range, float top),
+                      (out, i0, i1, key, low, range, top))
 
 // Box–Muller on u1 ∈ (0, 1], u2 ∈ [0, 1): r·cos(2πu2), r·sin(2πu2) with r = √(−2 ln u1).
 LEANTUNE_INLINE void NormalPair(uint64_t h, float* z0, float* z1) {
@@ -157,7 +162,9 @@ void AdamW(float* param, const float* grad, float* m, float* v, int64_t n, const
 
 void FillUniform(float* out, int64_t n, uint64_t seed, float low, float high, ThreadPool& pool) {
   const uint64_t key = Mix64(seed);
-  ForChunks(pool, n, 2 * n, kAlign, [&](int64_t i0, int64_t i1) { UniformRun(out, i0, i1, key, low, high - low); });
+  // [low, high): the largest value is the float just below high (low itself when they are equal).
+  const float top = high > low ? std::nextafter(high, low) : low;
+  ForChunks(pool, n, 2 * n, kAlign, [&](int64_t i0, int64_t i1) { UniformRun(out, i0, i1, key, low, high - low, top); });
 }
 
 void FillNormal(float* out, int64_t n, uint64_t seed, float mean, float stddev, ThreadPool& pool) {

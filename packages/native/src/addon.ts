@@ -100,7 +100,7 @@ export interface NativeAddon {
     eps: number, weightDecay: number, biasCorrection1: number, biasCorrection2: number,
   ): void;
   /**
-   * out[i] = low + (high − low)·u, u ∈ [0, 1) with 24 random bits that depend only on the
+   * out[i] = low + (high − low)·u (kept below high), u ∈ [0, 1) with 24 random bits that depend only on the
    * 64-bit seed (seedHi·2³² + seedLo, each a uint32) and i (a SplitMix64 hash), so any
    * thread count gives the same bytes.
    */

@@ -430,6 +430,11 @@ describe('random fills', () => {
     const other = new Float32Array(1001);
     addon.fillUniform(other, 7, 0xdeadbeee, -2, 3);
     expect(other.filter((x, i) => x === short[i]).length).toBeLessThan(3);
+    // Rounding never reaches high: one float wide → all low; low = high → all low.
+    addon.fillUniform(other, 1, 2, 1, Math.fround(1 + 2 ** -23));
+    expect(other.every((x) => x === 1)).toBe(true);
+    addon.fillUniform(other, 1, 2, 2, 2);
+    expect(other.every((x) => x === 2)).toBe(true);
   });
 
   it('fillNormal: mean, std, tails; deterministic per (seed, index), same on 1 and 2 threads', () => {
