@@ -77,23 +77,48 @@ float* PackedA() {
   static thread_local Buffer buffer;
   return buffer.Get((MC + 16) * KC);
 }
+// Whether the packing loops may use AVX2 (any ISA but the scalar one implies it).
+bool VectorPacking() {
+#ifdef LEANTUNE_X86
+  return g_isa != Isa::kScalar;
+#else
+  return false;
+#endif
+}
+
+// dst[p·ld + i] = src[i·stride + p] for i < lanes (0 up to `width`), p < kc: the packing of
+// operands whose packed direction is strided (A as stored, B transposed). Up to 8 lanes at
+// a time go through an AVX2 transpose; rows past the block may be written (see TransposePack8).
+void PackStrided(const float* src, int64_t stride, int64_t lanes, int64_t width, int64_t kc, float* dst, int64_t ld) {
+  for (int64_t i0 = 0; i0 < width; i0 += 8) {
+    const int64_t n = std::min<int64_t>(8, width - i0), valid = std::max<int64_t>(0, std::min(n, lanes - i0));
+    int64_t p = 0;
+#ifdef LEANTUNE_X86
+    if (VectorPacking()) {
+      p = kc / 8 * 8;
+      TransposePack8(src + i0 * stride, stride, static_cast<int>(valid), p, dst + i0, ld);
+    }
+#endif
+    for (; p < kc; p++) {
+      for (int64_t i = 0; i < valid; i++) dst[p * ld + i0 + i] = src[(i0 + i) * stride + p];
+      for (int64_t i = valid; i < n; i++) dst[p * ld + i0 + i] = 0.f;
+    }
+  }
+}
+
 // A(i, p) = a[i·rs + p·cs]. Packs rows [0, mc) × depth [0, kc) into MR-row panels, zero padded.
 void PackA(const float* a, int64_t rs, int64_t cs, int64_t mc, int64_t kc, int mr, float* dst) {
   for (int64_t i0 = 0; i0 < mc; i0 += mr, dst += mr * kc) {
     const int64_t rows = std::min<int64_t>(mr, mc - i0);
     if (cs == 1) {
-      for (int64_t i = 0; i < rows; i++) {
-        const float* src = a + (i0 + i) * rs;
-        for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = src[p];
-      }
-    } else {
-      for (int64_t p = 0; p < kc; p++) {
-        const float* src = a + i0 * rs + p * cs;
-        for (int64_t i = 0; i < rows; i++) dst[p * mr + i] = src[i * rs];
-      }
+      PackStrided(a + i0 * rs, rs, rows, mr, kc, dst, mr);
+      continue;
     }
-    for (int64_t i = rows; i < mr; i++)
-      for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = 0.f;
+    for (int64_t p = 0; p < kc; p++) {
+      const float* src = a + i0 * rs + p * cs;
+      for (int64_t i = 0; i < rows; i++) dst[p * mr + i] = src[i * rs];
+      for (int64_t i = rows; i < mr; i++) dst[p * mr + i] = 0.f;
+    }
   }
 }
 
@@ -109,12 +134,7 @@ void PackB(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int n
         for (int64_t j = cols; j < nr; j++) row[j] = 0.f;
       }
     } else {
-      for (int64_t j = 0; j < cols; j++) {
-        const float* src = b + (j0 + j) * cs;
-        for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = src[p * rs];
-      }
-      for (int64_t p = 0; p < kc; p++)
-        for (int64_t j = cols; j < nr; j++) dst[p * nr + j] = 0.f;
+      PackStrided(b + j0 * cs, cs, cols, nr, kc, dst, nr);
     }
   }
 }

@@ -1,6 +1,37 @@
 #include "thread_pool.h"
 
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 namespace leantune {
+namespace {
+
+// How long a thread spins on a condition before it sleeps on a condition variable.
+constexpr std::chrono::microseconds kSpin{100};
+
+void Pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#endif
+}
+
+// Spins until ready() or kSpin passed; returns ready().
+template <typename Ready>
+bool SpinFor(Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; i++) {
+      if (ready()) return true;
+      Pause();
+    }
+    if (std::chrono::steady_clock::now() >= until) return ready();
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < threads; i++) helpers_.emplace_back([this] { HelperLoop(); });
@@ -22,6 +53,7 @@ void ThreadPool::Drain() {
 void ThreadPool::HelperLoop() {
   uint64_t seen = 0;
   for (;;) {
+    SpinFor([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -52,6 +84,7 @@ void ThreadPool::Run(int64_t count, const std::function<void(int64_t)>& task) {
   wake_.notify_all();
   Drain();
   // Helpers that woke late find no task left and finish at once; wait for those that took one.
+  SpinFor([&] { return busy_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lock(mutex_);
   done_.wait(lock, [&] { return busy_ == 0; });
   task_ = nullptr;

@@ -1,4 +1,6 @@
 // A small persistent pool: the calling thread works too, and blocks until every task ran.
+// Helpers spin for a short while after each run before they sleep, and the caller spins
+// before it sleeps on the helpers, so back-to-back runs skip the futex wake-up latency.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -32,8 +34,8 @@ class ThreadPool {
   const std::function<void(int64_t)>* task_ = nullptr;
   int64_t count_ = 0;
   std::atomic<int64_t> next_{0};
-  int busy_ = 0;
-  uint64_t generation_ = 0;
+  std::atomic<int> busy_{0};
+  std::atomic<uint64_t> generation_{0};
   bool stop_ = false;
 };
 
