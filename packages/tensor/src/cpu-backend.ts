@@ -1,15 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { checkSegmentSumArgs, segmentSumRows } from './backend/segment-sum';
 
 /**
  * The cpu backend prints "looks like you are running TensorFlow.js in Node.js … install our
  * node backend" on its first tensor. Backend choice is ours (initBackend records and
- * prints it), so the advice is noise in every log; mark the backend as already used.
+ * prints it), so the advice is noise in every log. Marking one instance as used is not
+ * enough: the engine builds a fresh instance from the factory whenever it picks a backend
+ * on its own (the first tensor before any setBackend), and every backend derived from
+ * MathBackendCPU (e.g. `native`) inherits the banner. So `firstUse` is made an accessor on
+ * the class itself, always false, that ignores the constructor's `firstUse = true`.
  */
 export function silenceCpuBanner(): void {
-  const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;
-  if (cpu && 'firstUse' in cpu) cpu.firstUse = false;
+  Object.defineProperty(MathBackendCPU.prototype, 'firstUse', { configurable: true, get: () => false, set: () => undefined });
+  // Instances built before this ran carry their own flag.
+  for (const backend of Object.values(tf.engine().registry)) {
+    if (backend instanceof MathBackendCPU && Object.prototype.hasOwnProperty.call(backend, 'firstUse')) delete (backend as unknown as { firstUse?: boolean }).firstUse;
+  }
 }
 
 silenceCpuBanner();
