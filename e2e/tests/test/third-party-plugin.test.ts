@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, saveRunFolder } from '@leantune/core';
@@ -63,13 +63,13 @@ describe('the built CLI, as a user runs it', () => {
   });
 
   it('trains with the third-party plugin and writes a run folder', () => {
-    const r = leantune('train', '-c', join(fixtures, 'shift.json'));
+    const r = leantune('train', '-c', join(fixtures, 'shift.json'), '--override', JSON.stringify({ output: { dir: 'runs' } }));
     expect(r.status).toBe(0);
     const hooks = r.stderr.split('\n').filter((l) => l.startsWith('[acme-shift] hook ')).map((l) => l.slice(18));
     expect(hooks).toEqual(EVERY_HOOK.filter((h) => !h.includes(':') && h !== 'datasetStage'));
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({ run: 'acme-shift', model: 'tiny-text', methods: ['shift'] });
-    expect(readdirSync(result.dir).sort()).toEqual(['checkpoints', 'config.json', 'data-reports.json', 'environment.json', 'metrics.json', 'metrics.jsonl', 'run.json', 'trainable.safetensors']);
+    expect(readdirSync(result.dir).sort()).toEqual(['checkpoints', 'config.json', 'data-reports.json', 'environment.json', 'metrics.json', 'metrics.jsonl', 'run.json', 'splits.json', 'trainable.safetensors']);
     expect(JSON.parse(readFileSync(join(result.dir, 'environment.json'), 'utf8')).backend).toMatchObject({ name: 'cpu', requested: 'cpu' });
     expect(r.stderr).toContain('leantune: backend cpu (1 thread)');
     expect(JSON.parse(readFileSync(join(result.dir, 'metrics.json'), 'utf8'))).toEqual(result.metrics);
@@ -82,10 +82,23 @@ describe('the built CLI, as a user runs it', () => {
     expect(r.status).toBe(0);
   });
 
-  it('lists the installed third-party plugin without a config', () => {
+  it('lists the third-party plugin without a config where the project has it installed, and nowhere else', () => {
+    // Inside the monorepo the fixture is installed (a workspace package in its node_modules).
+    const inRepo = spawnSync(process.execPath, [cliBin, 'plugins', '--json'], { cwd: __dirname, encoding: 'utf8' });
+    expect(inRepo.status).toBe(0);
+    expect(JSON.parse(inRepo.stdout).methods).toContainEqual({ id: 'shift', prefix: 'shift_', family: 'adapter', plugin: PLUGIN });
+    // A user's project (here a temp folder) does not have it, though the CLI's own workspace does: it is not listed,
+    // and a config there cannot enable it; the CLI's own plugins still are.
     const r = leantune('plugins', '--json');
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout).methods).toContainEqual({ id: 'shift', prefix: 'shift_', family: 'adapter', plugin: PLUGIN });
+    const listed = JSON.parse(r.stdout);
+    expect(listed.plugins.map((p: { name: string }) => p.name)).not.toContain(PLUGIN);
+    expect(listed.methods.map((m: { id: string }) => m.id)).toEqual(expect.arrayContaining(['lora', 'ia3']));
+    expect(r.stdout).not.toContain('acme');
+    writeFileSync(join(cwd, 'acme.json'), JSON.stringify({ plugins: ['@acme/shift'], model: 'tiny-text' }));
+    const config = leantune('validate', '-c', 'acme.json');
+    expect(config.status).toBe(2);
+    expect(config.stderr).toContain('Cannot find plugin "@acme/shift"');
   });
 
   it('exits 2 on a usage error and 1 on a run failure', () => {

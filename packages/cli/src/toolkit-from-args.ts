@@ -3,7 +3,7 @@ import {
   createToolkit,
   errorMessage,
   importPlugin,
-  installedPluginPackages,
+  pluginPackagesFor,
   loadConfig,
   resolvePlugin,
   type LoadedConfig,
@@ -19,11 +19,12 @@ export async function fromConfig(file: string | undefined, override?: Record<str
 }
 
 /**
- * Without a config: every plugin installed where the command runs or beside the CLI,
- * so `leantune plugins` and `leantune schema` describe what a config could enable.
+ * Without a config: every plugin a config in the current folder could enable (installed in
+ * the project, or beside the CLI except its workspace's private packages), so
+ * `leantune plugins` and `leantune schema` describe exactly that.
  */
 export async function fromInstalled(cwd: string, warn: (message: string) => void): Promise<Toolkit> {
-  const packages = installedPluginPackages([cwd, __dirname]);
+  const packages = pluginPackagesFor(cwd);
   const uses = [];
   for (const pkg of packages) {
     const where = `installed package ${pkg}`;

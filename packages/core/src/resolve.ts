@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { PluginError, errorMessage } from './errors';
 import { pluginShapeProblems, type Plugin } from './plugin';
@@ -50,12 +50,29 @@ function nodeModulesDirs(from: string): string[] {
   }
 }
 
-/** Installed plugin packages visible from these folders, for "did you mean" hints. */
-export function installedPluginPackages(fromDirs: readonly string[]): string[] {
+/** True when a package manifest says "private": it was never installed from a registry. */
+function isPrivateManifest(file: string): boolean {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')).private === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Installed plugin packages visible from these folders, for listings and "did you mean"
+ * hints. `skipPrivate` leaves out packages marked "private": beside the toolkit's own
+ * install these are its workspace's packages (e.g. a test fixture hoisted into the
+ * monorepo's node_modules), not plugins anyone installed.
+ */
+export function installedPluginPackages(fromDirs: readonly string[], options: { skipPrivate?: boolean } = {}): string[] {
   const found = new Set<string>();
   for (const nm of fromDirs.flatMap(nodeModulesDirs)) {
+    const add = (pkg: string) => {
+      if (!options.skipPrivate || !isPrivateManifest(join(nm, pkg, 'package.json'))) found.add(pkg);
+    };
     for (const entry of readdirSync(nm)) {
-      if (entry.startsWith(`${SHORT_PREFIX}-`)) found.add(entry);
+      if (entry.startsWith(`${SHORT_PREFIX}-`)) add(entry);
       if (!entry.startsWith('@')) continue;
       let scoped: string[] = [];
       try {
@@ -65,11 +82,20 @@ export function installedPluginPackages(fromDirs: readonly string[]): string[] {
       }
       for (const pkg of scoped) {
         const full = `${entry}/${pkg}`;
-        if (pkg.startsWith(SHORT_PREFIX) || (entry === '@leantune' && pkg.startsWith('plugin-'))) found.add(full);
+        if (pkg.startsWith(SHORT_PREFIX) || (entry === '@leantune' && pkg.startsWith('plugin-'))) add(full);
       }
     }
   }
   return [...found].sort();
+}
+
+/**
+ * The plugin packages a config in `projectDir` can enable: those installed in the project
+ * (its node_modules and above), and those installed beside the toolkit (a global or
+ * folder install of the CLI), except the toolkit workspace's private packages.
+ */
+export function pluginPackagesFor(projectDir: string): string[] {
+  return [...new Set([...installedPluginPackages([projectDir]), ...installedPluginPackages([__dirname], { skipPrivate: true })])].sort();
 }
 
 function installedManifest(pkg: string, paths: string[]): string | undefined {
@@ -87,12 +113,32 @@ export interface ResolvedPlugin {
   file: string;
 }
 
+/** require.resolve from the project, else from the toolkit's install unless the package found there is private. */
+function resolveCandidate(candidate: string, fromDir: string): string {
+  try {
+    return require.resolve(candidate, { paths: [fromDir] });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+  }
+  const file = require.resolve(candidate, { paths: [__dirname] });
+  if (installedManifest(candidate, [__dirname]) && !publicManifest(candidate, [__dirname])) {
+    throw Object.assign(new Error(`Cannot find module '${candidate}' (only a private package of the toolkit's own workspace has that name)`), { code: 'MODULE_NOT_FOUND' });
+  }
+  return file;
+}
+
+/** The package's manifest when it is installed and not marked private. */
+function publicManifest(pkg: string, paths: string[]): string | undefined {
+  const manifest = installedManifest(pkg, paths);
+  return manifest && !isPrivateManifest(manifest) ? manifest : undefined;
+}
+
 /**
  * Finds a plugin's module file. Names resolve from the config file's folder first, then
- * from this toolkit's own install, so plugins installed beside the CLI are found too.
+ * from this toolkit's own install, so plugins installed beside the CLI are found too (but
+ * not the private packages of the toolkit's own workspace, such as test fixtures).
  */
 export function resolvePlugin(request: string, fromDir: string, where: string): ResolvedPlugin {
-  const searchDirs = [fromDir, __dirname];
   if (isPath(request)) {
     const target = resolve(fromDir, request);
     try {
@@ -104,11 +150,11 @@ export function resolvePlugin(request: string, fromDir: string, where: string): 
   const tried = pluginNameCandidates(request);
   for (const candidate of tried) {
     try {
-      return { request, file: require.resolve(candidate, { paths: searchDirs }) };
+      return { request, file: resolveCandidate(candidate, fromDir) };
     } catch (err) {
       // Only "not found" means "try the next name"; a broken package must surface.
       if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
-      const manifest = installedManifest(candidate, searchDirs);
+      const manifest = installedManifest(candidate, [fromDir]) ?? publicManifest(candidate, [__dirname]);
       if (manifest) {
         throw new PluginError(
           `Plugin package ${candidate} (${where}) is installed at ${dirname(manifest)} but its entry point cannot be resolved; build it (npm run build) or reinstall it.`,
@@ -116,7 +162,7 @@ export function resolvePlugin(request: string, fromDir: string, where: string): 
       }
     }
   }
-  const installed = installedPluginPackages(searchDirs);
+  const installed = pluginPackagesFor(fromDir);
   const close = closeMatches(request, [...installed, ...installed.map(shortPluginName)]);
   const hint = close.length ? ` Did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : '';
   throw new PluginError(
