@@ -20,7 +20,8 @@ beforeAll(() => {
 /** Starts training and sends SIGINT as soon as the run folder holds its first checkpoint. */
 function trainAndInterrupt(config: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [cliBin, 'train', '-c', config, '--json'], { cwd });
+    // output.dir given on the command line resolves from the current folder (from the config's folder otherwise).
+    const child = spawn(process.execPath, [cliBin, 'train', '-c', config, '--json', '--override', JSON.stringify({ output: { dir: 'runs' } })], { cwd });
     let stdout = '';
     let stderr = '';
     let poll: NodeJS.Timeout | undefined;
@@ -102,7 +103,7 @@ describe('single run on a tiny GPT-2 checkpoint, with generate', () => {
     const texts = ['free prize inside', 'meeting at ten', 'win cash now', 'minutes attached', 'click here today', 'see you tomorrow'];
     writeFileSync(join(cwd, 'texts.jsonl'), texts.map((text) => JSON.stringify({ text })).join('\n'));
     const config = join(fixtures, 'gpt2-lora.json');
-    const train = leantune('train', '-c', config, '--quiet', '--override', JSON.stringify({ model: { name: 'hf', path: join(cwd, 'gpt2') }, data: { name: 'jsonl', path: join(cwd, 'texts.jsonl'), text: 'text' } }));
+    const train = leantune('train', '-c', config, '--quiet', '--override', JSON.stringify({ model: { name: 'hf', path: join(cwd, 'gpt2') }, data: { name: 'jsonl', path: join(cwd, 'texts.jsonl'), text: 'text' }, output: { dir: 'runs' } }));
     expect(train.status).toBe(0);
     const dir = JSON.parse(train.stdout).dir;
     const gen = leantune('generate', dir, '-p', 'free prize', '--max-tokens', '5');

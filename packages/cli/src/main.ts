@@ -106,7 +106,7 @@ function buildProgram(io: CliIO): Command {
     .option('--json', 'one JSON object per line on stdout (start, step, epoch, checkpoint, summary)')
     .addHelpText(
       'after',
-      `\nWithout -c, trains the embedded default (${DEFAULT_CONFIG}).\nWrites runs/<time>-<name>/: config, metrics.jsonl, checkpoints/, adapters/<method>/, trainable weights.\nPrints one JSON line: metrics, trainable counts, time, peak memory, run folder.\nCtrl-C saves a checkpoint and exits 130; continue with --resume.\nExamples:\n  leantune train -c leantune.json\n  leantune train --resume runs/20250101-120000-spam`,
+      `\nWithout -c, trains the embedded default (${DEFAULT_CONFIG}).\nWrites <output.dir>/<time>-<name>/ (output.dir, default "runs", resolves from the config file's folder; from the current folder when given with --override or without -c): config, metrics.jsonl, splits.json, checkpoints/, adapters/<method>/, trainable weights.\nPrints the run folder first (stderr), then one JSON line: metrics, trainable counts, time, peak memory, run folder.\nCtrl-C saves a checkpoint and exits 130; continue with --resume.\nExamples:\n  leantune train -c leantune.json\n  leantune train --resume runs/20250101-120000-spam`,
     )
     .action(async (opts: { config?: string; override?: string; resume?: string; quiet?: boolean; json?: boolean }) => {
       await runTrain({ ...opts, override: parseOverride(opts.override) }, io);

@@ -1,7 +1,7 @@
 import fs, { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTinyHfCheckpoint } from '@leantune/plugin-hf';
-import { cli, fixtures, onlyRun, tempDir, tinyLora } from './helpers';
+import { cli, localConfig, fixtures, onlyRun, tempDir, tinyLora } from './helpers';
 
 const cwd = tempDir('lt-bad-');
 const override = (value: object) => ['--override', JSON.stringify(value)];
@@ -25,7 +25,7 @@ function snapshot(dir: string): Map<string, string> {
 describe('bad input fails clearly and damages nothing', () => {
   it('gradient checkpointing on a model without a block stack: exit 2 naming the field, and no run folder', async () => {
     const cwd = tempDir('lt-ckpt-');
-    const r = await cli(cwd, ['train', '-c', tinyLora, '--quiet', '--override', JSON.stringify({ train: { epochs: 1, gradientCheckpointing: true } })]);
+    const r = await cli(cwd, ['train', '-c', localConfig(cwd), '--quiet', '--override', JSON.stringify({ train: { epochs: 1, gradientCheckpointing: true } })]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/\/train\/gradientCheckpointing: model "tiny-text" has no block stack to checkpoint/);
     expect(existsSync(join(cwd, 'runs'))).toBe(false);

@@ -5,7 +5,7 @@ import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { tf } from '@leantune/tensor';
 import { tinyLoadedModel } from '@leantune/testing';
 import { Rng } from '@leantune/train';
-import { cli, fixtures, onlyRun, tempDir, tinyLora } from './helpers';
+import { cli, localConfig, fixtures, onlyRun, tempDir, tinyLora } from './helpers';
 
 describe('sampleToken', () => {
   const logits = Float32Array.from([0.1, 2.0, -1, 1.5]);
@@ -32,7 +32,7 @@ describe('GPT-2: train a LoRA, generate, merge, generate again', () => {
   let run = '';
   beforeAll(async () => {
     writeTinyHfCheckpoint('gpt2', gpt2);
-    const r = await cli(cwd, ['train', '-c', join(fixtures, 'tiny-gpt2.json'), '--quiet', '--override', JSON.stringify({ model: { name: 'hf', path: gpt2 } })]);
+    const r = await cli(cwd, ['train', '-c', localConfig(cwd, join(fixtures, 'tiny-gpt2.json')), '--quiet', '--override', JSON.stringify({ model: { name: 'hf', path: gpt2 } })]);
     expect(r.code).toBe(0);
     run = onlyRun(cwd);
   }, 30_000);

@@ -1,6 +1,6 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { main } from '@leantune/cli';
 
 export const fixtures = join(__dirname, 'fixtures');
@@ -8,6 +8,18 @@ export const tinyLora = join(fixtures, 'tiny-lora.json');
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/**
+ * A copy of a fixture config in `dir`, as a user's project holds its config: its relative
+ * plugin paths made absolute, so its output.dir ("runs") resolves to <dir>/runs.
+ */
+export function localConfig(dir: string, file = tinyLora): string {
+  const config = JSON.parse(readFileSync(file, 'utf8'));
+  config.plugins = config.plugins.map((p: string) => (p.startsWith('./') ? join(fixtures, p) : p));
+  const copy = join(dir, basename(file));
+  writeFileSync(copy, JSON.stringify(config, null, 2));
+  return copy;
 }
 
 export interface CliResult {

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadSafetensors, readSafetensorsHeader, saveSafetensors } from '@leantune/tensor';
 import { join } from 'node:path';
-import { cli, fixtures, onlyRun, tempDir, tinyLora } from './helpers';
+import { cli, localConfig, fixtures, onlyRun, tempDir, tinyLora } from './helpers';
 
 // Each method saves its own files into adapters/<id>/ and loads them back through the
 // registry (recognized without naming the method): the base + adapter evaluates exactly
@@ -12,7 +12,7 @@ describe.each([
 ])('%s', (id, methods, files) => {
   it('round-trips through its own file format', async () => {
     const cwd = tempDir(`lt-${id}-`);
-    const trained = await cli(cwd, ['train', '-c', tinyLora, '--quiet', '--override', JSON.stringify({ methods })]);
+    const trained = await cli(cwd, ['train', '-c', localConfig(cwd), '--quiet', '--override', JSON.stringify({ methods })]);
     expect(trained.code).toBe(0);
     const dir = onlyRun(cwd);
     expect(readdirSync(join(dir, 'adapters', id)).sort()).toEqual(files);
@@ -37,7 +37,7 @@ describe.each([
   it('saves the head with the adapter and restores it on load', async () => {
     const cwd = tempDir(`lt-head-${id}-`);
     const override = JSON.stringify({ methods, trainable: ['classifier\\..*'] });
-    const trained = await cli(cwd, ['train', '-c', tinyLora, '--quiet', '--override', override]);
+    const trained = await cli(cwd, ['train', '-c', localConfig(cwd), '--quiet', '--override', override]);
     expect(trained.code).toBe(0);
     const dir = onlyRun(cwd);
     const adapterDir = join(dir, 'adapters', id);
@@ -65,7 +65,7 @@ describe('an adapter without the head it was trained with', () => {
   it('warns, naming each freshly initialised parameter', async () => {
     const cwd = tempDir('lt-head-missing-');
     const override = JSON.stringify({ methods: { ia3: {} }, trainable: ['classifier\\..*'] });
-    expect((await cli(cwd, ['train', '-c', tinyLora, '--quiet', '--override', override])).code).toBe(0);
+    expect((await cli(cwd, ['train', '-c', localConfig(cwd), '--quiet', '--override', override])).code).toBe(0);
     const adapterDir = join(onlyRun(cwd), 'adapters', 'ia3');
     // What adapters looked like before heads travelled with them (or one written by a tool that drops them).
     const configFile = join(adapterDir, 'adapter_config.json');
@@ -81,7 +81,7 @@ describe('an adapter without the head it was trained with', () => {
   it('refuses a head of another size, naming the tensor, and changes nothing', async () => {
     const cwd = tempDir('lt-head-shape-');
     const override = JSON.stringify({ methods: { ia3: {} }, trainable: ['classifier\\..*'] });
-    expect((await cli(cwd, ['train', '-c', tinyLora, '--quiet', '--override', override])).code).toBe(0);
+    expect((await cli(cwd, ['train', '-c', localConfig(cwd), '--quiet', '--override', override])).code).toBe(0);
     const adapterDir = join(onlyRun(cwd), 'adapters', 'ia3');
     const base = JSON.parse(readFileSync(tinyLora, 'utf8'));
     const threeLabels = join(cwd, 'three-labels.json');

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors } from '@leantune/tensor';
-import { cli, jsonLines, onlyRun, tempDir, tinyLora } from './helpers';
+import { cli, localConfig, jsonLines, onlyRun, tempDir, tinyLora } from './helpers';
 
 // One tiny LoRA run (64 records, 12 steps), then every command that reads it.
 const cwd = tempDir('lt-single-');
@@ -9,7 +9,7 @@ let dir = '';
 let summary: { metrics: Record<string, number>; dir: string };
 
 beforeAll(async () => {
-  const r = await cli(cwd, ['train', '-c', tinyLora, '--json']);
+  const r = await cli(cwd, ['train', '-c', localConfig(cwd), '--json']);
   expect(r.code).toBe(0);
   const events = jsonLines(r.out);
   summary = events.at(-1);

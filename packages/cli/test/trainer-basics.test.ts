@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, fixtures, jsonLines, onlyRun, tempDir, tinyLora } from './helpers';
+import { cli, localConfig, fixtures, jsonLines, onlyRun, tempDir, tinyLora } from './helpers';
 
 // Issue 18, items 2 and 3: evaluation on the run's own split, and the trainer basics
 // (evalEvery, saveBest, a test split, per-class scores, failed runs, impossible schedules).
@@ -8,7 +8,7 @@ const override = (value: object) => ['--override', JSON.stringify(value)];
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 /** tiny-lora with the datasets plugin's split stage re-splitting tiny-sentiment. */
 const withSplit = (split: object, train: object = {}) => ({
-  plugins: ['./tiny-model.js', './tiny-data.js', 'lora', 'datasets'],
+  plugins: [join(fixtures, 'tiny-model.js'), join(fixtures, 'tiny-data.js'), 'lora', 'datasets'],
   data: { name: 'tiny-sentiment', count: 64, stages: { split: { force: true, ...split } } },
   train: { epochs: 2, batchSize: 8, learningRate: 0.05, ...train },
 });
@@ -18,7 +18,7 @@ describe('evaluation uses the split the run trained with', () => {
   let dir = '';
 
   beforeAll(async () => {
-    const r = await cli(cwd, ['train', '-c', tinyLora, '--quiet', ...override(withSplit({ validation: 0.25 }))]);
+    const r = await cli(cwd, ['train', '-c', localConfig(cwd), '--quiet', ...override(withSplit({ validation: 0.25 }))]);
     expect(r.code).toBe(0);
     dir = onlyRun(cwd);
   }, 30_000);
@@ -72,7 +72,7 @@ describe('evaluation uses the split the run trained with', () => {
 describe('trainer basics', () => {
   it('train.evalEvery evaluates every N steps besides each epoch; the history and stderr show them', async () => {
     const cwd = tempDir('lt-evalevery-');
-    const r = await cli(cwd, ['train', '-c', tinyLora, ...override({ train: { epochs: 2, batchSize: 8, learningRate: 0.05, evalEvery: 4 } })]);
+    const r = await cli(cwd, ['train', '-c', localConfig(cwd), ...override({ train: { epochs: 2, batchSize: 8, learningRate: 0.05, evalEvery: 4 } })]);
     expect(r.code).toBe(0);
     const history = jsonLines(readFileSync(join(onlyRun(cwd), 'metrics.jsonl'), 'utf8'));
     // 6 steps per epoch: step 4 and 8 are evaluated on their own; 12 is the second epoch's end.
@@ -86,7 +86,7 @@ describe('trainer basics', () => {
     const cwd = tempDir('lt-best-');
     // At this learning rate the validation loss swings: its lowest (step 16) is not its last (step 18).
     const train = { epochs: 3, batchSize: 8, learningRate: 0.3, evalEvery: 2, saveBest: { metric: 'loss', mode: 'min' } };
-    const r = await cli(cwd, ['train', '-c', tinyLora, '--json', ...override({ train })]);
+    const r = await cli(cwd, ['train', '-c', localConfig(cwd), '--json', ...override({ train })]);
     expect(r.code).toBe(0);
     const events = jsonLines(r.out);
     const summary = events.at(-1);
@@ -109,7 +109,7 @@ describe('trainer basics', () => {
 
   it('a saveBest metric that no evaluation gives fails naming it, and run.json says "failed" with the error', async () => {
     const cwd = tempDir('lt-failed-');
-    const r = await cli(cwd, ['train', '-c', tinyLora, '--quiet', ...override({ train: { epochs: 1, batchSize: 8, learningRate: 0.05, saveBest: { metric: 'bleu' } } })]);
+    const r = await cli(cwd, ['train', '-c', localConfig(cwd), '--quiet', ...override({ train: { epochs: 1, batchSize: 8, learningRate: 0.05, saveBest: { metric: 'bleu' } } })]);
     expect(r.code).toBe(1);
     expect(r.err).toContain('saveBest.metric "bleu" is not among the evaluation metrics');
     const record = readJson(join(onlyRun(cwd), 'run.json'));
@@ -119,7 +119,7 @@ describe('trainer basics', () => {
 
   it('a test split is evaluated at the end and reported apart from validation', async () => {
     const cwd = tempDir('lt-test-');
-    const r = await cli(cwd, ['train', '-c', tinyLora, '--json', ...override(withSplit({ validation: 0.25, test: 0.25 }, { epochs: 1 }))]);
+    const r = await cli(cwd, ['train', '-c', localConfig(cwd), '--json', ...override(withSplit({ validation: 0.25, test: 0.25 }, { epochs: 1 }))]);
     expect(r.code).toBe(0);
     const summary = jsonLines(r.out).at(-1);
     expect(summary.test).toEqual(expect.objectContaining({ count: 16, loss: expect.any(Number), accuracy: expect.any(Number), macro_f1: expect.any(Number) }));
@@ -132,7 +132,7 @@ describe('trainer basics', () => {
 
   it('metrics carry per-class precision, recall and F1; eval prints them per class', async () => {
     const cwd = tempDir('lt-perclass-');
-    const r = await cli(cwd, ['train', '-c', tinyLora, '--json', ...override({ train: { epochs: 1, batchSize: 8, learningRate: 0.05 } })]);
+    const r = await cli(cwd, ['train', '-c', localConfig(cwd), '--json', ...override({ train: { epochs: 1, batchSize: 8, learningRate: 0.05 } })]);
     expect(r.code).toBe(0);
     const { metrics } = jsonLines(r.out).at(-1);
     for (const key of ['precision/neg', 'recall/neg', 'f1/neg', 'precision/pos', 'recall/pos', 'f1/pos']) expect(metrics[key]).toEqual(expect.any(Number));
@@ -143,9 +143,9 @@ describe('trainer basics', () => {
 
   it('warmup as long as the run fails validate and train before anything is written, naming the field and the total', async () => {
     const cwd = tempDir('lt-warmup-');
-    const config = join(cwd, 'warmup.json');
-    const base = readJson(tinyLora);
-    writeFileSync(config, JSON.stringify({ ...base, plugins: base.plugins.map((p: string) => (p.startsWith('./') ? join(fixtures, p) : p)), train: { ...base.train, schedule: { type: 'linear', warmupSteps: 12 } } }));
+    const config = localConfig(cwd);
+    const base = readJson(config);
+    writeFileSync(config, JSON.stringify({ ...base, train: { ...base.train, schedule: { type: 'linear', warmupSteps: 12 } } }));
     // 48 training records at batch size 8: 6 steps per epoch, 2 epochs, 12 steps in all.
     for (const args of [['validate', '-c', config], ['train', '-c', config]]) {
       const r = await cli(cwd, args);

@@ -19,5 +19,6 @@ export * from './config/load';
 export * from './config/validate';
 export * from './config/schedule-check';
 export * from './split-record';
+export * from './truncation';
 export * from './run-folder';
 export * from './structure-edits';

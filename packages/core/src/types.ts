@@ -1,5 +1,6 @@
 import type { Module, tf } from '@leantune/tensor';
 import type { RunContext } from './context';
+import type { TruncationReport } from './truncation';
 
 /** What the config's `model` names; loaders decide whether they recognise it. */
 export interface ModelSpec {
@@ -34,6 +35,8 @@ export interface LoadedModel {
   encode?(records: readonly DataRecord[]): Batch;
   loss?(batch: Batch, training: boolean): tf.Scalar;
   predict?(batch: Batch): tf.Tensor;
+  /** Texts `encode` cut to the model's maximum length so far (a TruncationTally's report); undefined when none. */
+  truncation?(): TruncationReport | undefined;
   meta?: Record<string, unknown>;
 }
 

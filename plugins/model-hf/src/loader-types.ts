@@ -1,4 +1,4 @@
-import type { Batch, DataRecord, LoadedModel, Logger } from '@leantune/core';
+import type { Batch, DataRecord, LoadedModel, Logger, TruncationTally } from '@leantune/core';
 import type { Module, tf } from '@leantune/tensor';
 import type { ConfigReader } from './config';
 import type { HfTokenizer } from './tokenizer';
@@ -14,6 +14,8 @@ export interface BuildContext {
   promptTemplate: string;
   /** Texts are cut to this many tokens (spec.maxLength), at most the position embeddings' length. */
   maxLength?: number;
+  /** Counts truncated texts over every batch (one warning per model; the total at the run's end). */
+  truncation: TruncationTally;
   /**
    * Labels for a classification head: the caller's, else config.json's id2label, else
    * num_labels (default 2) generic names. headFresh: the caller's count differs from the

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Logger } from '@leantune/core';
+import { TruncationTally, type Logger } from '@leantune/core';
 import { ConfigReader, labelsFromConfig, readJsonFile } from './config';
 import type { ArchBuild, BuildContext, HfLoadedModel } from './loader-types';
 import { buildBertLike, buildGpt2 } from './text-models';
@@ -61,7 +61,9 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
     );
   }
   const config = new ConfigReader(raw, configFile);
+  const truncation = new TruncationTally(log);
   const built = build({
+    truncation,
     dir,
     config,
     log,
@@ -89,6 +91,7 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
     encode: built.encode,
     loss: built.loss,
     predict: built.predict,
+    truncation: () => truncation.report(),
     freshParameters: report.fresh,
     taskType: PEFT_TASK_TYPES[built.arch] ?? null,
     tokenizer: built.tokenizer,

@@ -13,7 +13,7 @@ function textInputs(batch: Batch): Record<string, tf.Tensor> {
 }
 
 function encodeText(tokenizer: HfTokenizer, records: readonly DataRecord[], maxTokens: number, ctx: BuildContext) {
-  const enc = tokenizer.encodeBatch(textsOf(records), Math.min(maxTokens, ctx.maxLength ?? maxTokens), ctx.log);
+  const enc = tokenizer.encodeBatch(textsOf(records), Math.min(maxTokens, ctx.maxLength ?? maxTokens), ctx.log, ctx.truncation);
   const shape: [number, number] = [records.length, enc.ids[0].length];
   return {
     input_ids: tf.tensor2d(enc.ids, shape, 'int32'),

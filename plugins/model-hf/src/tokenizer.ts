@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
-import type { Logger } from '@leantune/core';
+import type { Logger, TruncationTally } from '@leantune/core';
 import { readJsonFile } from './config';
 
 // The package is ESM-typed but ships a CommonJS build ("require" export), which is what loads here.
@@ -65,26 +65,27 @@ export class HfTokenizer {
 
   /**
    * Encodes and right-pads `texts` to the longest row. Rows over `maxTokens` are truncated
-   * with one warning per batch, as transformers' tokenizers do with truncation=True.
+   * with one warning per batch, as transformers' tokenizers do with truncation=True; with a
+   * tally, every batch is counted there and only the first truncation warns.
    */
-  encodeBatch(texts: readonly string[], maxTokens: number, log?: Logger): TextBatch {
+  encodeBatch(texts: readonly string[], maxTokens: number, log?: Logger, tally?: TruncationTally): TextBatch {
     let truncated = 0;
     let longest = 0;
+    const cut: string[] = [];
     const rows = texts.map((text) => {
       const enc = this.tokenizer.encode(text, { return_token_type_ids: true });
       longest = Math.max(longest, enc.ids.length);
       if (enc.ids.length <= maxTokens) return { ids: enc.ids, types: enc.token_type_ids ?? enc.ids.map(() => 0) };
       truncated++;
+      cut.push(text);
       const ids = this.truncate(enc.ids, maxTokens);
       return { ids, types: (enc.token_type_ids ?? ids.map(() => 0)).slice(0, ids.length) };
     });
-    if (truncated > 0) {
-      const warn = log ? (m: string) => log.warn(m) : (m: string) => console.warn(m);
-      warn(
-        `${this.source}: ${truncated} of ${texts.length} texts are longer than ${maxTokens} tokens (the model's positions, or model.maxLength) ` +
-          `(longest: ${longest} tokens) and were truncated to ${maxTokens}`,
-      );
-    }
+    const warning =
+      `${this.source}: ${truncated} of ${texts.length} texts are longer than ${maxTokens} tokens (the model's positions, or model.maxLength) ` +
+      `(longest: ${longest} tokens) and were truncated to ${maxTokens}`;
+    if (tally) tally.note(texts, cut, { longest, maxLength: maxTokens, warning });
+    else if (truncated > 0) (log ?? console).warn(warning);
     const width = Math.max(1, ...rows.map((r) => r.ids.length));
     const pad = (row: number[], value: number) => [...row, ...new Array<number>(width - row.length).fill(value)];
     return {

@@ -63,7 +63,7 @@ export function buildClip(ctx: BuildContext): ArchBuild {
   const maxTokens = dims.text.maxPositions;
   const labels = ctx.specLabels;
   const tokenize = (texts: readonly string[]) => {
-    const enc = tokenizer.encodeBatch(texts, maxTokens, ctx.log);
+    const enc = tokenizer.encodeBatch(texts, maxTokens, ctx.log, ctx.truncation);
     const shape: [number, number] = [texts.length, enc.ids[0].length];
     return { ids: tf.tensor2d(enc.ids, shape, 'int32'), mask: tf.tensor2d(enc.attentionMask, shape, 'int32') };
   };

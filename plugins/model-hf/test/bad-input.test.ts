@@ -101,6 +101,19 @@ test('over-long texts are truncated to max_position_embeddings, keeping [SEP], w
   expect(m.predict!(batch).shape).toEqual([2, 2]);
 });
 
+test('truncation is counted over every batch: one warning, and the model\'s total covers later batches', async () => {
+  const log = recordingLogger();
+  const m = await loadHfCheckpoint(bert('long-total'), { log });
+  const long = (n: number) => Array.from({ length: 20 + n }, () => 'good').join(' ');
+  m.encode!([record('a', { text: long(1) }), record('b', { text: 'bad film' })]);
+  m.encode!([record('c', { text: long(2) }), record('d', { text: long(3) }), record('e', { text: 'fine' })]);
+  // The first text again (a second epoch) is the same text, not a new one.
+  m.encode!([record('a', { text: long(1) })]);
+  expect(log.warnings).toHaveLength(1);
+  expect(log.warnings[0]).toMatch(/1 of 2 texts are longer than 16 tokens .* \(later batches are counted, not reported one by one; the run's summary gives the total\)/);
+  expect(m.truncation!()).toEqual({ texts: 3, of: 5, maxLength: 16, longest: 25 });
+});
+
 test('a label the model does not know names the record', async () => {
   const m = await loadHfCheckpoint(bert('label'), { log: recordingLogger() });
   expect(() => m.encode!([record('r7', { text: 'good', label: 'meh' })])).toThrow(/Record r7 has label "meh", not one of neg, pos/);

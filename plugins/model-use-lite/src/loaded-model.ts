@@ -1,5 +1,5 @@
 import { softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
-import type { Batch, DataRecord, LoadedModel, Logger } from '@leantune/core';
+import { TruncationTally, type Batch, type DataRecord, type LoadedModel, type Logger } from '@leantune/core';
 import type { UseLiteEncoder } from './model';
 import type { UseLiteHead } from './spec';
 import type { UseLiteTokenizer } from './tokenizer';
@@ -23,22 +23,27 @@ export interface UseLiteModelOptions {
   name?: string;
 }
 
-/** Token ids per text, cut to maxLength; one warning per call lists what was cut. */
-export function tokenizeBatch(tokenizer: UseLiteTokenizer, records: readonly DataRecord[], maxLength: number, log: Logger): number[][] {
+/**
+ * Token ids per text, cut to maxLength; one warning per call lists what was cut, or, with a
+ * tally, the tally counts every call and warns only at the first truncation.
+ */
+export function tokenizeBatch(tokenizer: UseLiteTokenizer, records: readonly DataRecord[], maxLength: number, log: Logger, tally?: TruncationTally): number[][] {
   const cut: string[] = [];
+  const cutTexts: string[] = [];
   let longest = 0;
   const rows = records.map((r) => {
     if (typeof r.text !== 'string') throw new Error(`use-lite: record "${r.id}" has no text (record.text must be a string)`);
     const ids = tokenizer.encode(r.text);
     if (ids.length <= maxLength) return ids;
     cut.push(r.id);
+    cutTexts.push(r.text);
     longest = Math.max(longest, ids.length);
     return ids.slice(0, maxLength);
   });
-  if (cut.length) {
-    const which = cut.slice(0, 5).join(', ') + (cut.length > 5 ? `, … (${cut.length - 5} more)` : '');
-    log.warn(`use-lite: ${cut.length} of ${records.length} texts are longer than maxLength ${maxLength} tokens (longest ${longest}) and were truncated: ${which}`);
-  }
+  const which = cut.slice(0, 5).join(', ') + (cut.length > 5 ? `, … (${cut.length - 5} more)` : '');
+  const warning = `use-lite: ${cut.length} of ${records.length} texts are longer than maxLength ${maxLength} tokens (longest ${longest}) and were truncated: ${which}`;
+  if (tally) tally.note(records.map((r) => r.text as string), cutTexts, { longest, maxLength, warning });
+  else if (cut.length) log.warn(warning);
   return rows;
 }
 
@@ -75,16 +80,8 @@ export function createUseLiteModel(encoder: UseLiteEncoder, tokenizer: UseLiteTo
     if (i < 0) throw new Error(`use-lite: record "${r.id}" has label "${String(r.label)}", not one of the model's labels: ${labels!.join(', ')}`);
     return i;
   };
-  // Every batch of long texts would warn again; one warning per model says enough.
-  let truncationReported = false;
-  const truncationLog: Logger = {
-    ...log,
-    warn: (message) => {
-      if (truncationReported) return;
-      truncationReported = true;
-      log.warn(`${message} (later truncations are not reported)`);
-    },
-  };
+  // Every batch of long texts would warn again: one warning per model, and the run's total from truncation().
+  const truncation = new TruncationTally(log);
   const model: LoadedModel = {
     name: options.name ?? USE_LITE_ARCH,
     arch: USE_LITE_ARCH,
@@ -95,11 +92,12 @@ export function createUseLiteModel(encoder: UseLiteEncoder, tokenizer: UseLiteTo
     taskType: head === 'classification' ? 'SEQ_CLS' : 'FEATURE_EXTRACTION',
     meta: { head, maxLength, vocabSize: tokenizer.vocabSize },
     encode(records): Batch {
-      const inputs = padBatch(tokenizeBatch(tokenizer, records, maxLength, truncationLog));
+      const inputs = padBatch(tokenizeBatch(tokenizer, records, maxLength, log, truncation));
       const labelled = head === 'classification' && records.length > 0 && records.every((r) => r.label !== undefined);
       const targets = labelled ? tf.tensor1d(records.map(labelIndex), 'int32') : undefined;
       return { inputs: inputs as unknown as Record<string, tf.Tensor>, targets, size: records.length };
     },
+    truncation: () => truncation.report(),
     predict(batch): tf.Tensor {
       encoder.eval();
       const { ids, attentionMask } = inputsOf(batch);

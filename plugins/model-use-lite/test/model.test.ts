@@ -103,6 +103,18 @@ describe('the loaded model', () => {
     expect(() => model.encode!(records(['x'], ['maybe']))).toThrow(/record "r0" has label "maybe", not one of the model's labels: neg, pos/);
   });
 
+  it('counts truncation over every batch: the first warns, the model\'s total counts them all', () => {
+    const log = memoryLog();
+    const model = createUseLiteModel(pretrained.encoder, pretrained.tokenizer, { head: 'embedding', maxLength: 4, log });
+    const dispose = (b: { inputs: unknown }) => tf.dispose(Object.values(b.inputs as Record<string, tf.Tensor>));
+    dispose(model.encode!(records(['ok', 'one two three four five'])));
+    dispose(model.encode!(records(['a b c d e f', 'six seven eight nine ten eleven', 'fine'])));
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toMatch(/1 of 2 texts are longer than maxLength 4 tokens/);
+    // Distinct texts: 5 seen, 3 of them cut.
+    expect(model.truncation!()).toEqual({ texts: 3, of: 5, maxLength: 4, longest: expect.any(Number) });
+  });
+
   it('embedding head: predict gives unit vectors; padding does not change a text\'s embedding', () => {
     const model = createUseLiteModel(pretrained.encoder, pretrained.tokenizer, { head: 'embedding', maxLength: 128, log: memoryLog() });
     expect(model.loss).toBeUndefined();

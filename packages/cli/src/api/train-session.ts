@@ -7,6 +7,7 @@ import {
   checkSchedule,
   createRunFolder,
   errorMessage,
+  formatTruncation,
   markRunFailed,
   markRunInterrupted,
   plannedSteps,
@@ -30,7 +31,7 @@ export type TrainEvent =
   | { type: 'checkpoint'; step: number; dir: string };
 
 export interface TrainToFolderOptions {
-  /** Base for a relative output.dir (default the current directory). */
+  /** Base for a relative output.dir (default the config file's folder, as for plugin paths). */
   baseDir?: string;
   /** A run folder to continue: its latest checkpoint is restored; the config must be the same. */
   resume?: string;
@@ -95,7 +96,7 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   await run.loadData();
   // An impossible schedule fails here, before anything is written.
   checkSchedule(run.config.train, trainRecordCount(run));
-  const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir));
+  const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir ?? loaded.configDir));
   try {
     return await trainInFolder(run, dir, resumed, options);
   } catch (err) {
@@ -149,6 +150,10 @@ async function trainInFolder(run: Run, dir: string, resumed: { checkpoints: stri
   }
   const trainSeconds = (performance.now() - started) / 1000;
   const report = (run.context.state.get(TRAIN_REPORT) ?? {}) as TrainReport;
+  // One sentence for the whole run (the model warned once, at its first cut).
+  const truncated = run.model?.truncation?.();
+  if (truncated) run.context.log.warn(formatTruncation(run.model!.name, truncated));
   const artifacts = await saveRunFolder(run, metrics, options.baseDir, { dir, report: { ...report } });
-  return { status: 'completed', dir, run, metrics, step, summary: summarize(run, metrics, artifacts, trainSeconds, report) };
+  const summary = summarize(run, metrics, artifacts, trainSeconds, report);
+  return { status: 'completed', dir, run, metrics, step, summary: truncated ? { ...summary, truncated } : summary };
 }

@@ -62,7 +62,7 @@ export function compareTable(results: Array<{ arm: Arm; summary: RunSummary }>):
  * Every arm's config is validated before the first one trains.
  */
 export async function runCompare(configFile: string | undefined, io: CliIO, methodsFlag?: string): Promise<void> {
-  const { toolkit, config, source } = await fromConfig(configFile);
+  const { toolkit, config, source, configDir } = await fromConfig(configFile);
   const entries: CompareEntry[] | undefined = methodsFlag ? methodsFlag.split(',').map((s) => s.trim()) : config.compare?.methods;
   if (!entries?.length) {
     throw new ConfigError(`Nothing to compare in ${source.file}: add "compare": { "methods": ["lora", "adapter", ...] } or pass --methods lora,adapter`);
@@ -83,7 +83,8 @@ export async function runCompare(configFile: string | undefined, io: CliIO, meth
     results.push({ arm, summary: await trainArm(source.file, overrides[i], io) });
   }
   const table = compareTable(results);
-  const dir = resolve(io.cwd, config.output.dir);
+  // The arms' run folders and the table share output.dir, from the config's folder (the embedded default: the current one).
+  const dir = resolve(configFile ? configDir : io.cwd, config.output.dir);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `compare-${new Date().toISOString().replace(/[:.]/g, '-')}-${config.name}`);
   writeFileSync(`${file}.json.tmp`, JSON.stringify({ config: source.file, results }, null, 2));

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import type { Artifacts, Metrics, Run } from '@leantune/core';
+import type { Artifacts, Metrics, Run, TruncationReport } from '@leantune/core';
 import type { TrainReport } from '@leantune/train';
 
 /** What one training run reports: the figures `leantune compare` tabulates. */
@@ -25,7 +25,7 @@ export interface RunSummary {
   /** The test split, when the data has one, evaluated at the end. */
   test?: TrainReport['test'];
   /** Texts cut to the model's maximum length, over the whole run, when any were. */
-  truncated?: { texts: number; of: number; maxLength: number };
+  truncated?: TruncationReport;
 }
 
 export function summarize(run: Run, metrics: Metrics, artifacts: Artifacts, trainSeconds: number, report: TrainReport = {}): RunSummary {

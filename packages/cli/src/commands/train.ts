@@ -1,7 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import { readRunFolder, type LoadedConfig } from '@leantune/core';
 import { trainToFolder, type TrainEvent, type TrainOutcome } from '../api/train-session';
-import { toolkitForRunFolder, warningsOnly } from '../api/toolkit';
+import { toolkitForRunFolder, warningsTo } from '../api/toolkit';
 import { Interrupted } from '../exit';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';
@@ -69,11 +69,21 @@ function reporter(io: CliIO, flags: TrainFlags): { onEvent: (e: TrainEvent) => v
 }
 
 /**
+ * Where a relative output.dir resolves from: the config file's folder, as plugin paths do
+ * (trainToFolder's default); the current folder for the embedded default config, and for
+ * an output.dir given with --override on the command line.
+ */
+export function outputBase(flags: Pick<TrainFlags, 'config' | 'override'>, io: Pick<CliIO, 'cwd'>): string | undefined {
+  return !flags.config || flags.override?.output !== undefined ? io.cwd : undefined;
+}
+
+/**
  * `leantune train`: config → toolkit → run → fit into a run folder. SIGINT/SIGTERM stop
  * after the current step with a checkpoint (exit 130); --resume continues the run.
  */
 export async function runTrain(flags: TrainFlags, io: CliIO): Promise<RunSummary> {
-  const log = flags.quiet || flags.json ? warningsOnly : undefined;
+  // Warnings go to the command's stderr (the model's truncation warnings among them).
+  const log = flags.quiet || flags.json ? warningsTo(io.err) : undefined;
   let loaded: Pick<LoadedConfig, 'toolkit' | 'config' | 'configDir'>;
   if (flags.resume && !flags.config) loaded = await toolkitForRunFolder(readRunFolder(flags.resume), log);
   else loaded = await fromConfig(flags.config, flags.override, log);
@@ -83,7 +93,7 @@ export async function runTrain(flags: TrainFlags, io: CliIO): Promise<RunSummary
   const progress = reporter(io, flags);
   let outcome: TrainOutcome;
   try {
-    outcome = await trainToFolder(loaded, { baseDir: io.cwd, resume: flags.resume, signal: stop.signal, onEvent: progress.onEvent });
+    outcome = await trainToFolder(loaded, { baseDir: outputBase(flags, io), resume: flags.resume, signal: stop.signal, onEvent: progress.onEvent });
   } finally {
     progress.stop();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
