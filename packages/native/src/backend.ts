@@ -1,4 +1,5 @@
-import { OutOfMemoryError, tf } from '@leantune/tensor';
+import { OutOfMemoryError, tf, type AdamWStep, type RandomFill } from '@leantune/tensor';
+import { adamwInPlace, randomFill } from './fused-kernels';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon';
 import { BufferPool } from './buffer-pool';
@@ -108,6 +109,21 @@ export class NativeBackend extends MathBackendCPU {
     this.liveBytes += bytes;
     this.pool.retain(values);
     return dataId;
+  }
+
+  /** Whether a stored tensor other than its owner views `values`' buffer (a cpu Slice): in-place updates must not. */
+  viewedElsewhere(values: Float32Array): boolean {
+    return this.pool.references(values) > 1;
+  }
+
+  /** AdamW in place (the backend capability @leantune/train's AdamW uses). */
+  adamwInPlace(param: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, step: AdamWStep): boolean {
+    return adamwInPlace(this, param, grad, m, v, step);
+  }
+
+  /** Seeded native fill (the backend capability @leantune/tensor's init and dropout use). */
+  randomFill(shape: readonly number[], fill: RandomFill): tf.Tensor {
+    return randomFill(this, shape, fill);
   }
 
   /** Values leave the backend (dataSync, data, a move to another backend): their buffer is never recycled. */

@@ -55,6 +55,11 @@ export class BufferPool {
     this.recycle(entry.array);
   }
 
+  /** How many stored tensors hold this buffer or a view of it (0 when untracked). */
+  references(values: unknown): number {
+    return this.entry(values)?.refs ?? 0;
+  }
+
   /** The values were handed out of the backend: never recycle them. */
   escape(values: unknown): void {
     const buffer = (values as ArrayBufferView | undefined)?.buffer;

@@ -70,13 +70,7 @@ function reduceKernel(name: string, code: number): KernelMaker {
 }
 
 /** The addon's fused row softmax, where the build has it (csrc/fused*.cc). */
-type FusedSoftmax = (x: Float32Array, out: Float32Array, rows: number, cols: number) => void;
-
-/**
- * Softmax over the last axis as the cpu kernel defines it, exp(x - max) / Σ exp(x - max):
- * one fused pass when the addon has `softmax`, else four native passes (the cpu kernel's
- * broadcasting loops take ~0.3 s on one attention score tensor of the reference decoder).
- */
+/** Softmax over the last axis as the cpu kernel defines it, exp(x − max) / Σ exp(x − max), in one fused pass. */
 const softmax: KernelMaker = (fallback) => (args) => {
   const { logits } = args.inputs as Infos;
   const shape = logits.shape;
@@ -85,26 +79,9 @@ const softmax: KernelMaker = (fallback) => (args) => {
   const size = tf.util.sizeFromShape(shape);
   if (logits.dtype !== 'float32' || rank === 0 || (dim !== -1 && dim !== rank - 1) || size < NATIVE_MIN_ELEMENTS) return fallback(args);
   const backend = args.backend as NativeBackend;
-  const addon = backend.addon;
   const inner = shape[rank - 1];
-  const outer = size / inner;
   const out = backend.allocate(tf.Softmax, shape, size);
-  const fused = (addon as { softmax?: FusedSoftmax }).softmax;
-  if (typeof fused === 'function') {
-    (addon as unknown as { softmax: FusedSoftmax }).softmax(backend.f32(logits), out, outer, inner);
-    return backend.makeTensorInfo(shape.slice(), 'float32', out);
-  }
-  const rows = [outer, inner];
-  const plan = stridedBinary(rows, [outer, 1], rows);
-  const maxima = new Float32Array(outer);
-  addon.reduce(REDUCE_CODES.Max, backend.f32(logits), maxima, outer, inner, 1);
-  addon.binary(BINARY_CODES.Sub, backend.f32(logits), maxima, out, plan.shape, plan.aStrides, plan.bStrides);
-  const exps = backend.allocate(tf.Softmax, shape, size);
-  addon.unary(UNARY_CODES.Exp, out, exps);
-  const sums = maxima;
-  addon.reduce(REDUCE_CODES.Sum, exps, sums, outer, inner, 1);
-  addon.binary(BINARY_CODES.RealDiv, exps, sums, out, plan.shape, plan.aStrides, plan.bStrides);
-  backend.recycle(exps);
+  backend.addon.softmax(backend.f32(logits), out, size / inner, inner);
   return backend.makeTensorInfo(shape.slice(), 'float32', out);
 };
 

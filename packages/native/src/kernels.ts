@@ -1,6 +1,7 @@
 import { tf } from '@leantune/tensor';
 import { NATIVE_BACKEND_NAME, type NativeBackend } from './backend';
 import { ELEMENTWISE_KERNELS } from './elementwise-kernels';
+import { FUSED_NATIVE_KERNELS } from './fused-kernels';
 import { MATMUL_KERNELS } from './matmul-kernels';
 import { MOVEMENT_KERNELS } from './movement-kernels';
 
@@ -37,6 +38,11 @@ export function registerNativeKernels(): string[] {
     const kernelFunc = make == null ? config.kernelFunc : make(config.kernelFunc);
     tf.registerKernel({ ...config, backendName: NATIVE_BACKEND_NAME, kernelFunc: guarded(config.kernelName, kernelFunc) });
     added.push(config.kernelName);
+  }
+  for (const [kernelName, kernelFunc] of FUSED_NATIVE_KERNELS) {
+    if (tf.getKernel(kernelName, NATIVE_BACKEND_NAME) != null) continue;
+    tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND_NAME, kernelFunc: guarded(kernelName, kernelFunc) });
+    added.push(kernelName);
   }
   return added;
 }

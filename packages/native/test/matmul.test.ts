@@ -1,6 +1,6 @@
 import { loadAddon, NATIVE_KERNEL_NAMES, registerNativeKernels } from '@leantune/native';
 import { countingAddon, useNativeBackend } from './counting-addon';
-import { tf } from '@leantune/tensor';
+import { FUSED_KERNELS, tf } from '@leantune/tensor';
 import { maxAbsDiff, seededValues } from './reference';
 
 // The native backend's matmuls against tfjs's cpu backend, an implementation that shares
@@ -122,10 +122,10 @@ describe('native BatchMatMul / _FusedMatMul on the native backend', () => {
     expect(tf.backend().numDataIds()).toBe(buffers);
   });
 
-  it('registers every cpu kernel for native, once; the hot ones are the addon\'s', () => {
-    const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName).sort();
+  it('registers every cpu kernel for native, once, plus the fused ones; the hot ones are the addon\'s', () => {
+    const cpu = tf.getKernelsForBackend('cpu').map((k) => k.kernelName);
     const native = tf.getKernelsForBackend('native').map((k) => k.kernelName).sort();
-    expect(native).toEqual(cpu);
+    expect(native).toEqual([...cpu, ...Object.values(FUSED_KERNELS)].sort());
     expect(registerNativeKernels()).toEqual([]);
     expect(NATIVE_KERNEL_NAMES).toEqual(expect.arrayContaining([tf.BatchMatMul, tf._FusedMatMul, tf.Softmax, tf.Transpose, tf.GatherV2, tf.UnsortedSegmentSum, tf.Add, tf.Sum]));
   });

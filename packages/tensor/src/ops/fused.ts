@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs-core';
  * - LeantuneSoftmaxCrossEntropy {logits [rows, cols], labels int32 [rows]} → loss [rows]
  *   (a label outside [0, cols) is ignored: loss 0, gradient 0)
  * - LeantuneSoftmaxCrossEntropyGrad {logits, labels, dloss [rows]} → dlogits
+ * - LeantuneSoftmaxGrad {y, dy} → dx = y·(dy − Σ dy·y) over the last axis (tf.softmax's backward)
  */
 export const FUSED_KERNELS = {
   gelu: 'LeantuneGelu',
@@ -22,6 +23,7 @@ export const FUSED_KERNELS = {
   layerNormGrad: 'LeantuneLayerNormGrad',
   softmaxCrossEntropy: 'LeantuneSoftmaxCrossEntropy',
   softmaxCrossEntropyGrad: 'LeantuneSoftmaxCrossEntropyGrad',
+  softmaxGrad: 'LeantuneSoftmaxGrad',
 } as const;
 
 /** Whether the active backend computes `kernelName` itself. */

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { backendHasKernel, FUSED_KERNELS } from '../../ops/fused';
 
 // Ports of tfjs-core's gradient configs (Apache-2.0, tfjs-core/src/gradients/*), written
 // against the public API. See ./index.ts for why they are needed.
@@ -124,6 +125,10 @@ export const structuralGradients: Grad[] = [
     kernelName: tf.Softmax,
     outputsToSave: [true],
     gradFunc: (dy, [y], attrs) => {
+      const dim = attrs.dim as number;
+      if ((dim === -1 || dim === y.rank - 1) && y.dtype === 'float32' && backendHasKernel(FUSED_KERNELS.softmaxGrad)) {
+        return { logits: () => tf.engine().runKernel(FUSED_KERNELS.softmaxGrad, { y, dy: dy as tf.Tensor }) as tf.Tensor };
+      }
       const dyY = tf.mul(dy as tf.Tensor, y);
       return { logits: () => tf.sub(dyY, tf.mul(tf.sum(dyY, [attrs.dim as number], true), y)) };
     },

@@ -1,0 +1,131 @@
+import { loadAddon } from '@leantune/native';
+import { fusedGelu, fusedLayerNorm, normal, setSeed, softmaxCrossEntropyWithLabels, tf, uniform, variableGradients } from '@leantune/tensor';
+import { AdamW } from '@leantune/train';
+import { countingAddon, useNativeBackend } from './counting-addon';
+import { seededValues } from './reference';
+
+// The fused ops of @leantune/tensor computed by the native kernels equal the stock-op path
+// of the cpu backend, forward and backward; AdamW updates in place; fills are seeded.
+
+const counted = countingAddon(loadAddon());
+
+/** Runs `f` on the cpu backend, then on native, with inputs made from the same values. */
+async function both<T>(f: () => T): Promise<{ cpu: T; native: T }> {
+  await tf.setBackend('cpu');
+  const cpu = f();
+  await useNativeBackend(counted.addon);
+  const native = f();
+  return { cpu, native };
+}
+
+function t(shape: number[], seed: number, scale = 1): tf.Tensor {
+  return tf.mul(tf.tensor(seededValues(tf.util.sizeFromShape(shape), seed), shape), scale);
+}
+
+/** Output and gradients (w.r.t. every input) of a weighted sum of `op(inputs)`, as plain arrays. */
+function valueAndGrads(shapes: number[][], op: (xs: tf.Tensor[]) => tf.Tensor): number[][] {
+  return tf.tidy(() => {
+    const vars = shapes.map((s, i) => tf.variable(t(s, i + 1, 2)));
+    const weights = (y: tf.Tensor) => t(y.shape, 99);
+    const y = op(vars);
+    const { value, grads } = variableGradients(() => tf.sum(tf.mul(op(vars), weights(y))) as tf.Scalar, vars);
+    const out = [Array.from(y.dataSync()), [value.dataSync()[0]], ...vars.map((v) => Array.from(grads[v.name].dataSync()))];
+    vars.forEach((v) => v.dispose());
+    return out;
+  });
+}
+
+function expectClose(actual: number[][], expected: number[][], tol: number): void {
+  expect(actual.map((a) => a.length)).toEqual(expected.map((e) => e.length));
+  actual.forEach((a, i) => a.forEach((v, j) => expect(Math.abs(v - expected[i][j])).toBeLessThanOrEqual(tol * (1 + Math.abs(expected[i][j])))));
+}
+
+describe('fused kernels on the native backend', () => {
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it.each([true, false])('GELU (approximate %s) and its gradient match the stock ops', async (approximate) => {
+    const before = counted.callsOf('gelu');
+    const r = await both(() => valueAndGrads([[33, 70]], ([x]) => fusedGelu(x, approximate)));
+    expectClose(r.native, r.cpu, 2e-5);
+    expect(counted.callsOf('gelu') - before).toBeGreaterThan(0);
+    expect(counted.callsOf('geluGrad')).toBeGreaterThan(0);
+  });
+
+  it('LayerNorm with and without gain and bias, and its gradients, match the stock ops', async () => {
+    const affine = await both(() => valueAndGrads([[17, 96], [96], [96]], ([x, g, b]) => fusedLayerNorm(x, g, b, 1e-5)));
+    expectClose(affine.native, affine.cpu, 5e-5);
+    const plain = await both(() => valueAndGrads([[5, 40]], ([x]) => fusedLayerNorm(x, undefined, undefined, 1e-5)));
+    expectClose(plain.native, plain.cpu, 5e-5);
+    expect(counted.callsOf('layerNormGrad')).toBeGreaterThan(0);
+  });
+
+  it('softmax cross-entropy from class ids (ignored rows included) and its gradient match the one-hot stock ops', async () => {
+    const labels = [3, -100, 1999, 0, 7, 2048];
+    const r = await both(() =>
+      valueAndGrads([[6, 2048]], ([logits]) => {
+        const loss = softmaxCrossEntropyWithLabels(logits, tf.tensor1d(labels, 'int32'));
+        return tf.reshape(loss, [1]);
+      }),
+    );
+    expectClose(r.native, r.cpu, 2e-5);
+    expect(counted.callsOf('softmaxCrossEntropyGrad')).toBeGreaterThan(0);
+  });
+
+  it('the softmax gradient (attention probabilities) matches the stock ops', async () => {
+    const before = counted.callsOf('softmaxGrad');
+    const r = await both(() => valueAndGrads([[2, 3, 40, 40]], ([x]) => tf.softmax(x)));
+    expectClose(r.native, r.cpu, 2e-5);
+    expect(counted.callsOf('softmaxGrad') - before).toBeGreaterThan(0);
+  });
+
+  it('AdamW steps in place on native and equals the stock-op update on cpu', async () => {
+    const run = () => {
+      const p = tf.tidy(() => tf.variable(t([300, 70], 5), true, 'p'));
+      const opt = new AdamW(new Map([['p', p]]), { weightDecay: 0.1 });
+      const dataId = p.dataId;
+      for (let step = 0; step < 3; step++) tf.tidy(() => opt.step(new Map([['p', t([300, 70], 10 + step)]]), 0.01));
+      const out = { values: Array.from(p.dataSync()), sameStorage: p.dataId === dataId };
+      opt.dispose();
+      p.dispose();
+      return out;
+    };
+    const before = counted.callsOf('adamw');
+    const r = await both(run);
+    expectClose([r.native.values], [r.cpu.values], 1e-6);
+    expect(counted.callsOf('adamw') - before).toBe(3);
+    expect(r.native.sameStorage).toBe(true);
+    expect(r.cpu.sameStorage).toBe(false);
+  });
+
+  it('does not update in place a parameter whose storage another tensor shares', async () => {
+    await useNativeBackend(counted.addon);
+    const initial = t([200, 100], 5);
+    const p = tf.variable(initial); // shares initial's data while `initial` lives
+    const opt = new AdamW(new Map([['p', p]]));
+    const before = counted.callsOf('adamw');
+    tf.tidy(() => opt.step(new Map([['p', tf.onesLike(p)]]), 0.1));
+    expect(counted.callsOf('adamw')).toBe(before);
+    expect(Array.from(initial.dataSync().slice(0, 3))).toEqual(Array.from(t([3], 5).dataSync()));
+    tf.dispose([initial, p]);
+    opt.dispose();
+  });
+
+  it('seeded fills: the same seed gives the same values, and the moments are right', async () => {
+    await useNativeBackend(counted.addon);
+    setSeed(3);
+    const a = normal([400, 500], 0.02);
+    setSeed(3);
+    const b = normal([400, 500], 0.02);
+    expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
+    const { mean, variance } = tf.moments(a);
+    expect(Math.abs(mean.dataSync()[0])).toBeLessThan(2e-4);
+    expect(Math.sqrt(variance.dataSync()[0])).toBeCloseTo(0.02, 3);
+    const u = uniform([1000, 100], -2, 3);
+    expect(tf.min(u).dataSync()[0]).toBeGreaterThanOrEqual(-2);
+    expect(tf.max(u).dataSync()[0]).toBeLessThan(3);
+    expect(counted.callsOf('fillNormal')).toBeGreaterThanOrEqual(2);
+    tf.dispose([a, b, mean, variance, u]);
+  });
+});
