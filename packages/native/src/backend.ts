@@ -92,9 +92,14 @@ export class NativeBackend extends MathBackendCPU {
     this.pool.recycle(array);
   }
 
-  /** A float32 tensor's values (kernels are only handed float32 inputs here). */
+  /**
+   * A float32 tensor's values as a Float32Array. Usually its own storage; a copy when the cpu
+   * Cast shared a bool tensor's Uint8Array under dtype float32 (it does so for casts without
+   * loss, e.g. a dropout mask), which the addon cannot read as floats.
+   */
   f32(info: tf.TensorInfo): Float32Array {
-    return this.data.get(info.dataId).values as Float32Array;
+    const values = this.data.get(info.dataId).values;
+    return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
   }
 
   i32(info: tf.TensorInfo): Int32Array {

@@ -105,7 +105,7 @@ export const FUSED_NATIVE_KERNELS: ReadonlyArray<[string, tf.KernelFunc]> = [
  */
 function ownStorage(backend: NativeBackend, t: tf.Tensor): Float32Array | undefined {
   if (t.dtype !== 'float32' || backend.refCount(t.dataId) !== 1) return undefined;
-  const values = backend.f32(t);
+  const values = backend.data.get(t.dataId).values;
   if (!(values instanceof Float32Array) || values.byteOffset !== 0 || values.buffer.byteLength !== values.byteLength) return undefined;
   return backend.viewedElsewhere(values) ? undefined : values;
 }

@@ -80,6 +80,15 @@ describe('fused kernels on the native backend', () => {
     expect(counted.callsOf('softmaxGrad') - before).toBeGreaterThan(0);
   });
 
+  it('reads a float32 tensor that shares a bool tensor\'s bytes (the cpu Cast of a dropout mask) as floats', async () => {
+    const r = await both(() => tf.tidy(() => {
+      const x = t([64, 64], 3);
+      const mask = tf.cast(tf.greater(x, 0), 'float32');
+      return Array.from(tf.div(tf.mul(mask, x), 0.9).dataSync());
+    }));
+    expect(r.native).toEqual(r.cpu);
+  });
+
   it('AdamW steps in place on native and equals the stock-op update on cpu', async () => {
     const run = () => {
       const p = tf.tidy(() => tf.variable(t([300, 70], 5), true, 'p'));
