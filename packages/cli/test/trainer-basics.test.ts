@@ -57,6 +57,7 @@ describe('evaluation uses the split the run trained with', () => {
     const fromRun = await cli(cwd, ['eval', dir, '--json']);
     expect(fromRun.code).toBe(0);
     expect(JSON.parse(fromRun.out)).toMatchObject({ split: 'validation', count: 5, source: file, trainingOverlap: 0 });
+    expect((await cli(cwd, ['eval', dir])).out.split('\n')[0]).toBe(`${dir} on tiny-sentiment (validation, 5 records; records from ${file})`);
     // tiny-lora.json's own data is split 48/16 by its loader; the adapter's run recorded 5.
     const fromAdapter = await cli(cwd, ['eval', '-c', tinyLora, '--adapter', join(dir, 'adapters', 'lora'), '--json']);
     expect(fromAdapter.code).toBe(0);

@@ -88,7 +88,8 @@ export async function evaluateTrained(trained: TrainedModel, options: { split?: 
 
 /** The report as a person reads it: metrics, then the confusion matrix as a table. */
 export function formatEvalReport(r: EvalReport): string {
-  const lines = [`${r.origin} on ${r.dataset} (${r.split}, ${r.count} records)`];
+  const overlap = r.trainingOverlap ? `, ${r.trainingOverlap} of them trained on` : '';
+  const lines = [`${r.origin} on ${r.dataset} (${r.split}, ${r.count} records${overlap}; records from ${r.source})`];
   for (const [k, v] of Object.entries(r.metrics)) lines.push(`  ${k.padEnd(10)} ${v.toFixed(4)}`);
   if (r.labels && r.confusion) {
     const width = Math.max(6, ...r.labels.map((l) => l.length), ...r.confusion.flat().map((n) => String(n).length));
