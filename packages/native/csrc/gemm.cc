@@ -17,14 +17,9 @@ namespace {
 // Cache blocking for Zen 3 / Skylake-class cores: a KC×NR panel of B (16 KiB for NR 16)
 // stays in L1, an mc×KC block of A (mc ≤ MC, 144 KiB) in L2, a KC×nc block of B
 // (nc ≤ NC, 4 MiB) in L3. MC is a multiple of every MR below, NC of every NR.
-#ifndef LT_KC
-#define LT_KC 256
-#define LT_MC 144
-#define LT_NC 4096
-#endif
-constexpr int64_t KC = LT_KC;
-constexpr int64_t MC = LT_MC;
-constexpr int64_t NC = LT_NC;
+constexpr int64_t KC = 256;
+constexpr int64_t MC = 144;
+constexpr int64_t NC = 4096;
 // Below this many multiply-adds a product runs on the calling thread alone: waking the
 // pool costs more than the arithmetic.
 constexpr int64_t kParallelMacs = 1 << 17;
@@ -185,6 +180,10 @@ void WaitUntil(Ready ready) {
 // earlier in the list (the packs of its step; the same tile at the previous depth block;
 // for a pack, the computes of the step that last used its buffer), and every claimed item
 // is being run, so the list always drains, whatever number of threads join and when.
+// Packed blocks of B in flight: the packs of step s wait for the computes of step s - kBuffers,
+// so a thread slowed by other processes holds the others back less.
+constexpr int kBuffers = 3;
+
 class Schedule {
  public:
   Schedule(const MatMulDesc& d, const KernelChoice& kernel, int threads) : d_(d), kernel_(kernel) {
@@ -214,11 +213,11 @@ class Schedule {
     packDone_.reset(new std::atomic<int64_t>[steps_]);
     computeDone_.reset(new std::atomic<int64_t>[steps_]);
     for (int64_t i = 0; i < steps_; i++) packDone_[i].store(0, std::memory_order_relaxed), computeDone_[i].store(0, std::memory_order_relaxed);
-    tileStep_.reset(new std::atomic<int64_t>[computes_]);
-    for (int64_t i = 0; i < computes_; i++) tileStep_[i].store(-1, std::memory_order_relaxed);
+    tileDone_.reset(new std::atomic<int>[steps_ * computes_]);
+    for (int64_t i = 0; i < steps_ * computes_; i++) tileDone_[i].store(0, std::memory_order_relaxed);
     const int64_t bufferFloats = RoundUp(kc_ * nc_, 16);
-    float* b = SharedB().Get(2 * bufferFloats);
-    packedB_[0] = b, packedB_[1] = b + bufferFloats;
+    float* b = SharedB().Get(kBuffers * bufferFloats);
+    for (int i = 0; i < kBuffers; i++) packedB_[i] = b + i * bufferFloats;
   }
 
   void Work() {
@@ -251,14 +250,14 @@ class Schedule {
   }
 
   void Pack(int64_t step, int64_t index) {
-    if (step >= 2) WaitUntil([&] { return computeDone_[step - 2].load(std::memory_order_acquire) == computes_; });
+    if (step >= kBuffers) WaitUntil([&] { return computeDone_[step - kBuffers].load(std::memory_order_acquire) == computes_; });
     const Step s = At(step);
     const int64_t nr = kernel_.nr, panels = (s.nc + nr - 1) / nr, per = (panels + packs_ - 1) / packs_;
     const int64_t j0 = std::min(panels, index * per) * nr, j1 = std::min(s.nc, (index + 1) * per * nr);
     if (j0 < j1) {
       const int64_t bi = d_.bIndex != nullptr ? d_.bIndex[s.o] : (d_.bBatches == 1 ? 0 : s.o);
       const float* b = d_.b + bi * d_.k * d_.n + s.pc * brs_ + (s.jc + j0) * bcs_;
-      PackB(b, brs_, bcs_, s.kc, j1 - j0, nr, packedB_[step % 2] + j0 * s.kc);
+      PackB(b, brs_, bcs_, s.kc, j1 - j0, nr, packedB_[step % kBuffers] + j0 * s.kc);
     }
     packDone_[step].fetch_add(1, std::memory_order_release);
   }
@@ -268,20 +267,18 @@ class Schedule {
     const int64_t r0 = index / colParts_ * mc_, c0 = index % colParts_ * colPart_;
     const int64_t rows = std::min(mc_, d_.m - r0), cols = std::min(colPart_, s.nc - c0);
     WaitUntil([&] { return packDone_[step].load(std::memory_order_acquire) == packs_; });
-    // The same tile at the previous depth block (tiles of the next column block may finish
-    // first, hence "at least"; none later than this step can, as the packs before it wait).
-    if (s.pc > 0) WaitUntil([&] { return tileStep_[index].load(std::memory_order_acquire) >= step - 1; });
+    // The same tile at the previous depth block accumulates into the same part of C.
+    if (s.pc > 0) WaitUntil([&] { return tileDone_[(step - 1) * computes_ + index].load(std::memory_order_acquire) != 0; });
     if (rows > 0 && cols > 0) {
       const int64_t ai = d_.aIndex != nullptr ? d_.aIndex[s.o] : (d_.aBatches == 1 ? 0 : s.o);
       const float* a = d_.a + ai * d_.m * d_.k + r0 * ars_ + s.pc * acs_;
       float* c = d_.out + s.o * d_.m * d_.n + r0 * d_.n + s.jc + c0;
       float* pa = PackedA();
       PackA(a, ars_, acs_, rows, s.kc, kernel_.mr, pa);
-      Block(pa, packedB_[step % 2] + c0 * s.kc, c, rows, cols, s.kc, s.pc > 0);
+      Block(pa, packedB_[step % kBuffers] + c0 * s.kc, c, rows, cols, s.kc, s.pc > 0);
       if (s.pc + s.kc == d_.k) Epilogue(d_, c, rows, cols, s.jc + c0);
     }
-    for (int64_t seen = tileStep_[index].load(std::memory_order_relaxed); seen < step;)
-      tileStep_[index].compare_exchange_weak(seen, step, std::memory_order_release, std::memory_order_relaxed);
+    tileDone_[step * computes_ + index].store(1, std::memory_order_release);
     computeDone_[step].fetch_add(1, std::memory_order_release);
   }
 
@@ -314,8 +311,9 @@ class Schedule {
   int64_t ars_, acs_, brs_, bcs_;
   int64_t jcBlocks_, nc_, kSteps_, kc_, mc_, rowBlocks_, colParts_, colPart_;
   int64_t packs_, computes_, steps_, items_;
-  float* packedB_[2];
-  std::unique_ptr<std::atomic<int64_t>[]> packDone_, computeDone_, tileStep_;
+  float* packedB_[kBuffers];
+  std::unique_ptr<std::atomic<int64_t>[]> packDone_, computeDone_;
+  std::unique_ptr<std::atomic<int>[]> tileDone_;
   alignas(64) std::atomic<int64_t> next_{0};
 };
 

@@ -30,7 +30,12 @@ void ScalarKernel(int64_t kc, const float* ap, const float* bp, float* c, int64_
 __attribute__((target("avx2,fma"))) inline void Avx2Kernel6x16(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, bool accumulate) {
   __m256 acc[6][2];
 #pragma GCC unroll 6
-  for (int i = 0; i < 6; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int i = 0; i < 6; i++) {
+    acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    // The tile of C is read (or written) after the loop: start fetching it now.
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
+  }
   for (int64_t p = 0; p < kc; p++, ap += 6, bp += 16) {
     const __m256 b0 = _mm256_load_ps(bp), b1 = _mm256_load_ps(bp + 8);
 #pragma GCC unroll 6
