@@ -134,8 +134,9 @@ void PackB(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int n
   }
 }
 
-inline float Activate(float x, int activation, float alpha) {
-  switch (activation) {
+template <int kActivation>
+inline float Activate(float x, float alpha) {
+  switch (kActivation) {
     case kRelu: return x > 0.f ? x : 0.f;
     case kRelu6: return std::min(std::max(x, 0.f), 6.f);
     case kLeakyRelu: return x < 0.f ? alpha * x : x;
@@ -145,17 +146,33 @@ inline float Activate(float x, int activation, float alpha) {
   }
 }
 
-void Epilogue(const MatMulDesc& d, float* c, int64_t rows, int64_t cols, int64_t col0) {
-  if (d.bias == nullptr && d.activation == kLinear) return;
+// One loop per activation and bias presence, so the cheap ones vectorize.
+template <int kActivation, bool kBias>
+void EpilogueRows(const MatMulDesc& d, float* c, int64_t rows, int64_t cols, int64_t col0) {
+  const float* bias = kBias ? d.bias + col0 : nullptr;
   for (int64_t i = 0; i < rows; i++) {
     float* row = c + i * d.n;
-    for (int64_t j = 0; j < cols; j++) {
-      float v = row[j] + (d.bias != nullptr ? d.bias[col0 + j] : 0.f);
-      row[j] = Activate(v, d.activation, d.alpha);
-    }
+    for (int64_t j = 0; j < cols; j++) row[j] = Activate<kActivation>(kBias ? row[j] + bias[j] : row[j], d.alpha);
   }
 }
 
+template <int kActivation>
+void EpilogueFor(const MatMulDesc& d, float* c, int64_t rows, int64_t cols, int64_t col0) {
+  if (d.bias != nullptr) EpilogueRows<kActivation, true>(d, c, rows, cols, col0);
+  else EpilogueRows<kActivation, false>(d, c, rows, cols, col0);
+}
+
+void Epilogue(const MatMulDesc& d, float* c, int64_t rows, int64_t cols, int64_t col0) {
+  switch (d.activation) {
+    case kRelu: return EpilogueFor<kRelu>(d, c, rows, cols, col0);
+    case kRelu6: return EpilogueFor<kRelu6>(d, c, rows, cols, col0);
+    case kLeakyRelu: return EpilogueFor<kLeakyRelu>(d, c, rows, cols, col0);
+    case kElu: return EpilogueFor<kElu>(d, c, rows, cols, col0);
+    case kSigmoid: return EpilogueFor<kSigmoid>(d, c, rows, cols, col0);
+    default:
+      if (d.bias != nullptr) EpilogueRows<kLinear, true>(d, c, rows, cols, col0);
+  }
+}
 
 // Waits for another thread's progress: spins briefly, then yields the core (the machine
 // may have fewer free cores than pool threads).
