@@ -20,13 +20,33 @@ async function both(fn: () => tf.Tensor): Promise<{ ours: Float32Array; referenc
   await tf.setBackend('native');
   const calls = counted.calls();
   const [ours, oursShape] = read();
-  const native = counted.calls() > calls;
+  const native = counted.calls() + counted.callsOf('stridedCopy') > calls;
   await tf.setBackend('cpu');
   const [reference, referenceShape] = read();
   return { ours, reference, shapes: [oursShape, referenceShape], native };
 }
 
 describe('native data movement', () => {
+  it.each([
+    [[2, 32, 2304], [0, 0, 768], [2, 32, 768]],
+    [[6, 7, 8, 9], [1, 2, 3, 4], [4, 5, 4, 5]],
+    [[64, 48], [3, 5], [50, -1]],
+  ])('Slice of %j at %j size %j (not one contiguous run) equals the cpu backend', async (shape, begin, size) => {
+    const r = await both(() => tf.slice(t(shape, 2), begin, size));
+    expect(r.native).toBe(true);
+    expect(r.shapes[0]).toEqual(r.shapes[1]);
+    expect(Array.from(r.ours)).toEqual(Array.from(r.reference));
+  });
+
+  it('SplitV along the last axis (GPT-2\'s q, k, v) gives the cpu backend\'s pieces', async () => {
+    for (const piece of [0, 1, 2]) {
+      const r = await both(() => tf.split(t([2, 64, 96], 3), [32, 48, 16], -1)[piece]);
+      expect(r.native).toBe(true);
+      expect(r.shapes[0]).toEqual(r.shapes[1]);
+      expect(Array.from(r.ours)).toEqual(Array.from(r.reference));
+    }
+  });
+
   it.each([
     [[8, 12, 4, 16], [0, 2, 1, 3]],
     [[64, 48], [1, 0]],

@@ -22,8 +22,10 @@ export class Dropout extends Module {
     if (!this.training || this.p === 0) return x;
     if (this.p === 1) return tf.zerosLike(x);
     return tf.tidy(() => {
-      const keep = tf.cast(tf.greaterEqual(uniform(x.shape, 0, 1), this.p), x.dtype);
-      return tf.mul(x, tf.div(keep, 1 - this.p));
+      // floor(u + 1 − p) is 1 exactly when u ≥ p: the mask in float arithmetic, which every
+      // backend computes natively (a comparison with a scalar is a slow JS loop on cpu/native).
+      const keep = tf.floor(tf.add(uniform(x.shape, 0, 1), 1 - this.p));
+      return tf.mul(x, tf.mul(keep, 1 / (1 - this.p)));
     });
   }
 }
