@@ -61,24 +61,34 @@ void GatherRows(const float* x, const int32_t* indices, float* out, int64_t oute
 }
 
 void SegmentSum(const float* x, const int32_t* ids, float* out, int64_t rows, int64_t inner, int64_t segments, ThreadPool& pool) {
-  // Columns are independent: each task sums its own slice of columns over all rows, in
-  // float64 as the kernel it replaces does.
-  const int64_t tasks = Tasks(pool, rows * inner, inner / 16 > 0 ? inner / 16 : 1);
+  // Only the segments that occur get a sum (an embedding gradient touches a few hundred of
+  // 50k rows); every other row of out is zero. Columns are independent: each task sums its
+  // own slice of columns over all rows, in float64 as the kernel it replaces does.
+  std::vector<int64_t> slot(static_cast<size_t>(segments), -1);
+  std::vector<int64_t> touched;
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t s = ids[r];
+    if (s < 0 || s >= segments || slot[s] >= 0) continue;
+    slot[s] = static_cast<int64_t>(touched.size());
+    touched.push_back(s);
+  }
+  const int64_t tasks = Tasks(pool, segments * inner, inner / 16 > 0 ? inner / 16 : 1);
   const int64_t step = (inner + tasks - 1) / tasks;
   pool.Run(tasks, [&](int64_t t) {
     const int64_t j0 = t * step, j1 = std::min(inner, j0 + step);
     if (j0 >= j1) return;
     const int64_t width = j1 - j0;
-    std::vector<double> sums(static_cast<size_t>(segments * width), 0.0);
+    for (int64_t s = 0; s < segments; s++) std::fill(out + s * inner + j0, out + s * inner + j1, 0.0f);
+    std::vector<double> sums(touched.size() * static_cast<size_t>(width), 0.0);
     for (int64_t r = 0; r < rows; r++) {
       const int64_t s = ids[r];
       if (s < 0 || s >= segments) continue;
       const float* src = x + r * inner + j0;
-      double* dst = sums.data() + s * width;
+      double* dst = sums.data() + slot[s] * width;
       for (int64_t j = 0; j < width; j++) dst[j] += src[j];
     }
-    for (int64_t s = 0; s < segments; s++)
-      for (int64_t j = 0; j < width; j++) out[s * inner + j0 + j] = static_cast<float>(sums[s * width + j]);
+    for (size_t k = 0; k < touched.size(); k++)
+      for (int64_t j = 0; j < width; j++) out[touched[k] * inner + j0 + j] = static_cast<float>(sums[k * width + j]);
   });
 }
 

@@ -20,7 +20,7 @@ async function both(fn: () => tf.Tensor): Promise<{ ours: Float32Array; referenc
   await tf.setBackend('native');
   const calls = counted.calls();
   const [ours, oursShape] = read();
-  const native = counted.calls() + counted.callsOf('stridedCopy') > calls;
+  const native = counted.calls() > calls;
   await tf.setBackend('cpu');
   const [reference, referenceShape] = read();
   return { ours, reference, shapes: [oursShape, referenceShape], native };
@@ -29,7 +29,7 @@ async function both(fn: () => tf.Tensor): Promise<{ ours: Float32Array; referenc
 describe('native data movement', () => {
   it.each([
     [[2, 32, 2304], [0, 0, 768], [2, 32, 768]],
-    [[6, 7, 8, 9], [1, 2, 3, 4], [4, 5, 4, 5]],
+    [[10, 9, 8, 9], [1, 2, 1, 2], [8, 6, 6, 6]],
     [[64, 48], [3, 5], [50, -1]],
   ])('Slice of %j at %j size %j (not one contiguous run) equals the cpu backend', async (shape, begin, size) => {
     const r = await both(() => tf.slice(t(shape, 2), begin, size));
