@@ -22,12 +22,47 @@ interface TapeNode {
   saved?: tf.Tensor[];
 }
 
+type AddTapeNode = (kernelName: string, inputs: unknown, outputs: unknown, gradientsFunc: unknown, saved: tf.Tensor[] | undefined, attrs: unknown) => void;
+
 interface EngineInternals {
   state: { gradientDepth: number; activeTape: TapeNode[] | null };
+  addTapeNode: AddTapeNode;
   scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
   startTape(): void;
   endTape(): void;
   tidy<T extends tf.TensorContainer>(name: string, f: () => T): T;
+}
+
+/**
+ * Kernels whose gradient reads nothing of what it saved but shapes (Add/Sub reduce a
+ * broadcast, Reshape/ExpandDims reshape back): tfjs saves both operands of every residual
+ * add and every reshaped activation for that, tens of MB per transformer layer.
+ */
+const SHAPE_ONLY_GRADIENTS: ReadonlySet<string> = new Set([tf.Add, tf.Sub, tf.Reshape, tf.ExpandDims]);
+
+/** What such a gradient reads of a saved tensor, without its data. */
+function shapeOf(t: tf.Tensor): tf.Tensor {
+  return { shape: t.shape.slice(), dtype: t.dtype, rank: t.rank, size: t.size, isDisposed: false, dispose: () => undefined } as unknown as tf.Tensor;
+}
+
+/** Runs the taped forward pass with shape-only saves replaced by shapes as each step is recorded. */
+function forwardWithLeanTape<T>(engine: EngineInternals, f: () => T): T {
+  const record = engine.addTapeNode;
+  engine.addTapeNode = (kernelName, inputs, outputs, gradientsFunc, saved, attrs) => {
+    if (saved != null && SHAPE_ONLY_GRADIENTS.has(kernelName)) {
+      saved.forEach((t, i) => {
+        saved[i] = shapeOf(t);
+        t.dispose();
+      });
+    }
+    record.call(engine, kernelName, inputs, outputs, gradientsFunc, saved, attrs);
+  };
+  try {
+    return engine.scopedRun(() => engine.startTape(), () => engine.endTape(), f);
+  } finally {
+    // The prototype's method again (the override was an own property).
+    delete (engine as Partial<EngineInternals>).addTapeNode;
+  }
 }
 
 /** The nodes on a path from one of `xs` to `y`, with inputs that do not depend on xs pruned (tape.ts's getFilteredNodesXToY). */
@@ -78,7 +113,7 @@ function checkedGradient(node: TapeNode, name: string, dx: tf.Tensor): tf.Tensor
 export function variableGradients(f: () => tf.Scalar, vars: readonly tf.Variable[]): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const engine = tf.engine() as unknown as EngineInternals;
   if (engine.state.gradientDepth > 0 || vars.length === 0) return tf.variableGrads(f, [...vars]);
-  const y = engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => engine.tidy('forward', f));
+  const y = forwardWithLeanTape(engine, () => engine.tidy('forward', f));
   const tape = engine.state.activeTape ?? [];
   if (!(y instanceof tf.Tensor) || y.rank !== 0) {
     engine.state.activeTape = null;
