@@ -70,6 +70,7 @@ export class Conv2d extends Module {
     if (x.shape[3] !== this.inChannels) {
       throw new Error(`Conv2d: input must have ${this.inChannels} channels (NHWC, last axis), got shape [${x.shape}]`);
     }
+    if (this.isPatchEmbedding()) return this.patchForward(x as tf.Tensor4D);
     return tf.tidy(() => {
       let input = x as tf.Tensor4D;
       let pad: 'same' | 'valid' = 'valid';
@@ -84,6 +85,34 @@ export class Conv2d extends Module {
       else if (this.groups === 1) y = tf.conv2d(input, filter, this.stride, pad);
       else y = this.groupedConv(input, filter, pad);
       return this.hasParameter('bias') ? tf.add(y, this.param('bias')) : y;
+    });
+  }
+
+  /** Non-overlapping patches (kernel = stride, no padding, one group): ViT's and CLIP's patch embedding. */
+  private isPatchEmbedding(): boolean {
+    const [kh, kw] = this.kernelSize;
+    return this.groups === 1 && kh === this.stride && kw === this.stride && (this.padding === 'valid' || this.padding === 0);
+  }
+
+  /**
+   * A patch embedding is a matmul of the flattened patches with the flattened kernel: the
+   * same sums as tf.conv2d, computed (forward and backward) by the matmul, reshape and
+   * transpose kernels instead of a direct convolution (whose filter gradient has no fast
+   * kernel on the cpu-based backends: a ViT-B/16 step took 100 s there).
+   */
+  private patchForward(x: tf.Tensor4D): tf.Tensor4D {
+    const [k] = this.kernelSize;
+    const [n, h, w, c] = x.shape;
+    const rows = Math.floor(h / k);
+    const cols = Math.floor(w / k);
+    return tf.tidy(() => {
+      const cropped = rows * k === h && cols * k === w ? x : tf.slice(x, [0, 0, 0, 0], [n, rows * k, cols * k, c]);
+      const patches = tf.reshape(tf.transpose(tf.reshape(cropped, [n, rows, k, cols, k, c]), [0, 1, 3, 2, 4, 5]), [n * rows * cols, k * k * c]);
+      // [out, in, kh, kw] → [out, kh·kw·in], the patches' (kh, kw, in) order.
+      const kernel = tf.reshape(tf.transpose(this.param('weight'), [0, 2, 3, 1]), [this.outChannels, k * k * c]);
+      const y = tf.matMul(patches, kernel, false, true);
+      const biased = this.hasParameter('bias') ? tf.add(y, this.param('bias')) : y;
+      return tf.reshape(biased, [n, rows, cols, this.outChannels]) as tf.Tensor4D;
     });
   }
 

@@ -47,6 +47,9 @@ describe('Conv2d (NHWC, PyTorch weight layout)', () => {
     ['groups 2', { c: 4, o: 6, k: 3, stride: 1, groups: 2, padding: 1 }, [1, 1]],
     ['depthwise, multiplier 2', { c: 3, o: 6, k: 3, stride: 1, groups: 3, padding: 1 }, [1, 1]],
     ['depthwise, stride 2', { c: 2, o: 2, k: 3, stride: 2, groups: 2, padding: 'same' }, [1, 1]],
+    // Kernel = stride, no padding: the patch-embedding path (a matmul of flattened patches); 5 = 2·2 + 1 crops a row and a column.
+    ['patches, kernel = stride 2, valid', { c: 2, o: 3, k: 2, stride: 2, groups: 1, padding: 'valid' }, [0, 0]],
+    ['patches, kernel = stride 5, padding 0', { c: 3, o: 4, k: 5, stride: 5, groups: 1, padding: 0 }, [0, 0]],
   ];
 
   it.each(cases)('matches a plain-JS convolution: %s', (_name, o, pad) => {
@@ -60,6 +63,19 @@ describe('Conv2d (NHWC, PyTorch weight layout)', () => {
     const y = conv.forward(tf.tensor(x, [2, 5, 5, o.c]));
     expect(y.shape).toEqual([2, ref.oh, ref.ow, o.o]);
     expectClose(y.dataSync(), ref.out, 1e-4);
+    conv.dispose();
+  });
+
+  it('the patch path has the gradients of tf.conv2d (input, weight and bias)', () => {
+    const conv = new Conv2d(3, 4, 2, { stride: 2 });
+    setParameters(conv, { weight: testValues(4 * 3 * 2 * 2, 5), bias: testValues(4, 6) });
+    const x = tf.variable(tf.tensor(testValues(2 * 4 * 6 * 3, 7), [2, 4, 6, 3]));
+    const [w, b] = [conv.getParameter('weight').variable, conv.getParameter('bias').variable];
+    const loss = (y: tf.Tensor) => tf.sum(tf.mul(y, tf.tensor(testValues(y.size, 8), y.shape))) as tf.Scalar;
+    const ours = tf.variableGrads(() => loss(conv.forward(x)), [x, w, b]);
+    const direct = tf.variableGrads(() => loss(tf.add(tf.conv2d(x as tf.Tensor4D, conv2dWeightToTfjs(w), 2, 'valid'), b)), [x, w, b]);
+    expectClose(ours.value.dataSync(), direct.value.dataSync(), 1e-4);
+    for (const v of [x, w, b]) expectClose(ours.grads[v.name].dataSync(), direct.grads[v.name].dataSync(), 1e-4);
     conv.dispose();
   });
 
