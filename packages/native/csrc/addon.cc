@@ -189,7 +189,7 @@ napi_value UnaryJs(napi_env env, napi_callback_info info) {
     napi_value argv[3];
     Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
     if (argc != 3) throw Failure{"unary: expected 3 arguments (op, x, out)"};
-    const int op = OpCode(env, argv[0], leantune::kReluU, "unary");
+    const int op = OpCode(env, argv[0], leantune::kFloor, "unary");
     size_t xLen = 0, outLen = 0;
     const float* x = TypedData<float>(env, argv[1], napi_float32_array, "x", &xLen);
     float* out = TypedData<float>(env, argv[2], napi_float32_array, "out", &outLen);

@@ -129,6 +129,7 @@ inline float ApplyUnary(float x) {
   if constexpr (OP == kSigmoidU) return 1.f / (1.f + std::exp(-x));
   if constexpr (OP == kAbs) return std::fabs(x);
   if constexpr (OP == kReluU) return x > 0.f ? x : (std::isnan(x) ? x : 0.f);
+  if constexpr (OP == kFloor) return std::floor(x);
   return x;
 }
 
@@ -238,6 +239,7 @@ void Unary(int op, const float* x, float* out, int64_t size, ThreadPool& pool) {
     case kSigmoidU: return UnaryOpRun<kSigmoidU>(x, out, size, pool);
     case kAbs: return UnaryOpRun<kAbs>(x, out, size, pool);
     case kReluU: return UnaryOpRun<kReluU>(x, out, size, pool);
+    case kFloor: return UnaryOpRun<kFloor>(x, out, size, pool);
   }
 }
 

@@ -7,7 +7,7 @@ namespace leantune {
 class ThreadPool;
 
 enum BinaryOp : int { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3, kPow = 4, kMaximum = 5, kMinimum = 6, kSquaredDifference = 7 };
-enum UnaryOp : int { kSquare = 0, kSqrt = 1, kRsqrt = 2, kExp = 3, kLog = 4, kTanh = 5, kNeg = 6, kSigmoidU = 7, kAbs = 8, kReluU = 9 };
+enum UnaryOp : int { kSquare = 0, kSqrt = 1, kRsqrt = 2, kExp = 3, kLog = 4, kTanh = 5, kNeg = 6, kSigmoidU = 7, kAbs = 8, kReluU = 9, kFloor = 10 };
 enum ReduceOp : int { kSum = 0, kMean = 1, kMax = 2, kMin = 3 };
 
 constexpr int kMaxRank = 8;

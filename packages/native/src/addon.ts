@@ -8,7 +8,7 @@ export type NativeActivation = keyof typeof ACTIVATION_CODES;
 
 /** Op codes as csrc/elementwise.h numbers them, keyed by tfjs kernel name. */
 export const BINARY_CODES = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, Pow: 4, Maximum: 5, Minimum: 6, SquaredDifference: 7 } as const;
-export const UNARY_CODES = { Square: 0, Sqrt: 1, Rsqrt: 2, Exp: 3, Log: 4, Tanh: 5, Neg: 6, Sigmoid: 7, Abs: 8, Relu: 9 } as const;
+export const UNARY_CODES = { Square: 0, Sqrt: 1, Rsqrt: 2, Exp: 3, Log: 4, Tanh: 5, Neg: 6, Sigmoid: 7, Abs: 8, Relu: 9, Floor: 10 } as const;
 export const REDUCE_CODES = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
 
 export type Isa = 'avx512' | 'avx2' | 'scalar';

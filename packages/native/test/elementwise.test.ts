@@ -58,7 +58,7 @@ describe('native elementwise kernels', () => {
   });
 
   it.each(Object.keys(UNARY_CODES))('%s matches the cpu backend to float precision', async (name) => {
-    const op = { Square: tf.square, Sqrt: tf.sqrt, Rsqrt: tf.rsqrt, Exp: tf.exp, Log: tf.log, Tanh: tf.tanh, Neg: tf.neg, Sigmoid: tf.sigmoid, Abs: tf.abs, Relu: tf.relu }[name]!;
+    const op = { Square: tf.square, Sqrt: tf.sqrt, Rsqrt: tf.rsqrt, Exp: tf.exp, Log: tf.log, Tanh: tf.tanh, Neg: tf.neg, Sigmoid: tf.sigmoid, Abs: tf.abs, Relu: tf.relu, Floor: tf.floor }[name]!;
     // Values over [-30, 30], including the small ones where tanh switches formula; positive for sqrt/log.
     const positive = ['Sqrt', 'Rsqrt', 'Log'].includes(name);
     const r = await both(() => op(positive ? tf.add(tf.abs(t([4096], 4, 30)), 1e-3) : t([4096], 4, 30)));
