@@ -198,7 +198,7 @@ export async function fit<B>(options: FitOptions<B>): Promise<FitResult> {
         const out = trainStep({ dataset: trainSet, loss: options.loss, params, optimizer, microBatches: micro, step: state.step, epoch: state.epoch, seed, lr, clipNorm: options.clipNorm, seedRandomOps });
         const stepTimeMs = performance.now() - started;
         const samples = micro.reduce((n, b) => n + b.length, 0);
-        const logs: StepLogs = { step: state.step, epoch: state.epoch, loss: out.loss, lr, gradNorm: out.gradNorm, stepTimeMs, samplesPerSec: samples / Math.max(stepTimeMs / 1000, 1e-9) };
+        const logs: StepLogs = { step: state.step, epoch: state.epoch, loss: out.loss, lr, gradNorm: out.gradNorm, stepTimeMs, samplesPerSec: samples / Math.max(stepTimeMs / 1000, 1e-9), rssMB: process.memoryUsage.rss() / 2 ** 20 };
         state = { ...state, step: state.step + 1, batchInEpoch: state.batchInEpoch + micro.length, samplesSeen: state.samplesSeen + samples, epochLossSum: state.epochLossSum + out.loss, epochLossSteps: state.epochLossSteps + 1 };
         stepLogs.push(logs);
         await callbacks.afterStep?.(logs, state);

@@ -46,6 +46,8 @@ export interface StepLogs {
   gradNorm: number;
   stepTimeMs: number;
   samplesPerSec: number;
+  /** Resident memory of the process after the step (MB): a long run shows whether it stays flat. */
+  rssMB: number;
 }
 
 export interface EpochLogs {
