@@ -25,7 +25,7 @@ import { summarize, type RunSummary } from '../commands/run-summary';
 /** What training reports as it goes: for progress bars, JSON lines and the metrics history. */
 export type TrainEvent =
   | { type: 'start'; dir: string; step: number; totalSteps: number; resumed: boolean }
-  | { type: 'step'; step: number; epoch: number; loss: number; lr: number; samplesPerSec: number; totalSteps: number }
+  | { type: 'step'; step: number; epoch: number; loss: number; lr: number; samplesPerSec: number; totalSteps: number; gradNorm?: number; stepTimeMs?: number; rssMB?: number }
   | { type: 'epoch'; epoch: number; step: number; train_loss: number; [metric: string]: number | string }
   | { type: 'eval'; epoch: number; step: number; [metric: string]: number | string }
   | { type: 'checkpoint'; step: number; dir: string };
@@ -119,7 +119,8 @@ async function trainInFolder(run: Run, dir: string, resumed: { checkpoints: stri
     emit({ type: 'start', dir, step: state.step, totalSteps, resumed: !!resumed });
   });
   run.hooks.afterStep.tap('leantune-cli', (logs) => {
-    emit({ type: 'step', step: logs.step + 1, epoch: logs.epoch, loss: logs.loss, lr: logs.lr, samplesPerSec: logs.samplesPerSec ?? 0, totalSteps });
+    const { gradNorm, stepTimeMs, rssMB } = logs;
+    emit({ type: 'step', step: logs.step + 1, epoch: logs.epoch, loss: logs.loss, lr: logs.lr, samplesPerSec: logs.samplesPerSec ?? 0, totalSteps, gradNorm, stepTimeMs, rssMB });
   });
   run.hooks.afterEpoch.tapPromise('leantune-cli', async (logs, state) => {
     emit({ type: 'epoch', epoch: logs.epoch, step: state.step, train_loss: logs.trainLoss, ...(logs.eval ?? {}) });
