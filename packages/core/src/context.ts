@@ -13,6 +13,11 @@ export interface RunContext {
   seed: number;
   /** Folder that relative paths in the config resolve against: the config file's, else the cwd. */
   configDir: string;
+  /**
+   * The run folder once one exists (set when it is created, before training, or when the
+   * finished run is saved), so reporters can write beside metrics.jsonl.
+   */
+  runDir?: string;
   /** The compute backend the run uses; set when the run prepares its runtime. */
   backend?: BackendInfo;
   /**

@@ -43,6 +43,8 @@ export interface RunHooks {
   afterTrain: AsyncSeriesHook<[TrainState]>;
   evaluate: AsyncSeriesWaterfallHook<[Metrics, RunContext]>;
   save: AsyncSeriesHook<[Artifacts, RunContext]>;
+  /** When a run with a run folder fails, with the error, before it is rethrown (for reporters to close their records). */
+  failed: AsyncSeriesHook<[unknown, RunContext]>;
 }
 
 export function createRunHooks(): Readonly<RunHooks> {
@@ -61,5 +63,6 @@ export function createRunHooks(): Readonly<RunHooks> {
     afterTrain: new AsyncSeriesHook<[TrainState]>(['state']),
     evaluate: new AsyncSeriesWaterfallHook<[Metrics, RunContext]>(['metrics', 'context']),
     save: new AsyncSeriesHook<[Artifacts, RunContext]>(['artifacts', 'context']),
+    failed: new AsyncSeriesHook<[unknown, RunContext]>(['error', 'context']),
   });
 }

@@ -127,6 +127,7 @@ export function createRunFolder(run: Run, dir: string): string {
   } catch (err) {
     throw new RunError(`Cannot write the run folder ${dir}: ${errorMessage(err)}. Choose a writable "output.dir" (or free some disk space).`, { cause: err });
   }
+  run.context.runDir = dir;
   return dir;
 }
 
@@ -206,6 +207,7 @@ export async function saveRunFolder(run: Run, metrics: Metrics, baseDir = proces
   const model = run.model;
   if (!model) throw new RunError('Nothing to save: the run has no model loaded.');
   const dir = options.dir ?? runFolderPath(run, baseDir);
+  run.context.runDir = dir;
   try {
     mkdirSync(dir, { recursive: true });
     const files: Record<string, string> = {

@@ -102,6 +102,8 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   } catch (err) {
     // Any failure once the folder exists is recorded there: a failed run never looks alive.
     markRunFailed(run, dir, err);
+    // Reporters (tracking plugins) close their records; one of them failing must not hide the error.
+    await run.hooks.failed.promise(err, run.context).catch((hookErr) => run.context.log.warn(`A "failed" hook threw: ${errorMessage(hookErr)}`));
     throw err;
   }
 }
