@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { PluginError, errorMessage } from './errors';
+import { packageRootOf, preparePluginLoad } from './host-modules';
 import { pluginShapeProblems, type Plugin } from './plugin';
 import { closeMatches } from './suggest';
 
@@ -173,6 +174,7 @@ export function resolvePlugin(request: string, fromDir: string, where: string): 
 /** Loads a resolved plugin module and returns the plugin object it exports. */
 export async function importPlugin(resolved: ResolvedPlugin, where: string): Promise<Plugin> {
   let mod: unknown;
+  preparePluginLoad(resolved.file, resolved.request, where);
   try {
     // require handles CommonJS and (Node >= 20.19) synchronous ESM; import() the rest.
     try {
@@ -183,7 +185,9 @@ export async function importPlugin(resolved: ResolvedPlugin, where: string): Pro
       mod = await import(require('node:url').pathToFileURL(resolved.file).href);
     }
   } catch (err) {
-    throw new PluginError(`Plugin "${resolved.request}" (${where}) failed to load from ${resolved.file}: ${errorMessage(err)}`, { cause: err });
+    const missing = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? /Cannot find module '([^']+)'/.exec(errorMessage(err))?.[1] : undefined;
+    const hint = missing ? ` (${missing} is a dependency the plugin's package must install: run npm install in ${packageRootOf(resolved.file).root}, or add it to its dependencies)` : '';
+    throw new PluginError(`Plugin "${resolved.request}" (${where}) failed to load from ${resolved.file}: ${errorMessage(err).split('\n')[0]}${hint}`, { cause: err });
   }
   // `export default` compiled to CommonJS arrives as { default: plugin }, maybe twice over.
   let plugin = mod as { default?: unknown; meta?: unknown };
