@@ -18,6 +18,8 @@ export function reportError(err: unknown, write: (s: string) => void): number {
   }
   if (err instanceof LeantuneError) {
     write(`leantune: ${err.message}\n`);
+    // LEANTUNE_DEBUG=1: the whole stack of what went wrong underneath (a plugin's error, an fs error).
+    if (process.env.LEANTUNE_DEBUG && err.cause instanceof Error && err.cause.stack) write(`caused by: ${err.cause.stack}\n`);
     return err.exitCode;
   }
   const message = err instanceof Error ? (process.env.LEANTUNE_DEBUG ? err.stack : err.message) : String(err);

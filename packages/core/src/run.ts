@@ -1,7 +1,7 @@
 import { formatBackendInfo, initBackend, setGradientCheckpointing, setSeed, tf } from '@leantune/tensor';
 import type { Toolkit } from './toolkit';
 import type { MethodContext, RunContext } from './context';
-import { ConfigError, RunError, errorMessage } from './errors';
+import { ConfigError, RunError, errorMessage, pluginFrames } from './errors';
 import { createRunHooks, type RunHooks } from './hooks';
 import { methodTrains } from './methods';
 import { applyStructureEdits } from './structure-edits';
@@ -97,7 +97,7 @@ export class Run {
       try {
         loaded.module = await this.hooks.inject.for(id).promise(loaded.module, mctx);
       } catch (err) {
-        throw new RunError(`Method "${id}" failed to inject into model "${loaded.name}": ${errorMessage(err)}`, { cause: err });
+        throw new RunError(`Method "${id}" failed to inject into model "${loaded.name}": ${errorMessage(err)}${pluginFrames(err)}`, { cause: err });
       }
     }
     // Checked with the model, before any run folder exists: a model that cannot checkpoint fails here.

@@ -1,7 +1,7 @@
 import semver from 'semver';
 import { SyncHook } from 'tapable';
 import { checkSchedule } from './config/schedule-check';
-import { ConfigError, LeantuneError, PluginError, errorMessage } from './errors';
+import { ConfigError, LeantuneError, PluginError, errorMessage, pluginFrames } from './errors';
 import { DatasetLoaderRegistry, ModelLoaderRegistry, StageRegistry } from './extensions';
 import { MethodRegistry, type JSONSchema } from './methods';
 import type { Plugin, PluginContext } from './plugin';
@@ -164,7 +164,7 @@ export class Toolkit {
       await plugin.apply(ctx);
     } catch (err) {
       if (err instanceof LeantuneError) throw err;
-      throw new PluginError(`Plugin ${name}@${plugin.meta.version} failed in apply(): ${errorMessage(err)}`, { cause: err });
+      throw new PluginError(`Plugin ${name}@${plugin.meta.version} failed in apply(): ${errorMessage(err)}${pluginFrames(err)}`, { cause: err });
     }
     this.plugins.push({ plugin, options });
   }
