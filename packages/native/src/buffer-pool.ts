@@ -19,16 +19,29 @@ interface Tracked {
 /** Below this many elements a fresh array is cheap (no mmap): not worth tracking. */
 export const POOL_MIN_ELEMENTS = 16384;
 
+/**
+ * Free buffers of a size nobody asked for in this many requests are let go. A training step
+ * asks for the same sizes every time, so they stay; sizes of a one-off shape (the short last
+ * batch of an epoch, an evaluation) would otherwise sit in the pool for the rest of the run.
+ */
+export const POOL_IDLE_REQUESTS = 20000;
+
 export class BufferPool {
   /** Bytes held in the free lists. */
   bytes = 0;
   private readonly free = new Map<number, Float32Array[]>();
   private readonly tracked = new WeakMap<ArrayBufferLike, Tracked>();
+  /** Request count, and the request at which each size was last asked for. */
+  private requests = 0;
+  private readonly lastAsked = new Map<number, number>();
 
-  constructor(private capBytes: number) {}
+  constructor(private capBytes: number, private readonly idleRequests = POOL_IDLE_REQUESTS) {}
 
   /** A free buffer of exactly `size` elements (contents left over), or null. */
   take(size: number): Float32Array | null {
+    this.requests++;
+    this.lastAsked.set(size, this.requests);
+    if (this.requests % 1024 === 0) this.dropIdle();
     const list = this.free.get(size);
     const array = list?.pop();
     if (array == null) return null;
@@ -74,6 +87,16 @@ export class BufferPool {
     if (list == null) this.free.set(array.length, [array]);
     else list.push(array);
     this.bytes += array.byteLength;
+  }
+
+  /** Lets GC have the free buffers of sizes not asked for in the last `idleRequests` requests. */
+  private dropIdle(): void {
+    for (const [size, list] of this.free) {
+      if (this.requests - (this.lastAsked.get(size) ?? 0) <= this.idleRequests) continue;
+      for (const array of list) this.bytes -= array.byteLength;
+      this.free.delete(size);
+      this.lastAsked.delete(size);
+    }
   }
 
   /** Lets GC have every free buffer (before refusing an allocation, or on dispose). */

@@ -7,7 +7,8 @@ export { DEFAULT_MEMORY_SHARE, MEMORY_LIMIT_ENV, cgroupMemoryMax, parseMemorySiz
 export { planMatMul, type MatMulPlan } from './matmul-plan';
 export { broadcastStrides, reductionView, stridedBinary, type StridedBinary } from './broadcast';
 export { NATIVE_MIN_ELEMENTS } from './elementwise-kernels';
-export { transposePlan } from './movement-kernels';
+export { slicePlan, transposePlan } from './movement-kernels';
+export { BufferPool, POOL_IDLE_REQUESTS, POOL_MIN_ELEMENTS } from './buffer-pool';
 export { nativeBackendProvider, registerNativeBackend, registerNativeTfjsBackend } from './provider';
 
 // Loading the package is what makes `native` selectable (and first after tfjs-node in `auto`).

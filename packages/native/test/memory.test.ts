@@ -1,4 +1,4 @@
-import { cgroupMemoryMax, loadAddon, NativeBackend, parseMemorySize, resolveMemoryLimit } from '@leantune/native';
+import { BufferPool, cgroupMemoryMax, loadAddon, NativeBackend, parseMemorySize, POOL_MIN_ELEMENTS, resolveMemoryLimit } from '@leantune/native';
 import { OutOfMemoryError, tf } from '@leantune/tensor';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -106,5 +106,21 @@ describe('recycled output buffers', () => {
     expect(stored()).toEqual(viewValues);
     tf.dispose([x, second, view]);
     expect(native().pooledBytes).toBeLessThanOrEqual(native().memoryLimit.bytes / 4);
+  });
+});
+
+describe('the buffer pool lets go of sizes nobody asks for any more', () => {
+  it('keeps the sizes every step asks for and drops a one-off shape\'s buffers', () => {
+    const pool = new BufferPool(1e9, 3000);
+    const oneOff = new Float32Array(POOL_MIN_ELEMENTS * 2);
+    const steady = new Float32Array(POOL_MIN_ELEMENTS);
+    pool.recycle(oneOff);
+    pool.recycle(steady);
+    expect(pool.bytes).toBe(oneOff.byteLength + steady.byteLength);
+    // A training loop: the steady size is asked for (and given back) again and again.
+    for (let i = 0; i < 4096; i++) pool.recycle(pool.take(steady.length) ?? new Float32Array(steady.length));
+    expect(pool.bytes).toBe(steady.byteLength);
+    expect(pool.take(oneOff.length)).toBeNull();
+    expect(pool.take(steady.length)).toBe(steady);
   });
 });
