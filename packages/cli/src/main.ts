@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { CORE_VERSION, ConfigError, checkSchedule, datasetSplits } from '@leantune/core';
+import { CORE_VERSION, ConfigError, checkModelKnown, checkSchedule, datasetSplits } from '@leantune/core';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
 import { runCompare } from './commands/compare';
 import { dataCommand } from './commands/data-commands';
@@ -67,6 +67,7 @@ function buildProgram(io: CliIO): Command {
     .addHelpText('after', '\nExample:\n  leantune validate -c leantune.json')
     .action(async (opts: { config: string }) => {
       const { toolkit, config, source, configDir } = await fromConfig(opts.config);
+      await checkModelKnown(toolkit, config.model, configDir, source);
       // Warmup is bounded by the run's length, which needs the training records' count: load the data (no model) to check it.
       if (config.data && config.train.schedule.warmupSteps > 0) {
         const dataset = await toolkit.createRun(structuredClone(config), { configDir }).loadData();

@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixtures, tempDir } from './helpers';
+import { cli, fixtures, tempDir } from './helpers';
 
 // What a plugin author meets when something goes wrong, through the built CLI as a user runs it.
 const repo = join(__dirname, '..', '..', '..');
@@ -53,5 +53,61 @@ describe('a plugin that throws', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('Method "boom" failed to inject into model "tiny-text": kaput in inject\n');
     expect(r.stderr).toContain(`${plugin}:7:`);
+  });
+});
+
+describe('names that no enabled plugin provides', () => {
+  // A project with @acme/leantune-plugin-vera installed (in its node_modules) but not enabled.
+  const project = tempDir('lt-not-enabled-');
+  const vera = join(project, 'node_modules', '@acme', 'leantune-plugin-vera');
+  mkdirSync(vera, { recursive: true });
+  writeFileSync(join(vera, 'package.json'), JSON.stringify({ name: '@acme/leantune-plugin-vera', version: '1.0.0', main: 'index.js' }));
+  writeFileSync(
+    join(vera, 'index.js'),
+    `module.exports = { meta: { name: '@acme/leantune-plugin-vera', version: '1.0.0', core: '*' }, apply(ctx) {
+      ctx.methods.register({ id: 'vera', prefix: 'vera_', family: 'reparameterization', configSchema: { type: 'object' }, inject: (m) => m });
+      ctx.stages.register({ name: 'vera-clean', stage: 0, run: (d) => d });
+      ctx.models.register({ name: 'vera-net', models: ['vera-net'], test: (s) => s.name === 'vera-net', load: async () => { throw new Error('no'); } });
+    } };\n`,
+  );
+  const validate = async (body: object) => {
+    const file = join(project, 'leantune.json');
+    const base = { plugins: [join(fixtures, 'tiny-model.js'), join(fixtures, 'tiny-data.js'), 'lora'], model: 'tiny-text', data: { name: 'tiny-sentiment' }, runtime: { backend: 'cpu' } };
+    writeFileSync(file, JSON.stringify({ ...base, ...body }, null, 2));
+    return cli(project, ['validate', '-c', file]);
+  };
+
+  it('an unknown method id that an installed plugin provides: enable that plugin, not "Did you mean lora"', async () => {
+    const r = await validate({ methods: { vera: {} } });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('/methods/vera: method "vera" is provided by @acme/leantune-plugin-vera, installed but not enabled: add "@acme/vera" to plugins.');
+    expect(r.err).not.toContain('Did you mean');
+  });
+
+  it('an unknown stage name that an installed plugin provides', async () => {
+    const r = await validate({ data: { name: 'tiny-sentiment', stages: { 'vera-clean': {} } } });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('/data/stages/vera-clean: stage "vera-clean" is provided by @acme/leantune-plugin-vera, installed but not enabled: add "@acme/vera" to plugins.');
+  });
+
+  it('an unknown model name that an installed plugin provides', async () => {
+    const r = await validate({ model: 'vera-net' });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('/model: No model loader recognised model "vera-net". Loaders asked: tiny-text. The model "vera-net" is provided by @acme/leantune-plugin-vera, installed but not enabled: add "@acme/vera" to plugins.');
+  });
+
+  it('validate rejects an unknown model name, at its line', async () => {
+    const r = await validate({ model: 'tiny-txt' });
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/leantune\.json:\d+:\d+: \/model: No model loader recognised model "tiny-txt"\. Loaders asked: tiny-text\. Did you mean "tiny-text"\?/);
+  });
+
+  it.each([
+    ['bert-base-uncased', 'models/bert-base-uncased'],
+    ['openai/gpt2', 'models/gpt2'],
+  ])('a Hub model name (%s) points to the hf plugin and leantune pull', async (name, folder) => {
+    const r = await validate({ model: name });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`"${name}" looks like a Hugging Face Hub model: download it with \`leantune pull ${name} -o ${folder}\`, add "hf" to plugins, and set "model": { "name": "hf", "path": "${folder}" }.`);
   });
 });

@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { loadConfigFile, type ConfigSource } from './config/load';
 import { envelopeSchema, type PluginEntry, type ResolvedConfig } from './config/schema';
 import { SchemaValidator } from './config/validate';
+import { withEnableHints } from './providers';
 import { importPlugin, resolvePlugin } from './resolve';
 import { createToolkit, type PluginUse, type Toolkit, type ToolkitOptions } from './toolkit';
 
@@ -50,6 +51,12 @@ export async function loadConfig(
       return { plugin: await importPlugin(resolvePlugin(name, fromDir, where), where), where };
     },
   });
-  const config = toolkit.resolveConfig(source.data, source);
+  let config: ResolvedConfig;
+  try {
+    config = toolkit.resolveConfig(source.data, source);
+  } catch (err) {
+    // An unknown method or stage that an installed plugin provides: say which one to enable.
+    throw await withEnableHints(err, source.data, toolkit, fromDir);
+  }
   return { toolkit, config, source, configDir: fromDir };
 }

@@ -6,6 +6,7 @@ export * from './methods';
 export * from './extensions';
 export * from './plugin';
 export * from './resolve';
+export * from './providers';
 export * from './run';
 export * from './toolkit';
 export * from './from-config';

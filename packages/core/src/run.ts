@@ -4,6 +4,7 @@ import type { MethodContext, RunContext } from './context';
 import { ConfigError, RunError, errorMessage, pluginFrames } from './errors';
 import { createRunHooks, type RunHooks } from './hooks';
 import { methodTrains } from './methods';
+import { unknownModelError } from './providers';
 import { applyStructureEdits } from './structure-edits';
 import { didYouMean } from './suggest';
 import type { ResolvedConfig } from './config/schema';
@@ -23,8 +24,8 @@ export function datasetLabels(dataset: Dataset): string[] {
 }
 
 /** No tap of a bail hook answered: say who was asked and what names they know. */
-function unrecognised(kind: 'model' | 'dataset', name: string, taps: ReadonlyArray<{ name: string }>, known: string[]): ConfigError {
-  const asked = taps.map((t) => t.name).join(', ') || `none (enable a ${kind === 'model' ? 'model' : 'data'} plugin)`;
+function unrecognised(kind: 'dataset', name: string, taps: ReadonlyArray<{ name: string }>, known: string[]): ConfigError {
+  const asked = taps.map((t) => t.name).join(', ') || 'none (enable a data plugin)';
   return new ConfigError(`No ${kind} loader recognised ${kind} "${name}". Loaders asked: ${asked}.${didYouMean(name, known)}`);
 }
 
@@ -79,7 +80,7 @@ export class Run {
     const spec = this.config.model;
     const loaded = await this.hooks.loadModel.promise(spec, this.context);
     if (!loaded) {
-      throw unrecognised('model', spec.name, this.hooks.loadModel.taps, this.toolkit.models.list().flatMap((l) => l.models ?? []));
+      throw await unknownModelError(this.toolkit, spec, this.context.configDir);
     }
     await this.hooks.modelLoaded.promise(loaded, this.context);
     for (const line of applyStructureEdits(loaded.module, this.config.edit)) this.context.log.info(`edit: ${line}`);

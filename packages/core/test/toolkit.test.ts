@@ -119,7 +119,7 @@ describe('Toolkit', () => {
     const broken = plugin('broken', { apply: () => { throw new Error('boom'); } });
     const err = await createToolkit({ plugins: [broken] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PluginError);
-    expect((err as PluginError).message).toBe('Plugin broken@1.0.0 failed in apply(): boom');
+    expect((err as PluginError).message).toMatch(/^Plugin broken@1\.0\.0 failed in apply\(\): boom\n {4}at .*toolkit\.test\.ts:\d+:\d+\)?$/);
     expect((err as PluginError).exitCode).toBe(2);
   });
 
