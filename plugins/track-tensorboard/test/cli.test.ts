@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, jsonLines, localConfig, onlyRun, tempDir } from '../../../packages/cli/test/helpers';
 import { readEvents, type ReadEvent } from './read-events';
@@ -74,6 +74,25 @@ describe('track-tensorboard through the CLI', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/stepEvery/);
     expect(bad.err).toMatch(/logdir/);
+  }, 60_000);
+
+  it('a resumed run writes a new event file into its own folder', async () => {
+    const cwd = tempDir('lt-tb-resume-');
+    const config = trackedConfig(cwd, 'track-tensorboard', { epochs: 1 });
+    expect((await cli(cwd, ['train', '-c', config, '--quiet'])).code).toBe(0);
+    // A copy of the finished run, marked interrupted at its step-4 checkpoint: the resume trains steps 5 and 6 again.
+    const resumed = join(cwd, 'resumed');
+    cpSync(onlyRun(cwd), resumed, { recursive: true });
+    const record = JSON.parse(readFileSync(join(resumed, 'run.json'), 'utf8'));
+    writeFileSync(join(resumed, 'run.json'), JSON.stringify({ ...record, status: 'interrupted' }));
+    writeFileSync(join(resumed, 'checkpoints', 'latest'), 'step-00000004');
+    const r = await cli(cwd, ['train', '--resume', resumed, '--quiet']);
+    expect(r.code).toBe(0);
+    const files = readdirSync(join(resumed, 'tensorboard'));
+    expect(files).toHaveLength(2);
+    const steps = files.map((f) => readEvents(join(resumed, 'tensorboard', f)).filter((e) => 'train/loss' in e.scalars).map((e) => e.step));
+    // The first run's steps, then the resumed run's from the checkpoint at step 4 on.
+    expect(steps.sort((a, b) => b.length - a.length)).toEqual([[1, 2, 3, 4, 5, 6], [5, 6]]);
   }, 60_000);
 
   it('an unwritable log folder only warns: training completes', async () => {

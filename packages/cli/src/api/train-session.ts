@@ -97,6 +97,8 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   // An impossible schedule fails here, before anything is written.
   checkSchedule(run.config.train, trainRecordCount(run));
   const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir ?? loaded.configDir));
+  // A resumed run continues in its folder: reporters (tracking plugins) write there again.
+  run.context.runDir = dir;
   try {
     return await trainInFolder(run, dir, resumed, options);
   } catch (err) {
