@@ -1,4 +1,4 @@
-import { ConfigError, definePlugin } from '@leantune/core';
+import { definePlugin } from '@leantune/core';
 import { MlflowClient, authHeaders } from './client';
 import { PLUGIN_NAME, trackRun, type MlflowOptions } from './tracker';
 
@@ -6,7 +6,7 @@ export const optionsSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    trackingUri: { type: 'string', minLength: 1, description: 'http(s) address of the MLflow tracking server (default MLFLOW_TRACKING_URI)' },
+    trackingUri: { type: 'string', pattern: '^https?://[^/]', description: 'http(s) address of the MLflow tracking server (default MLFLOW_TRACKING_URI)' },
     experimentName: { type: 'string', minLength: 1, description: 'Experiment to log into, created when missing (default MLFLOW_EXPERIMENT_NAME, else "leantune")' },
     runName: { type: 'string', minLength: 1, description: "MLflow run name (default the run folder's name)" },
     tags: { type: 'object', additionalProperties: { type: 'string' }, default: {}, description: 'Extra run tags' },
@@ -17,22 +17,18 @@ export const optionsSchema = {
   },
 } as const;
 
-/** The tracking server's address: the option, else MLFLOW_TRACKING_URI; only http(s) servers. */
-export function trackingUriOf(options: Pick<MlflowOptions, 'trackingUri'>, env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The tracking server's address: the option, else MLFLOW_TRACKING_URI. Undefined with the
+ * reason when there is none or it is not http(s) (a `file:` store is Python-only).
+ */
+export function trackingUriOf(options: Pick<MlflowOptions, 'trackingUri'>, env: NodeJS.ProcessEnv = process.env): { uri?: string; problem?: string } {
   const uri = options.trackingUri ?? env.MLFLOW_TRACKING_URI;
-  const example = '["track-mlflow", { "trackingUri": "http://127.0.0.1:5000" }]';
-  if (!uri) throw new ConfigError(`Plugin track-mlflow has no tracking server: set its option "trackingUri" (e.g. ${example}) or the MLFLOW_TRACKING_URI environment variable.`);
-  let url: URL | undefined;
-  try {
-    url = new URL(uri);
-  } catch {
-    /* reported below */
+  const fix = 'set the option "trackingUri" (["track-mlflow", { "trackingUri": "http://127.0.0.1:5000" }]) or MLFLOW_TRACKING_URI to a tracking server\'s http(s) address';
+  if (!uri) return { problem: `no tracking server: ${fix}` };
+  if (!/^https?:\/\/[^/]/.test(uri)) {
+    return { problem: `${options.trackingUri ? 'option "trackingUri"' : 'MLFLOW_TRACKING_URI'} is "${uri}", not an http(s) address (this plugin talks to a tracking server over its REST API): ${fix}` };
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    const from = options.trackingUri ? 'option "trackingUri"' : 'MLFLOW_TRACKING_URI';
-    throw new ConfigError(`Plugin track-mlflow: ${from} is "${uri}", not an http(s) address. This plugin talks to a tracking server over its REST API; start one (mlflow server) and give its address, e.g. ${example}.`);
-  }
-  return uri;
+  return { uri };
 }
 
 /** Logs every run to an MLflow tracking server: `"plugins": [["track-mlflow", { "trackingUri": "http://127.0.0.1:5000" }]]`. */
@@ -40,9 +36,18 @@ export default definePlugin<MlflowOptions>({
   meta: { name: PLUGIN_NAME, version: '0.1.0', core: '^0.1.0', description: 'Params, metrics and run status to an MLflow tracking server' },
   optionsSchema,
   apply(ctx) {
-    const client = new MlflowClient(trackingUriOf(ctx.options), { timeoutMs: ctx.options.timeoutMs, headers: authHeaders() });
-    const experimentName = ctx.options.experimentName ?? process.env.MLFLOW_EXPERIMENT_NAME ?? 'leantune';
-    ctx.hooks.run.tap(PLUGIN_NAME, (run) => void trackRun(run, client, { ...ctx.options, experimentName }));
+    // Read when a run is created, not here: listing installed plugins applies this one too, without options.
+    ctx.hooks.run.tap(PLUGIN_NAME, (run) => {
+      const { uri, problem } = trackingUriOf(ctx.options);
+      if (!uri) {
+        // A run that trains says why it is not tracked; it is never stopped for it.
+        run.hooks.beforeTrain.tap(PLUGIN_NAME, () => run.context.log.warn(`track-mlflow: ${problem}. This run is not tracked in MLflow.`));
+        return;
+      }
+      const client = new MlflowClient(uri, { timeoutMs: ctx.options.timeoutMs, headers: authHeaders() });
+      const experimentName = ctx.options.experimentName ?? process.env.MLFLOW_EXPERIMENT_NAME ?? 'leantune';
+      trackRun(run, client, { ...ctx.options, experimentName });
+    });
   },
 });
 

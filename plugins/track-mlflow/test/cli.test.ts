@@ -90,19 +90,21 @@ describe('track-mlflow through the CLI, against a stub server answering with rec
     expect(tags.find((t: { key: string }) => t.key === 'leantune.error').value).toMatch(/boom at step 3/);
   }, 60_000);
 
-  it('without a tracking URI the config fails validation naming the option and MLFLOW_TRACKING_URI', async () => {
+  it('without a tracking URI the run trains untracked with a warning naming the option and MLFLOW_TRACKING_URI; a bad option fails validation', async () => {
     const cwd = tempDir('lt-mlflow-nouri-');
     const saved = process.env.MLFLOW_TRACKING_URI;
     delete process.env.MLFLOW_TRACKING_URI;
     try {
-      const r = await cli(cwd, ['validate', '-c', trackedConfig(cwd, {})]);
-      expect(r.code).not.toBe(0);
-      expect(r.err).toMatch(/track-mlflow has no tracking server: set its option "trackingUri".*MLFLOW_TRACKING_URI/);
-      const bad = await cli(cwd, ['validate', '-c', trackedConfig(cwd, { trackingUri: stub.uri, flushEvery: 0 })]);
+      const r = await cli(cwd, ['train', '-c', trackedConfig(cwd, {}), '--quiet']);
+      expect(r.code).toBe(0);
+      expect(r.err).toMatch(/track-mlflow: no tracking server: set the option "trackingUri".*MLFLOW_TRACKING_URI.*This run is not tracked in MLflow\./);
+      const bad = await cli(cwd, ['validate', '-c', trackedConfig(cwd, { trackingUri: 'localhost:5000', flushEvery: 0 })]);
       expect(bad.code).not.toBe(0);
       expect(bad.err).toMatch(/flushEvery/);
+      expect(bad.err).toMatch(/trackingUri/);
     } finally {
       if (saved !== undefined) process.env.MLFLOW_TRACKING_URI = saved;
     }
+    expect(stub.requests).toEqual([]);
   }, 60_000);
 });

@@ -76,11 +76,11 @@ describe('MlflowClient against recorded MLflow request/response pairs', () => {
     expect(params.some((p) => p.key === 'none')).toBe(false);
   });
 
-  it('the tracking URI comes from the option or MLFLOW_TRACKING_URI; missing or non-http fails naming the option and the fix', () => {
-    expect(trackingUriOf({ trackingUri: 'http://a:5000' }, {})).toBe('http://a:5000');
-    expect(trackingUriOf({}, { MLFLOW_TRACKING_URI: 'https://b' })).toBe('https://b');
-    expect(() => trackingUriOf({}, {})).toThrow(/option "trackingUri".*MLFLOW_TRACKING_URI/);
-    expect(() => trackingUriOf({}, { MLFLOW_TRACKING_URI: 'file:./mlruns' })).toThrow(/MLFLOW_TRACKING_URI is "file:.\/mlruns", not an http\(s\) address/);
-    expect(() => trackingUriOf({ trackingUri: 'localhost:5000' }, {})).toThrow(/option "trackingUri" is "localhost:5000"/);
+  it('the tracking URI comes from the option or MLFLOW_TRACKING_URI; missing or non-http is a problem naming the option and the fix', () => {
+    expect(trackingUriOf({ trackingUri: 'http://a:5000' }, {})).toEqual({ uri: 'http://a:5000' });
+    expect(trackingUriOf({}, { MLFLOW_TRACKING_URI: 'https://b' })).toEqual({ uri: 'https://b' });
+    expect(trackingUriOf({}, {}).problem).toMatch(/^no tracking server: set the option "trackingUri".*or MLFLOW_TRACKING_URI/);
+    expect(trackingUriOf({}, { MLFLOW_TRACKING_URI: 'file:./mlruns' }).problem).toMatch(/^MLFLOW_TRACKING_URI is "file:.\/mlruns", not an http\(s\) address/);
+    expect(trackingUriOf({ trackingUri: 'localhost:5000' }, {}).problem).toMatch(/^option "trackingUri" is "localhost:5000"/);
   });
 });
