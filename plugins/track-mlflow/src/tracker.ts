@@ -26,6 +26,8 @@ export function trackRun(run: Run, client: MlflowClient, options: MlflowOptions 
   const log = run.context.log;
   let runId: string | undefined;
   let started = false;
+  /** The MLflow run could not be created: nothing more is collected or sent. */
+  let disabled = false;
   let pending: Metric[] = [];
   let chain: Promise<void> = Promise.resolve();
   let dropped = 0;
@@ -48,7 +50,7 @@ export function trackRun(run: Run, client: MlflowClient, options: MlflowOptions 
       await client.logBatch(runId, batch);
     });
   const push = (step: number, values: Readonly<Record<string, number>>) => {
-    if (!started) return;
+    if (!started || disabled) return;
     const timestamp = Date.now();
     for (const [key, value] of Object.entries(values)) if (Number.isFinite(value)) pending.push({ key, value, timestamp, step });
     if (pending.length > options.maxPending) {
@@ -85,8 +87,14 @@ export function trackRun(run: Run, client: MlflowClient, options: MlflowOptions 
     ];
     // Not awaited: training starts at once; step metrics wait in `pending` until the run exists.
     enqueue(async () => {
-      const experiment = await client.experimentId(options.experimentName);
-      runId = (await client.createRun(experiment, name, tags)).run_id;
+      try {
+        const experiment = await client.experimentId(options.experimentName);
+        runId = (await client.createRun(experiment, name, tags)).run_id;
+      } catch (err) {
+        disabled = true;
+        pending = [];
+        throw err;
+      }
       log.info(`MLflow run ${runId} in experiment "${options.experimentName}" at ${client.baseUrl}`);
       if (options.logParams) await client.logBatch(runId, [], flattenParams({ ...ctx.config, plugins: undefined }));
     });
