@@ -31,7 +31,7 @@ describe('@leantune/plugin-bitfit', () => {
   });
 
   it('trains only the selected biases through a Run, lowers the loss, leaks nothing; save → load restores the outputs', async () => {
-    const run = toolkit.createRun({ model: 'tiny-text', methods: { bitfit: {} }, data: { name: 'tiny-sentiment' }, train: { epochs: 8, batchSize: 8, learningRate: 0.2 }, runtime: { seed: 4 } });
+    const run = toolkit.createRun({ model: 'tiny-text', methods: { bitfit: {} }, data: { name: 'tiny-sentiment' }, train: { epochs: 8, batchSize: 8, learningRate: 0.2 }, runtime: { seed: 4, backend: 'cpu' } });
     const model = await run.loadModel();
     expect([...model.module.trainableVariables().keys()]).toEqual(['encoder.dense.bias', 'classifier.bias']);
     expect(model.module.countParameters().trainable).toBe(18);
@@ -42,7 +42,7 @@ describe('@leantune/plugin-bitfit', () => {
     const counts: number[] = [];
     run.hooks.afterStep.tap('leaks', () => void counts.push(tf.memory().numTensors));
     await run.fit();
-    // 18 bias parameters only: measured 0.722 → 0.680 over 48 steps.
+    // 18 bias parameters only: measured 0.722 → 0.680 over 48 steps from the cpu backend's seeded init (the native backend draws other weights from the same seed).
     expect(loss()).toBeLessThan(before * 0.95);
     expect(counts[counts.length - 1]).toBe(counts[2]);
     expect(Array.from(model.module.getParameter('encoder.dense.weight').variable.dataSync())).toEqual(weightBefore);
