@@ -55,7 +55,7 @@ describe('@leantune/plugin-bitfit', () => {
     expect(JSON.parse(fs.readFileSync(path.join(dir, BITFIT_CONFIG_NAME), 'utf8'))).toEqual({ method: 'bitfit', biases: 'all', target_modules: null, exclude_modules: null, parameters: ['encoder.dense.bias', 'classifier.bias'] });
 
     // A fresh model from the same seed has the same weights but the untrained biases.
-    const fresh = toolkit.createRun({ model: 'tiny-text', methods: { bitfit: {} }, runtime: { seed: 4 } });
+    const fresh = toolkit.createRun({ model: 'tiny-text', methods: { bitfit: {} }, runtime: { seed: 4, backend: 'cpu' } });
     const other = await fresh.loadModel();
     const batch = model.encode!(data.records.slice(0, 8));
     expect(maxAbsDiff(other.predict!(batch), model.predict!(batch))).toBeGreaterThan(1e-4);
