@@ -138,7 +138,8 @@ export function variableGradients(f: () => tf.Scalar, vars: readonly tf.Variable
           acc.set(id, current == null ? dx : tf.add(current, dx));
           if (current != null) {
             current.dispose();
-            dx.dispose();
+            // A gradient function may hand back dy itself (or another live gradient): keep it then.
+            if (![...acc.values()].includes(dx)) dx.dispose();
           }
         }
         // Each output is made by this node alone, so its gradient is used up; and what the

@@ -1,4 +1,4 @@
-import { fusedLayerNorm, geluTanh, Linear, LayerNorm, setSeed, tf, variableGradients } from '@leantune/tensor';
+import { customOp, fusedLayerNorm, geluTanh, Linear, LayerNorm, setSeed, tf, variableGradients } from '@leantune/tensor';
 
 /** A small deep stack: Linear → LayerNorm → GELU, repeated, then a scalar loss. */
 function stack(depth: number, width: number) {
@@ -61,6 +61,17 @@ describe('variableGradients', () => {
     expect(() => variableGradients(() => tf.square(a) as unknown as tf.Scalar, [a])).toThrow('variableGradients: f must return a scalar, got a rank-1 tensor');
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([a, unused]);
+  });
+
+  it('keeps a gradient that a gradient function hands back as is (dy for both inputs)', () => {
+    const a = tf.variable(tf.tensor1d([1, 2, 3]));
+    // a + a whose backward returns dy itself for both inputs, after `a` already got a gradient from sum(a).
+    const passThrough = (x: tf.Tensor, y: tf.Tensor) =>
+      customOp([x, y], ([p, q]) => ({ value: tf.add(p, q), gradFunc: (dy) => [dy, dy] }));
+    const f = () => tf.add(tf.sum(tf.mul(passThrough(a, a), tf.tensor1d([1, 10, 100]))), tf.sum(a)) as tf.Scalar;
+    const ours = variableGradients(f, [a]);
+    expect(Array.from(ours.grads[a.name].dataSync())).toEqual([3, 21, 201]);
+    tf.dispose([a, ours.value, ...Object.values(ours.grads)]);
   });
 
   it('works through custom-gradient (fused) ops', () => {
