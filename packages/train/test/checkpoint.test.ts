@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { tf } from '@leantune/tensor';
 import { loadCheckpoint, resolveCheckpoint, safetensorsStore, saveCheckpoint, TensorStore } from '@leantune/train';
+import { freshTempDir } from './helpers/temp-dir';
 
 function contents(step: number, value: number) {
   return {
@@ -19,20 +19,16 @@ function disposeContents(c: { weights: Map<string, tf.Tensor>; optimizer: { tens
 }
 
 describe('checkpoints', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-ckpt-'));
-  });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tmp = freshTempDir('lt-ckpt-');
 
   it('round-trips weights, optimizer state and trainer state, and points latest at it', async () => {
     const c = contents(10, 1.5);
-    const folder = await saveCheckpoint(dir, c);
+    const folder = await saveCheckpoint(tmp.path, c);
     disposeContents(c);
     expect(path.basename(folder)).toBe('step-00000010');
-    expect(fs.readFileSync(path.join(dir, 'latest'), 'utf8').trim()).toBe('step-00000010');
-    expect(fs.readdirSync(dir).sort()).toEqual(['latest', 'step-00000010']);
-    const loaded = await loadCheckpoint<{ epoch: number; note: string }>(dir);
+    expect(fs.readFileSync(path.join(tmp.path, 'latest'), 'utf8').trim()).toBe('step-00000010');
+    expect(fs.readdirSync(tmp.path).sort()).toEqual(['latest', 'step-00000010']);
+    const loaded = await loadCheckpoint<{ epoch: number; note: string }>(tmp.path);
     expect(loaded.step).toBe(10);
     expect(loaded.trainer).toEqual({ epoch: 1, note: 'at 10' });
     expect(loaded.optimizerName).toBe('adamw');
@@ -48,7 +44,7 @@ describe('checkpoints', () => {
 
   it('a save that fails half-way leaves no checkpoint folder and keeps the previous one as latest', async () => {
     const first = contents(5, 1);
-    await saveCheckpoint(dir, first);
+    await saveCheckpoint(tmp.path, first);
     let calls = 0;
     const failing: TensorStore = {
       extension: 'safetensors',
@@ -58,9 +54,9 @@ describe('checkpoints', () => {
       },
       load: safetensorsStore.load,
     };
-    await expect(saveCheckpoint(dir, contents(10, 9), { store: failing })).rejects.toThrow('disk full');
-    expect(fs.readdirSync(dir).sort()).toEqual(['latest', 'step-00000005']);
-    const loaded = await loadCheckpoint(dir);
+    await expect(saveCheckpoint(tmp.path, contents(10, 9), { store: failing })).rejects.toThrow('disk full');
+    expect(fs.readdirSync(tmp.path).sort()).toEqual(['latest', 'step-00000005']);
+    const loaded = await loadCheckpoint(tmp.path);
     expect(loaded.step).toBe(5);
     disposeContents(loaded);
     disposeContents(first);
@@ -69,16 +65,16 @@ describe('checkpoints', () => {
   it('never takes a damaged or half-written folder for a good one', async () => {
     const c5 = contents(5, 1);
     const c10 = contents(10, 2);
-    await saveCheckpoint(dir, c5);
-    const folder10 = await saveCheckpoint(dir, c10);
+    await saveCheckpoint(tmp.path, c5);
+    const folder10 = await saveCheckpoint(tmp.path, c10);
     // A crash inside a temp folder, and a step folder without its manifest, are both ignored.
-    fs.mkdirSync(path.join(dir, '.tmp-step-00000015-1-x'));
-    fs.mkdirSync(path.join(dir, 'step-00000020'));
-    expect(resolveCheckpoint(dir)).toBe(folder10);
+    fs.mkdirSync(path.join(tmp.path, '.tmp-step-00000015-1-x'));
+    fs.mkdirSync(path.join(tmp.path, 'step-00000020'));
+    expect(resolveCheckpoint(tmp.path)).toBe(folder10);
     // Truncating a file of the latest checkpoint makes it invalid: fall back to step 5.
     const weights = path.join(folder10, 'weights.safetensors');
     fs.truncateSync(weights, fs.statSync(weights).size - 4);
-    expect(path.basename(resolveCheckpoint(dir))).toBe('step-00000005');
+    expect(path.basename(resolveCheckpoint(tmp.path))).toBe('step-00000005');
     expect(() => resolveCheckpoint(folder10)).toThrow(/step-00000010 is incomplete or damaged: weights.safetensors has \d+ bytes, the manifest says \d+/);
     disposeContents(c5);
     disposeContents(c10);
@@ -87,16 +83,16 @@ describe('checkpoints', () => {
   it('overwrites a checkpoint of the same step and prunes to keepLast', async () => {
     for (const [step, v] of [[1, 1], [2, 2], [3, 3], [3, 7]]) {
       const c = contents(step, v);
-      await saveCheckpoint(dir, c, { keepLast: 2 });
+      await saveCheckpoint(tmp.path, c, { keepLast: 2 });
       disposeContents(c);
     }
-    expect(fs.readdirSync(dir).sort()).toEqual(['latest', 'step-00000002', 'step-00000003']);
-    const loaded = await loadCheckpoint(dir);
+    expect(fs.readdirSync(tmp.path).sort()).toEqual(['latest', 'step-00000002', 'step-00000003']);
+    const loaded = await loadCheckpoint(tmp.path);
     expect(loaded.weights.get('layer.weight')!.dataSync()[0]).toBe(7);
     disposeContents(loaded);
   });
 
   it('explains what it expected when nothing is there', () => {
-    expect(() => resolveCheckpoint(dir)).toThrow(/No complete checkpoint in .*lt-ckpt-.*"latest" file/);
+    expect(() => resolveCheckpoint(tmp.path)).toThrow(/No complete checkpoint in .*lt-ckpt-.*"latest" file/);
   });
 });

@@ -1,9 +1,7 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { tf } from '@leantune/tensor';
 import { fit, FitOptions, perClassMetrics, perClassScores } from '@leantune/train';
 import { SoftmaxClassifier, ToyBatch, toyDataset } from './helpers/classifier';
+import { freshTempDir } from './helpers/temp-dir';
 
 // 20 samples at batch 4: 5 steps per epoch.
 const data = toyDataset(20, 4, 3);
@@ -28,11 +26,7 @@ function options(model: SoftmaxClassifier, extra: Partial<FitOptions<ToyBatch>> 
 const weightsOf = (model: SoftmaxClassifier) => [...model.stateDict().values()].flatMap((t) => Array.from(t.dataSync()));
 
 describe('fit: evaluation every N steps and saveBest', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-fit-eval-'));
-  });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tmp = freshTempDir('lt-fit-eval-');
 
   it('evalEvery evaluates between epoch ends, leaving an epoch\'s last step to the epoch evaluation', async () => {
     const seen: number[] = [];
@@ -65,14 +59,14 @@ describe('fit: evaluation every N steps and saveBest', () => {
     const first = await fit(
       options(firstModel, {
         saveBest: { monitor: 'score', mode: 'max' },
-        checkpoint: { dir },
+        checkpoint: { dir: tmp.path },
         signal: controller.signal,
         callbacks: { afterStep: (logs) => void (logs.step === 6 && controller.abort()) },
       }),
     );
     expect(first.stoppedBy).toBe('aborted');
     const resumedModel = new SoftmaxClassifier(4, 3);
-    const resumed = await fit(options(resumedModel, { saveBest: { monitor: 'score', mode: 'max' }, resumeFrom: dir }));
+    const resumed = await fit(options(resumedModel, { saveBest: { monitor: 'score', mode: 'max' }, resumeFrom: tmp.path }));
     expect(resumed.best).toEqual(straight.best);
     expect(weightsOf(resumedModel)).toEqual(weightsOf(straightModel));
     [straightModel, firstModel, resumedModel].forEach((m) => m.dispose());

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Dropout, tf } from '@leantune/tensor';
 import { ClassificationMeter, createLrSchedule, fit, FitOptions, loadCheckpoint, StepLogs } from '@leantune/train';
 import { crossEntropy, SoftmaxClassifier, ToyBatch, toyDataset } from './helpers/classifier';
+import { freshTempDir } from './helpers/temp-dir';
 
 /** The classifier with a Dropout layer on its input, so runs depend on seeded random ops. */
 class DropoutClassifier extends SoftmaxClassifier {
@@ -46,11 +46,7 @@ function expectClose(a: number[], b: number[], tol = 1e-6): void {
 }
 
 describe('fit', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-fit-'));
-  });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tmp = freshTempDir('lt-fit-');
 
   it('abort after 5 steps + resume gives the same 10 losses as a straight run', async () => {
     const straightModel = new DropoutClassifier(4, 3);
@@ -62,7 +58,7 @@ describe('fit', () => {
     const firstModel = new DropoutClassifier(4, 3);
     const first = await fit(
       options(firstModel, {
-        checkpoint: { dir },
+        checkpoint: { dir: tmp.path },
         signal: controller.signal,
         callbacks: { afterStep: (logs) => void (logs.step === 4 && controller.abort()) },
       }),
@@ -72,7 +68,7 @@ describe('fit', () => {
     expect(path.basename(first.checkpoint!)).toBe('step-00000005');
 
     const resumedModel = new DropoutClassifier(4, 3);
-    const resumed = await fit(options(resumedModel, { resumeFrom: dir }));
+    const resumed = await fit(options(resumedModel, { resumeFrom: tmp.path }));
     expect(resumed.stepLogs.map((l) => l.step)).toEqual([5, 6, 7, 8, 9]);
     const losses = [...first.stepLogs, ...resumed.stepLogs].map((l) => l.loss);
     expectClose(losses, straight.stepLogs.map((l) => l.loss));
@@ -86,10 +82,10 @@ describe('fit', () => {
   it('resumes mid-epoch from a periodic checkpoint with SGD and gradient accumulation', async () => {
     const sgd = { optimizer: { name: 'sgd', lr: 0.2, momentum: 0.9, nesterov: true } as const, gradAccum: 2, batchSize: 2 };
     const straightModel = new DropoutClassifier(4, 3);
-    const straight = await fit(options(straightModel, { ...sgd, checkpoint: { dir, everySteps: 3 } }));
-    expect(fs.readdirSync(dir).filter((n) => n.startsWith('step-')).sort()).toEqual(['step-00000003', 'step-00000006', 'step-00000009', 'step-00000010']);
+    const straight = await fit(options(straightModel, { ...sgd, checkpoint: { dir: tmp.path, everySteps: 3 } }));
+    expect(fs.readdirSync(tmp.path).filter((n) => n.startsWith('step-')).sort()).toEqual(['step-00000003', 'step-00000006', 'step-00000009', 'step-00000010']);
     const resumedModel = new DropoutClassifier(4, 3);
-    const resumed = await fit(options(resumedModel, { ...sgd, resumeFrom: path.join(dir, 'step-00000003') }));
+    const resumed = await fit(options(resumedModel, { ...sgd, resumeFrom: path.join(tmp.path, 'step-00000003') }));
     expectClose(resumed.stepLogs.map((l) => l.loss), straight.stepLogs.slice(3).map((l) => l.loss));
     expectClose(weightsOf(resumedModel), weightsOf(straightModel));
     [straightModel, resumedModel].forEach((m) => m.dispose());
@@ -104,7 +100,7 @@ describe('fit', () => {
         epochs: 4,
         gradAccum: 2,
         batchSize: 2,
-        checkpoint: { dir, everySteps: 4 },
+        checkpoint: { dir: tmp.path, everySteps: 4 },
         evalFn: () => ({ loss: 1 }),
         callbacks: { afterStep: (logs) => void counts.set(logs.step + 1, tf.memory().numTensors) },
       }),
@@ -169,12 +165,12 @@ describe('fit', () => {
       return { loss, accuracy, macroF1 };
     };
     const before = evalFn();
-    const result = await fit(options(model, { epochs: 6, loss: (b) => crossEntropy(model, b), evalFn, checkpoint: { dir } }));
+    const result = await fit(options(model, { epochs: 6, loss: (b) => crossEntropy(model, b), evalFn, checkpoint: { dir: tmp.path } }));
     const after = result.epochLogs[result.epochLogs.length - 1].metrics;
     expect(after.loss).toBeLessThan(before.loss - 0.2);
     expect(after.accuracy).toBeGreaterThan(before.accuracy);
     expect(Array.from(model.getParameter('bias').variable.dataSync())).toEqual([0, 0, 0]);
-    const ckpt = await loadCheckpoint(dir);
+    const ckpt = await loadCheckpoint(tmp.path);
     expect([...ckpt.weights.keys()]).toEqual(['weight']);
     expect([...ckpt.optimizer.tensors.keys()].sort()).toEqual(['weight.exp_avg', 'weight.exp_avg_sq']);
     tf.dispose([...ckpt.weights.values(), ...ckpt.optimizer.tensors.values()]);
@@ -184,11 +180,11 @@ describe('fit', () => {
   it('stops early when the monitored metric stops improving, and a finished run resumes to nothing', async () => {
     const scores = [1.0, 0.9, 0.95, 0.97, 0.5, 0.4];
     const model = new SoftmaxClassifier(4, 3);
-    const result = await fit(options(model, { epochs: 6, evalFn: (_m, s) => ({ loss: scores[s.epoch] }), earlyStopping: { patience: 2 }, checkpoint: { dir } }));
+    const result = await fit(options(model, { epochs: 6, evalFn: (_m, s) => ({ loss: scores[s.epoch] }), earlyStopping: { patience: 2 }, checkpoint: { dir: tmp.path } }));
     expect(result.stoppedBy).toBe('early-stopping');
     expect(result.epochLogs.map((e) => e.improved)).toEqual([true, true, false, false]);
     expect(result.state.earlyStopping).toEqual({ best: 0.9, bestEpoch: 1, wait: 2, stopped: true });
-    const again = await fit(options(model, { epochs: 6, resumeFrom: dir }));
+    const again = await fit(options(model, { epochs: 6, resumeFrom: tmp.path }));
     expect(again.stoppedBy).toBe('already-finished');
     expect(again.stepLogs).toHaveLength(0);
     model.dispose();
@@ -196,9 +192,9 @@ describe('fit', () => {
 
   it('refuses inputs that cannot work, naming the field', async () => {
     const model = new SoftmaxClassifier(4, 3);
-    await fit(options(model, { epochs: 1, checkpoint: { dir } }));
-    await expect(fit(options(model, { batchSize: 5, resumeFrom: dir }))).rejects.toThrow(/saved with batchSize=4, this run has batchSize=5/);
-    await expect(fit(options(model, { optimizer: { name: 'sgd', lr: 0.1 }, resumeFrom: dir }))).rejects.toThrow(/holds "adamw" optimizer state, this run uses "sgd"/);
+    await fit(options(model, { epochs: 1, checkpoint: { dir: tmp.path } }));
+    await expect(fit(options(model, { batchSize: 5, resumeFrom: tmp.path }))).rejects.toThrow(/saved with batchSize=4, this run has batchSize=5/);
+    await expect(fit(options(model, { optimizer: { name: 'sgd', lr: 0.1 }, resumeFrom: tmp.path }))).rejects.toThrow(/holds "adamw" optimizer state, this run uses "sgd"/);
     await expect(fit(options(model, { earlyStopping: { patience: 1, monitor: 'f1' } }))).rejects.toThrow(/monitor "f1" is not among the epoch metrics \(train_loss\)/);
     await expect(fit(options(model, { clipNorm: 0 }))).rejects.toThrow(/fit: clipNorm must be > 0/);
     await expect(fit(options(model, { gradAccum: 0 }))).rejects.toThrow(/gradAccum must be an integer >= 1/);
