@@ -82,6 +82,8 @@ describe('the contract suite itself', () => {
       ['identity', true, 'identityAtInit is not set'],
       ['merge', true, 'mergeable: false'],
     ]);
+    const reasoned = await runMethodContract(contract(undefined, { mergeable: false, mergeSkipReason: 'trains base biases in place; nothing to fold' }), ['merge']);
+    expect(reasoned.map((r) => [r.ok, r.skipped])).toEqual([[true, 'trains base biases in place; nothing to fold']]);
     const g = globalThis as Record<string, unknown>;
     const saved = g.describe;
     delete g.describe;
@@ -90,6 +92,40 @@ describe('the contract suite itself', () => {
     } finally {
       g.describe = saved;
     }
+  });
+});
+
+/** Declares a contract into recording describe/it globals and returns what it declared. */
+function declared(options: MethodContractOptions): Array<{ title: string; skipped: boolean }> {
+  const g = globalThis as Record<string, unknown>;
+  const saved = { describe: g.describe, it: g.it };
+  const tests: Array<{ title: string; skipped: boolean }> = [];
+  const it = (title: string) => void tests.push({ title, skipped: false });
+  it.skip = (title: string) => void tests.push({ title, skipped: true });
+  g.describe = (_name: string, body: () => void) => body();
+  g.it = it;
+  try {
+    describeMethodContract(options);
+  } finally {
+    Object.assign(g, saved);
+  }
+  return tests;
+}
+
+describe('what the declared suite shows in the jest report', () => {
+  it('a check that does not apply is declared skipped, with the reason in its title', () => {
+    const tests = declared(contract(undefined, { identityAtInit: false, mergeable: false, mergeSkipReason: 'no linear map to fold' }));
+    expect(tests.filter((t) => t.skipped).map((t) => t.title)).toEqual([
+      "computes the base model's outputs at init (skipped: identityAtInit is not set)",
+      'merged outputs equal unmerged ones (skipped: no linear map to fold)',
+    ]);
+    expect(tests.filter((t) => !t.skipped)).toHaveLength(6);
+  });
+
+  it('a check that applies is declared as a test that runs, its title free of any skip', () => {
+    const tests = declared(contract());
+    expect(tests.map((t) => t.skipped)).toEqual(new Array(8).fill(false));
+    expect(tests.find((t) => t.title.startsWith('merged outputs'))!.title).toBe('merged outputs equal unmerged ones');
   });
 });
 
@@ -138,8 +174,12 @@ describe('the suite catches defective methods', () => {
   it('mergeable: true on a method without merge()', async () => {
     const r = await checkMerge(contract('no-merge'));
     expect(r.problems).toEqual(['mergeable: true, but method "scale-offset" registers no merge()']);
+  });
+
+  it('a method without merge() whose contract does not say so: a failure, never a pass that compared nothing', async () => {
     const auto = await checkMerge(contract('no-merge', { mergeable: undefined }));
-    expect([auto.ok, auto.skipped]).toEqual([true, 'the method has no merge()']);
+    expect([auto.ok, auto.skipped]).toEqual([false, undefined]);
+    expect(problems(auto)).toMatch(/method "scale-offset" registers no merge\(\), so merged and unmerged outputs cannot be compared; declare mergeable: false with mergeSkipReason/);
   });
 
   it('a method that is not a no-op at init', async () => {

@@ -30,6 +30,7 @@ describeMethodContract({
   // projections, so the adapter is no linear map to fold into the weights); `leantune merge`
   // turns that into a usage error. Nothing to check here.
   mergeable: false,
+  mergeSkipReason: 'a bottleneck adapter cannot merge: its non-linearity is no linear map to fold into the weights',
   saveLoad: {
     into: 'base',
     save: (model, dir) => void saveAdapter(model.module, dir),

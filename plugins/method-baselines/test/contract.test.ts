@@ -43,6 +43,8 @@ describeMethodContract({
   trainer: createTrainDriver(),
   trainsBaseParameters: true,
   identityAtInit: true,
+  mergeable: false,
+  mergeSkipReason: 'full fine-tuning has no merge(): it trains the base weights themselves, so there is no separate delta to fold',
   onResult: (r) => void results.push(r),
 });
 
@@ -53,6 +55,8 @@ describeMethodContract({
   trainer: createTrainDriver(),
   trainsBaseParameters: true,
   identityAtInit: true,
+  mergeable: false,
+  mergeSkipReason: 'a linear probe has no merge(): it trains the base head in place, so there is no separate delta to fold',
   invalidConfigs: [{ config: { head: '' }, message: /must NOT have fewer than 1 characters/ }],
   onResult: (r) => void results.push(r),
 });

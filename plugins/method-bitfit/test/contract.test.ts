@@ -29,6 +29,8 @@ describeMethodContract({
   trainsBaseParameters: true,
   // It adds nothing, so the injected model is the base model.
   identityAtInit: true,
+  mergeable: false,
+  mergeSkipReason: 'BitFit has no merge(): it trains the base biases in place, so there is no separate delta to fold',
   // Two bias vectors around a frozen random encoder and head learn slowly: in 30 steps the
   // loss only wobbles (0.709 → 0.700 at lr 0.05; at lr 0.2 the "drop" is the recovery from the
   // first steps' overshoot). Over 150 steps it falls steadily, 0.709 → 0.676 per epoch mean.

@@ -81,6 +81,8 @@ describeMethodContract({
   trainsBaseParameters: true,
   // It adds nothing, so the injected model is the base model.
   identityAtInit: true,
+  mergeable: false,
+  mergeSkipReason: 'LN tuning has no merge(): it trains the LayerNorm parameters in place, so there is no separate delta to fold',
   saveLoad: {
     // PEFT LN_TUNING files, loaded onto a model LN tuning never touched.
     into: 'base',

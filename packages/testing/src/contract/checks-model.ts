@@ -112,17 +112,27 @@ export function checkSaveLoad(options: MethodContractOptions): Promise<CheckResu
   });
 }
 
+/** The reason a skipped merge check gives: the contract's own, else the option that skipped it. */
+export function mergeSkipReason(options: MethodContractOptions): string {
+  return options.mergeSkipReason ?? 'mergeable: false';
+}
+
 /** 4. merge() folds the (perturbed) method parameters in without changing the outputs. */
 export function checkMerge(options: MethodContractOptions): Promise<CheckResult> {
   return runCheck('merge', options, async (r) => {
-    if (options.mergeable === false) return { skipped: 'mergeable: false' };
+    if (options.mergeable === false) return { skipped: mergeSkipReason(options) };
     const tol = tolerance(options, 'merge');
     const s = await openSession(options);
     try {
       const merge = s.method.merge;
       if (!merge) {
         if (options.mergeable) r.fail(`mergeable: true, but method "${options.method}" registers no merge()`);
-        return options.mergeable ? undefined : { skipped: 'the method has no merge()' };
+        else {
+          r.fail(
+            `method "${options.method}" registers no merge(), so merged and unmerged outputs cannot be compared; declare mergeable: false with mergeSkipReason (the suite then reports the check as skipped, with the reason) or register a merge()`,
+          );
+        }
+        return;
       }
       perturbTrainable(s.model, 2000);
       const unmerged = s.outputs();

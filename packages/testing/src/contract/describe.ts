@@ -1,5 +1,5 @@
 import { checkInvalidConfigs, checkRegistration } from './checks-config';
-import { checkIdentityAtInit, checkMerge, checkSaveLoad, checkTrainableParameters } from './checks-model';
+import { checkIdentityAtInit, checkMerge, checkSaveLoad, checkTrainableParameters, mergeSkipReason } from './checks-model';
 import { checkLossFalls, checkNoLeaks } from './checks-training';
 import type { CheckName, CheckResult, MethodContractOptions } from './types';
 
@@ -50,9 +50,17 @@ function testGlobals(): TestGlobals {
   return g as TestGlobals;
 }
 
+/** Why a check does not apply to these options, or undefined when it runs. */
+function skipReason(check: CheckName, options: MethodContractOptions): string | undefined {
+  if (check === 'identity' && !options.identityAtInit) return 'identityAtInit is not set';
+  if (check === 'merge' && options.mergeable === false) return mergeSkipReason(options);
+  return undefined;
+}
+
 /**
  * Declares the contract as one `describe` with an `it` per check. A check that does not
- * apply (no identityAtInit, mergeable: false) is declared skipped, so reports show it.
+ * apply (no identityAtInit, mergeable: false) is declared skipped with the reason in its
+ * title ("… (skipped: <reason>)"), so the jest report shows it as skipped, never as a pass.
  */
 export function describeMethodContract(options: MethodContractOptions): void {
   const { describe, it } = testGlobals();
@@ -62,8 +70,8 @@ export function describeMethodContract(options: MethodContractOptions): void {
         const result = await check.run(options);
         if (!result.ok) throw new Error(formatFailure(result));
       };
-      const notApplicable = (check.name === 'identity' && !options.identityAtInit) || (check.name === 'merge' && options.mergeable === false);
-      if (notApplicable) it.skip(check.title, body);
+      const reason = skipReason(check.name, options);
+      if (reason !== undefined) it.skip(`${check.title} (skipped: ${reason})`, body);
       else it(check.title, body, CHECK_TIMEOUT_MS);
     }
   });

@@ -43,8 +43,15 @@ export interface MethodContractOptions {
   /** Options of the plugin under test. */
   pluginOptions?: Record<string, unknown>;
   saveLoad?: SaveLoad;
-  /** true: the method must have merge(); false: skip; default: checked when merge() exists. */
+  /**
+   * true: the method must have merge(), and merged outputs must equal unmerged ones. false:
+   * the merge check is declared skipped, with `mergeSkipReason` in its title. Default: checked
+   * when merge() exists; a method without merge() then fails the check (declare false), so
+   * the report never shows a pass that compared nothing.
+   */
   mergeable?: boolean;
+  /** Why the method cannot merge (shown in the skipped test's title); used with mergeable: false. */
+  mergeSkipReason?: string;
   /** The injected model must compute exactly the base model's outputs before training. */
   identityAtInit?: boolean;
   /**
