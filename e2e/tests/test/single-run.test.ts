@@ -57,6 +57,8 @@ describe('single run on USE-lite + SpamAssassin, through the CLI', () => {
     const stopped = lines(first.stdout).at(-1);
     expect(stopped).toMatchObject({ type: 'interrupted' });
     dir = stopped.dir;
+    expect(stopped.step).toBeGreaterThanOrEqual(2);
+    expect(stopped.step).toBeLessThan(18);
     expect(JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'))).toMatchObject({ status: 'interrupted', step: stopped.step });
     expect(readdirSync(join(dir, 'checkpoints'))).toContain(`step-${String(stopped.step).padStart(8, '0')}`);
     expect(existsSync(join(dir, 'trainable.safetensors'))).toBe(false);
@@ -72,6 +74,37 @@ describe('single run on USE-lite + SpamAssassin, through the CLI', () => {
     const steps = lines(readFileSync(join(dir, 'metrics.jsonl'), 'utf8')).filter((e) => e.type === 'step').map((e) => e.step);
     expect(steps).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
     expect(readdirSync(join(dir, 'adapters', 'lora')).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+  }, 40_000);
+
+  // Exact resume, end to end: the same config trained in one go must give the interrupted and
+  // resumed run's weights and metrics bit for bit. Both runs use the same backend (auto picks
+  // the same one on one machine; environment.json says which), so no tolerance is allowed:
+  // optimizer state, data order, RNG and schedule all come back from the checkpoint exactly.
+  it('ends with the same adapter tensors and metrics, bit for bit, as the same config run without interruption', () => {
+    const straight = leantune('train', '-c', join(fixtures, 'spam-lora.json'), '--json', '--override', JSON.stringify({ output: { dir: 'runs-straight' } }));
+    expect(straight.status).toBe(0);
+    const events = lines(straight.stdout);
+    expect(events[0]).toMatchObject({ type: 'start', resumed: false, step: 0 });
+    const other = events.at(-1).dir as string;
+    expect(other).not.toBe(dir);
+    const backend = (run: string) => JSON.parse(readFileSync(join(run, 'environment.json'), 'utf8')).backend.name;
+    expect(backend(other)).toBe(backend(dir));
+
+    const weights = (run: string) => readFileSync(join(run, 'adapters', 'lora', 'adapter_model.safetensors'));
+    expect(weights(other).length).toBeGreaterThan(1000);
+    expect(weights(other).equals(weights(dir))).toBe(true);
+    expect(readFileSync(join(other, 'adapters', 'lora', 'adapter_config.json'), 'utf8')).toBe(readFileSync(join(dir, 'adapters', 'lora', 'adapter_config.json'), 'utf8'));
+
+    // Every logged figure but the clock and memory readings (which differ run to run).
+    const timing = new Set(['samplesPerSec', 'stepTimeMs', 'rssMB']);
+    const history = (run: string) =>
+      lines(readFileSync(join(run, 'metrics.jsonl'), 'utf8')).map((e) => Object.fromEntries(Object.entries(e).filter(([k]) => !timing.has(k))));
+    const [a, b] = [history(other), history(dir)];
+    expect(a.filter((e) => e.type === 'step')).toHaveLength(18);
+    expect(a.filter((e) => e.type === 'epoch')).toHaveLength(6);
+    expect(b).toEqual(a);
+    expect(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'))).toEqual(JSON.parse(readFileSync(join(other, 'metrics.json'), 'utf8')));
+    expect(events.at(-1).metrics).toEqual(final);
   }, 40_000);
 
   it('evaluates to the final metrics, predicts, merges, and predicts the same from the merged model', () => {
