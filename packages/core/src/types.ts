@@ -1,5 +1,6 @@
 import type { Module, tf } from '@leantune/tensor';
 import type { RunContext } from './context';
+import type { ModelPoints } from './model-points';
 import type { TruncationReport } from './truncation';
 
 /** What the config's `model` names; loaders decide whether they recognise it. */
@@ -30,6 +31,11 @@ export interface LoadedModel {
    * classifier head. Loading adapters warns for each one that nothing restored.
    */
   freshParameters?: string[];
+  /**
+   * Module names methods adapt by default when they have no table for this architecture
+   * (e.g. a test model's `['dense']`): the model says where, so no method lists test models.
+   */
+  defaultTargets?: readonly string[];
   /** What the model does, as PEFT's task_type names it ("SEQ_CLS", "CAUSAL_LM", "FEATURE_EXTRACTION", …). */
   taskType?: string | null;
   encode?(records: readonly DataRecord[]): Batch;
@@ -37,6 +43,8 @@ export interface LoadedModel {
   predict?(batch: Batch): tf.Tensor;
   /** Texts `encode` cut to the model's maximum length so far (a TruncationTally's report); undefined when none. */
   truncation?(): TruncationReport | undefined;
+  /** Extension points and capabilities the model offers methods and commands (model-points.ts); absent: none. */
+  points?: ModelPoints;
   meta?: Record<string, unknown>;
 }
 

@@ -15,21 +15,54 @@ export function paddingMask(attentionMask: tf.Tensor): tf.Tensor4D {
   });
 }
 
-/** [1, 1, s, s] additive mask hiding future keys (GPT-2, CLIP's text tower). */
-export function causalMask(seq: number): tf.Tensor4D {
-  const values = new Float32Array(seq * seq);
-  for (let i = 0; i < seq; i++) for (let j = i + 1; j < seq; j++) values[i * seq + j] = MASKED;
-  return tf.tensor4d(values, [1, 1, seq, seq]);
+/** [1, 1, s, past + s] additive mask hiding future keys (GPT-2, CLIP's text tower); the s queries follow `past` cached positions. */
+export function causalMask(seq: number, past = 0): tf.Tensor4D {
+  const keys = past + seq;
+  const values = new Float32Array(seq * keys);
+  for (let i = 0; i < seq; i++) for (let j = past + i + 1; j < keys; j++) values[i * keys + j] = MASKED;
+  return tf.tensor4d(values, [1, 1, seq, keys]);
 }
 
 export interface SdpaOptions {
   numHeads: number;
-  /** Additive mask broadcast to [b, h, s, s]. */
+  /** Additive mask over the sequence's own keys (past ones included), broadcast to [b, h, s, keys]. */
   mask?: tf.Tensor;
   /** Multiplies q·kᵀ; default 1/√headDim, as every architecture here. */
   scale?: number;
   /** Dropout on the attention probabilities, as transformers applies in training. */
   dropout?: Dropout;
+  /** Keys and values [b, h, p, headDim] joined before all others and always attended (prefix tuning). */
+  prefix?: { key: tf.Tensor; value: tf.Tensor };
+}
+
+/** [b, s, d] → [b, heads, s, d / heads]. */
+export function splitHeads(x: tf.Tensor, numHeads: number): tf.Tensor4D {
+  const [batch, seq, dim] = x.shape;
+  return tf.transpose(tf.reshape(x, [batch, seq, numHeads, dim / numHeads]), [0, 2, 1, 3]);
+}
+
+/** [b, heads, s, hd] → [b, s, heads · hd]. */
+export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
+  const [batch, heads, seq, headDim] = x.shape;
+  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [batch, seq, heads * headDim]) as tf.Tensor3D;
+}
+
+/** softmax(q·kᵀ·scale + mask)·v on heads [b, h, s, hd], with `prefix` keys/values joined first (mask 0 over them). */
+export function attendHeads(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: Omit<SdpaOptions, 'numHeads'>): tf.Tensor4D {
+  return tf.tidy(() => {
+    let mask = options.mask;
+    if (options.prefix) {
+      const p = options.prefix.key.shape[2]!;
+      k = tf.concat([options.prefix.key, k], 2);
+      v = tf.concat([options.prefix.value, v], 2);
+      if (mask && p > 0) mask = tf.concat([tf.zeros([...mask.shape.slice(0, -1), p]), mask], -1);
+    }
+    let scores = tf.mul(tf.matMul(q, k, false, true), options.scale ?? 1 / Math.sqrt(q.shape[3]!));
+    if (mask) scores = tf.add(scores, mask);
+    let probs = tf.softmax(scores, -1);
+    if (options.dropout) probs = options.dropout.forward(probs);
+    return tf.matMul(probs, v) as tf.Tensor4D;
+  });
 }
 
 /**
@@ -39,16 +72,8 @@ export interface SdpaOptions {
  */
 export function scaledDotProductAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: SdpaOptions): tf.Tensor3D {
   return tf.tidy(() => {
-    const [batch, seq, dim] = q.shape;
-    const { numHeads } = options;
-    const headDim = dim / numHeads;
-    const split = (x: tf.Tensor) => tf.transpose(tf.reshape(x, [batch, seq, numHeads, headDim]), [0, 2, 1, 3]);
-    let scores = tf.mul(tf.matMul(split(q), split(k), false, true), options.scale ?? 1 / Math.sqrt(headDim));
-    if (options.mask) scores = tf.add(scores, options.mask);
-    let probs = tf.softmax(scores, -1);
-    if (options.dropout) probs = options.dropout.forward(probs);
-    const context = tf.matMul(probs, split(v));
-    return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [batch, seq, dim]) as tf.Tensor3D;
+    const { numHeads, ...rest } = options;
+    return mergeHeads(attendHeads(splitHeads(q, numHeads), splitHeads(k, numHeads), splitHeads(v, numHeads), rest));
   });
 }
 

@@ -1,4 +1,4 @@
-import type { Batch, DataRecord, LoadedModel, Logger, TruncationTally } from '@leantune/core';
+import type { Batch, DataRecord, LoadedModel, Logger, ModelPoints, TruncationTally } from '@leantune/core';
 import type { Module, tf } from '@leantune/tensor';
 import type { ConfigReader } from './config';
 import type { HfTokenizer } from './tokenizer';
@@ -37,6 +37,8 @@ export interface ArchBuild {
   encode(records: readonly DataRecord[]): Batch;
   loss?(batch: Batch, training: boolean): tf.Scalar;
   predict?(batch: Batch): tf.Tensor;
+  /** Extension points and capabilities (LoadedModel.points). */
+  points: ModelPoints;
   meta?: Record<string, unknown>;
 }
 

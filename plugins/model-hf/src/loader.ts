@@ -96,6 +96,7 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
     taskType: PEFT_TASK_TYPES[built.arch] ?? null,
     tokenizer: built.tokenizer,
     maxTokens: built.maxTokens,
+    points: built.points,
     meta: { ...built.meta, dir, modelType, weights: report },
   };
 }

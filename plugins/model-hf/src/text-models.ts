@@ -1,9 +1,10 @@
-import type { Batch, DataRecord } from '@leantune/core';
+import type { Batch, DataRecord, GenerateCapability } from '@leantune/core';
 import { tf } from '@leantune/tensor';
-import { BertForSequenceClassification, RobertaForSequenceClassification, bertDims, bertMaxTokens, type BertInputs } from './arch/bert';
-import { Gpt2LMHeadModel, causalLmLoss, gpt2Dims } from './arch/gpt2';
+import { BertForSequenceClassification, RobertaForSequenceClassification, bertDims, bertMaxTokens, type BertInputs, type BertModel } from './arch/bert';
+import { Gpt2Cache, Gpt2LMHeadModel, causalLmLoss, gpt2Dims, type Gpt2Model } from './arch/gpt2';
 import type { ArchBuild, BuildContext } from './loader-types';
 import { crossEntropy, labelTargets, textsOf } from './records';
+import { exportHubFolder, stackPoints, tableVocabulary, tokenizerCapability } from './points';
 import { HfTokenizer } from './tokenizer';
 
 function textInputs(batch: Batch): Record<string, tf.Tensor> {
@@ -34,12 +35,27 @@ export function buildBertLike(ctx: BuildContext, roberta: boolean): ArchBuild {
     const i = textInputs(batch);
     return module.forward({ inputIds: i.input_ids, attentionMask: i.attention_mask, tokenTypeIds: i.token_type_ids } satisfies BertInputs);
   };
+  const base = module.child<BertModel>(prefix)!;
   return {
     arch: roberta ? 'roberta' : 'bert',
     module,
     labels,
     tokenizer,
     maxTokens,
+    points: {
+      ...stackPoints(base.points, {
+        embeddings: `${prefix}.embeddings`,
+        layersAt: `${prefix}.encoder.layer`,
+        layers: dims.layers,
+        dim: dims.hidden,
+        heads: dims.heads,
+        placement: 'prepend',
+        vocabulary: tableVocabulary(module, `${prefix}.embeddings.word_embeddings.weight`),
+        maxPositions: maxTokens,
+      }),
+      tokenizer: tokenizerCapability(tokenizer, ctx.dir),
+      exportMerged: (out, options) => exportHubFolder(module, ctx.dir, out, options?.labels),
+    },
     weights: {
       basePrefix: prefix,
       optional: roberta ? ['classifier.'] : ['classifier.', 'bert.pooler.'],
@@ -65,11 +81,27 @@ export function buildGpt2(ctx: BuildContext): ArchBuild {
   const module = new Gpt2LMHeadModel(dims);
   const padFallback = ctx.config.optionalInt('pad_token_id') ?? ctx.config.optionalInt('eos_token_id') ?? 0;
   const tokenizer = HfTokenizer.load(ctx.dir, padFallback);
+  const base = module.child<Gpt2Model>('transformer')!;
   return {
     arch: 'gpt2',
     module,
     tokenizer,
     maxTokens: dims.positions,
+    points: {
+      ...stackPoints(base.points, {
+        embeddings: 'transformer.wte',
+        layersAt: 'transformer.h',
+        layers: dims.layers,
+        dim: dims.embd,
+        heads: dims.heads,
+        placement: 'prepend',
+        vocabulary: tableVocabulary(module, 'transformer.wte.weight'),
+        maxPositions: dims.positions,
+      }),
+      tokenizer: tokenizerCapability(tokenizer, ctx.dir),
+      generate: gpt2Generate(module),
+      exportMerged: (out, options) => exportHubFolder(module, ctx.dir, out, options?.labels),
+    },
     weights: { basePrefix: 'transformer' },
     summary: `n_embd ${dims.embd}, n_layer ${dims.layers}, vocab_size ${dims.vocabSize}, n_positions ${dims.positions}`,
     encode(records) {
@@ -82,5 +114,51 @@ export function buildGpt2(ctx: BuildContext): ArchBuild {
       const i = textInputs(batch);
       return tf.tidy(() => causalLmLoss(module.forward(i.input_ids, i.attention_mask), i.input_ids, i.attention_mask));
     },
+  };
+}
+
+/**
+ * Greedy/sampled continuation of GPT-2 (the caller's `pick`), with the registered virtual
+ * tokens and prefixes. With the cache (default) each step runs only the new token; without,
+ * it runs the whole context. Past n_positions both keep the last tokens that fit (after
+ * the virtual ones) and start again from them, so both give the same tokens.
+ */
+export function gpt2Generate(module: Gpt2LMHeadModel): GenerateCapability {
+  return (promptIds, options) => {
+    if (!promptIds.length) throw new Error('generate: the prompt has no tokens; give some text');
+    if (!Number.isInteger(options.maxTokens) || options.maxTokens < 1) throw new Error(`generate: maxTokens must be a positive integer, got ${options.maxTokens}`);
+    module.eval();
+    const base = module.child<Gpt2Model>('transformer')!;
+    const positions = module.dims.positions;
+    const window = positions - base.virtualTokenCount();
+    if (window < 1) throw new Error(`generate: the ${positions - window} virtual tokens fill all n_positions ${positions}; use a shorter prompt`);
+    const useCache = options.cache ?? true;
+    const ids = [...promptIds];
+    const added: number[] = [];
+    const cache = new Gpt2Cache();
+    const lastLogits = (input: number[], withCache?: Gpt2Cache) =>
+      tf.tidy(() => {
+        const logits = module.forward(tf.tensor2d([input], [1, input.length], 'int32'), undefined, withCache);
+        return tf.squeeze(tf.slice(logits, [0, input.length - 1, 0], [1, 1, -1])).dataSync() as Float32Array;
+      });
+    try {
+      for (let step = 0; step < options.maxTokens; step++) {
+        let row: Float32Array;
+        if (!useCache) row = lastLogits(ids.slice(-window));
+        else if (cache.length > 0 && cache.length < positions) row = lastLogits([ids[ids.length - 1]], cache);
+        else {
+          cache.dispose();
+          row = lastLogits(ids.slice(-window), cache);
+        }
+        const next = options.pick(row, step);
+        if (next === options.stopToken) break;
+        ids.push(next);
+        added.push(next);
+        options.onToken?.(next);
+      }
+    } finally {
+      cache.dispose();
+    }
+    return added;
   };
 }

@@ -1,10 +1,11 @@
-import type { Batch, DataRecord } from '@leantune/core';
+import type { Batch, DataRecord, TextTokenEmbeddingsPoint } from '@leantune/core';
 import { tf } from '@leantune/tensor';
-import { ClipModel, clipDims } from './arch/clip';
-import { VitForImageClassification, vitDims } from './arch/vit';
+import { ClipModel, clipDims, type ClipVisionTransformer } from './arch/clip';
+import { VitForImageClassification, vitDims, type VitModel } from './arch/vit';
 import { preprocessImages, readImageProcessing, type HfImage } from './images';
 import type { ArchBuild, BuildContext } from './loader-types';
 import { crossEntropy, labelTargets } from './records';
+import { exportHubFolder, stackPoints, tableVocabulary, tokenizerCapability } from './points';
 import { HfTokenizer } from './tokenizer';
 
 function imagesOf(records: readonly DataRecord[]): HfImage[] {
@@ -31,6 +32,17 @@ export function buildVit(ctx: BuildContext): ArchBuild {
     arch: 'vit',
     module,
     labels,
+    points: {
+      ...stackPoints(module.child<VitModel>('vit')!.points, {
+        embeddings: 'vit.embeddings',
+        layersAt: 'vit.encoder.layer',
+        layers: dims.layers,
+        dim: dims.hidden,
+        heads: dims.heads,
+        placement: 'after-cls',
+      }),
+      exportMerged: (out, options) => exportHubFolder(module, ctx.dir, out, options?.labels),
+    },
     weights: { basePrefix: 'vit', optional: ['classifier.'], skip: headFresh ? ['classifier.'] : [] },
     summary: `hidden_size ${dims.hidden}, num_hidden_layers ${dims.layers}, image_size ${dims.imageSize}, patch_size ${dims.patchSize}`,
     encode: (records) => ({
@@ -85,10 +97,16 @@ export function buildClip(ctx: BuildContext): ArchBuild {
     }
   };
   const prompts = labels?.map((l) => ctx.promptTemplate.replace('{}', l));
+  const textPoint = clipTextPoint(module, tokenizer, textFeatures);
   const logitsPerImage = (batch: Batch) => {
     const inputs = batch.inputs as Record<string, tf.Tensor>;
     const image = module.imageFeatures(pixelsOf(batch));
-    const text = inputs.input_ids ? module.textFeatures(inputs.input_ids, inputs.attention_mask) : textFeatures(prompts!);
+    const context = textPoint.labelContext?.(module.training);
+    const text = inputs.input_ids
+      ? module.textFeatures(inputs.input_ids, inputs.attention_mask)
+      : context
+        ? textPoint.point.encodeWithContext(labels!, context)
+        : textFeatures(prompts!);
     const out = module.logits(image, text);
     out.imageEmbeds.dispose();
     out.textEmbeds.dispose();
@@ -101,6 +119,19 @@ export function buildClip(ctx: BuildContext): ArchBuild {
     tokenizer,
     maxTokens,
     weights: {},
+    points: {
+      ...stackPoints(module.child<ClipVisionTransformer>('vision_model')!.points, {
+        embeddings: 'vision_model.embeddings',
+        layersAt: 'vision_model.encoder.layers',
+        layers: dims.vision.layers,
+        dim: dims.vision.hidden,
+        heads: dims.vision.heads,
+        placement: 'after-cls',
+      }),
+      textTokenEmbeddings: textPoint.point,
+      tokenizer: tokenizerCapability(tokenizer, ctx.dir),
+      exportMerged: (out) => exportHubFolder(module, ctx.dir, out),
+    },
     summary: `projection_dim ${dims.projectionDim}, text hidden_size ${dims.text.hidden}, vision hidden_size ${dims.vision.hidden}`,
     encode(records): Batch {
       const pixel_values = preprocessImages(imagesOf(records), proc, (i) => `record ${records[i].id}`);
@@ -128,5 +159,74 @@ export function buildClip(ctx: BuildContext): ArchBuild {
         }
       : undefined,
     meta: { textFeatures, imageFeatures },
+  };
+}
+
+/** The placeholder CoOp writes for each context slot before it substitutes the vectors. */
+const CONTEXT_PLACEHOLDER = 'X';
+
+/**
+ * CLIP's textTokenEmbeddings point. A class prompt is tokenized as CoOp does it,
+ * "X X … X <name>." → [SOS][X…][name tokens][.][EOS], and the placeholders' embeddings are
+ * replaced by the context vectors; the ids still place CLIP's EOS pooling.
+ */
+function clipTextPoint(module: ClipModel, tokenizer: HfTokenizer, encodeTexts: (texts: readonly string[]) => tf.Tensor2D) {
+  const dims = module.dims.text;
+  const state: { labelContext?: (training: boolean) => tf.Tensor } = {};
+  const placeholders = (n: number) => {
+    const empty = tokenizer.tokenizer.encode('').ids;
+    const one = tokenizer.tokenizer.encode(CONTEXT_PLACEHOLDER).ids;
+    const many = tokenizer.tokenizer.encode(Array(n).fill(CONTEXT_PLACEHOLDER).join(' ')).ids.length;
+    if (one.length !== empty.length + 1 || many - one.length !== n - 1) {
+      throw new Error(`${tokenizer.source}: "${CONTEXT_PLACEHOLDER}" does not tokenize to one token per word, so context slots cannot be placed`);
+    }
+    let start = 0; // the special tokens before the text (SOS)
+    while (start < empty.length && empty[start] === one[start]) start++;
+    return start;
+  };
+  const point: TextTokenEmbeddingsPoint = {
+    where: 'text_model.embeddings.token_embedding',
+    dim: dims.hidden,
+    vocabulary: tableVocabulary(module, 'text_model.embeddings.token_embedding.weight'),
+    maxPositions: dims.maxPositions,
+    encodeTexts,
+    encodeWithContext(classNames, context) {
+      const classes = classNames.length;
+      const shared = context.rank === 2;
+      if (!(shared || (context.rank === 3 && context.shape[0] === classes)) || context.shape[context.rank - 1] !== dims.hidden) {
+        throw new Error(`textTokenEmbeddings: context must be [n, ${dims.hidden}] or [${classes}, n, ${dims.hidden}] for ${classes} class names, got [${context.shape}]`);
+      }
+      const n = context.shape[context.rank - 2]!;
+      const start = placeholders(n);
+      const prompt = Array(n).fill(CONTEXT_PLACEHOLDER).join(' ');
+      const rows = classNames.map((c) => tokenizer.tokenizer.encode(`${prompt} ${c}.`).ids);
+      const width = Math.max(...rows.map((r) => r.length));
+      if (width > dims.maxPositions) {
+        throw new Error(`textTokenEmbeddings: a prompt of ${n} context vectors and the longest class name takes ${width} tokens, more than max_position_embeddings ${dims.maxPositions}; use fewer context vectors or shorter names`);
+      }
+      const ids = rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(tokenizer.padId)]);
+      const mask = rows.map((r) => [...r.map(() => 1), ...new Array<number>(width - r.length).fill(0)]);
+      return tf.tidy(() => {
+        const idT = tf.tensor2d(ids, [classes, width], 'int32');
+        const words = module.getSubmodule('text_model.embeddings.token_embedding').forward(idT) as tf.Tensor;
+        const ctx3 = shared ? tf.tile(tf.expandDims(context, 0), [classes, 1, 1]) : context;
+        const joined = tf.concat([tf.slice(words, [0, 0, 0], [-1, start, -1]), ctx3, tf.slice(words, [0, start + n, 0], [-1, -1, -1])], 1);
+        return module.textFeatures(idT, tf.tensor2d(mask, [classes, width], 'int32'), joined);
+      });
+    },
+    setLabelContext(provider) {
+      if (typeof provider !== 'function') throw new TypeError(`textTokenEmbeddings.setLabelContext: provider must be a function, got ${typeof provider}`);
+      if (state.labelContext) throw new Error('textTokenEmbeddings: a label context is already set; dispose the first one before setting another');
+      state.labelContext = provider;
+      return () => {
+        if (state.labelContext === provider) state.labelContext = undefined;
+      };
+    },
+  };
+  return {
+    point,
+    get labelContext() {
+      return state.labelContext;
+    },
   };
 }

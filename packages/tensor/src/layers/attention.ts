@@ -33,6 +33,12 @@ export interface AttentionForwardOptions {
   attentionMask?: tf.Tensor;
   /** Overrides the layer's `causal` for this call. */
   causal?: boolean;
+  /**
+   * Keys and values [batch, heads, p, headDim] joined before the sequence's own (after
+   * their projections, as past_key_values are): always attended, visible to every query
+   * under the causal mask (prefix tuning).
+   */
+  prefix?: { key: tf.Tensor; value: tf.Tensor };
 }
 
 export interface AttentionResult {
@@ -133,10 +139,21 @@ export class MultiHeadAttention extends Module {
     }
     return tf.tidy(() => {
       const q = this.splitHeads(this.project('q', x), batch, seq);
-      const k = this.splitHeads(this.project('k', x), batch, seq);
-      const v = this.splitHeads(this.project('v', x), batch, seq);
+      let k = this.splitHeads(this.project('k', x), batch, seq);
+      let v = this.splitHeads(this.project('v', x), batch, seq);
+      let mask = this.additiveMask(batch, seq, options);
+      const { prefix } = options;
+      if (prefix) {
+        const p = prefix.key.shape[2] ?? -1;
+        const want = [batch, this.numHeads, p, this.headDim];
+        if (!tf.util.arraysEqual(prefix.key.shape, want) || !tf.util.arraysEqual(prefix.value.shape, want)) {
+          throw new Error(`MultiHeadAttention: prefix key and value must both be [batch, heads, p, headDim] = [${want}], got [${prefix.key.shape}] and [${prefix.value.shape}]`);
+        }
+        k = tf.concat([prefix.key, k], 2);
+        v = tf.concat([prefix.value, v], 2);
+        if (mask && p > 0) mask = tf.concat([tf.zeros([...mask.shape.slice(0, -1), p]), mask], -1);
+      }
       let scores = tf.div(tf.matMul(q, k, false, true), Math.sqrt(this.headDim));
-      const mask = this.additiveMask(batch, seq, options);
       if (mask) scores = tf.add(scores, mask);
       const weights = this.attnDropout.forward(tf.softmax(scores, -1)) as tf.Tensor4D;
       const context = tf.reshape(tf.transpose(tf.matMul(weights, v), [0, 2, 1, 3]), [batch, seq, this.dim]);

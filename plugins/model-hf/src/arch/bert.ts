@@ -1,3 +1,4 @@
+import { PointRegistry, type KeyValuePrefix } from '@leantune/core';
 import { Dropout, Embedding, LayerNorm, Linear, Module, BlockStack, activationFn, tf } from '@leantune/tensor';
 import { call, paddingMask, scaledDotProductAttention } from '../attention';
 import type { ConfigReader } from '../config';
@@ -61,21 +62,37 @@ class BertEmbeddings extends Module {
     this.addModule('dropout', new Dropout(dims.hiddenDropout));
   }
 
-  /** BERT counts 0..s-1; RoBERTa counts non-pad tokens from padding_idx + 1, pads keep padding_idx. */
-  private positionIds(ids: tf.Tensor): tf.Tensor {
+  /**
+   * BERT counts 0..s-1; RoBERTa counts non-pad tokens from padding_idx + 1, pads keep
+   * padding_idx. `virtual` tokens before the ids count as tokens (positions of the full length).
+   */
+  private positionIds(ids: tf.Tensor, virtual = 0): tf.Tensor {
     const [batch, seq] = ids.shape;
     const pad = this.dims.paddingIdx;
-    if (pad === undefined) return tf.tile(tf.expandDims(tf.range(0, seq, 1, 'int32'), 0), [batch, 1]);
+    if (pad === undefined) return tf.tile(tf.expandDims(tf.range(0, seq + virtual, 1, 'int32'), 0), [batch, 1]);
     const keep = tf.cast(tf.notEqual(ids, pad), 'int32');
     // cumsum returns float32 even for int32 input in tfjs; positions must be int32 ids.
-    return tf.cast(tf.add(tf.mul(tf.cast(tf.cumsum(keep, 1), 'int32'), keep), pad), 'int32');
+    const real = tf.cast(tf.add(tf.mul(tf.add(tf.cast(tf.cumsum(keep, 1), 'int32'), virtual), keep), pad), 'int32');
+    if (!virtual) return real;
+    return tf.concat([tf.tile(tf.expandDims(tf.range(pad + 1, pad + 1 + virtual, 1, 'int32'), 0), [batch, 1]), real], 1);
   }
 
-  forward(ids: tf.Tensor, tokenTypeIds?: tf.Tensor): tf.Tensor {
+  /** `virtual` [b, n, hidden] stands in for the word embeddings of n tokens before `ids` (token type 0). */
+  forward(ids: tf.Tensor, tokenTypeIds?: tf.Tensor, virtual?: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const types = tokenTypeIds ?? tf.zerosLike(ids);
-      let h = tf.add(call(this, 'word_embeddings', ids), call(this, 'token_type_embeddings', types));
-      h = tf.add(h, call(this, 'position_embeddings', this.positionIds(ids)));
+      let types = tokenTypeIds ?? tf.zerosLike(ids);
+      let words = call(this, 'word_embeddings', ids);
+      const n = virtual?.shape[1] ?? 0;
+      if (virtual) {
+        words = tf.concat([virtual, words], 1);
+        types = tf.concat([tf.zeros([ids.shape[0], n], types.dtype), types], 1);
+      }
+      const limit = this.dims.maxPositions - (this.dims.paddingIdx === undefined ? 0 : this.dims.paddingIdx + 1);
+      if (n + ids.shape[1]! > limit) {
+        throw new Error(`${n ? `${n} virtual tokens + ` : ''}${ids.shape[1]} tokens exceed the ${limit} positions of max_position_embeddings ${this.dims.maxPositions}; shorten the input (model.maxLength) or the prompt`);
+      }
+      let h = tf.add(words, call(this, 'token_type_embeddings', types));
+      h = tf.add(h, call(this, 'position_embeddings', this.positionIds(ids, n)));
       return call(this, 'dropout', call(this, 'LayerNorm', h));
     });
   }
@@ -87,10 +104,11 @@ class BertSelfAttention extends Module {
     for (const name of ['query', 'key', 'value']) this.addModule(name, new Linear(dims.hidden, dims.hidden));
     this.addModule('dropout', new Dropout(dims.attentionDropout));
   }
-  forward(h: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  forward(h: tf.Tensor, mask: tf.Tensor, prefix?: KeyValuePrefix): tf.Tensor {
     return scaledDotProductAttention(call(this, 'query', h), call(this, 'key', h), call(this, 'value', h), {
       numHeads: this.dims.heads,
       mask,
+      prefix,
       dropout: this.child<Dropout>('dropout'),
     });
   }
@@ -115,8 +133,8 @@ class BertAttention extends Module {
     this.addModule('self', new BertSelfAttention(dims));
     this.addModule('output', new BertResidualOutput(dims.hidden, dims));
   }
-  forward(h: tf.Tensor, mask: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => call(this, 'output', call(this, 'self', h, mask), h));
+  forward(h: tf.Tensor, mask: tf.Tensor, prefix?: KeyValuePrefix): tf.Tensor {
+    return tf.tidy(() => call(this, 'output', call(this, 'self', h, mask, prefix), h));
   }
 }
 
@@ -139,24 +157,27 @@ class BertLayer extends Module {
     this.addModule('intermediate', new BertIntermediate(dims));
     this.addModule('output', new BertResidualOutput(dims.intermediate, dims));
   }
-  forward(h: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  forward(h: tf.Tensor, mask: tf.Tensor, prefix?: KeyValuePrefix): tf.Tensor {
     return tf.tidy(() => {
-      const attended = call(this, 'attention', h, mask);
+      const attended = call(this, 'attention', h, mask, prefix);
       return call(this, 'output', call(this, 'intermediate', attended), attended);
     });
   }
 }
 
 class BertEncoder extends Module {
-  constructor(dims: BertDims) {
+  constructor(
+    private readonly dims: BertDims,
+    private readonly points: PointRegistry,
+  ) {
     super();
     this.addModule('layer', new BlockStack(Array.from({ length: dims.layers }, () => new BertLayer(dims))));
   }
   forward(h: tf.Tensor, mask: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      let x = h;
-      x = this.child<BlockStack>('layer')!.chain(x, (layer, h) => layer.forward(h, mask) as tf.Tensor);
-      return x;
+      const stack = this.child<BlockStack>('layer')!;
+      const heads = { heads: this.dims.heads, headDim: this.dims.hidden / this.dims.heads };
+      return this.points.runLayers(stack, h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads }, (layer, x, _i, prefix) => layer.forward(x, mask, prefix) as tf.Tensor);
     });
   }
 }
@@ -180,17 +201,28 @@ export interface BertInputs {
 
 /** BertModel / RobertaModel: embeddings, encoder and (optionally) the pooler. */
 export class BertModel extends Module {
-  constructor(readonly dims: BertDims, withPooler: boolean) {
+  constructor(
+    readonly dims: BertDims,
+    withPooler: boolean,
+    /** Registrations of this model's extension points (model.points). */
+    readonly points: PointRegistry = new PointRegistry(dims.paddingIdx === undefined ? 'bert' : 'roberta', dims.layers),
+  ) {
     super();
     this.addModule('embeddings', new BertEmbeddings(dims));
-    this.addModule('encoder', new BertEncoder(dims));
+    this.addModule('encoder', new BertEncoder(dims, points));
     if (withPooler) this.addModule('pooler', new BertPooler(dims));
   }
-  /** The last hidden state [b, s, hidden]. */
+  /**
+   * The last hidden state [b, n + s, hidden]: registered virtual tokens come first (PEFT's
+   * prompt learning), so a first-token pooler reads the first of them, as in PEFT.
+   */
   forward(inputs: BertInputs): tf.Tensor {
     return tf.tidy(() => {
-      const h = call(this, 'embeddings', inputs.inputIds, inputs.tokenTypeIds);
-      return call(this, 'encoder', h, paddingMask(inputs.attentionMask));
+      const virtual = this.points.virtualTokens(inputs.inputIds.shape[0]!, this.dims.hidden, this.training);
+      let mask = inputs.attentionMask;
+      if (virtual) mask = tf.concat([tf.ones([mask.shape[0]!, virtual.shape[1]], mask.dtype), mask], 1);
+      const h = virtual ? call(this, 'embeddings', inputs.inputIds, inputs.tokenTypeIds, virtual) : call(this, 'embeddings', inputs.inputIds, inputs.tokenTypeIds);
+      return call(this, 'encoder', h, paddingMask(mask));
     });
   }
 }

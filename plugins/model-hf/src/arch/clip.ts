@@ -1,5 +1,7 @@
+import { PointRegistry, type KeyValuePrefix } from '@leantune/core';
 import { Conv2d, Embedding, LayerNorm, Linear, MLP, Module, BlockStack, MultiHeadAttention, ATTENTION_NAMES, normal, tf } from '@leantune/tensor';
 import { call } from '../attention';
+import { joinVirtualTokens } from '../points';
 import type { ConfigReader } from '../config';
 import { patchify } from './vit';
 
@@ -69,24 +71,29 @@ class ClipEncoderLayer extends Module {
     this.addModule('mlp', new MLP(dims.hidden, dims.intermediate, dims.act));
     this.addModule('layer_norm2', new LayerNorm(dims.hidden, { eps: dims.eps }));
   }
-  forward(h: tf.Tensor, attentionMask?: tf.Tensor, causal = false): tf.Tensor {
+  forward(h: tf.Tensor, attentionMask?: tf.Tensor, causal = false, prefix?: KeyValuePrefix): tf.Tensor {
     return tf.tidy(() => {
-      const a = tf.add(h, call(this, 'self_attn', call(this, 'layer_norm1', h), { attentionMask, causal }));
+      const a = tf.add(h, call(this, 'self_attn', call(this, 'layer_norm1', h), prefix ? { attentionMask, causal, prefix } : { attentionMask, causal }));
       return tf.add(a, call(this, 'mlp', call(this, 'layer_norm2', a)));
     });
   }
 }
 
 class ClipEncoder extends Module {
-  constructor(dims: ClipTowerDims) {
+  constructor(
+    private readonly dims: ClipTowerDims,
+    /** The vision tower's extension points; the text tower has none here (textTokenEmbeddings). */
+    private readonly points?: PointRegistry,
+  ) {
     super();
     this.addModule('layers', new BlockStack(Array.from({ length: dims.layers }, () => new ClipEncoderLayer(dims))));
   }
   forward(h: tf.Tensor, attentionMask?: tf.Tensor, causal = false): tf.Tensor {
     return tf.tidy(() => {
-      let x = h;
-      x = this.child<BlockStack>('layers')!.chain(x, (layer, h) => layer.forward(h, attentionMask, causal) as tf.Tensor);
-      return x;
+      const stack = this.child<BlockStack>('layers')!;
+      if (!this.points) return stack.chain(h, (layer, x) => layer.forward(x, attentionMask, causal) as tf.Tensor);
+      const heads = { heads: this.dims.heads, headDim: this.dims.hidden / this.dims.heads };
+      return this.points.runLayers(stack, h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads }, (layer, x, _i, prefix) => layer.forward(x, attentionMask, causal, prefix) as tf.Tensor);
     });
   }
 }
@@ -97,10 +104,11 @@ class ClipTextEmbeddings extends Module {
     this.addModule('token_embedding', new Embedding(dims.vocabSize, dims.hidden, { initStd: 0.02 }));
     this.addModule('position_embedding', new Embedding(dims.maxPositions, dims.hidden, { initStd: 0.01 }));
   }
-  forward(ids: tf.Tensor): tf.Tensor {
+  /** `words` [b, s, hidden] replaces token_embedding(ids) (transformers' inputs_embeds). */
+  forward(ids: tf.Tensor, words?: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const positions = tf.expandDims(tf.range(0, ids.shape[1]!, 1, 'int32'), 0);
-      return tf.add(call(this, 'token_embedding', ids), call(this, 'position_embedding', positions));
+      return tf.add(words ?? call(this, 'token_embedding', ids), call(this, 'position_embedding', positions));
     });
   }
 }
@@ -129,10 +137,11 @@ export class ClipTextTransformer extends Module {
     this.addModule('encoder', new ClipEncoder(dims));
     this.addModule('final_layer_norm', new LayerNorm(dims.hidden, { eps: dims.eps }));
   }
-  /** Pooled output [b, hidden]. */
-  forward(ids: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
+  /** Pooled output [b, hidden]; `words` [b, s, hidden] replaces the token embeddings of `ids` (which still place the EOS pooling). */
+  forward(ids: tf.Tensor, attentionMask?: tf.Tensor, words?: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const h = call(this, 'final_layer_norm', call(this, 'encoder', call(this, 'embeddings', ids), attentionMask, true));
+      const embedded = words ? call(this, 'embeddings', ids, words) : call(this, 'embeddings', ids);
+      const h = call(this, 'final_layer_norm', call(this, 'encoder', embedded, attentionMask, true));
       const pick = tf.oneHot(tf.tensor1d(eosPositions(ids, this.dims.eosTokenId), 'int32'), ids.shape[1]!);
       return tf.sum(tf.mul(h, tf.expandDims(pick, -1)), 1);
     });
@@ -159,17 +168,22 @@ class ClipVisionEmbeddings extends Module {
 
 /** CLIPVisionTransformer: pre_layrnorm (sic, transformers' name), encoder, post_layernorm on [CLS]. */
 export class ClipVisionTransformer extends Module {
-  constructor(readonly dims: ClipDims['vision']) {
+  constructor(
+    readonly dims: ClipDims['vision'],
+    /** Registrations of the vision tower's extension points (model.points). */
+    readonly points: PointRegistry = new PointRegistry('clip vision_model', dims.layers),
+  ) {
     super();
     this.addModule('embeddings', new ClipVisionEmbeddings(dims));
     this.addModule('pre_layrnorm', new LayerNorm(dims.hidden, { eps: dims.eps }));
-    this.addModule('encoder', new ClipEncoder(dims));
+    this.addModule('encoder', new ClipEncoder(dims, points));
     this.addModule('post_layernorm', new LayerNorm(dims.hidden, { eps: dims.eps }));
   }
-  /** Pooled output [b, hidden] from NHWC pixels. */
+  /** Pooled output [b, hidden] from NHWC pixels; virtual tokens go after [CLS], before pre_layrnorm (VPT). */
   forward(pixels: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const h = call(this, 'encoder', call(this, 'pre_layrnorm', call(this, 'embeddings', pixels)));
+      const { h: embedded } = joinVirtualTokens(this.points, call(this, 'embeddings', pixels), undefined, 'after-cls', this.training);
+      const h = call(this, 'encoder', call(this, 'pre_layrnorm', embedded));
       return call(this, 'post_layernorm', tf.squeeze(tf.slice(h, [0, 0, 0], [-1, 1, -1]), [1]));
     });
   }
@@ -193,9 +207,12 @@ export class ClipModel extends Module {
     tf.tidy(() => this.addParameter('logit_scale', tf.scalar(dims.logitScaleInit)));
   }
 
-  /** Unnormalised text features (transformers' get_text_features). */
-  textFeatures(ids: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor2D {
-    return tf.tidy(() => call(this, 'text_projection', call(this, 'text_model', ids, attentionMask)) as tf.Tensor2D);
+  /** Unnormalised text features (transformers' get_text_features); `words` replaces the token embeddings of `ids`. */
+  textFeatures(ids: tf.Tensor, attentionMask?: tf.Tensor, words?: tf.Tensor): tf.Tensor2D {
+    return tf.tidy(() => {
+      const pooled = words ? call(this, 'text_model', ids, attentionMask, words) : call(this, 'text_model', ids, attentionMask);
+      return call(this, 'text_projection', pooled) as tf.Tensor2D;
+    });
   }
 
   /** Unnormalised image features (transformers' get_image_features). */

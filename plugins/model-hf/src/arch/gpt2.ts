@@ -1,5 +1,7 @@
+import { PointRegistry, type KeyValuePrefix } from '@leantune/core';
 import { Conv1D, Dropout, Embedding, LayerNorm, Module, BlockStack, activationFn, softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
-import { call, causalMask, paddingMask, scaledDotProductAttention } from '../attention';
+import { attendHeads, call, causalMask, mergeHeads, paddingMask, splitHeads } from '../attention';
+import { joinVirtualTokens } from '../points';
 import type { ConfigReader } from '../config';
 
 /** GPT2Config fields, with transformers' defaults. */
@@ -41,6 +43,21 @@ export function gpt2Dims(config: ConfigReader): Gpt2Dims {
   };
 }
 
+/**
+ * Keys and values of the positions a generation has already run, per layer
+ * ([1, heads, past, headDim] each), transformers' past_key_values. Virtual tokens are part
+ * of it; attention prefixes are not (they are joined on every call).
+ */
+export class Gpt2Cache {
+  length = 0;
+  readonly layers: Array<{ key: tf.Tensor; value: tf.Tensor } | undefined> = [];
+  dispose(): void {
+    for (const kv of this.layers) tf.dispose([kv?.key, kv?.value].filter((t): t is tf.Tensor => !!t));
+    this.layers.length = 0;
+    this.length = 0;
+  }
+}
+
 /** GPT2Attention: one fused `c_attn` Conv1D ([in, 3·in]) for q, k, v, then `c_proj`. */
 class Gpt2Attention extends Module {
   constructor(private readonly dims: Gpt2Dims, private readonly layerIdx: number) {
@@ -50,18 +67,25 @@ class Gpt2Attention extends Module {
     this.addModule('attn_dropout', new Dropout(dims.attnDropout));
     this.addModule('resid_dropout', new Dropout(dims.residDropout));
   }
-  forward(h: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  /** `mask` covers the cached and the new keys; `cache` gets this call's keys and values appended. */
+  forward(h: tf.Tensor, mask: tf.Tensor, prefix?: KeyValuePrefix, cache?: Gpt2Cache): tf.Tensor {
     return tf.tidy(() => {
-      const [q, k, v] = tf.split(call(this, 'c_attn', h), 3, 2);
+      const [q, k, v] = tf.split(call(this, 'c_attn', h), 3, 2).map((x) => splitHeads(x, this.dims.heads));
+      let keys: tf.Tensor = k;
+      let values: tf.Tensor = v;
+      if (cache) {
+        const past = cache.layers[this.layerIdx];
+        if (past) {
+          keys = tf.concat([past.key, k], 2);
+          values = tf.concat([past.value, v], 2);
+          tf.dispose([past.key, past.value]);
+        }
+        cache.layers[this.layerIdx] = { key: tf.keep(keys), value: tf.keep(values) };
+      }
       let scale = this.dims.scaleAttnWeights ? 1 / Math.sqrt(this.dims.embd / this.dims.heads) : 1;
       if (this.dims.scaleByInverseLayerIdx) scale /= this.layerIdx + 1;
-      const context = scaledDotProductAttention(q, k, v, {
-        numHeads: this.dims.heads,
-        mask,
-        scale,
-        dropout: this.child<Dropout>('attn_dropout'),
-      });
-      return call(this, 'resid_dropout', call(this, 'c_proj', context));
+      const context = attendHeads(q, keys, values, { mask, scale, prefix, dropout: this.child<Dropout>('attn_dropout') });
+      return call(this, 'resid_dropout', call(this, 'c_proj', mergeHeads(context)));
     });
   }
 }
@@ -89,9 +113,9 @@ class Gpt2Block extends Module {
     this.addModule('ln_2', new LayerNorm(dims.embd, { eps: dims.eps }));
     this.addModule('mlp', new Gpt2Mlp(dims));
   }
-  forward(h: tf.Tensor, mask: tf.Tensor): tf.Tensor {
+  forward(h: tf.Tensor, mask: tf.Tensor, prefix?: KeyValuePrefix, cache?: Gpt2Cache): tf.Tensor {
     return tf.tidy(() => {
-      const a = tf.add(h, call(this, 'attn', call(this, 'ln_1', h), mask));
+      const a = tf.add(h, call(this, 'attn', call(this, 'ln_1', h), mask, prefix, cache));
       return tf.add(a, call(this, 'mlp', call(this, 'ln_2', a)));
     });
   }
@@ -99,7 +123,11 @@ class Gpt2Block extends Module {
 
 /** GPT2Model: wte + wpe → blocks `h.N` → ln_f. */
 export class Gpt2Model extends Module {
-  constructor(readonly dims: Gpt2Dims) {
+  constructor(
+    readonly dims: Gpt2Dims,
+    /** Registrations of this model's extension points (model.points). */
+    readonly points: PointRegistry = new PointRegistry('gpt2', dims.layers),
+  ) {
     super();
     this.addModule('wte', new Embedding(dims.vocabSize, dims.embd, { initStd: 0.02 }));
     this.addModule('wpe', new Embedding(dims.positions, dims.embd, { initStd: 0.01 }));
@@ -107,15 +135,35 @@ export class Gpt2Model extends Module {
     this.addModule('h', new BlockStack(Array.from({ length: dims.layers }, (_, i) => new Gpt2Block(dims, i))));
     this.addModule('ln_f', new LayerNorm(dims.embd, { eps: dims.eps }));
   }
-  /** Last hidden state [b, s, n_embd]; `attentionMask` [b, s] hides right padding. */
-  forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
+  /** How many virtual tokens the registered providers give now (0 when none). */
+  virtualTokenCount(): number {
+    return tf.tidy(() => this.points.virtualTokens(1, this.dims.embd, false)?.shape[1] ?? 0);
+  }
+  /**
+   * Last hidden state [b, s, n_embd] of the real tokens; `attentionMask` [b, s] hides right
+   * padding. Virtual tokens (model.points) come first and take positions 0..n-1 (PEFT's
+   * prompt tuning); with a `cache`, the inputs follow its positions and only a first call
+   * (empty cache) adds virtual tokens.
+   */
+  forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: Gpt2Cache): tf.Tensor {
     return tf.tidy(() => {
-      const seq = inputIds.shape[1]!;
-      const positions = tf.expandDims(tf.range(0, seq, 1, 'int32'), 0);
-      let h = call(this, 'drop', tf.add(call(this, 'wte', inputIds), call(this, 'wpe', positions)));
-      const causal = causalMask(seq);
-      const mask = attentionMask ? tf.add(causal, paddingMask(attentionMask)) : causal;
-      h = this.child<BlockStack>('h')!.chain(h, (block, x) => block.forward(x, mask) as tf.Tensor);
+      const [batch, seq] = inputIds.shape as [number, number];
+      if (cache && attentionMask) throw new Error('Gpt2Model: a cached forward (generation) takes no attentionMask; it runs one unpadded row');
+      const past = cache?.length ?? 0;
+      const joined = past === 0 ? joinVirtualTokens(this.points, call(this, 'wte', inputIds), attentionMask, 'prepend', this.training) : { h: call(this, 'wte', inputIds), mask: attentionMask, n: 0 };
+      const total = joined.h.shape[1]!;
+      if (past + total > this.dims.positions) {
+        throw new Error(`Gpt2Model: ${past + total} positions (${joined.n} virtual tokens, ${past} cached, ${seq} new) exceed n_positions ${this.dims.positions}; shorten the input or the prompt`);
+      }
+      const positions = tf.expandDims(tf.range(past, past + total, 1, 'int32'), 0);
+      let h = call(this, 'drop', tf.add(joined.h, call(this, 'wpe', positions)));
+      const causal = causalMask(total, past);
+      const mask = joined.mask ? tf.add(causal, paddingMask(joined.mask)) : causal;
+      const stack = this.child<BlockStack>('h')!;
+      const heads = { heads: this.dims.heads, headDim: this.dims.embd / this.dims.heads };
+      h = this.points.runLayers(stack, h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads }, (block, x, _i, prefix) => block.forward(x, mask, prefix, cache) as tf.Tensor);
+      if (cache) cache.length = past + total;
+      if (joined.n > 0) h = tf.slice(h, [0, joined.n, 0], [batch, seq, -1]);
       return call(this, 'ln_f', h);
     });
   }
@@ -130,10 +178,14 @@ export class Gpt2LMHeadModel extends Module {
     super();
     this.addModule('transformer', new Gpt2Model(dims));
   }
-  /** Logits [b, s, vocab]. */
-  forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
+  /** Registrations of this model's extension points. */
+  get points(): PointRegistry {
+    return this.child<Gpt2Model>('transformer')!.points;
+  }
+  /** Logits [b, s, vocab] of the real tokens (virtual ones are not scored, as PEFT labels them -100). */
+  forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: Gpt2Cache): tf.Tensor {
     return tf.tidy(() => {
-      const h = call(this, 'transformer', inputIds, attentionMask);
+      const h = call(this, 'transformer', inputIds, attentionMask, cache);
       const wte = this.getParameter('transformer.wte.weight').variable;
       const [b, s, d] = h.shape;
       return tf.reshape(tf.matMul(tf.reshape(h, [b * s, d]), wte, false, true), [b, s, this.dims.vocabSize]);

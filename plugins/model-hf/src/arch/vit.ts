@@ -1,5 +1,7 @@
+import { PointRegistry, type KeyValuePrefix } from '@leantune/core';
 import { Conv2d, Dropout, LayerNorm, Linear, Module, BlockStack, activationFn, normal, tf } from '@leantune/tensor';
 import { call, scaledDotProductAttention } from '../attention';
+import { joinVirtualTokens } from '../points';
 import type { ConfigReader } from '../config';
 
 /** ViTConfig fields, with transformers' defaults. */
@@ -87,9 +89,10 @@ class VitSelfAttention extends Module {
     for (const n of ['query', 'key', 'value']) this.addModule(n, new Linear(dims.hidden, dims.hidden, { bias: dims.qkvBias }));
     this.addModule('dropout', new Dropout(dims.attentionDropout));
   }
-  forward(h: tf.Tensor): tf.Tensor {
+  forward(h: tf.Tensor, prefix?: KeyValuePrefix): tf.Tensor {
     return scaledDotProductAttention(call(this, 'query', h), call(this, 'key', h), call(this, 'value', h), {
       numHeads: this.dims.heads,
+      prefix,
       dropout: this.child<Dropout>('dropout'),
     });
   }
@@ -116,8 +119,8 @@ class VitAttention extends Module {
     this.addModule('attention', new VitSelfAttention(dims));
     this.addModule('output', new VitDenseOutput(dims.hidden, dims, false));
   }
-  forward(h: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => call(this, 'output', call(this, 'attention', h)));
+  forward(h: tf.Tensor, prefix?: KeyValuePrefix): tf.Tensor {
+    return tf.tidy(() => call(this, 'output', call(this, 'attention', h, prefix)));
   }
 }
 
@@ -143,39 +146,49 @@ class VitLayer extends Module {
     this.addModule('layernorm_before', new LayerNorm(dims.hidden, { eps: dims.eps }));
     this.addModule('layernorm_after', new LayerNorm(dims.hidden, { eps: dims.eps }));
   }
-  forward(h: tf.Tensor): tf.Tensor {
+  forward(h: tf.Tensor, prefix?: KeyValuePrefix): tf.Tensor {
     return tf.tidy(() => {
-      const a = tf.add(call(this, 'attention', call(this, 'layernorm_before', h)), h);
+      const a = tf.add(call(this, 'attention', call(this, 'layernorm_before', h), prefix), h);
       return call(this, 'output', call(this, 'intermediate', call(this, 'layernorm_after', a)), a);
     });
   }
 }
 
 class VitEncoder extends Module {
-  constructor(dims: VitDims) {
+  constructor(
+    private readonly dims: VitDims,
+    private readonly points: PointRegistry,
+  ) {
     super();
     this.addModule('layer', new BlockStack(Array.from({ length: dims.layers }, () => new VitLayer(dims))));
   }
   forward(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      let x = h;
-      x = this.child<BlockStack>('layer')!.chain(x, (layer, h) => layer.forward(h) as tf.Tensor);
-      return x;
+      const stack = this.child<BlockStack>('layer')!;
+      const heads = { heads: this.dims.heads, headDim: this.dims.hidden / this.dims.heads };
+      return this.points.runLayers(stack, h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads }, (layer, x, _i, prefix) => layer.forward(x, prefix) as tf.Tensor);
     });
   }
 }
 
 /** ViTModel without pooler (ViTForImageClassification builds it with add_pooling_layer=False). */
 export class VitModel extends Module {
-  constructor(readonly dims: VitDims) {
+  constructor(
+    readonly dims: VitDims,
+    /** Registrations of this model's extension points (model.points). */
+    readonly points: PointRegistry = new PointRegistry('vit', dims.layers),
+  ) {
     super();
     this.addModule('embeddings', new VitEmbeddings(dims));
-    this.addModule('encoder', new VitEncoder(dims));
+    this.addModule('encoder', new VitEncoder(dims, points));
     this.addModule('layernorm', new LayerNorm(dims.hidden, { eps: dims.eps }));
   }
-  /** NHWC pixels [b, H, W, C] → last hidden state [b, 1 + patches, hidden]. */
+  /** NHWC pixels [b, H, W, C] → last hidden state [b, 1 + n + patches, hidden], n virtual tokens after [CLS] (VPT). */
   forward(pixels: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => call(this, 'layernorm', call(this, 'encoder', call(this, 'embeddings', pixels))));
+    return tf.tidy(() => {
+      const { h } = joinVirtualTokens(this.points, call(this, 'embeddings', pixels), undefined, 'after-cls', this.training);
+      return call(this, 'layernorm', call(this, 'encoder', h));
+    });
   }
 }
 

@@ -1,0 +1,131 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { saveSafetensorsAtomic, type ModelPoints, type PointRegistry, type TokenizerCapability, type TokenVocabulary } from '@leantune/core';
+import { tf, type Module } from '@leantune/tensor';
+import { readJsonFile } from './config';
+import type { HfTokenizer } from './tokenizer';
+
+export interface Joined {
+  /** Embeddings with the virtual tokens in [b, n + s, d]. */
+  h: tf.Tensor;
+  /** The attention mask [b, n + s] with ones for the virtual tokens (undefined when none was given). */
+  mask?: tf.Tensor;
+  /** How many virtual tokens were joined. */
+  n: number;
+}
+
+/**
+ * Joins the registered virtual tokens to `embeds` [b, s, d]: before every token
+ * ('prepend') or after the first one ('after-cls'). Without a registered provider the
+ * inputs come back as they are (the same tensors).
+ */
+export function joinVirtualTokens(points: PointRegistry, embeds: tf.Tensor, attentionMask: tf.Tensor | undefined, placement: 'prepend' | 'after-cls', training: boolean): Joined {
+  const [batch, , dim] = embeds.shape as [number, number, number];
+  const virtual = points.virtualTokens(batch, dim, training);
+  if (!virtual) return { h: embeds, mask: attentionMask, n: 0 };
+  const n = virtual.shape[1];
+  const h =
+    placement === 'prepend'
+      ? tf.concat([virtual, embeds], 1)
+      : tf.concat([tf.slice(embeds, [0, 0, 0], [-1, 1, -1]), virtual, tf.slice(embeds, [0, 1, 0], [-1, -1, -1])], 1);
+  let mask = attentionMask;
+  if (attentionMask) {
+    const ones = tf.ones([batch, n], attentionMask.dtype);
+    mask = placement === 'prepend' ? tf.concat([ones, attentionMask], 1) : tf.concat([tf.slice(attentionMask, [0, 0], [-1, 1]), ones, tf.slice(attentionMask, [0, 1], [-1, -1])], 1);
+  }
+  return { h, mask, n };
+}
+
+/** A vocabulary over the embedding table at `path` of `root` (looked up on each call, so a replaced table is seen). */
+export function tableVocabulary(root: Module, path: string): TokenVocabulary {
+  const table = () => root.getParameter(path).variable as unknown as tf.Tensor2D;
+  return {
+    size: table().shape[0],
+    table,
+    embed(ids) {
+      const t = table();
+      for (const id of ids) {
+        if (!Number.isInteger(id) || id < 0 || id >= t.shape[0]) throw new RangeError(`${path}: token id ${id} is outside the vocabulary [0, ${t.shape[0] - 1}]`);
+      }
+      return tf.tidy(() => tf.gather(t, tf.tensor1d(ids as number[], 'int32')) as tf.Tensor2D);
+    },
+  };
+}
+
+export interface StackPointsSpec {
+  embeddings: string;
+  layersAt: string;
+  layers: number;
+  dim: number;
+  heads: number;
+  placement: 'prepend' | 'after-cls';
+  vocabulary?: TokenVocabulary;
+  maxPositions?: number;
+}
+
+/** inputEmbeddings, hiddenStates and attentionPrefix of one transformer stack, over its registry. */
+export function stackPoints(points: PointRegistry, spec: StackPointsSpec): Pick<ModelPoints, 'inputEmbeddings' | 'hiddenStates' | 'attentionPrefix'> {
+  const headDim = spec.dim / spec.heads;
+  return {
+    inputEmbeddings: {
+      where: spec.embeddings,
+      dim: spec.dim,
+      placement: spec.placement,
+      offset: spec.placement === 'prepend' ? 0 : 1,
+      vocabulary: spec.vocabulary,
+      maxPositions: spec.maxPositions,
+      addVirtualTokens: (provider) => points.addVirtualTokens(provider),
+    },
+    hiddenStates: {
+      where: spec.layersAt,
+      layers: spec.layers,
+      dim: spec.dim,
+      entryDims: new Array<number>(spec.layers).fill(spec.dim),
+      atLayerEntry: (layer, fn) => points.atLayerEntry(layer, fn),
+      tapLayerOutput: (layer, tap) => points.tapLayerOutput(layer, tap),
+    },
+    attentionPrefix: {
+      where: spec.layersAt,
+      layers: spec.layers,
+      shape: (layer) => {
+        if (!Number.isInteger(layer) || layer < 0 || layer >= spec.layers) throw new RangeError(`${spec.layersAt}: layer must be an integer in [0, ${spec.layers - 1}], got ${layer}`);
+        return { heads: spec.heads, headDim };
+      },
+      addPrefix: (layer, provider) => points.addPrefix(layer, provider),
+    },
+  };
+}
+
+/** Files beside config.json that describe inputs: copied into an exported model as they are. */
+export const HF_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json', 'special_tokens_map.json', 'vocab.txt', 'merges.txt', 'vocab.json'];
+
+/** The tokenizer capability of a tokenizer.json folder. */
+export function tokenizerCapability(tokenizer: HfTokenizer, dir: string): TokenizerCapability {
+  return {
+    encode: (text) => tokenizer.tokenizer.encode(text).ids,
+    decode: (ids) => tokenizer.tokenizer.decode([...ids]),
+    files: HF_SIDE_FILES.filter((f) => f !== 'preprocessor_config.json').map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f)),
+  };
+}
+
+/**
+ * Writes `module` in the Hub layout into `out`: config.json (the checkpoint's, with
+ * id2label/label2id from `labels`), model.safetensors (transformers' names) and the
+ * tokenizer / preprocessor files of the source folder.
+ */
+export function exportHubFolder(module: Module, sourceDir: string, out: string, labels?: readonly string[]): string[] {
+  const config = readJsonFile(sourceDir, 'config.json', 'the source checkpoint folder must still hold its config.json');
+  if (labels) {
+    config.id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
+    config.label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
+  }
+  fs.writeFileSync(path.join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const files = ['config.json'];
+  for (const f of HF_SIDE_FILES) {
+    if (!fs.existsSync(path.join(sourceDir, f))) continue;
+    fs.copyFileSync(path.join(sourceDir, f), path.join(out, f));
+    files.push(f);
+  }
+  saveSafetensorsAtomic(path.join(out, 'model.safetensors'), module.stateDict(), { format: 'pt' });
+  return [...files, 'model.safetensors'].sort();
+}
