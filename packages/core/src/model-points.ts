@@ -292,3 +292,67 @@ function toBatch(t: tf.Tensor, batch: number, rest: number[], what: string): tf.
   if (t.shape[0] === batch && fits(t.shape.slice(1))) return x;
   throw new Error(`${what} gave a tensor of shape [${t.shape}]; it must be ${want} or [${batch}, ${want.slice(1)} for this batch of ${batch}`);
 }
+
+/** A vocabulary over the embedding table at `path` of `root` (looked up on each call, so a replaced table is seen). */
+export function tableVocabulary(root: Module, path: string): TokenVocabulary {
+  const table = () => root.getParameter(path).variable as unknown as tf.Tensor2D;
+  return {
+    size: table().shape[0],
+    table,
+    embed(ids) {
+      const t = table();
+      for (const id of ids) {
+        if (!Number.isInteger(id) || id < 0 || id >= t.shape[0]) throw new RangeError(`${path}: token id ${id} is outside the vocabulary [0, ${t.shape[0] - 1}]`);
+      }
+      return tf.tidy(() => tf.gather(t, tf.tensor1d(ids as number[], 'int32')) as tf.Tensor2D);
+    },
+  };
+}
+
+/** What `stackPoints` needs to know about one transformer stack. */
+export interface StackPointsSpec {
+  embeddings: string;
+  layersAt: string;
+  layers: number;
+  dim: number;
+  heads: number;
+  placement: 'prepend' | 'after-cls';
+  vocabulary?: TokenVocabulary;
+  maxPositions?: number;
+  /** Layer i's input width, when layers differ (default `dim` for all). */
+  entryDims?: readonly number[];
+  /** Layer i's heads (default `heads` of width dim / heads for all). */
+  headShape?: (layer: number) => { heads: number; headDim: number };
+}
+
+/** inputEmbeddings, hiddenStates and attentionPrefix of one transformer stack, over its registry. */
+export function stackPoints(points: PointRegistry, spec: StackPointsSpec): Pick<ModelPoints, 'inputEmbeddings' | 'hiddenStates' | 'attentionPrefix'> {
+  return {
+    inputEmbeddings: {
+      where: spec.embeddings,
+      dim: spec.dim,
+      placement: spec.placement,
+      offset: spec.placement === 'prepend' ? 0 : 1,
+      vocabulary: spec.vocabulary,
+      maxPositions: spec.maxPositions,
+      addVirtualTokens: (provider) => points.addVirtualTokens(provider),
+    },
+    hiddenStates: {
+      where: spec.layersAt,
+      layers: spec.layers,
+      dim: spec.dim,
+      entryDims: spec.entryDims ?? new Array<number>(spec.layers).fill(spec.dim),
+      atLayerEntry: (layer, fn) => points.atLayerEntry(layer, fn),
+      tapLayerOutput: (layer, tap) => points.tapLayerOutput(layer, tap),
+    },
+    attentionPrefix: {
+      where: spec.layersAt,
+      layers: spec.layers,
+      shape: (layer) => {
+        if (!Number.isInteger(layer) || layer < 0 || layer >= spec.layers) throw new RangeError(`${spec.layersAt}: layer must be an integer in [0, ${spec.layers - 1}], got ${layer}`);
+        return spec.headShape ? spec.headShape(layer) : { heads: spec.heads, headDim: spec.dim / spec.heads };
+      },
+      addPrefix: (layer, provider) => points.addPrefix(layer, provider),
+    },
+  };
+}

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { saveSafetensorsAtomic, type ModelPoints, type PointRegistry, type TokenizerCapability, type TokenVocabulary } from '@leantune/core';
+import { saveSafetensorsAtomic, type PointRegistry, type TokenizerCapability } from '@leantune/core';
 import { tf, type Module } from '@leantune/tensor';
 import { readJsonFile } from './config';
 import type { HfTokenizer } from './tokenizer';
@@ -34,66 +34,6 @@ export function joinVirtualTokens(points: PointRegistry, embeds: tf.Tensor, atte
     mask = placement === 'prepend' ? tf.concat([ones, attentionMask], 1) : tf.concat([tf.slice(attentionMask, [0, 0], [-1, 1]), ones, tf.slice(attentionMask, [0, 1], [-1, -1])], 1);
   }
   return { h, mask, n };
-}
-
-/** A vocabulary over the embedding table at `path` of `root` (looked up on each call, so a replaced table is seen). */
-export function tableVocabulary(root: Module, path: string): TokenVocabulary {
-  const table = () => root.getParameter(path).variable as unknown as tf.Tensor2D;
-  return {
-    size: table().shape[0],
-    table,
-    embed(ids) {
-      const t = table();
-      for (const id of ids) {
-        if (!Number.isInteger(id) || id < 0 || id >= t.shape[0]) throw new RangeError(`${path}: token id ${id} is outside the vocabulary [0, ${t.shape[0] - 1}]`);
-      }
-      return tf.tidy(() => tf.gather(t, tf.tensor1d(ids as number[], 'int32')) as tf.Tensor2D);
-    },
-  };
-}
-
-export interface StackPointsSpec {
-  embeddings: string;
-  layersAt: string;
-  layers: number;
-  dim: number;
-  heads: number;
-  placement: 'prepend' | 'after-cls';
-  vocabulary?: TokenVocabulary;
-  maxPositions?: number;
-}
-
-/** inputEmbeddings, hiddenStates and attentionPrefix of one transformer stack, over its registry. */
-export function stackPoints(points: PointRegistry, spec: StackPointsSpec): Pick<ModelPoints, 'inputEmbeddings' | 'hiddenStates' | 'attentionPrefix'> {
-  const headDim = spec.dim / spec.heads;
-  return {
-    inputEmbeddings: {
-      where: spec.embeddings,
-      dim: spec.dim,
-      placement: spec.placement,
-      offset: spec.placement === 'prepend' ? 0 : 1,
-      vocabulary: spec.vocabulary,
-      maxPositions: spec.maxPositions,
-      addVirtualTokens: (provider) => points.addVirtualTokens(provider),
-    },
-    hiddenStates: {
-      where: spec.layersAt,
-      layers: spec.layers,
-      dim: spec.dim,
-      entryDims: new Array<number>(spec.layers).fill(spec.dim),
-      atLayerEntry: (layer, fn) => points.atLayerEntry(layer, fn),
-      tapLayerOutput: (layer, tap) => points.tapLayerOutput(layer, tap),
-    },
-    attentionPrefix: {
-      where: spec.layersAt,
-      layers: spec.layers,
-      shape: (layer) => {
-        if (!Number.isInteger(layer) || layer < 0 || layer >= spec.layers) throw new RangeError(`${spec.layersAt}: layer must be an integer in [0, ${spec.layers - 1}], got ${layer}`);
-        return { heads: spec.heads, headDim };
-      },
-      addPrefix: (layer, provider) => points.addPrefix(layer, provider),
-    },
-  };
 }
 
 /** Files beside config.json that describe inputs: copied into an exported model as they are. */

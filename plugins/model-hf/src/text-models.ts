@@ -1,10 +1,10 @@
-import type { Batch, DataRecord, GenerateCapability } from '@leantune/core';
+import { stackPoints, tableVocabulary, type Batch, type DataRecord, type GenerateCapability } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { BertForSequenceClassification, RobertaForSequenceClassification, bertDims, bertMaxTokens, type BertInputs, type BertModel } from './arch/bert';
 import { Gpt2Cache, Gpt2LMHeadModel, causalLmLoss, gpt2Dims, type Gpt2Model } from './arch/gpt2';
 import type { ArchBuild, BuildContext } from './loader-types';
 import { crossEntropy, labelTargets, textsOf } from './records';
-import { exportHubFolder, stackPoints, tableVocabulary, tokenizerCapability } from './points';
+import { exportHubFolder, tokenizerCapability } from './points';
 import { HfTokenizer } from './tokenizer';
 
 function textInputs(batch: Batch): Record<string, tf.Tensor> {

@@ -1,11 +1,11 @@
-import type { Batch, DataRecord, TextTokenEmbeddingsPoint } from '@leantune/core';
+import { stackPoints, tableVocabulary, type Batch, type DataRecord, type TextTokenEmbeddingsPoint } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { ClipModel, clipDims, type ClipVisionTransformer } from './arch/clip';
 import { VitForImageClassification, vitDims, type VitModel } from './arch/vit';
 import { preprocessImages, readImageProcessing, type HfImage } from './images';
 import type { ArchBuild, BuildContext } from './loader-types';
 import { crossEntropy, labelTargets } from './records';
-import { exportHubFolder, stackPoints, tableVocabulary, tokenizerCapability } from './points';
+import { exportHubFolder, tokenizerCapability } from './points';
 import { HfTokenizer } from './tokenizer';
 
 function imagesOf(records: readonly DataRecord[]): HfImage[] {

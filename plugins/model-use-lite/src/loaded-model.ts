@@ -1,6 +1,6 @@
 import { softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
-import { TruncationTally, type Batch, type DataRecord, type LoadedModel, type Logger } from '@leantune/core';
-import type { UseLiteEncoder } from './model';
+import { TruncationTally, stackPoints, tableVocabulary, type Batch, type DataRecord, type LoadedModel, type Logger, type ModelPoints } from '@leantune/core';
+import { USE_LITE_CONFIG, useLiteHeads, type UseLiteEncoder } from './model';
 import type { UseLiteHead } from './spec';
 import type { UseLiteTokenizer } from './tokenizer';
 
@@ -21,6 +21,34 @@ export interface UseLiteModelOptions {
   maxLength: number;
   log: Logger;
   name?: string;
+  /** The files the tokenizer is read from (vocab.json), for model.points.tokenizer. */
+  tokenizerFiles?: readonly string[];
+}
+
+/**
+ * use-lite's extension points: virtual tokens before the first token (they take positions
+ * 0..n-1 of the timing signal, are always attended and count in the mean pool), both
+ * layers' hidden states (layer 0 reads 256 wide, writes 512) and key/value prefixes, and
+ * the tokenizer. No generate (an encoder) and no exportMerged (its own format is a tfjs
+ * graph model, which is not written back; `leantune merge` writes leantune's format).
+ */
+export function useLitePoints(encoder: UseLiteEncoder, tokenizer: UseLiteTokenizer, files: readonly string[]): ModelPoints {
+  const { embeddingDim, hiddenDim, maxPositions } = USE_LITE_CONFIG;
+  return {
+    ...stackPoints(encoder.points, {
+      embeddings: 'embeddings',
+      layersAt: 'encoder.layer',
+      layers: 2,
+      dim: hiddenDim,
+      heads: USE_LITE_CONFIG.numHeads,
+      placement: 'prepend',
+      vocabulary: tableVocabulary(encoder, 'embeddings.word_embeddings.weight'),
+      maxPositions,
+      entryDims: [embeddingDim, hiddenDim],
+      headShape: useLiteHeads,
+    }),
+    tokenizer: { encode: (text) => tokenizer.encode(text), decode: (ids) => tokenizer.decode(ids), files: [...files] },
+  };
 }
 
 /**
@@ -90,6 +118,7 @@ export function createUseLiteModel(encoder: UseLiteEncoder, tokenizer: UseLiteTo
     // The classifier is new (the package ships the encoder only); the embedding head has no weights.
     freshParameters: head === 'classification' ? [...encoder.child('classifier')!.namedParameters()].map(([p]) => `classifier.${p}`) : [],
     taskType: head === 'classification' ? 'SEQ_CLS' : 'FEATURE_EXTRACTION',
+    points: useLitePoints(encoder, tokenizer, options.tokenizerFiles ?? []),
     meta: { head, maxLength, vocabSize: tokenizer.vocabSize },
     encode(records): Batch {
       const inputs = padBatch(tokenizeBatch(tokenizer, records, maxLength, log, truncation));

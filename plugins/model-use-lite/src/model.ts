@@ -1,3 +1,4 @@
+import { PointRegistry, type KeyValuePrefix } from '@leantune/core';
 import { Embedding, LayerNorm, Linear, MLP, Module, ModuleList, MultiHeadAttention, tf } from '@leantune/tensor';
 
 /** Sizes read off the shipped graph (see README "Structure"). */
@@ -48,10 +49,11 @@ export class UseLiteLayer extends Module {
     this.addModule('ffn', new MLP(outDim, ffnDim, 'relu'));
   }
 
-  forward(x: tf.Tensor, attentionMask: tf.Tensor): tf.Tensor {
+  /** `prefix`: keys/values [batch, 4, p, headDim] joined before the sequence's (model.points.attentionPrefix). */
+  forward(x: tf.Tensor, attentionMask: tf.Tensor, prefix?: KeyValuePrefix): tf.Tensor {
     return tf.tidy(() => {
       const normed = this.getSubmodule('attention_norm').forward(x) as tf.Tensor;
-      const attended = (this.getSubmodule('attention') as MultiHeadAttention).forward(normed, { attentionMask });
+      const attended = (this.getSubmodule('attention') as MultiHeadAttention).forward(normed, prefix ? { attentionMask, prefix } : { attentionMask });
       const residual = this.child('residual_proj') ? (this.getSubmodule('residual_proj').forward(x) as tf.Tensor) : x;
       const h = tf.add(attended, residual);
       const ffnIn = this.getSubmodule('ffn_norm').forward(h) as tf.Tensor;
@@ -101,13 +103,16 @@ class UseLiteEmbeddings extends Module {
     this.timing = tf.keep(timingSignal(maxPositions, embeddingDim));
   }
 
-  forward(ids: tf.Tensor, mask: tf.Tensor): tf.Tensor {
-    const seq = ids.shape[1]!;
+  /** `virtual` [batch, n, 256] stands in for the word embeddings of n tokens before `ids`; `mask` covers both. */
+  forward(ids: tf.Tensor, mask: tf.Tensor, virtual?: tf.Tensor): tf.Tensor {
+    const n = virtual?.shape[1] ?? 0;
+    const seq = ids.shape[1]! + n;
     if (seq > USE_LITE_CONFIG.maxPositions) {
-      throw new Error(`use-lite: input has ${seq} positions, more than the model's ${USE_LITE_CONFIG.maxPositions}; truncate when encoding`);
+      throw new Error(`use-lite: input has ${seq} positions${n ? ` (${n} virtual tokens)` : ''}, more than the model's ${USE_LITE_CONFIG.maxPositions}; truncate when encoding${n ? ' or use a shorter prompt' : ''}`);
     }
     return tf.tidy(() => {
-      const words = this.getSubmodule('word_embeddings').forward(ids) as tf.Tensor;
+      let words = this.getSubmodule('word_embeddings').forward(ids) as tf.Tensor;
+      if (virtual) words = tf.concat([virtual, words], 1);
       // x = E + (E + PE): AddTimingSignal's output is added back to its input in the graph.
       const x = tf.add(tf.mul(words, 2), tf.slice(this.timing, [0, 0], [seq, -1]));
       return tf.mul(x, tf.expandDims(mask, -1));
@@ -142,11 +147,14 @@ export interface UseLiteEncoderOptions {
 
 /** USE-lite as trainable modules: embeddings → encoder.layer.{0,1} → masked mean → pooler. */
 export class UseLiteEncoder extends Module {
+  /** Registrations of this model's extension points (model.points). */
+  readonly points = new PointRegistry('use-lite', 2);
+
   constructor(options: UseLiteEncoderOptions = {}) {
     super();
     const { embeddingDim, hiddenDim } = USE_LITE_CONFIG;
     this.addModule('embeddings', new UseLiteEmbeddings(options.wordEmbeddings));
-    const encoder = this.addModule('encoder', new UseLiteStack());
+    const encoder = this.addModule('encoder', new UseLiteStack(this.points));
     encoder.addLayer(new UseLiteLayer(embeddingDim, hiddenDim));
     encoder.addLayer(new UseLiteLayer(hiddenDim, hiddenDim));
     this.addModule('pooler', new UseLitePooler());
@@ -177,8 +185,11 @@ export class UseLiteEncoder extends Module {
       throw new Error(`use-lite: ids and attentionMask must both be [batch, seq], got [${ids.shape}] and [${attentionMask.shape}]`);
     }
     return tf.tidy(() => {
-      const mask = tf.cast(attentionMask, 'float32');
-      let h = this.getSubmodule('embeddings').forward(ids, mask) as tf.Tensor;
+      // Virtual tokens (model.points) come first, always attended, and count in the mean pool.
+      const virtual = this.points.virtualTokens(ids.shape[0]!, USE_LITE_CONFIG.embeddingDim, this.training);
+      let mask = tf.cast(attentionMask, 'float32');
+      if (virtual) mask = tf.concat([tf.ones([mask.shape[0]!, virtual.shape[1]]), mask], 1);
+      let h = (virtual ? this.getSubmodule('embeddings').forward(ids, mask, virtual) : this.getSubmodule('embeddings').forward(ids, mask)) as tf.Tensor;
       h = this.getSubmodule('encoder').forward(h, mask) as tf.Tensor;
       // Mean over real tokens; an empty text pools to zeros (max(count, 1)), as in the graph.
       const summed = tf.sum(tf.mul(h, tf.expandDims(mask, -1)), 1);
@@ -191,9 +202,15 @@ export class UseLiteEncoder extends Module {
   }
 }
 
+/** Layer i's attention heads: 4 of 64 at width 256 (layer 0), 4 of 128 at 512 (layer 1). */
+export function useLiteHeads(layer: number): { heads: number; headDim: number } {
+  const dim = layer === 0 ? USE_LITE_CONFIG.embeddingDim : USE_LITE_CONFIG.hiddenDim;
+  return { heads: USE_LITE_CONFIG.numHeads, headDim: dim / USE_LITE_CONFIG.numHeads };
+}
+
 /** `encoder.layer.N`, looked up on each call so an injected replacement is used. */
 class UseLiteStack extends Module {
-  constructor() {
+  constructor(private readonly points: PointRegistry) {
     super();
     this.addModule('layer', new ModuleList<UseLiteLayer>());
   }
@@ -204,9 +221,8 @@ class UseLiteStack extends Module {
 
   forward(x: tf.Tensor, mask: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      let h = x;
-      for (const layer of this.child<ModuleList<UseLiteLayer>>('layer')!) h = layer.forward(h, mask) as tf.Tensor;
-      return h;
+      const layers = this.child<ModuleList<UseLiteLayer>>('layer')!;
+      return this.points.runLayers(layers, x, { checkpointing: false, training: this.training, heads: useLiteHeads }, (layer, h, _i, prefix) => layer.forward(h, mask, prefix) as tf.Tensor);
     });
   }
 }

@@ -1,5 +1,6 @@
 import { definePlugin, type LoadedModel, type RunContext } from '@leantune/core';
 import { loadPretrainedUseLite } from './load';
+import { locateUseLiteFiles } from './weights';
 import { createUseLiteModel, USE_LITE_ARCH } from './loaded-model';
 import { parseUseLiteSpec, useLiteSpecSchema, type UseLiteSpec } from './spec';
 
@@ -27,7 +28,8 @@ export async function loadUseLiteModel(
   const labels = await resolveLabels(spec, ctx);
   const { encoder, tokenizer } = loadPretrainedUseLite(spec.weightsDir);
   try {
-    return createUseLiteModel(encoder, tokenizer, { head: spec.head, labels, maxLength: spec.maxLength, log: ctx.log, name: spec.name });
+    const tokenizerFiles = [locateUseLiteFiles(spec.weightsDir).vocabJson];
+    return createUseLiteModel(encoder, tokenizer, { head: spec.head, labels, maxLength: spec.maxLength, log: ctx.log, name: spec.name, tokenizerFiles });
   } catch (err) {
     encoder.dispose();
     throw err;

@@ -72,6 +72,15 @@ export class UseLiteTokenizer {
     node.length = length;
   }
 
+  /** The text of `ids`: pieces joined, "▁" as a space, without the leading one (ids under 6 give nothing). */
+  decode(ids: readonly number[]): string {
+    const pieces = ids.map((id) => {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocab.length) throw new RangeError(`use-lite: token id ${id} is outside the vocabulary [0, ${this.vocab.length - 1}]`);
+      return id < RESERVED_IDS ? '' : this.vocab[id][0];
+    });
+    return pieces.join('').replace(new RegExp(WORD_START, 'g'), ' ').replace(/^ /, '');
+  }
+
   encode(text: string): number[] {
     const normalized = text.normalize('NFKC');
     if (normalized.length === 0) return [];

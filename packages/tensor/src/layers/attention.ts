@@ -139,8 +139,8 @@ export class MultiHeadAttention extends Module {
     }
     return tf.tidy(() => {
       const q = this.splitHeads(this.project('q', x), batch, seq);
-      let k = this.splitHeads(this.project('k', x), batch, seq);
-      let v = this.splitHeads(this.project('v', x), batch, seq);
+      let k: tf.Tensor = this.splitHeads(this.project('k', x), batch, seq);
+      let v: tf.Tensor = this.splitHeads(this.project('v', x), batch, seq);
       let mask = this.additiveMask(batch, seq, options);
       const { prefix } = options;
       if (prefix) {
