@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors';
+import { ConfigError, RunError } from '../errors';
 import type { TrainConfig } from './schema';
 
 /** Optimizer steps a run takes: epochs × steps per epoch (batches grouped by gradAccum), capped by maxSteps. */
@@ -10,12 +10,18 @@ export function plannedSteps(train: Pick<TrainConfig, 'epochs' | 'batchSize' | '
 }
 
 /**
- * Fails on a schedule that cannot run as written: warmup that lasts as long as the whole
- * run (or longer) never reaches the configured learning rate. Without `trainRecords` only
- * maxSteps bounds the run; with it, epochs × steps per epoch does too. `file` prefixes the
- * message as validation errors are.
+ * Fails on a schedule that cannot run as written: no training record at all (the run would
+ * take no step; `train` calls this before it writes anything, so empty data leaves no run
+ * folder), or warmup that lasts as long as the whole run (or longer) and never reaches the
+ * configured learning rate. Without `trainRecords` only maxSteps bounds the run; with it,
+ * epochs × steps per epoch does too. `file` prefixes the message as validation errors are.
  */
 export function checkSchedule(train: TrainConfig, trainRecords?: number, file?: string): void {
+  if (trainRecords === 0) {
+    throw new RunError(
+      `The dataset has no training records after its stages${file ? ` (${file})` : ''}, so the run would take no step. Check the data source and what the stages dropped (the data reports).`,
+    );
+  }
   const warmup = train.schedule?.warmupSteps ?? 0;
   if (warmup === 0) return;
   let total: number | undefined;
