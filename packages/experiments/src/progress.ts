@@ -1,0 +1,63 @@
+import { MultiBar, Presets, type SingleBar } from 'cli-progress';
+import type { ProgressSink } from './runner';
+import type { RunRow } from './store';
+
+const runName = (r: RunRow) => `${r.armLabel} seed ${r.seed}`;
+const eta = (s: number | undefined) => (s === undefined || !Number.isFinite(s) ? '-' : s >= 90 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`);
+
+/**
+ * On a terminal: one bar per running arm (step, loss, ETA) under an overall bar of runs.
+ * Elsewhere (CI logs, pipes): one line when a run starts and one when it ends.
+ */
+export function terminalProgress(stream: NodeJS.WriteStream, isTTY: boolean): ProgressSink {
+  if (!isTTY) {
+    let total = 0;
+    let finished = 0;
+    return {
+      plan(t, done) {
+        total = t;
+        finished = done;
+        if (done) stream.write(`compare: ${done}/${t} runs already completed, skipped\n`);
+      },
+      started: (r) => stream.write(`compare: start ${runName(r)}\n`),
+      step: () => undefined,
+      finished(r, status, detail) {
+        finished++;
+        stream.write(`compare: [${finished}/${total}] ${runName(r)} ${status}${detail ? ` (${detail})` : ''}\n`);
+      },
+      stop: () => undefined,
+    };
+  }
+  const multi = new MultiBar(
+    { stream, hideCursor: true, clearOnComplete: false, format: '{name} |{bar}| {value}/{total} {unit} | {info}', autopadding: true },
+    Presets.shades_classic,
+  );
+  let overall: SingleBar | undefined;
+  const bars = new Map<number, SingleBar>();
+  const counts = { completed: 0, failed: 0 };
+  const overallInfo = () => `${counts.completed} completed, ${counts.failed} failed`;
+  return {
+    plan(total, done) {
+      counts.completed = done;
+      overall = multi.create(total, done, { name: 'all runs'.padEnd(24), unit: 'runs', info: overallInfo() });
+    },
+    started(r) {
+      bars.set(r.id, multi.create(1, 0, { name: runName(r).slice(0, 24).padEnd(24), unit: 'steps', info: 'starting' }));
+    },
+    step(r, step, total, loss, etaSeconds) {
+      const bar = bars.get(r.id);
+      if (!bar) return;
+      bar.setTotal(total);
+      bar.update(step, { info: `loss ${Number.isFinite(loss) ? loss.toFixed(4) : '-'} | ETA ${eta(etaSeconds)}` });
+    },
+    finished(r, status, detail) {
+      const bar = bars.get(r.id);
+      if (bar) multi.remove(bar);
+      bars.delete(r.id);
+      counts[status]++;
+      overall?.increment(1, { info: overallInfo() });
+      if (status === 'failed') multi.log(`${runName(r)} failed: ${detail}\n`);
+    },
+    stop: () => multi.stop(),
+  };
+}
