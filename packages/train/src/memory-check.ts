@@ -71,10 +71,11 @@ export async function probeBytesPerSample(model: LoadedModel, sample: DataRecord
  * than fails: tfjs's byte count over-states the heap by up to ~1.7× here (d 512 × 8 layers,
  * batch 8: estimated 4.98 GiB, trained at 2.9 GB RSS), so a hard stop would refuse runs that fit.
  */
-export async function checkActivationsFit(model: LoadedModel, optimizer: 'adamw' | 'sgd', batchSize: number, sample: DataRecord | undefined, ctx: RunContext, heapBytes = WASM_HEAP_BYTES): Promise<void> {
+export async function checkActivationsFit(model: LoadedModel, optimizer: 'adamw' | 'sgd', batchSize: number, sample: DataRecord | undefined, ctx: RunContext): Promise<void> {
   const backend = ctx.backend?.name;
   if (!backend || !WASM_HEAP_BACKENDS.has(backend) || !sample || !model.encode || !model.loss) return;
-  if (model.module.countParameters().total < PROBE_MIN_PARAMETERS && heapBytes === WASM_HEAP_BYTES) return;
+  if (model.module.countParameters().total < PROBE_MIN_PARAMETERS) return;
+  const heapBytes = WASM_HEAP_BYTES;
   const perSample = await probeBytesPerSample(model, sample);
   const need = parameterStateBytes(model, optimizer) + batchSize * perSample;
   if (need > 0.9 * heapBytes) {
