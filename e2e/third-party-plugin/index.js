@@ -2,7 +2,9 @@
 // A plugin as a third party would publish it: no build step, no import of any
 // leantune internals beyond the public API of @leantune/core and @leantune/tensor.
 const { STAGE } = require('@leantune/core');
-const { Module, tf } = require('@leantune/tensor');
+const fs = require('node:fs');
+const path = require('node:path');
+const { Module, tf, loadSafetensors, saveSafetensors } = require('@leantune/tensor');
 
 const NAME = '@acme/leantune-plugin-shift';
 
@@ -19,6 +21,32 @@ class ShiftedLayer extends Module {
   forward(x) {
     return tf.add(this.child('base_layer').forward(x), this.param('shift_bias'));
   }
+}
+
+/**
+ * The handle inject and load return: the run owns it, and it holds all of the method's
+ * state (nothing at module scope). Trains the shift biases; saves them in its own files;
+ * unload puts the original layers back.
+ */
+function shiftHandle(root, config) {
+  const layers = () => [...root.namedModules()].filter(([, m]) => m instanceof ShiftedLayer);
+  return {
+    config,
+    trains: (p) => p.split('.').includes('shift_bias'),
+    save(dir) {
+      const tensors = new Map(layers().map(([p, m]) => [`${p}.shift_bias`, m.getParameter('shift_bias').variable]));
+      saveSafetensors(path.join(dir, 'shift.safetensors'), tensors);
+      fs.writeFileSync(path.join(dir, 'shift_config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    },
+    unload() {
+      for (const [p, m] of layers()) {
+        m.getParameter('shift_bias').variable.dispose();
+        root.setSubmodule(p, m.child('base_layer'));
+      }
+      return root;
+    },
+    notMergeable: 'a shift after a layer with a bias folds into that bias, but this example keeps it separate',
+  };
 }
 
 function outFeatures(layer, path) {
@@ -69,19 +97,44 @@ module.exports = {
         additionalProperties: false,
         properties: { target_modules: { type: 'array', items: { type: 'string' }, minItems: 1 } },
       },
-      defaultTargets: { tiny: ['dense'] },
+      // No table of architectures: the model's own default targets (LoadedModel.defaultTargets) apply.
       inject(model, config, mctx) {
+        const root = model.module;
         const targets = config.target_modules || mctx.defaultTargets;
         if (!targets) throw new Error(`shift: no target_modules given and no default for architecture "${mctx.arch}"`);
-        const paths = [...model.namedModules()].map(([p]) => p).filter((p) => targets.some((t) => p === t || p.endsWith(`.${t}`)));
+        const paths = [...root.namedModules()].map(([p]) => p).filter((p) => targets.some((t) => p === t || p.endsWith(`.${t}`)));
         if (!paths.length) throw new Error(`shift: target_modules ${JSON.stringify(targets)} match no module`);
         for (const path of paths) {
-          const layer = model.getSubmodule(path);
-          model.setSubmodule(path, new ShiftedLayer(layer, outFeatures(layer, path)));
+          const layer = root.getSubmodule(path);
+          root.setSubmodule(path, new ShiftedLayer(layer, outFeatures(layer, path)));
         }
         if (mctx.state.has(NAME)) mctx.state.get(NAME).push(`inject:${paths.join(',')}`);
-        return model;
+        return shiftHandle(root, { target_modules: paths });
       },
+      load(model, dir) {
+        const config = JSON.parse(fs.readFileSync(path.join(dir, 'shift_config.json'), 'utf8'));
+        const { tensors } = loadSafetensors(path.join(dir, 'shift.safetensors'));
+        try {
+          const root = model.module;
+          for (const p of config.target_modules) {
+            const saved = tensors.get(`${p}.shift_bias`);
+            if (!saved) throw new Error(`shift: ${dir}/shift.safetensors has no tensor "${p}.shift_bias"`);
+            const layer = root.getSubmodule(p);
+            const dim = outFeatures(layer, p);
+            if (saved.shape[0] !== dim) throw new Error(`shift: "${p}.shift_bias" has ${saved.shape[0]} values, the layer has ${dim} outputs`);
+          }
+          for (const p of config.target_modules) {
+            const layer = root.getSubmodule(p);
+            const shifted = new ShiftedLayer(layer, outFeatures(layer, p));
+            shifted.getParameter('shift_bias').variable.assign(tensors.get(`${p}.shift_bias`));
+            root.setSubmodule(p, shifted);
+          }
+          return shiftHandle(root, config);
+        } finally {
+          tf.dispose([...tensors.values()]);
+        }
+      },
+      recognizes: (dir) => fs.existsSync(path.join(dir, 'shift_config.json')),
     });
     ctx.stages.register({
       name: 'lowercase',

@@ -5,7 +5,6 @@ import type { DataRecord, LoadedModel } from '@leantune/core';
 import { shuffle } from '@leantune/data';
 import { computeFisher, disposeEwc, rebindEwc, ReservoirBuffer, trainIncrement, type IncrementOptions } from '@leantune/plugin-data-incremental';
 import { featuresHeadModel } from '@leantune/plugin-data-unsupervised';
-import { withAdaptersDisabled } from '@leantune/plugin-lora';
 import { tf } from '@leantune/tensor';
 import { accuracy, fastBackend, fmt, loadDataset, table, timed, trainModel } from './common';
 
@@ -40,7 +39,7 @@ async function main(): Promise<void> {
     const ewc = options.ewc && { ...options.ewc, state: rebindEwc(options.ewc.state, model.module) }; // the Fisher was computed on `base`
     const r = await trainIncrement({ model, newTrain: trainB, oldValidation: valA, newValidation: valB, train: { ...TRAIN, lr }, ...options, ewc });
     rows.push([name, fmt(r.oldAccuracyBefore!), fmt(r.oldAccuracyAfter!), fmt(r.forgetting!), fmt(r.newAccuracy!, 4), fmt(accuracy(model, test), 4), r.trainRecords, r.trainableParameters, fmt(r.seconds, 1)]);
-    return model;
+    return { model, lora: r.lora };
   };
 
   const scratch = fresh();
@@ -54,9 +53,9 @@ async function main(): Promise<void> {
   // LoRA trains far fewer weights, so it gets a larger step (5e-3), as is usual for adapters.
   const lora = { name: 'digits5to9', config: { r: 16, lora_alpha: 32, target_modules: 'all-linear', rank_pattern: { '2': 8 } } }; // the 10-wide head takes r = 8
   await arm('LoRA adapter r=16 (head r=8), lr 5e-3 (base frozen)', { adapter: lora }, 5e-3);
-  const adapted = await arm('LoRA adapter r=16 (head r=8), lr 5e-3 + rehearsal 20%', { adapter: lora, rehearsal: { buffer, ratio: 0.2 } }, 5e-3);
+  const { model: adapted, lora: handle } = await arm('LoRA adapter r=16 (head r=8), lr 5e-3 + rehearsal 20%', { adapter: lora, rehearsal: { buffer, ratio: 0.2 } }, 5e-3);
   // The base weights were frozen: switching the adapter off gives task A's model back exactly.
-  withAdaptersDisabled(adapted.module, () => rows.push(['  the same model with the adapter switched off', '-', fmt(accuracy(adapted, valA)), '-', fmt(accuracy(adapted, valB), 4), fmt(accuracy(adapted, test), 4), '-', '-', '-']));
+  handle!.withAdaptersDisabled(() => rows.push(['  the same model with the adapter switched off', '-', fmt(accuracy(adapted, valA)), '-', fmt(accuracy(adapted, valB), 4), fmt(accuracy(adapted, test), 4), '-', '-', '-']));
   disposeEwc(fisher);
 
   console.log(`backend: ${backend}; MNIST (mnist package) shuffled, 8,000 train (A = digits 0-4: ${trainA.length}, B = 5-9: ${trainB.length}), 2,000 test (old ${valA.length} / new ${valB.length});`);

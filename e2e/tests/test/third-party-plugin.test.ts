@@ -2,7 +2,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, saveRunFolder } from '@leantune/core';
+import { loadConfig } from '@leantune/core';
+import { saveRunFolder } from '@leantune/runner';
 import { loadSafetensors, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 

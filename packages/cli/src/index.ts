@@ -1,12 +1,6 @@
 export { main, type CliIO } from './main';
 export { EXIT, Interrupted } from './exit';
-export { createToolkit, toolkitForRunFolder, toolkitFor, parseModelSpec } from './api/toolkit';
-export { trainToFolder, configDifferences, type TrainEvent, type TrainOutcome, type TrainToFolderOptions } from './api/train-session';
-export { loadTrainedModel, loadAdapterInto, MERGED_RECORD, type AdapterRef, type LoadTrainedOptions, type MergedRecord, type TrainedModel } from './api/restore';
-export { evaluateTrained, formatEvalReport, type EvalReport } from './api/evaluate';
-export { predictRecords, textRecords, readTextInputs, readNpyImage, decodeUtf8, type Prediction } from './api/predict';
-export { generateText, sampleToken, type GenerateOptions, type GenerateResult } from './api/generate';
-export { mergeTrained, type MergeResult } from './api/merge';
-export { describeModel, formatModel, inspectModel, TARGETABLE_CLASSES, type ModelDescription, type ModuleNode } from './api/inspect';
+/** The TS API is the Runner: everything the commands use, from @leantune/runner. */
+export * from '@leantune/runner';
 export { pullCheckpoint, parseAdapterRef } from './commands/model-commands';
 export { runTrain, type TrainFlags } from './commands/train';

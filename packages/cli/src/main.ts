@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { CORE_VERSION, ConfigError, checkModelKnown, checkSchedule, datasetSplits } from '@leantune/core';
+import { CORE_VERSION, ConfigError, checkModelKnown, checkSchedule } from '@leantune/core';
+import { datasetSplits } from '@leantune/runner';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
 import { runCompare } from './commands/compare';
 import { dataCommand } from './commands/data-commands';

@@ -1,15 +1,5 @@
 import { join } from 'node:path';
-import {
-  createToolkit,
-  errorMessage,
-  importPlugin,
-  pluginPackagesFor,
-  loadConfig,
-  resolvePlugin,
-  type LoadedConfig,
-  type Logger,
-  type Toolkit,
-} from '@leantune/core';
+import { loadConfig, type LoadedConfig, type Logger } from '@leantune/core';
 
 /** The config `leantune train` runs when no -c is given. */
 export const DEFAULT_CONFIG = join(__dirname, '..', 'defaults', 'default.json');
@@ -18,22 +8,4 @@ export async function fromConfig(file: string | undefined, override?: Record<str
   return loadConfig(file ?? DEFAULT_CONFIG, { override, log });
 }
 
-/**
- * Without a config: every plugin a config in the current folder could enable (installed in
- * the project, or beside the CLI except its workspace's private packages), so
- * `leantune plugins` and `leantune schema` describe exactly that.
- */
-export async function fromInstalled(cwd: string, warn: (message: string) => void): Promise<Toolkit> {
-  const packages = pluginPackagesFor(cwd);
-  const uses = [];
-  for (const pkg of packages) {
-    const where = `installed package ${pkg}`;
-    try {
-      uses.push({ plugin: await importPlugin(resolvePlugin(`module:${pkg}`, cwd, where), where), where });
-    } catch (err) {
-      // One broken install must not hide the others from a listing; it is reported instead.
-      warn(`skipped ${pkg}: ${errorMessage(err)}`);
-    }
-  }
-  return createToolkit({ plugins: uses });
-}
+export { fromInstalled } from '@leantune/runner';

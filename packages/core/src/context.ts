@@ -1,7 +1,7 @@
 import type { BackendInfo, tf } from '@leantune/tensor';
 import type { ResolvedConfig } from './config/schema';
 import type { MethodDefinition } from './methods';
-import type { Dataset, DatasetSpec, Logger } from './types';
+import type { Dataset, DatasetSpec, LoadedModel, Logger } from './types';
 
 /** One per run (Fastify's lesson: fresh context per run, nothing leaks between runs). */
 export interface RunContext {
@@ -18,6 +18,11 @@ export interface RunContext {
    * finished run is saved), so reporters can write beside metrics.jsonl.
    */
   runDir?: string;
+  /**
+   * The base model once it is loaded (before any method is injected), so dataset stages
+   * from ENCODE on can use what it exposes (its tokenizer, its maximum length).
+   */
+  model?: LoadedModel;
   /** The compute backend the run uses; set when the run prepares its runtime. */
   backend?: BackendInfo;
   /**

@@ -7,6 +7,7 @@ import {
   SyncWaterfallHook,
 } from 'tapable';
 import type { Module } from '@leantune/tensor';
+import type { MethodHandle } from './methods';
 import type { Artifacts, Dataset, DatasetSpec, EpochLogs, EvalLogs, LoadedModel, Metrics, ModelSpec, StepLogs, TrainState } from './types';
 import type { MethodContext, RunContext } from './context';
 
@@ -30,7 +31,8 @@ export type StageName = keyof typeof STAGE;
 export interface RunHooks {
   loadModel: AsyncSeriesBailHook<[ModelSpec, RunContext], LoadedModel | undefined>;
   modelLoaded: AsyncSeriesHook<[LoadedModel, RunContext]>;
-  inject: HookMap<AsyncSeriesWaterfallHook<[Module, MethodContext]>>;
+  /** Per method id: the method's inject, returning the handle the run then owns. */
+  inject: HookMap<AsyncSeriesBailHook<[LoadedModel, MethodContext], MethodHandle | undefined>>;
   selectTrainable: SyncWaterfallHook<[ReadonlySet<string>, Module, RunContext]>;
   loadDataset: AsyncSeriesBailHook<[DatasetSpec, RunContext], Dataset | undefined>;
   datasetStage: AsyncSeriesWaterfallHook<[Dataset, RunContext]>;
@@ -51,7 +53,7 @@ export function createRunHooks(): Readonly<RunHooks> {
   return Object.freeze({
     loadModel: new AsyncSeriesBailHook<[ModelSpec, RunContext], LoadedModel | undefined>(['spec', 'context']),
     modelLoaded: new AsyncSeriesHook<[LoadedModel, RunContext]>(['model', 'context']),
-    inject: new HookMap(() => new AsyncSeriesWaterfallHook<[Module, MethodContext]>(['module', 'methodContext'])),
+    inject: new HookMap(() => new AsyncSeriesBailHook<[LoadedModel, MethodContext], MethodHandle | undefined>(['model', 'methodContext'])),
     selectTrainable: new SyncWaterfallHook<[ReadonlySet<string>, Module, RunContext]>(['trainable', 'module', 'context']),
     loadDataset: new AsyncSeriesBailHook<[DatasetSpec, RunContext], Dataset | undefined>(['spec', 'context']),
     datasetStage: new AsyncSeriesWaterfallHook<[Dataset, RunContext]>(['dataset', 'context']),

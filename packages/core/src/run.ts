@@ -1,14 +1,22 @@
-import { formatBackendInfo, initBackend, setGradientCheckpointing, setSeed, tf } from '@leantune/tensor';
+import { formatBackendInfo, initBackend, setGradientCheckpointing, setSeed, tf, type Parameter } from '@leantune/tensor';
 import type { Toolkit } from './toolkit';
 import type { MethodContext, RunContext } from './context';
 import { ConfigError, RunError, errorMessage, pluginFrames } from './errors';
-import { createRunHooks, type RunHooks } from './hooks';
-import { methodTrains } from './methods';
+import { STAGE, createRunHooks, type RunHooks } from './hooks';
+import { missingPoints, type MethodHandle, type RegisteredMethod } from './methods';
 import { unknownModelError } from './providers';
 import { applyStructureEdits } from './structure-edits';
 import { didYouMean } from './suggest';
 import type { ResolvedConfig } from './config/schema';
 import type { Artifacts, Dataset, DatasetSpec, LoadedModel, Logger, Metrics } from './types';
+
+/** One method applied to a run's model: its definition, the handle that owns its state, and where it came from. */
+export interface AppliedMethod {
+  id: string;
+  method: RegisteredMethod;
+  handle: MethodHandle;
+  from: 'config' | 'adapter';
+}
 
 /** Runs the training loop of a prepared run; @leantune/train provides the standard one. */
 export interface TrainDriver {
@@ -53,7 +61,7 @@ export class Run {
       seed: config.runtime.seed,
       configDir,
       state: new Map(),
-      datasetLabels: async () => (config.data ? datasetLabels(await this.loadData()) : undefined),
+      datasetLabels: async () => (config.data ? datasetLabels(await this.loadLabelledData()) : undefined),
       loadDatasetSpec: (spec) => this.loadRawDataset(spec),
     };
   }
@@ -74,8 +82,21 @@ export class Run {
     this.context.log.info(`leantune: ${formatBackendInfo(this.context.backend)}`);
   }
 
-  /** loadModel (bail) → modelLoaded → freeze all → inject per method → selectTrainable. */
-  async loadModel(): Promise<LoadedModel> {
+  /**
+   * The methods applied to this run's model, in order: the config's, then adapters loaded on
+   * top. Each handle owns its method's state; the run owns the handles.
+   */
+  readonly methods: AppliedMethod[] = [];
+
+  private loadingBase?: Promise<LoadedModel>;
+
+  /** loadModel (bail) → modelLoaded → structure edits → freeze all; once per run. No method yet. */
+  loadBaseModel(): Promise<LoadedModel> {
+    this.loadingBase ??= this.loadBaseModelOnce();
+    return this.loadingBase;
+  }
+
+  private async loadBaseModelOnce(): Promise<LoadedModel> {
     await this.prepareRuntime();
     const spec = this.config.model;
     const loaded = await this.hooks.loadModel.promise(spec, this.context);
@@ -85,21 +106,52 @@ export class Run {
     await this.hooks.modelLoaded.promise(loaded, this.context);
     for (const line of applyStructureEdits(loaded.module, this.config.edit)) this.context.log.info(`edit: ${line}`);
     loaded.module.freeze();
+    this.model = loaded;
+    this.context.model = loaded;
+    return loaded;
+  }
+
+  /**
+   * The documented order: the base model, then the dataset stages (ENCODE sees the model in
+   * `context.model`, e.g. its tokenizer), then every method's inject, then selectTrainable.
+   */
+  async prepare(): Promise<{ model: LoadedModel; dataset: Dataset }> {
+    await this.loadBaseModel();
+    const dataset = await this.loadData();
+    return { model: await this.loadModel(), dataset };
+  }
+
+  /** The base model with every configured method injected and the trainable set chosen; once per run. */
+  async loadModel(): Promise<LoadedModel> {
+    const loaded = await this.loadBaseModel();
+    if (this.injected) return loaded;
+    this.injected = true;
     for (const [id, methodConfig] of Object.entries(this.config.methods)) {
       const method = this.toolkit.methods.get(id);
       if (!method) throw new ConfigError(`Method "${id}" is not registered.${didYouMean(id, this.toolkit.methods.ids())}`);
+      const missing = missingPoints(method, loaded);
+      if (missing.length) {
+        throw new ConfigError(
+          `/methods/${id}: method "${id}" (${method.plugin}) needs the model extension point${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which model "${loaded.name}" (loader ${loaded.loader ?? '?'}, arch ${loaded.arch}) does not provide. Use a model whose loader provides ${missing.length > 1 ? 'them' : 'it'}, or another method.`,
+        );
+      }
       const mctx: MethodContext = {
         ...this.context,
         method,
         methodConfig,
         arch: loaded.arch,
-        defaultTargets: method.defaultTargets?.[loaded.arch],
+        defaultTargets: method.defaultTargets?.[loaded.arch] ?? loaded.defaultTargets,
       };
+      let handle: MethodHandle | undefined;
       try {
-        loaded.module = await this.hooks.inject.for(id).promise(loaded.module, mctx);
+        handle = await this.hooks.inject.for(id).promise(loaded, mctx);
       } catch (err) {
         throw new RunError(`Method "${id}" failed to inject into model "${loaded.name}": ${errorMessage(err)}${pluginFrames(err)}`, { cause: err });
       }
+      if (!handle || typeof handle.trains !== 'function') {
+        throw new RunError(`Method "${id}" (${method.plugin}) returned no method handle from inject: return an object with trains(path, param) (see MethodHandle in @leantune/core).`);
+      }
+      this.adopt(id, method, handle, 'config');
     }
     // Checked with the model, before any run folder exists: a model that cannot checkpoint fails here.
     if (this.config.train.gradientCheckpointing && setGradientCheckpointing(loaded.module, true) === 0) {
@@ -108,8 +160,22 @@ export class Run {
     const trainable = this.hooks.selectTrainable.call(this.initialTrainable(loaded), loaded.module, this.context);
     loaded.module.freeze();
     loaded.module.unfreeze((path) => trainable.has(path));
-    this.model = loaded;
     return loaded;
+  }
+
+  private injected = false;
+
+  /** Takes ownership of a handle (from inject, or from a method's load of an adapter folder). */
+  adopt(id: string, method: RegisteredMethod, handle: MethodHandle, from: AppliedMethod['from']): AppliedMethod {
+    if (handle.module && this.model) this.model.module = handle.module;
+    const applied: AppliedMethod = { id, method, handle, from };
+    this.methods.push(applied);
+    return applied;
+  }
+
+  /** Whether some applied method trains this parameter. */
+  methodTrains(path: string, param: Parameter): boolean {
+    return this.methods.some((m) => m.handle.trains(path, param));
   }
 
   /** Parameters the enabled methods own, plus the config's explicit `trainable` patterns. */
@@ -122,12 +188,9 @@ export class Run {
       }
     });
     const hits = patterns.map(() => 0);
-    const methods = Object.entries(this.config.methods).map(([id, cfg]) => ({ def: this.toolkit.methods.get(id)!, cfg }));
     const out = new Set<string>();
     for (const [path, param] of model.module.namedParameters()) {
-      for (const { def, cfg } of methods) {
-        if (methodTrains(def, path, param, cfg)) out.add(path);
-      }
+      if (this.methodTrains(path, param)) out.add(path);
       patterns.forEach((re, i) => {
         if (re.test(path)) {
           out.add(path);
@@ -142,19 +205,50 @@ export class Run {
   }
 
   private loadingData?: Promise<Dataset>;
+  private loadingLabelled?: Promise<Dataset>;
 
-  /** loadDataset (bail) → the stage waterfall in STAGE order; once per run. */
+  /** loadDataset (bail) → the stage waterfall in STAGE order; once per run. ENCODE and later stages run after the base model is loaded. */
   loadData(): Promise<Dataset> {
     this.loadingData ??= this.loadDataOnce();
     return this.loadingData;
   }
 
+  /**
+   * The dataset through the stages before ENCODE (cleaning, labelling, splitting): what a
+   * model loader may ask for (class names for a head) while the model is still loading.
+   */
+  private loadLabelledData(): Promise<Dataset> {
+    this.loadingLabelled ??= (async () => {
+      const spec = this.config.data;
+      if (!spec) throw new ConfigError('The config has no "data" section; add { "data": { "name": "<dataset>" } }.');
+      return this.runStages(await this.loadRawDataset(spec), (stage) => stage < STAGE.ENCODE);
+    })();
+    return this.loadingLabelled;
+  }
+
   private async loadDataOnce(): Promise<Dataset> {
-    const spec = this.config.data;
-    if (!spec) throw new ConfigError('The config has no "data" section; add { "data": { "name": "<dataset>" } }.');
-    const loaded = await this.loadRawDataset(spec);
-    this.dataset = await this.hooks.datasetStage.promise(loaded, this.context);
+    const labelled = await this.loadLabelledData();
+    // ENCODE and later stages may use the model (context.model): it loads first when there are any.
+    if (!this.model && this.hooks.datasetStage.taps.some((t) => (t.stage ?? 0) >= STAGE.ENCODE)) await this.loadBaseModel();
+    this.dataset = await this.runStages(labelled, (stage) => stage >= STAGE.ENCODE);
     return this.dataset;
+  }
+
+  /**
+   * Runs the taps of the datasetStage waterfall whose stage passes `which`, in stage order,
+   * so the waterfall can stop before ENCODE while the model loads and go on afterwards.
+   */
+  private async runStages(dataset: Dataset, which: (stage: number) => boolean): Promise<Dataset> {
+    let current = dataset;
+    for (const tap of this.hooks.datasetStage.taps) {
+      if (!which(tap.stage ?? 0)) continue;
+      const fn = tap.fn as (...args: unknown[]) => unknown;
+      let next: unknown;
+      if (tap.type === 'async') next = await new Promise((done, fail) => fn(current, this.context, (err: unknown, value: unknown) => (err ? fail(err) : done(value))));
+      else next = await fn(current, this.context);
+      if (next !== undefined) current = next as Dataset;
+    }
+    return current;
   }
 
   /** loadDataset (bail) alone: the dataset as its loader returns it, before any stage. */
@@ -172,8 +266,7 @@ export class Run {
   /** Model and data, then the driver's loop, then evaluate and save hooks. */
   async fit(driver: TrainDriver | undefined = this.toolkit.trainer): Promise<Metrics> {
     if (!driver) throw new RunError('No trainer is configured: create the toolkit with { trainer } (e.g. from @leantune/train).');
-    const model = this.model ?? (await this.loadModel());
-    const dataset = this.dataset ?? (await this.loadData());
+    const { model, dataset } = await this.prepare();
     const metrics = await driver.fit(this, model, dataset);
     return this.hooks.evaluate.promise(metrics, this.context);
   }

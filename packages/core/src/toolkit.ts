@@ -7,7 +7,6 @@ import { MethodRegistry, type JSONSchema } from './methods';
 import type { Plugin, PluginContext } from './plugin';
 import { Run, type TrainDriver } from './run';
 import type { Artifacts, LoadedModel, Logger, Metrics } from './types';
-import { saveRunFolder } from './run-folder';
 import { CORE_VERSION } from './version';
 import { envelopeSchema, type ResolvedConfig } from './config/schema';
 import { SchemaValidator } from './config/validate';
@@ -32,15 +31,6 @@ export interface ToolkitOptions {
   trainer?: TrainDriver;
   /** Loads a plugin named only as another plugin's dependency. */
   resolveDependency?: (name: string, requiredBy: Plugin<any>) => Promise<PluginUse>;
-}
-
-/** What Toolkit.train returns: the trained run, its final metrics, and a way to keep it. */
-export interface TrainedRun {
-  run: Run;
-  model: LoadedModel;
-  metrics: Metrics;
-  /** Writes the run folder (config, metrics, trained parameters, each method's own files). */
-  save(options?: { baseDir?: string; dir?: string }): Promise<Artifacts>;
 }
 
 export const stderrLogger: Logger = {
@@ -195,21 +185,6 @@ export class Toolkit {
     return config as ResolvedConfig;
   }
 
-  /**
-   * createRun + fit with the toolkit's trainer (or `options.trainer`): the one-call way to
-   * train from code. Relative paths in the config resolve from `options.configDir`.
-   */
-  async train(config: ResolvedConfig | Record<string, unknown>, options: { configDir?: string; trainer?: TrainDriver } = {}): Promise<TrainedRun> {
-    const run = this.createRun(config, { configDir: options.configDir });
-    const metrics = await run.fit(options.trainer);
-    return {
-      run,
-      model: run.model!,
-      metrics,
-      save: (where = {}) => saveRunFolder(run, metrics, where.baseDir ?? options.configDir ?? process.cwd(), { dir: where.dir }),
-    };
-  }
-
   /** A fresh run whose hooks are tapped by every registered extension. */
   createRun(config: ResolvedConfig | Record<string, unknown>, options: { configDir?: string } = {}): Run {
     const resolved = this.resolveConfig(config);
@@ -230,9 +205,7 @@ export class Toolkit {
       });
     }
     for (const method of this.methods.list()) {
-      run.hooks.inject.for(method.id).tapPromise(method.plugin, async (module, mctx) => {
-        return (await method.inject(module, mctx.methodConfig, mctx)) ?? module;
-      });
+      run.hooks.inject.for(method.id).tapPromise(method.plugin, async (model, mctx) => method.inject(model, mctx.methodConfig, mctx));
     }
     this.hooks.run.call(run);
     return run;

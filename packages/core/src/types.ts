@@ -31,6 +31,11 @@ export interface LoadedModel {
    * classifier head. Loading adapters warns for each one that nothing restored.
    */
   freshParameters?: string[];
+  /**
+   * Module names methods adapt by default when they have no table for this architecture
+   * (e.g. a test model's `['dense']`): the model says where, so no method lists test models.
+   */
+  defaultTargets?: readonly string[];
   /** What the model does, as PEFT's task_type names it ("SEQ_CLS", "CAUSAL_LM", "FEATURE_EXTRACTION", …). */
   taskType?: string | null;
   encode?(records: readonly DataRecord[]): Batch;

@@ -43,7 +43,11 @@ describe('MethodRegistry', () => {
       'Invalid method "ok" from plugin p: family "magic" is not one of reparameterization, adapter, prompt, selective, baseline',
     );
     expect(() => r.register(method('ok', 'x_', { inject: undefined as never }), 'p')).toThrow('inject must be a function');
-    expect(() => r.register(method('ok', '1x'), 'p')).toThrow('prefix must be an identifier');
+    expect(() => r.register(method('ok', '1x'), 'p')).toThrow('prefix, when given, must be an identifier');
+    expect(() => r.register(method('ok', 'x_', { requires: 'inputEmbeddings' as never }), 'p')).toThrow('requires must list model extension point names');
+    // A method that adds no parameters has no prefix at all (no fake "full_").
+    r.register(method('no-prefix', undefined as never), 'p');
+    expect(r.get('no-prefix')?.prefix).toBeUndefined();
   });
 });
 

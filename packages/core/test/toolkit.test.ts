@@ -33,15 +33,15 @@ describe('Toolkit', () => {
           prefix: 'shift_',
           family: 'adapter',
           configSchema: { type: 'object' },
-          inject(model, _cfg, mctx) {
+          inject(model, config, mctx) {
             calls.push(`inject:${mctx.arch}`);
-            const dense = model.getSubmodule('encoder.dense');
-            model.setSubmodule('encoder.dense', new Shifted(dense, (dense as Linear).outFeatures));
-            return model;
+            const dense = model.module.getSubmodule('encoder.dense');
+            model.module.setSubmodule('encoder.dense', new Shifted(dense, (dense as Linear).outFeatures));
+            return { config, trains: (path) => path.endsWith('shift_bias') };
           },
         });
         // Registered out of order on purpose: the run must still follow the numbers.
-        ctx.stages.register({ name: 'encode-ish', stage: STAGE.ENCODE, run: (d) => (calls.push('stage:encode'), d) });
+        ctx.stages.register({ name: 'encode-ish', stage: STAGE.ENCODE, run: (d, _o, rctx) => (calls.push(`stage:encode (model ${rctx.model?.name})`), d) });
         ctx.stages.register({ name: 'clean-ish', stage: STAGE.CLEAN, run: (d) => (calls.push('stage:clean'), d) });
         ctx.stages.register({ name: 'third-party', stage: STAGE.CLEAN + 1, run: (d) => (calls.push('stage:clean+1'), d) });
         ctx.hooks.run.tap('recorder', (run) => {
@@ -74,12 +74,14 @@ describe('Toolkit', () => {
     await run.save({ dir: '/nowhere', files: {} });
     expect(metrics).toEqual({ accuracy: 0.5, seen: 1 });
     expect(calls).toEqual([
+      // The documented order: the base model, the dataset stages (ENCODE with the model in
+      // context, for its tokenizer), then the methods' inject and the trainable selection.
       'modelLoaded:tiny-text',
-      'inject:tiny',
-      'selectTrainable:encoder.dense.shift_bias',
       'stage:clean',
       'stage:clean+1',
-      'stage:encode',
+      'stage:encode (model tiny-text)',
+      'inject:tiny',
+      'selectTrainable:encoder.dense.shift_bias',
       'beforeTrain',
       'beforeStep',
       'afterStep:1',
@@ -91,6 +93,28 @@ describe('Toolkit', () => {
     // Frozen by default: only the method's parameter trains, the base stays frozen.
     expect([...run.model!.module.trainableVariables().keys()]).toEqual(['encoder.dense.shift_bias']);
     expect(run.model!.loader).toBe('tiny-text');
+  });
+
+  it('refuses a method that needs an extension point the model lacks, naming both, before anything is injected', async () => {
+    const needy = definePlugin({
+      meta: { name: 'needy', version: '1.0.0', core: '^0.1.0' },
+      apply(ctx) {
+        ctx.methods.register({
+          id: 'needs-embeddings',
+          family: 'prompt',
+          requires: ['textTokenEmbeddings'],
+          configSchema: { type: 'object' },
+          inject: () => {
+            throw new Error('inject must not be called');
+          },
+        });
+      },
+    });
+    const tk = await createToolkit({ plugins: [tinyModelPlugin, needy] });
+    const run = tk.createRun({ model: 'tiny-text', methods: { 'needs-embeddings': {} }, runtime: { backend: 'cpu' } });
+    await expect(run.loadModel()).rejects.toThrow(
+      /\/methods\/needs-embeddings: method "needs-embeddings" \(needy\) needs the model extension point textTokenEmbeddings, which model "tiny-text" \(loader tiny-text, arch tiny\) does not provide/,
+    );
   });
 
   it('unfreezes explicit trainable patterns, and warns about a pattern that matches nothing', async () => {

@@ -56,6 +56,8 @@ export function tinyLoadedModel(labels: string[], options: { vocab?: number; dim
   return {
     name: 'tiny-text',
     arch: 'tiny',
+    // Where methods without a table for 'tiny' adapt it by default: its one hidden Linear.
+    defaultTargets: ['dense'],
     module,
     labels,
     // Stands in for a pretrained encoder with a new head: only the classifier is fresh.

@@ -79,14 +79,11 @@ function rngFunction(seed: number): () => number {
 }
 
 /**
- * True when the run enables the zero-shot baseline (a method with id "zero-shot" of family
- * "baseline"): with nothing trainable, the driver then evaluates instead of failing.
+ * True when the run enables a method that trains nothing (zero-shot, hand-written prompts:
+ * `trainsNothing`): with nothing trainable, the driver then evaluates instead of failing.
  */
-export function isZeroShotRun(run: Run): boolean {
-  return Object.keys(run.config.methods).some((id) => {
-    const method = run.toolkit.methods.get(id);
-    return method?.id === 'zero-shot' && method.family === 'baseline';
-  });
+export function isEvaluationOnlyRun(run: Run): boolean {
+  return run.methods.some((m) => m.method.trainsNothing === true);
 }
 
 /**
@@ -100,7 +97,7 @@ export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver
       const cfg = run.config.train;
       const train = dataset.splits?.train ?? dataset.records;
       const validation = dataset.splits?.validation;
-      if (model.module.trainableVariables().size === 0 && isZeroShotRun(run)) {
+      if (model.module.trainableVariables().size === 0 && isEvaluationOnlyRun(run)) {
         // Zero-shot: no step, no optimizer; the validation split (else every record) is evaluated.
         const records = validation?.length ? validation : dataset.records;
         return { ...evaluateClassifier(model, records, cfg.batchSize), steps: 0 };

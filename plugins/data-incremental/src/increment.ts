@@ -1,6 +1,6 @@
 import type { Batch, DataRecord, LoadedModel } from '@leantune/core';
 import { evaluateClassifier, fit } from '@leantune/train';
-import type { LoraConfig } from '@leantune/plugin-lora';
+import type { LoraConfig, LoraModel } from '@leantune/plugin-lora';
 import { addIncrementAdapter } from './adapter';
 import { checkEwcBinding, withEwc, type EwcState } from './ewc';
 import { mixRehearsal } from './reservoir';
@@ -22,7 +22,8 @@ export interface IncrementOptions {
   rehearsal?: { buffer: readonly DataRecord[]; ratio: number };
   ewc?: { state: EwcState; lambda: number };
   /** Train this increment as a new LoRA adapter (earlier adapters stay active and frozen). */
-  adapter?: { name: string; config: Partial<LoraConfig>; stack?: boolean };
+  /** A new LoRA adapter for this increment; `lora` is the handle earlier increments returned (their adapters on this model). */
+  adapter?: { name: string; config: Partial<LoraConfig>; stack?: boolean; lora?: LoraModel };
   train: IncrementTraining;
 }
 
@@ -36,6 +37,8 @@ export interface IncrementReport {
   replayed: number;
   trainableParameters: number;
   activeAdapters?: string[];
+  /** The LoRA handle holding every increment's adapter, to pass to the next increment. */
+  lora?: LoraModel;
   seconds: number;
 }
 
@@ -51,7 +54,8 @@ export async function trainIncrement(o: IncrementOptions): Promise<IncrementRepo
   if (o.newTrain.length === 0) throw new Error('trainIncrement: newTrain is empty');
   if (o.ewc) checkEwcBinding(o.ewc.state, o.model.module);
   const oldAccuracyBefore = accuracy(o.model, o.oldValidation);
-  const activeAdapters = o.adapter ? addIncrementAdapter(o.model.module, o.adapter.name, o.adapter.config, { stack: o.adapter.stack, arch: o.model.arch }) : undefined;
+  const added = o.adapter ? addIncrementAdapter(o.adapter.lora, o.model.module, o.adapter.name, o.adapter.config, { stack: o.adapter.stack, arch: o.model.arch }) : undefined;
+  const activeAdapters = added?.active;
   const mix = o.rehearsal ? mixRehearsal(o.newTrain, o.rehearsal.buffer, { ratio: o.rehearsal.ratio, seed: o.train.seed }) : { records: [...o.newTrain], replayed: 0 };
   const model = o.ewc ? withEwc(o.model, o.ewc.state, o.ewc.lambda) : o.model;
   const train = mix.records;
@@ -73,7 +77,7 @@ export async function trainIncrement(o: IncrementOptions): Promise<IncrementRepo
     trainRecords: train.length,
     replayed: mix.replayed,
     trainableParameters: o.model.module.countParameters().trainable,
-    ...(activeAdapters ? { activeAdapters } : {}),
+    ...(added ? { activeAdapters, lora: added.lora } : {}),
     seconds: (performance.now() - started) / 1000,
   };
 }

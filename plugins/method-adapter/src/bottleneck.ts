@@ -77,6 +77,12 @@ export class AdapterLayer extends Module {
     initialise(down, up, settings.init_weights);
   }
 
+  /** The wrapped module to put back; frees the adapter's own parameters. */
+  releaseBase(): Module {
+    for (const [p, param] of this.namedParameters()) if (p.split('.').some((s) => s.startsWith('adapter_'))) param.variable.dispose();
+    return this.baseLayer;
+  }
+
   get baseLayer(): Module {
     return this.child('base_layer')!;
   }

@@ -1,4 +1,5 @@
-import { type JSONSchema, targetSpecProblems, targetSpecSchema } from '@leantune/core';
+import type { JSONSchema } from '@leantune/core';
+import { targetSpecProblems, targetSpecSchema } from '@leantune/peft';
 
 export const ADAPTER_PRESETS = ['houlsby', 'pfeiffer', 'parallel'] as const;
 export type AdapterPreset = (typeof ADAPTER_PRESETS)[number];

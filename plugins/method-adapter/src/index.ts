@@ -1,14 +1,14 @@
-import { definePlugin, peftTypeIn, type MethodContext } from '@leantune/core';
-import type { Module } from '@leantune/tensor';
+import { definePlugin } from '@leantune/core';
+import { peftTypeIn } from '@leantune/peft';
 import { adapterConfigSchema, type AdapterConfig } from './config';
-import { ADAPTER_DEFAULT_TARGETS, NOT_MERGEABLE, injectAdapter, isAdapterParameterPath } from './model';
-import { PEFT_TYPE, loadAdapter, saveAdapter } from './io';
+import { ADAPTER_DEFAULT_TARGETS, injectAdapter } from './model';
+import { PEFT_TYPE, loadAdapter } from './io';
 
 export * from './config';
 export * from './bottleneck';
 export * from './model';
 export * from './io';
-export { findModules, matchesSpec, modulePaths, type TargetSpec } from '@leantune/core';
+export { findModules, matchesSpec, modulePaths, type TargetSpec } from '@leantune/peft';
 
 export const PLUGIN_NAME = '@leantune/plugin-adapter';
 
@@ -22,13 +22,8 @@ export default definePlugin({
       description: 'Bottleneck adapters: down-projection → non-linearity → up-projection + residual, placed by target pattern',
       configSchema: adapterConfigSchema,
       defaultTargets: ADAPTER_DEFAULT_TARGETS,
-      inject: (model: Module, config: AdapterConfig, mctx: MethodContext<AdapterConfig>) => injectAdapter(model, config, { arch: mctx.arch }),
-      trainable: (path) => isAdapterParameterPath(path),
-      merge: () => {
-        throw new Error(NOT_MERGEABLE);
-      },
-      save: (model, _config, dir) => void saveAdapter(model, dir),
-      load: (model, dir) => loadAdapter(model, dir),
+      inject: (model, config, mctx) => injectAdapter(model.module, config, { arch: mctx.arch, defaultTargets: mctx.defaultTargets }),
+      load: (model, dir) => loadAdapter(model.module, dir),
       recognizes: (dir) => peftTypeIn(dir) === PEFT_TYPE,
     });
   },

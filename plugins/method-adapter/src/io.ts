@@ -1,9 +1,9 @@
-import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import type { Module, tf } from '@leantune/tensor';
 import { ADAPTER_PRESETS, type AdapterConfig } from './config';
-import { adapterState, applyAdapterPlan, isAdapterParameterPath, planAdapter, unloadAdapters } from './model';
+import { AdapterModel, isAdapterParameterPath, planAdapter } from './model';
 
-export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/core';
+export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/peft';
 /**
  * Python PEFT has no bottleneck adapter, so this peft_type is our own; the folder is shaped
  * like a PEFT adapter (same file names, key prefix, config fields in snake_case).
@@ -19,9 +19,9 @@ export function adapterStateDict(model: Module): Map<string, tf.Variable> {
 
 export type SaveAdapterOptions = PeftSaveOptions;
 
-export function saveAdapter(model: Module, dir: string, options: SaveAdapterOptions = {}): string {
-  const cfg = adapterState(model);
-  if (!cfg) throw new Error('saveAdapter: this model has no bottleneck adapters; inject them first (injectAdapter or a run with methods.adapter)');
+export function saveAdapter(adapters: AdapterModel, dir: string, options: SaveAdapterOptions = {}): string {
+  if (adapters.layers().length === 0) throw new Error('saveAdapter: the model holds no bottleneck adapters any more (unloaded?)');
+  const { model, config: cfg } = adapters;
   const json = { peft_type: PEFT_TYPE, task_type: options.taskType ?? null, base_model_name_or_path: options.baseModelNameOrPath ?? null, inference_mode: true, ...cfg };
   return writeAdapterFolder(dir, adapterStateDict(model), json);
 }
@@ -43,18 +43,18 @@ function readConfig(file: string): Partial<AdapterConfig> {
  * Loads an adapter folder written by saveAdapter onto `model`. Config, targets, keys and
  * shapes are all checked; on any mismatch the model is left as it was. Loaded adapters are frozen unless isTrainable.
  */
-export function loadAdapter(model: Module, dir: string, options: { isTrainable?: boolean } = {}): AdapterConfig {
+export function loadAdapter(model: Module, dir: string, options: { isTrainable?: boolean } = {}): AdapterModel {
   const { configFile, weightsFile } = adapterFolderFiles(dir, 'adapter', 'an adapter folder');
   const partial = readConfig(configFile);
   const plan = planForConfig(configFile, () => planAdapter(model, partial));
   const inFile = safetensorsShapes(weightsFile);
   // The expected shapes come from the built layers; a file that does not fit unloads them
   // again, which puts the original modules back unchanged.
-  const applied = applyAdapterPlan(model, plan);
-  const expected = new Map([...adapterStateDict(applied)].map(([key, variable]) => [key, variable.shape]));
+  const applied = AdapterModel.apply(model, plan);
+  const expected = new Map([...adapterStateDict(applied.model)].map(([key, variable]) => [key, variable.shape]));
   const problems = tensorFitProblems(expected, inFile);
   if (problems.length) {
-    unloadAdapters(model);
+    applied.unload();
     throw doesNotFitError(weightsFile, problems, { countRest: true });
   }
   withSafetensors(weightsFile, (tensors) => {
@@ -64,5 +64,5 @@ export function loadAdapter(model: Module, dir: string, options: { isTrainable?:
       param.requiresGrad = options.isTrainable ?? false;
     }
   });
-  return plan.config;
+  return applied;
 }

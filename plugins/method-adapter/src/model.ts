@@ -1,7 +1,9 @@
 import type { Module } from '@leantune/tensor';
 import { resolveAdapterConfig, type AdapterConfig, type AdapterPreset, type ResolvedAdapterConfig } from './config';
 import { AdapterLayer, moduleDims } from './bottleneck';
-import { findModules, type TargetSpec } from '@leantune/core';
+import { hasPrefixedSegment, type MethodHandle } from '@leantune/core';
+import { findModules, tunerLifecycle, type TargetSpec, type TunerLifecycle } from '@leantune/peft';
+import { saveAdapter, type SaveAdapterOptions } from './io';
 
 /** Where each preset puts adapters, per architecture key: modules to wrap, and ones to leave out. */
 export interface Placement {
@@ -23,7 +25,6 @@ export const ADAPTER_PLACEMENTS: Readonly<Record<string, Placement>> = {
   gpt2: { attention: ['attn.c_proj'], ffn: ['mlp.c_proj'], parallel: ['mlp'] },
   clip: { attention: ['self_attn.out_proj'], ffn: ['mlp.fc2'], parallel: ['mlp'] },
   'use-lite': { attention: ['attention.o'], ffn: ['ffn.fc2'], parallel: ['ffn'] },
-  tiny: { attention: [], ffn: ['dense'], parallel: ['dense'] },
 };
 
 /** The registry's defaultTargets: the Houlsby placement (both sub-layers). */
@@ -42,27 +43,24 @@ export interface AdapterPlan {
   paths: string[];
 }
 
-const states = new WeakMap<Module, ResolvedAdapterConfig>();
-
-export function adapterState(model: Module): ResolvedAdapterConfig | undefined {
-  return states.get(model);
-}
-
 export interface InjectAdapterOptions {
   arch?: string;
+  /** The model's default targets: without a placement for `arch`, adapters go after them (Pfeiffer-style). */
+  defaultTargets?: readonly string[];
   placements?: Readonly<Record<string, Placement>>;
 }
 
 /** Everything inject would do, checked up front; the model is not touched. */
 export function planAdapter(model: Module, partial: Partial<AdapterConfig>, options: InjectAdapterOptions = {}): AdapterPlan {
-  if (states.has(model)) throw new Error('This model already has bottleneck adapters; unloadAdapters first (one adapter set per model)');
+  if (adapterLayers(model).length) throw new Error('This model already has bottleneck adapters; unload them first (one adapter set per model)');
   const cfg = resolveAdapterConfig(partial);
   let targets: TargetSpec;
   let exclude: TargetSpec | null = cfg.exclude_modules ?? null;
   const t = cfg.target_modules;
   if (t != null && !(Array.isArray(t) && t.length === 0)) targets = t;
   else {
-    const placement = (options.placements ?? ADAPTER_PLACEMENTS)[options.arch ?? ''];
+    const fallback = options.defaultTargets?.length ? { attention: [], ffn: [...options.defaultTargets], parallel: [...options.defaultTargets] } : undefined;
+    const placement = (options.placements ?? ADAPTER_PLACEMENTS)[options.arch ?? ''] ?? fallback;
     if (!placement) {
       throw new Error(`Adapter target_modules is not set and architecture "${options.arch ?? 'unknown'}" has no default placement. Set target_modules (e.g. ["output.dense"]).`);
     }
@@ -83,46 +81,63 @@ export function planAdapter(model: Module, partial: Partial<AdapterConfig>, opti
   return { config: { ...cfg, target_modules: [...paths].sort(), exclude_modules: typeof exclude === 'string' || exclude === null ? exclude : [...exclude] }, paths };
 }
 
-/** Wraps every planned module in an AdapterLayer (built first, so a failure leaves the model as it was). */
-export function applyAdapterPlan(model: Module, plan: AdapterPlan): Module {
-  const layers = plan.paths.map((p) => new AdapterLayer(model.getSubmodule(p), plan.config, p));
-  plan.paths.forEach((p, i) => model.setSubmodule(p, layers[i]));
-  states.set(model, plan.config);
-  return model;
-}
-
-export function injectAdapter(model: Module, partial: Partial<AdapterConfig>, options: InjectAdapterOptions = {}): Module {
-  return applyAdapterPlan(model, planAdapter(model, partial, options));
+/** True for adapter parameters: a path segment starting with `adapter_`. */
+export function isAdapterParameterPath(path: string): boolean {
+  return hasPrefixedSegment('adapter_', path);
 }
 
 export function adapterLayers(model: Module): Array<[string, AdapterLayer]> {
   return [...model.namedModules()].filter((e): e is [string, AdapterLayer] => e[1] instanceof AdapterLayer);
 }
 
-/** True for adapter parameters: a path segment starting with `adapter_`. */
-export function isAdapterParameterPath(path: string): boolean {
-  return path.split('.').some((s) => s.startsWith('adapter_'));
-}
+/** The bottleneck adapters on one model: the handle inject returns and the run owns. No merge: see NOT_MERGEABLE. */
+export class AdapterModel implements MethodHandle<ResolvedAdapterConfig> {
+  private readonly lifecycle: TunerLifecycle<AdapterLayer>;
+  readonly notMergeable = NOT_MERGEABLE;
 
-/** Runs fn with every adapter bypassed, then restores. */
-export function withAdaptersDisabled<T>(model: Module, fn: () => T): T {
-  const layers = adapterLayers(model).map(([, l]) => l);
-  layers.forEach((l) => (l.disabled = true));
-  try {
-    return fn();
-  } finally {
-    layers.forEach((l) => (l.disabled = false));
+  constructor(readonly model: Module, readonly config: ResolvedAdapterConfig) {
+    this.lifecycle = tunerLifecycle(model, (m): m is AdapterLayer => m instanceof AdapterLayer, { mergeable: false });
+  }
+
+  /** Wraps every planned module in an AdapterLayer (built first, so a failure leaves the model as it was). */
+  static apply(model: Module, plan: AdapterPlan): AdapterModel {
+    const layers = plan.paths.map((p) => new AdapterLayer(model.getSubmodule(p), plan.config, p));
+    plan.paths.forEach((p, i) => model.setSubmodule(p, layers[i]));
+    return new AdapterModel(model, plan.config);
+  }
+
+  trains(path: string): boolean {
+    return isAdapterParameterPath(path);
+  }
+
+  layers(): Array<[string, AdapterLayer]> {
+    return this.lifecycle.layers();
+  }
+
+  withDisabled<T>(fn: () => T): T {
+    return this.lifecycle.withDisabled(fn);
+  }
+
+  disable(): void {
+    this.lifecycle.disable();
+  }
+
+  enable(): void {
+    this.lifecycle.enable();
+  }
+
+  /** Puts the original modules back and frees the adapters' parameters. */
+  unload(): Module {
+    return this.lifecycle.unload();
+  }
+
+  save(dir: string, options: SaveAdapterOptions = {}): string {
+    return saveAdapter(this, dir, options);
   }
 }
 
-/** Puts the original modules back and frees the adapters' parameters. */
-export function unloadAdapters(model: Module): Module {
-  for (const [path, layer] of adapterLayers(model)) {
-    model.setSubmodule(path, layer.baseLayer);
-    for (const [p, param] of layer.namedParameters()) if (isAdapterParameterPath(p)) param.variable.dispose();
-  }
-  states.delete(model);
-  return model;
+export function injectAdapter(model: Module, partial: Partial<AdapterConfig>, options: InjectAdapterOptions = {}): AdapterModel {
+  return AdapterModel.apply(model, planAdapter(model, partial, options));
 }
 
 export const NOT_MERGEABLE =

@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { definePlugin, type MethodContext } from '@leantune/core';
-import type { Module } from '@leantune/tensor';
-import { BITFIT_PAPER_TARGETS, bitfitConfigSchema, isSelected, rememberSelection, selectBiases, selectionFor, type BitfitConfig } from './select';
-import { BITFIT_CONFIG_NAME, loadBitfit, saveBitfit } from './io';
+import { definePlugin } from '@leantune/core';
+import { BITFIT_PAPER_TARGETS, bitfitConfigSchema, selectBiases, type BitfitConfig } from './select';
+import { BITFIT_CONFIG_NAME, bitfitHandle, loadBitfitHandle } from './io';
 
 export * from './select';
 export * from './io';
@@ -20,18 +19,10 @@ export default definePlugin({
       description: 'BitFit: only bias terms are trained (all, or the paper\'s query + first FFN layer subset)',
       configSchema: bitfitConfigSchema,
       defaultTargets: BITFIT_PAPER_TARGETS,
-      // Adds nothing: it checks the selection (failing early on a pattern that matches nothing) and remembers it.
-      inject(model: Module, config: BitfitConfig, mctx: MethodContext<BitfitConfig>) {
-        rememberSelection(config, model, selectBiases(model, config, mctx.arch));
-        return model;
-      },
-      trainable: (_path, param, config) => isSelected(config, param),
-      save(model, config, dir) {
-        const selection = selectionFor(config);
-        if (!selection) throw new Error('bitfit: nothing to save; the method was not injected with this config');
-        saveBitfit(model, dir, selection);
-      },
-      load: (model, dir) => void loadBitfit(model, dir),
+      inPlace: true,
+      // Adds nothing: the selection is checked (failing early on a pattern that matches nothing) and held by the handle.
+      inject: (model, config, mctx) => bitfitHandle(model.module, selectBiases(model.module, config, mctx.arch, model.defaultTargets)),
+      load: (model, dir) => loadBitfitHandle(model.module, dir),
       recognizes: (dir) => fs.existsSync(path.join(dir, BITFIT_CONFIG_NAME)),
     });
   },

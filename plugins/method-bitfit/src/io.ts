@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { assignFloat32, closestHint, doesNotFitError, safetensorsShapes, withSafetensors, writeAdapterFolder } from '@leantune/core';
+import { assignFloat32, closestHint, doesNotFitError, safetensorsShapes, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import { tf, type Module } from '@leantune/tensor';
-import type { BitfitSelection } from './select';
+import type { MethodHandle } from '@leantune/core';
+import { selectionHandle } from '@leantune/peft';
+import type { BitfitConfig, BitfitSelection } from './select';
 
 export const BITFIT_CONFIG_NAME = 'bitfit_config.json';
 export const BITFIT_WEIGHTS_NAME = 'bitfit_model.safetensors';
@@ -30,4 +32,18 @@ export function loadBitfit(model: Module, dir: string): string[] {
     for (const [key, value] of tensors) assignFloat32(model.getParameter(key).variable, value);
     return [...tensors.keys()];
   });
+}
+
+/** BitFit's handle: the selected biases, trained in place, saved in BitFit's own files. */
+export function bitfitHandle(model: Module, selection: BitfitSelection): MethodHandle<BitfitConfig> {
+  return selectionHandle(selection.config, selection.paths.map((p) => model.getParameter(p)), (dir) => void saveBitfit(model, dir, selection));
+}
+
+/** Loads saved biases and returns the handle of what was loaded (its config read from the folder). */
+export function loadBitfitHandle(model: Module, dir: string): MethodHandle<BitfitConfig> {
+  const paths = loadBitfit(model, dir);
+  const file = path.join(dir, BITFIT_CONFIG_NAME);
+  const saved = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<BitfitConfig>) : {};
+  const config: BitfitConfig = { biases: saved.biases === 'paper' ? 'paper' : 'all', target_modules: saved.target_modules ?? null, exclude_modules: saved.exclude_modules ?? null };
+  return bitfitHandle(model, { config, paths });
 }

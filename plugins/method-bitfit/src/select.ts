@@ -1,5 +1,6 @@
-import { closeMatches, type JSONSchema, matchesSpec, targetSpecProblems, targetSpecSchema } from '@leantune/core';
-import type { Module, Parameter } from '@leantune/tensor';
+import { closeMatches, type JSONSchema } from '@leantune/core';
+import { matchesSpec, targetSpecProblems, targetSpecSchema } from '@leantune/peft';
+import type { Module } from '@leantune/tensor';
 
 export interface BitfitConfig {
   /** "all": every bias term; "paper": the subset the BitFit paper found sufficient (query and first FFN layer). */
@@ -17,7 +18,6 @@ export const BITFIT_PAPER_TARGETS: Readonly<Record<string, readonly string[]>> =
   gpt2: ['c_attn', 'mlp.c_fc'],
   clip: ['q_proj', 'fc1'],
   'use-lite': ['q', 'fc1'],
-  tiny: ['dense'],
 };
 
 export const bitfitConfigSchema: JSONSchema = {
@@ -39,14 +39,14 @@ export interface BitfitSelection {
 const BIAS = 'bias';
 
 /** The bias parameters BitFit trains on this model; a pattern that selects none fails naming close modules. */
-export function selectBiases(model: Module, partial: Partial<BitfitConfig> = {}, arch?: string): BitfitSelection {
+export function selectBiases(model: Module, partial: Partial<BitfitConfig> = {}, arch?: string, defaultTargets?: readonly string[]): BitfitSelection {
   const config: BitfitConfig = { biases: partial.biases ?? 'all', target_modules: partial.target_modules ?? null, exclude_modules: partial.exclude_modules ?? null };
   if (config.biases !== 'all' && config.biases !== 'paper') throw new Error(`BitFit biases "${String(config.biases)}" is not one of "all", "paper"`);
   const [badPattern] = targetSpecProblems(config, ['target_modules', 'exclude_modules']);
   if (badPattern) throw new Error(`BitFit ${badPattern}`);
   let spec = config.target_modules;
   if (spec == null && config.biases === 'paper') {
-    const paper = BITFIT_PAPER_TARGETS[arch ?? ''];
+    const paper = BITFIT_PAPER_TARGETS[arch ?? ''] ?? defaultTargets;
     if (!paper) throw new Error(`BitFit biases "paper" has no module list for architecture "${arch ?? 'unknown'}"; set target_modules (e.g. ["query", "intermediate.dense"])`);
     spec = [...paper];
   }
@@ -68,18 +68,3 @@ export function selectBiases(model: Module, partial: Partial<BitfitConfig> = {},
   return { config: { ...config, target_modules: spec ?? null }, paths };
 }
 
-/** Selected parameters per config object (identity, so later renames by other methods do not matter). */
-const selections = new WeakMap<object, { selection: BitfitSelection; params: WeakSet<Parameter> }>();
-
-export function rememberSelection(config: object, model: Module, selection: BitfitSelection): void {
-  selections.set(config, { selection, params: new WeakSet(selection.paths.map((p) => model.getParameter(p))) });
-}
-
-export function isSelected(config: object, param: Parameter): boolean {
-  return selections.get(config)?.params.has(param) ?? false;
-}
-
-/** The selection inject made for this config object, for saving. */
-export function selectionFor(config: object): BitfitSelection | undefined {
-  return selections.get(config)?.selection;
-}

@@ -1,4 +1,5 @@
-import { type JSONSchema, targetSpecProblems, targetSpecSchema } from '@leantune/core';
+import type { JSONSchema } from '@leantune/core';
+import { targetSpecProblems, targetSpecSchema } from '@leantune/peft';
 
 /** IA3 config with Hugging Face PEFT's field names (peft/tuners/ia3/config.py). */
 export interface Ia3Config {
@@ -29,7 +30,7 @@ export const ia3ConfigSchema: JSONSchema = {
   },
 };
 
-/** Default targets and feed-forward modules per architecture (PEFT's IA3 mappings, plus ours for vit, clip, use-lite, tiny). */
+/** Default targets and feed-forward modules per architecture (PEFT's IA3 mappings, plus ours for vit, clip, use-lite). */
 export const IA3_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = {
   bert: ['key', 'value', 'output.dense'],
   roberta: ['key', 'value', 'output.dense'],
@@ -37,7 +38,6 @@ export const IA3_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = 
   gpt2: ['c_attn', 'mlp.c_proj'],
   clip: ['k_proj', 'v_proj', 'fc2'],
   'use-lite': ['k', 'v', 'fc2'],
-  tiny: ['dense'],
 };
 
 export const IA3_DEFAULT_FEEDFORWARD: Readonly<Record<string, readonly string[]>> = {
@@ -47,7 +47,6 @@ export const IA3_DEFAULT_FEEDFORWARD: Readonly<Record<string, readonly string[]>
   gpt2: ['mlp.c_proj'],
   clip: ['fc2'],
   'use-lite': ['fc2'],
-  tiny: [],
 };
 
 export function resolveIa3Config(partial: Partial<Ia3Config> = {}, where = 'IA3 config'): Ia3Config {

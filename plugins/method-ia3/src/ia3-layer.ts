@@ -72,6 +72,12 @@ export class Ia3Layer extends Module {
     this.merged = true;
   }
 
+  /** The base layer to put back (after merge or unmerge); frees the vector. */
+  releaseBase(): Ia3Base {
+    this.vector.dispose();
+    return this.baseLayer;
+  }
+
   /** Undoes merge by dividing (PEFT adds 1e-8 to avoid dividing by zero). */
   unmerge(): void {
     if (!this.merged) return;

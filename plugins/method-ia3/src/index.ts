@@ -1,14 +1,14 @@
-import { definePlugin, peftTypeIn, type MethodContext } from '@leantune/core';
-import type { Module } from '@leantune/tensor';
+import { definePlugin } from '@leantune/core';
+import { peftTypeIn } from '@leantune/peft';
 import { IA3_DEFAULT_TARGETS, ia3ConfigSchema, type Ia3Config } from './config';
-import { injectIa3, mergeAndUnload } from './model';
-import { loadIa3, saveIa3 } from './io';
+import { injectIa3 } from './model';
+import { loadIa3 } from './io';
 
 export * from './config';
 export * from './ia3-layer';
 export * from './model';
 export * from './io';
-export { findModules, matchesSpec, modulePaths, type TargetSpec } from '@leantune/core';
+export { findModules, matchesSpec, modulePaths, type TargetSpec } from '@leantune/peft';
 
 export const PLUGIN_NAME = '@leantune/plugin-ia3';
 
@@ -22,11 +22,8 @@ export default definePlugin({
       description: 'IA3: learned vectors rescale keys, values and feed-forward activations (PEFT format)',
       configSchema: ia3ConfigSchema,
       defaultTargets: IA3_DEFAULT_TARGETS,
-      // Trainable by the default rule: the `ia3_l` path segment starts with the prefix.
-      inject: (model: Module, config: Ia3Config, mctx: MethodContext<Ia3Config>) => injectIa3(model, config, { arch: mctx.arch }),
-      merge: (model) => mergeAndUnload(model),
-      save: (model, _config, dir) => void saveIa3(model, dir),
-      load: (model, dir) => loadIa3(model, dir),
+      inject: (model, config, mctx) => injectIa3(model.module, config, { arch: mctx.arch, defaultTargets: mctx.defaultTargets }),
+      load: (model, dir) => loadIa3(model.module, dir),
       recognizes: (dir) => peftTypeIn(dir) === 'IA3',
     });
   },

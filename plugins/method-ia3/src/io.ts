@@ -1,9 +1,9 @@
-import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import type { Module, tf } from '@leantune/tensor';
 import { IA3_DEFAULTS, type Ia3Config } from './config';
-import { applyIa3Plan, ia3Layers, ia3State, planIa3 } from './model';
+import { Ia3Model, ia3Layers, planIa3 } from './model';
 
-export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/core';
+export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/peft';
 
 /** IA3 vectors keyed as PEFT saves them: base_model.model.<layer path>.ia3_l (adapter name dropped). */
 export function ia3StateDict(model: Module): Map<string, tf.Variable> {
@@ -25,11 +25,10 @@ export function peftIa3ConfigJson(cfg: Ia3Config, options: SaveIa3Options = {}):
   };
 }
 
-export function saveIa3(model: Module, dir: string, options: SaveIa3Options = {}): string {
-  const cfg = ia3State(model);
-  if (!cfg) throw new Error('saveIa3: this model has no IA3 vectors; inject them first (injectIa3 or a run with methods.ia3)');
-  if (ia3Layers(model).some(([, l]) => l.merged)) throw new Error('saveIa3: the vectors are merged into the weights; unmergeIa3 first');
-  return writeAdapterFolder(dir, ia3StateDict(model), peftIa3ConfigJson(cfg, options));
+export function saveIa3(ia3: Ia3Model, dir: string, options: SaveIa3Options = {}): string {
+  if (ia3.layers().length === 0) throw new Error('saveIa3: the model holds no IA3 vectors any more (unloaded?)');
+  if (ia3.layers().some(([, l]) => l.merged)) throw new Error('saveIa3: the vectors are merged into the weights; unmerge first');
+  return writeAdapterFolder(dir, ia3StateDict(ia3.model), peftIa3ConfigJson(ia3.config, options));
 }
 
 function readConfig(file: string): Ia3Config {
@@ -42,14 +41,14 @@ function readConfig(file: string): Ia3Config {
 }
 
 /** Loads a PEFT IA3 adapter folder; config, targets, keys and shapes are checked before the model changes. */
-export function loadIa3(model: Module, dir: string, options: { isTrainable?: boolean } = {}): Ia3Config {
+export function loadIa3(model: Module, dir: string, options: { isTrainable?: boolean } = {}): Ia3Model {
   const { configFile, weightsFile } = adapterFolderFiles(dir, 'IA3 adapter');
   const cfg = readConfig(configFile);
   const plan = planForConfig(configFile, () => planIa3(model, cfg));
   const expected = new Map(plan.targets.map((t) => [`${KEY_PREFIX}${t.path}.ia3_l`, t.feedforward ? [1, t.module.inFeatures] : [t.module.outFeatures, 1]]));
   const problems = tensorFitProblems(expected, safetensorsShapes(weightsFile));
   if (problems.length) throw doesNotFitError(weightsFile, problems);
-  applyIa3Plan(model, plan, true);
+  const ia3 = Ia3Model.apply(model, plan, true);
   withSafetensors(weightsFile, (tensors) => {
     for (const [p, layer] of ia3Layers(model)) {
       assignFloat32(layer.vector, tensors.get(`${KEY_PREFIX}${p}.ia3_l`)!);
@@ -58,5 +57,5 @@ export function loadIa3(model: Module, dir: string, options: { isTrainable?: boo
       else layer.child('ia3_l')!.freeze();
     }
   });
-  return plan.config;
+  return ia3;
 }

@@ -1,7 +1,9 @@
 import { Conv1D, Linear, type Module } from '@leantune/tensor';
+import { hasPrefixedSegment, type MethodHandle } from '@leantune/core';
+import { findModules, matchesSpec, tunerLifecycle, type TargetSpec, type TunerLifecycle } from '@leantune/peft';
 import { IA3_DEFAULT_FEEDFORWARD, IA3_DEFAULT_TARGETS, resolveIa3Config, type Ia3Config } from './config';
 import { Ia3Layer, type Ia3Base } from './ia3-layer';
-import { findModules, matchesSpec, type TargetSpec } from '@leantune/core';
+import { saveIa3, type SaveIa3Options } from './io';
 
 export interface Ia3Plan {
   config: Ia3Config;
@@ -10,19 +12,15 @@ export interface Ia3Plan {
 
 export interface InjectIa3Options {
   arch?: string;
+  /** The model's default targets, used when IA3 has no table for `arch`. */
+  defaultTargets?: readonly string[];
   /** Initialisation override (a load fills the vectors from a file). */
   init?: boolean;
 }
 
-const states = new WeakMap<Module, Ia3Config>();
-
-export function ia3State(model: Module): Ia3Config | undefined {
-  return states.get(model);
-}
-
 /** Everything inject would do, checked up front; the model is not touched. */
 export function planIa3(model: Module, partial: Partial<Ia3Config>, options: InjectIa3Options = {}): Ia3Plan {
-  if (states.has(model)) throw new Error('This model already has IA3 vectors; mergeAndUnload or unload first (one IA3 adapter per model)');
+  if (ia3Layers(model).length) throw new Error('This model already has IA3 vectors; mergeAndUnload or unload first (one IA3 adapter per model)');
   const cfg = resolveIa3Config(partial);
   let targets: TargetSpec;
   let feedforward: TargetSpec;
@@ -32,11 +30,13 @@ export function planIa3(model: Module, partial: Partial<Ia3Config>, options: Inj
     feedforward = cfg.feedforward_modules ?? [];
   } else {
     const arch = options.arch ?? '';
-    if (!IA3_DEFAULT_TARGETS[arch]) {
+    const table = IA3_DEFAULT_TARGETS[arch];
+    if (!table && !options.defaultTargets?.length) {
       throw new Error(`IA3 target_modules is not set and architecture "${options.arch ?? 'unknown'}" has no default targets. Set target_modules and feedforward_modules.`);
     }
-    targets = [...IA3_DEFAULT_TARGETS[arch]];
-    feedforward = cfg.feedforward_modules ?? [...IA3_DEFAULT_FEEDFORWARD[arch]];
+    // Without a table for the architecture, the model's own default targets, scaled on their outputs.
+    targets = [...(table ?? options.defaultTargets!)];
+    feedforward = cfg.feedforward_modules ?? [...(IA3_DEFAULT_FEEDFORWARD[arch] ?? [])];
   }
   const hits = findModules(model, { targets, exclude: cfg.exclude_modules, opaque: (m) => m instanceof Ia3Layer, what: 'IA3 target_modules' });
   const planned = hits.map(([path, module]) => {
@@ -56,57 +56,49 @@ export function planIa3(model: Module, partial: Partial<Ia3Config>, options: Inj
   return { config, targets: planned };
 }
 
-export function applyIa3Plan(model: Module, plan: Ia3Plan, init = plan.config.init_ia3_weights): Module {
-  for (const t of plan.targets) model.setSubmodule(t.path, new Ia3Layer(t.module, t.feedforward, 'default', init));
-  states.set(model, plan.config);
-  return model;
-}
-
-/** Wraps the targeted layers with IA3 vectors (PEFT's inject_adapter for IA3). */
-export function injectIa3(model: Module, partial: Partial<Ia3Config>, options: InjectIa3Options = {}): Module {
-  return applyIa3Plan(model, planIa3(model, partial, options), options.init);
-}
-
 export function ia3Layers(model: Module): Array<[string, Ia3Layer]> {
   return [...model.namedModules()].filter((e): e is [string, Ia3Layer] => e[1] instanceof Ia3Layer);
 }
 
-/** Runs fn with every IA3 vector bypassed, then restores. */
-export function withIa3Disabled<T>(model: Module, fn: () => T): T {
-  const layers = ia3Layers(model).map(([, l]) => l);
-  layers.forEach((l) => (l.disabled = true));
-  try {
-    return fn();
-  } finally {
-    layers.forEach((l) => (l.disabled = false));
+/** The IA3 vectors on one model: the handle inject returns and the run owns. */
+export class Ia3Model implements MethodHandle<Ia3Config> {
+  private readonly lifecycle: TunerLifecycle<Ia3Layer>;
+  readonly merge: () => void;
+  readonly unmerge: () => void;
+  readonly mergeAndUnload: () => Module;
+  readonly unload: () => Module;
+  readonly disable: () => void;
+  readonly enable: () => void;
+
+  constructor(readonly model: Module, readonly config: Ia3Config) {
+    this.lifecycle = tunerLifecycle(model, (m): m is Ia3Layer => m instanceof Ia3Layer);
+    ({ merge: this.merge, unmerge: this.unmerge, mergeAndUnload: this.mergeAndUnload, unload: this.unload, disable: this.disable, enable: this.enable } = this.lifecycle as Required<TunerLifecycle<Ia3Layer>>);
+  }
+
+  /** Carries out a plan made by planIa3 on the same model. */
+  static apply(model: Module, plan: Ia3Plan, init = plan.config.init_ia3_weights): Ia3Model {
+    for (const t of plan.targets) model.setSubmodule(t.path, new Ia3Layer(t.module, t.feedforward, 'default', init));
+    return new Ia3Model(model, plan.config);
+  }
+
+  trains(path: string): boolean {
+    return hasPrefixedSegment('ia3_', path);
+  }
+
+  layers(): Array<[string, Ia3Layer]> {
+    return this.lifecycle.layers();
+  }
+
+  withDisabled<T>(fn: () => T): T {
+    return this.lifecycle.withDisabled(fn);
+  }
+
+  save(dir: string, options: SaveIa3Options = {}): string {
+    return saveIa3(this, dir, options);
   }
 }
 
-export function mergeIa3(model: Module): void {
-  for (const [, l] of ia3Layers(model)) l.merge();
-}
-
-export function unmergeIa3(model: Module): void {
-  for (const [, l] of ia3Layers(model)) l.unmerge();
-}
-
-function unloadAll(model: Module, merge: boolean): Module {
-  for (const [path, layer] of ia3Layers(model)) {
-    if (merge) layer.merge();
-    else layer.unmerge();
-    model.setSubmodule(path, layer.baseLayer);
-    layer.vector.dispose();
-  }
-  states.delete(model);
-  return model;
-}
-
-/** Folds every vector into its layer's weights and puts the plain layers back (PEFT's merge_and_unload). */
-export function mergeAndUnload(model: Module): Module {
-  return unloadAll(model, true);
-}
-
-/** Puts the original (unscaled) layers back. */
-export function unload(model: Module): Module {
-  return unloadAll(model, false);
+/** Wraps the targeted layers with IA3 vectors (PEFT's inject_adapter for IA3) and returns the handle. */
+export function injectIa3(model: Module, partial: Partial<Ia3Config>, options: InjectIa3Options = {}): Ia3Model {
+  return Ia3Model.apply(model, planIa3(model, partial, options), options.init);
 }

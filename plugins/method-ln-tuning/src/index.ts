@@ -1,11 +1,11 @@
-import { definePlugin, peftTypeIn } from '@leantune/core';
-import type { Module } from '@leantune/tensor';
-import { isSelected, lnTuningConfigSchema, rememberSelection, selectLayerNorms, selectionFor, type LnTuningConfig } from './select';
-import { loadLnTuning, saveLnTuning } from './io';
+import { definePlugin } from '@leantune/core';
+import { peftTypeIn } from '@leantune/peft';
+import { lnTuningConfigSchema, selectLayerNorms, type LnTuningConfig } from './select';
+import { lnTuningHandle, loadLnTuning } from './io';
 
 export * from './select';
 export * from './io';
-export { findModules, matchesSpec, modulePaths, type TargetSpec } from '@leantune/core';
+export { findModules, matchesSpec, modulePaths, type TargetSpec } from '@leantune/peft';
 
 export const PLUGIN_NAME = '@leantune/plugin-ln-tuning';
 
@@ -18,18 +18,10 @@ export default definePlugin({
       family: 'selective',
       description: 'LN tuning: only LayerNorm gains and biases are trained',
       configSchema: lnTuningConfigSchema,
+      inPlace: true,
       // Adds nothing: the LayerNorms train in place (PEFT trains a copy; see README).
-      inject(model: Module, config: LnTuningConfig) {
-        rememberSelection(config, model, selectLayerNorms(model, config));
-        return model;
-      },
-      trainable: (_path, param, config) => isSelected(config, param),
-      save(model, config, dir) {
-        const selection = selectionFor(config);
-        if (!selection) throw new Error('ln-tuning: nothing to save; the method was not injected with this config');
-        saveLnTuning(model, dir, selection);
-      },
-      load: (model, dir) => void loadLnTuning(model, dir),
+      inject: (model, config) => lnTuningHandle(model.module, selectLayerNorms(model.module, config)),
+      load: (model, dir) => lnTuningHandle(model.module, loadLnTuning(model.module, dir)),
       recognizes: (dir) => peftTypeIn(dir) === 'LN_TUNING',
     });
   },

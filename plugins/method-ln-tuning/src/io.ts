@@ -1,8 +1,10 @@
-import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import type { Module, tf } from '@leantune/tensor';
-import { selectLayerNorms, type LnTuningSelection } from './select';
+import type { MethodHandle } from '@leantune/core';
+import { selectionHandle } from '@leantune/peft';
+import { selectLayerNorms, type LnTuningConfig, type LnTuningSelection } from './select';
 
-export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/core';
+export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/peft';
 
 /**
  * Saved key of a LayerNorm parameter, as PEFT's LN_TUNING writes it: PEFT trains a copy in
@@ -46,4 +48,10 @@ export function loadLnTuning(model: Module, dir: string): LnTuningSelection {
     for (const [key, v] of expected) assignFloat32(v, tensors.get(key)!);
   });
   return selection;
+}
+
+/** LN tuning's handle: the selected norms' parameters, trained in place, saved as PEFT LN_TUNING. */
+export function lnTuningHandle(model: Module, selection: LnTuningSelection): MethodHandle<LnTuningConfig> {
+  const params = selection.modules.flatMap((p) => [...model.getSubmodule(p).namedParameters()].map(([, param]) => param));
+  return selectionHandle(selection.config, params, (dir) => void saveLnTuning(model, dir, selection));
 }

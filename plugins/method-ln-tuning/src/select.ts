@@ -1,5 +1,6 @@
-import { findModules, type JSONSchema, matchesSpec, modulePaths, targetSpecProblems, targetSpecSchema } from '@leantune/core';
-import { LayerNorm, type Module, type Parameter } from '@leantune/tensor';
+import type { JSONSchema } from '@leantune/core';
+import { findModules, matchesSpec, modulePaths, targetSpecProblems, targetSpecSchema } from '@leantune/peft';
+import { LayerNorm, type Module } from '@leantune/tensor';
 
 /** PEFT's LNTuningConfig fields (peft/tuners/ln_tuning/config.py). */
 export interface LnTuningConfig {
@@ -53,17 +54,3 @@ export function selectLayerNorms(model: Module, partial: Partial<LnTuningConfig>
   return { config: { ...config, target_modules: hits.map(([p]) => p).sort() }, modules: hits.map(([p]) => p) };
 }
 
-const selections = new WeakMap<object, { selection: LnTuningSelection; params: WeakSet<Parameter> }>();
-
-export function rememberSelection(config: object, model: Module, selection: LnTuningSelection): void {
-  const params = selection.modules.flatMap((p) => [...model.getSubmodule(p).namedParameters()].map(([, param]) => param));
-  selections.set(config, { selection, params: new WeakSet(params) });
-}
-
-export function isSelected(config: object, param: Parameter): boolean {
-  return selections.get(config)?.params.has(param) ?? false;
-}
-
-export function selectionFor(config: object): LnTuningSelection | undefined {
-  return selections.get(config)?.selection;
-}

@@ -1,6 +1,6 @@
 import { tf, type Module } from '@leantune/tensor';
 import type { LoraConfig } from './config';
-import { adapterConfig, applyPlan, loraLayers, loraState, type LoraPlan, type PlannedTarget } from './model';
+import type { LoraModel, LoraPlan, PlannedTarget } from './model';
 import { svd } from './svd';
 
 export interface WeightedAdapterOptions {
@@ -29,14 +29,14 @@ function weightOf(layer: Module, dict: string, adapter: string): tf.Variable {
  * - svd: ΔW = Σ wᵢsᵢ·get_delta_weight(i) (which already includes sᵢ, exactly as PEFT
  *   computes it), then B = U_r·diag(S_r), A = V_rᵀ.
  */
-export function addWeightedAdapter(model: Module, options: WeightedAdapterOptions): void {
+export function addWeightedAdapter(lora: LoraModel, options: WeightedAdapterOptions): void {
   const { adapters, weights, adapterName } = options;
   const where = `addWeightedAdapter("${adapterName}")`;
   if (adapters.length === 0 || adapters.length !== weights.length) {
     throw new Error(`${where}: give one weight per adapter (got ${adapters.length} adapters, ${weights.length} weights)`);
   }
-  if (loraState(model)?.configs.has(adapterName)) throw new Error(`${where}: an adapter with that name already exists`);
-  const configs = adapters.map((a) => adapterConfig(model, a));
+  if (lora.configs.has(adapterName)) throw new Error(`${where}: an adapter with that name already exists`);
+  const configs = adapters.map((a) => lora.adapterConfig(a));
   if (configs.some((c) => c.use_dora)) throw new Error(`${where}: DoRA adapters cannot be combined (their magnitude vectors do not add up); merge them one at a time instead`);
   const type = adapters.length === 1 ? 'linear' : options.combinationType ?? 'svd';
   const ranks = configs.map(maxRank);
@@ -53,7 +53,7 @@ export function addWeightedAdapter(model: Module, options: WeightedAdapterOption
       : [...new Set(configs.flatMap((c) => (c.target_modules as string[]) ?? []))].sort();
   const config: LoraConfig = { ...first, r: newRank, lora_alpha: newRank, use_rslora: false, target_modules: targetModules, rank_pattern: {}, alpha_pattern: {} };
 
-  const layers = loraLayers(model).filter(([, l]) => adapters.some((a) => l.settings.has(a)));
+  const layers = lora.layers().filter(([, l]) => adapters.some((a) => l.settings.has(a)));
   for (const [path, layer] of layers) {
     const limit = Math.min(layer.inFeatures, layer.outFeatures);
     if (newRank > limit) throw new Error(`${where}: rank ${newRank} exceeds min(in, out) = ${limit} of "${path}"; pass a smaller svdRank`);
@@ -64,7 +64,7 @@ export function addWeightedAdapter(model: Module, options: WeightedAdapterOption
     settings: { r: newRank, alpha: newRank, scaling: 1, dropout: first.lora_dropout, useDora: false, init: true },
   }));
   const plan: LoraPlan = { adapterName, config, targets, modulesToSave: [] };
-  applyPlan(model, plan);
+  lora.apply(plan);
 
   for (const [, layer] of layers) {
     const present = adapters.map((a, i) => ({ a, w: weights[i] })).filter(({ a }) => layer.settings.has(a));

@@ -1,4 +1,5 @@
-import { type JSONSchema, targetSpecProblems, targetSpecSchema } from '@leantune/core';
+import type { JSONSchema } from '@leantune/core';
+import { targetSpecProblems, targetSpecSchema } from '@leantune/peft';
 
 /**
  * LoRA config with Hugging Face PEFT's field names (peft/tuners/lora/config.py), so an

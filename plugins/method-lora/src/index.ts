@@ -1,8 +1,8 @@
-import { definePlugin, peftTypeIn, type MethodContext } from '@leantune/core';
-import type { Module } from '@leantune/tensor';
+import { definePlugin } from '@leantune/core';
+import { peftTypeIn } from '@leantune/peft';
 import { loraConfigSchema, type LoraConfig } from './config';
-import { injectLora, isLoraParameterPath, mergeAndUnload } from './model';
-import { loadAdapter, saveAdapter } from './peft-io';
+import { injectLora } from './model';
+import { loadAdapter } from './peft-io';
 
 export * from './config';
 export * from './lora-linear';
@@ -24,7 +24,6 @@ export const LORA_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> =
   vit: ['query', 'value'],
   clip: ['q_proj', 'v_proj'],
   'use-lite': ['q', 'v'],
-  tiny: ['dense'],
 };
 
 export default definePlugin({
@@ -37,14 +36,9 @@ export default definePlugin({
       description: 'LoRA family (LoRA, rsLoRA, DoRA, PiSSA init), Hugging Face PEFT compatible',
       configSchema: loraConfigSchema,
       defaultTargets: LORA_DEFAULT_TARGETS,
-      inject(model: Module, config: LoraConfig, mctx: MethodContext<LoraConfig>) {
-        return injectLora(model, config, { arch: mctx.arch, defaultTargets: mctx.defaultTargets });
-      },
-      // The default rule (a `lora_` segment) plus the trainable copies of modules_to_save.
-      trainable: (path) => isLoraParameterPath(path),
-      merge: (model) => mergeAndUnload(model),
-      save: (model, _config, dir) => void saveAdapter(model, dir),
-      load: (model, dir) => loadAdapter(model, dir),
+      // The handle (LoraModel) trains `lora_*` segments and the trainable copies of modules_to_save.
+      inject: (model, config, mctx) => injectLora(model.module, config, { arch: mctx.arch, defaultTargets: mctx.defaultTargets }),
+      load: (model, dir) => loadAdapter(model.module, dir),
       recognizes: (dir) => peftTypeIn(dir) === 'LORA',
     });
   },

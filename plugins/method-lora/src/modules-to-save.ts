@@ -9,6 +9,8 @@ import { ModuleDict } from './modules';
 export class ModulesToSaveWrapper extends Module {
   activeAdapter: string;
   disabled = false;
+  /** Set by merge: taking the wrapper out keeps the trained copy (merge_and_unload) instead of the original (unload). */
+  private keepCopy = false;
 
   constructor(original: Module, adapterName: string) {
     super();
@@ -41,6 +43,26 @@ export class ModulesToSaveWrapper extends Module {
   current(): Module {
     if (this.disabled) return this.originalModule;
     return this.copies.get(this.activeAdapter) ?? this.originalModule;
+  }
+
+  merge(): void {
+    this.keepCopy = true;
+  }
+
+  unmerge(): void {
+    this.keepCopy = false;
+  }
+
+  /** The module to put back: the active trained copy after merge, else the original; the others are freed. */
+  releaseBase(): Module {
+    const keep = this.keepCopy ? this.current() : this.originalModule;
+    for (const name of [...this.copies.keys()]) {
+      const copy = this.copies.get(name)!;
+      if (copy !== keep) copy.dispose();
+      this.copies.delete(name);
+    }
+    if (keep !== this.originalModule) this.originalModule.dispose();
+    return keep;
   }
 
   forward(...inputs: unknown[]): unknown {

@@ -1,11 +1,12 @@
 import path from 'node:path';
-import { adapterFolderFiles, assignFloat32, closeMatches, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
+import { closeMatches } from '@leantune/core';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import type { Module, tf } from '@leantune/tensor';
 import { LORA_DEFAULTS, type LoraConfig } from './config';
-import { adapterConfig, applyPlan, planLora } from './model';
+import { LoraModel } from './model';
 import { ModulesToSaveWrapper } from './modules-to-save';
 
-export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/core';
+export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/peft';
 
 const KNOWN_PEFT_TYPES = ['LORA', 'ADALORA', 'LOHA', 'LOKR', 'IA3', 'BOFT', 'OFT', 'VERA', 'PROMPT_TUNING', 'PREFIX_TUNING', 'P_TUNING', 'ADAPTION_PROMPT'];
 
@@ -67,11 +68,11 @@ export function peftConfigJson(cfg: LoraConfig, options: SaveAdapterOptions = {}
  * PEFT's save_pretrained does; a non-default adapter goes into the subfolder named after it.
  * Returns the folder written.
  */
-export function saveAdapter(model: Module, dir: string, options: SaveAdapterOptions = {}): string {
+export function saveAdapter(lora: LoraModel, dir: string, options: SaveAdapterOptions = {}): string {
   const name = options.adapterName ?? 'default';
-  const cfg = adapterConfig(model, name);
+  const cfg = lora.adapterConfig(name);
   const out = name === 'default' ? dir : path.join(dir, name);
-  return writeAdapterFolder(out, adapterStateDict(model, name), peftConfigJson(cfg, options));
+  return writeAdapterFolder(out, adapterStateDict(lora.model, name), peftConfigJson(cfg, options));
 }
 
 /** Fields PEFT has that change the computation and that we do not implement, with their inert values. */
@@ -112,11 +113,13 @@ export interface LoadAdapterOptions {
  * checked first (config, targets, every key and shape), so a failure leaves the model as it
  * was. Loading never runs PiSSA on the base weights: A, B come from the file.
  */
-export function loadAdapter(model: Module, dir: string, options: LoadAdapterOptions = {}): LoraConfig {
+export function loadAdapter(target: Module | LoraModel, dir: string, options: LoadAdapterOptions = {}): LoraModel {
+  const lora = target instanceof LoraModel ? target : new LoraModel(target);
+  const model = lora.model;
   const name = options.adapterName ?? 'default';
   const { configFile, weightsFile } = adapterFolderFiles(dir, 'LoRA adapter');
   const cfg = loraConfigFromPeft(readJsonConfig(configFile), configFile);
-  const plan = planForConfig(configFile, () => planLora(model, cfg, { adapterName: name, init: true }));
+  const plan = planForConfig(configFile, () => lora.plan(cfg, { adapterName: name, init: true }));
   const expected = new Map<string, number[]>();
   for (const t of plan.targets) {
     const { r, useDora } = t.settings;
@@ -131,7 +134,7 @@ export function loadAdapter(model: Module, dir: string, options: LoadAdapterOpti
   }
   const problems = tensorFitProblems(expected, safetensorsShapes(weightsFile));
   if (problems.length) throw doesNotFitError(weightsFile, problems, { note: 'adapter for another architecture or size?', countRest: true });
-  applyPlan(model, plan);
+  lora.apply(plan);
   withSafetensors(weightsFile, (tensors) => {
     for (const [p, param] of model.namedParameters()) {
       const key = savedKeyFor(p, name);
@@ -140,5 +143,5 @@ export function loadAdapter(model: Module, dir: string, options: LoadAdapterOpti
       if (key && !options.isTrainable) param.requiresGrad = false;
     }
   });
-  return plan.config;
+  return lora;
 }

@@ -1,4 +1,5 @@
-import { closeMatches, leafNames, matchesSpec, modulePaths, noTargetMatchError } from '@leantune/core';
+import { closeMatches } from '@leantune/core';
+import { leafNames, matchesSpec, modulePaths, noTargetMatchError } from '@leantune/peft';
 import { Conv1D, Linear, type Module } from '@leantune/tensor';
 import type { LoraConfig } from './config';
 import { LoraLinear } from './lora-linear';

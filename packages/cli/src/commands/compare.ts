@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError, RunError, didYouMean, type CompareEntry } from '@leantune/core';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';
-import type { RunSummary } from './run-summary';
+import type { RunSummary } from '@leantune/runner';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'leantune.js');
 

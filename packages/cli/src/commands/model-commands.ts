@@ -2,13 +2,13 @@ import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { ConfigError, RunError, errorMessage } from '@leantune/core';
-import { evaluateTrained, formatEvalReport } from '../api/evaluate';
-import { generateText } from '../api/generate';
-import { formatModel, inspectModel } from '../api/inspect';
-import { mergeTrained } from '../api/merge';
-import { predictRecords, readNpyImage, readTextInputs, textRecords } from '../api/predict';
-import { loadTrainedModel, type AdapterRef } from '../api/restore';
-import { parseModelSpec, warningsTo } from '../api/toolkit';
+import { evaluateTrained, formatEvalReport } from '@leantune/runner';
+import { generateText } from '@leantune/runner';
+import { formatModel, inspectModel } from '@leantune/runner';
+import { mergeTrained } from '@leantune/runner';
+import { predictRecords, readNpyImage, readTextInputs, textRecords } from '@leantune/runner';
+import { loadTrainedModel, type AdapterRef } from '@leantune/runner';
+import { parseModelSpec, warningsTo } from '@leantune/runner';
 import { readProcessStdin, type CliIO } from '../main';
 
 interface ModelFlags {

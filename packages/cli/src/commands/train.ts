@@ -1,11 +1,12 @@
 import { SingleBar } from 'cli-progress';
-import { readRunFolder, type LoadedConfig } from '@leantune/core';
-import { trainToFolder, type TrainEvent, type TrainOutcome } from '../api/train-session';
-import { toolkitForRunFolder, warningsTo } from '../api/toolkit';
+import type { LoadedConfig } from '@leantune/core';
+import { readRunFolder } from '@leantune/runner';
+import { trainToFolder, type TrainEvent, type TrainOutcome } from '@leantune/runner';
+import { toolkitForRunFolder, warningsTo } from '@leantune/runner';
 import { Interrupted } from '../exit';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';
-import type { RunSummary } from './run-summary';
+import type { RunSummary } from '@leantune/runner';
 
 export interface TrainFlags {
   config?: string;

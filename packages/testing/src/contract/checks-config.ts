@@ -1,4 +1,4 @@
-import { ConfigError, errorMessage, METHOD_FAMILIES, ownsParameter, type JSONSchema } from '@leantune/core';
+import { ConfigError, errorMessage, hasPrefixedSegment, METHOD_FAMILIES, type JSONSchema } from '@leantune/core';
 import { contractConfig, contractToolkit, openSession } from './fixture';
 import { runCheck } from './result';
 import type { CheckResult, InvalidConfigCase, MethodContractOptions } from './types';
@@ -17,8 +17,8 @@ function schemaDefaults(schema: JSONSchema): string[] {
 }
 
 /**
- * 1. The plugin registers the method under its id, with a family and a prefix that names no
- * parameter of the base model; the config passes both validation passes, defaults filled.
+ * 1. The plugin registers the method under its id, with a family and (when it has one) a prefix
+ * that names no parameter of the base model; the config passes both validation passes, defaults filled.
  */
 export function checkRegistration(options: MethodContractOptions): Promise<CheckResult> {
   return runCheck('registration', options, async (r) => {
@@ -34,7 +34,8 @@ export function checkRegistration(options: MethodContractOptions): Promise<Check
 
     const base = await openSession(options, false);
     try {
-      const clashes = [...base.model.module.namedParameters()].map(([path]) => path).filter((path) => ownsParameter(method, path));
+      const prefix = method.prefix;
+      const clashes = prefix === undefined ? [] : [...base.model.module.namedParameters()].map(([path]) => path).filter((path) => hasPrefixedSegment(prefix, path));
       if (clashes.length) {
         r.fail(`prefix "${method.prefix}" already names base parameters (${clashes.slice(0, 5).join(', ')}): pick a prefix that no base model path segment starts with`);
       }

@@ -1,9 +1,8 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ownsParameter } from '@leantune/core';
 import { tf } from '@leantune/tensor';
-import { maxAbsDiff, openSession, perturbTrainable, trainableSafetensors } from './fixture';
+import { maxAbsDiff, methodFiles, openSession, perturbTrainable, trainableSafetensors } from './fixture';
 import { runCheck } from './result';
 import type { CheckResult, MethodContractOptions } from './types';
 
@@ -40,7 +39,7 @@ export function checkTrainableParameters(options: MethodContractOptions): Promis
         trainablePaths: trainable.map(([path]) => path),
       });
       if (!trainable.length) {
-        r.fail(`nothing is trainable after inject: the method's parameters must start a path segment with its prefix "${s.method.prefix}" or be claimed by its trainable() rule`);
+        r.fail(`nothing is trainable after inject: the handle's trains(path, param) claims no parameter of the model`);
       }
       const base = trainable.filter(([, p]) => s.baseVariables.has(p.variable));
       r.measured.baseTrainable = base.reduce((n, [, p]) => n + p.variable.size, 0);
@@ -77,15 +76,16 @@ export function checkIdentityAtInit(options: MethodContractOptions): Promise<Che
  */
 export function checkSaveLoad(options: MethodContractOptions): Promise<CheckResult> {
   return runCheck('save-load', options, async (r) => {
-    const io = options.saveLoad ?? trainableSafetensors;
     const tol = tolerance(options, 'saveLoad');
     const dir = mkdtempSync(join(tmpdir(), `lt-contract-${options.method}-`));
     const saved = await openSession(options);
+    const io = options.saveLoad ?? (saved.handle?.save && saved.method.load ? methodFiles : trainableSafetensors);
+    r.measured.saveLoad = io === methodFiles ? 'method files (handle.save, method.load)' : io === trainableSafetensors ? 'trainable.safetensors' : 'custom';
     let expected: tf.Tensor | undefined;
     try {
       perturbTrainable(saved.model, 1000);
       expected = saved.outputs();
-      await io.save(saved.model, dir);
+      await io.save(saved.model, dir, { run: saved.run, method: saved.method, handle: saved.handle });
       r.measured.files = readdirSync(dir);
       const fresh = await openSession(options, io.into !== 'base');
       try {
@@ -94,7 +94,7 @@ export function checkSaveLoad(options: MethodContractOptions): Promise<CheckResu
         if (!(before > tol)) {
           r.fail(`inconclusive: a fresh model already gives the saved model's outputs (max abs diff ${before}); do the trainable parameters affect the output?`);
         }
-        const replaced = await io.load(fresh.model, dir);
+        const replaced = await io.load(fresh.model, dir, { run: fresh.run, method: fresh.method, handle: fresh.handle });
         if (replaced) fresh.model.module = replaced;
         const after = tf.tidy(() => maxAbsDiff(expected!, fresh.outputs()));
         r.measured.maxAbsDiff = after;
@@ -124,12 +124,13 @@ export function checkMerge(options: MethodContractOptions): Promise<CheckResult>
     const tol = tolerance(options, 'merge');
     const s = await openSession(options);
     try {
-      const merge = s.method.merge;
-      if (!merge) {
-        if (options.mergeable) r.fail(`mergeable: true, but method "${options.method}" registers no merge()`);
+      const handle = s.handle;
+      if (!handle?.mergeAndUnload) {
+        const why = handle?.notMergeable ? ` (it says: ${handle.notMergeable})` : '';
+        if (options.mergeable) r.fail(`mergeable: true, but method "${options.method}"'s handle has no mergeAndUnload()${why}`);
         else {
           r.fail(
-            `method "${options.method}" registers no merge(), so merged and unmerged outputs cannot be compared; declare mergeable: false with mergeSkipReason (the suite then reports the check as skipped, with the reason) or register a merge()`,
+            `method "${options.method}"'s handle has no mergeAndUnload()${why}, so merged and unmerged outputs cannot be compared; declare mergeable: false with mergeSkipReason (the suite then reports the check as skipped, with the reason) or give the handle mergeAndUnload()`,
           );
         }
         return;
@@ -140,11 +141,14 @@ export function checkMerge(options: MethodContractOptions): Promise<CheckResult>
         const delta = maxAbsDiff(unmerged, s.baseOutputs);
         r.measured.deltaFromBase = delta;
         if (!(delta > tol)) r.fail(`inconclusive: with perturbed parameters the output still equals the base model's (max abs diff ${delta})`);
-        const merged = merge(s.model.module, s.run.config.methods[options.method]);
+        const methodParametersBefore = [...s.model.module.namedParameters()].filter(([path, p]) => handle.trains(path, p)).length;
+        const merged = handle.mergeAndUnload();
         if (merged) s.model.module = merged;
         const diff = tf.tidy(() => maxAbsDiff(unmerged, s.outputs()));
         r.measured.maxAbsDiff = diff;
-        r.measured.methodParametersAfterMerge = [...s.model.module.namedParameters()].filter(([path]) => ownsParameter(s.method, path)).length;
+        const paths = new Set([...s.model.module.namedParameters()].map(([path]) => path));
+        r.measured.methodParametersBeforeMerge = methodParametersBefore;
+        r.measured.parametersAfterMerge = paths.size;
         if (!(diff <= tol)) r.fail(`merged outputs differ from unmerged by ${diff} (> ${tol})`);
       } finally {
         unmerged.dispose();

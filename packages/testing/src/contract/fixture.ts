@@ -5,6 +5,7 @@ import {
   type Batch,
   type DataRecord,
   type LoadedModel,
+  type MethodHandle,
   type PluginInput,
   type RegisteredMethod,
   type Run,
@@ -87,6 +88,8 @@ export interface ContractSession {
   run: Run;
   model: LoadedModel;
   method: RegisteredMethod;
+  /** The method's handle in this run (undefined when opened without the method). */
+  handle?: MethodHandle;
   probe: Batch;
   baseOutputs: tf.Tensor;
   /** The variables of the model as loaded, before any method touched it. */
@@ -119,6 +122,7 @@ export async function openSession(options: MethodContractOptions, withMethod = t
     run,
     model,
     method,
+    handle: run.methods.find((m) => m.id === options.method)?.handle,
     probe: probe!,
     baseOutputs: baseOutputs!,
     baseVariables,
@@ -140,6 +144,25 @@ export function perturbTrainable(model: LoadedModel, seed: number): void {
     tf.tidy(() => variable.assign(tf.add(variable, tf.randomNormal(variable.shape, 0, 0.1, 'float32', seed + i++))));
   }
 }
+
+/**
+ * The method's own files, driven through its handle: `handle.save(dir)`, then the
+ * definition's `load` onto a bare base model, whose handle the run adopts. What a user's
+ * `leantune eval --adapter` does.
+ */
+export const methodFiles: SaveLoad = {
+  into: 'base',
+  async save(_model, dir, { handle, method }) {
+    if (!handle?.save) throw new Error(`method "${method.id}" has no handle.save`);
+    await handle.save(dir);
+  },
+  async load(model, dir, { run, method }) {
+    if (!method.load) throw new Error(`method "${method.id}" registers no load()`);
+    const handle = await method.load(model, dir);
+    run.adopt(method.id, method, handle, 'adapter');
+    return handle.module;
+  },
+};
 
 /** The default SaveLoad: every trainable variable by dotted path, in one safetensors file. */
 export const trainableSafetensors: SaveLoad = {

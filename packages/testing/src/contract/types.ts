@@ -1,11 +1,23 @@
-import type { Batch, DataRecord, LoadedModel, Plugin, TrainDriver } from '@leantune/core';
+import type { Batch, DataRecord, LoadedModel, MethodHandle, Plugin, RegisteredMethod, Run, TrainDriver } from '@leantune/core';
 import type { Module, tf } from '@leantune/tensor';
 
-/** Saves and restores a method's trained state; the default writes the trainable variables. */
+/** The run, method definition and (after inject) handle a SaveLoad works with. */
+export interface SaveLoadContext {
+  run: Run;
+  method: RegisteredMethod;
+  /** The method's handle in this run; undefined in a bare-base session. */
+  handle?: MethodHandle;
+}
+
+/**
+ * Saves and restores a method's trained state. Default: the method's own files through its
+ * handle (`handle.save`, then the definition's `load` onto a bare base model) when it has
+ * both; otherwise the trainable variables in one safetensors file.
+ */
 export interface SaveLoad {
-  save(model: LoadedModel, dir: string): void | Promise<void>;
+  save(model: LoadedModel, dir: string, context: SaveLoadContext): unknown | Promise<unknown>;
   /** Returns a new root module when loading replaces it (as a PEFT-style loader may). */
-  load(model: LoadedModel, dir: string): void | Module | Promise<void | Module>;
+  load(model: LoadedModel, dir: string, context: SaveLoadContext): void | Module | Promise<void | Module>;
   /**
    * What `load` receives: a fresh model with the method already injected (default), or the
    * bare base model, for loaders that inject from their own files (PEFT's `from_pretrained`).

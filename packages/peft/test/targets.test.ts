@@ -1,5 +1,5 @@
 import Ajv from 'ajv';
-import { findModules, leafNames, matchesSpec, modulePaths, noTargetMatchError, targetSpecProblems, targetSpecSchema } from '@leantune/core';
+import { findModules, leafNames, matchesSpec, modulePaths, noTargetMatchError, targetSpecProblems, targetSpecSchema } from '@leantune/peft';
 import { Linear, Module, tf } from '@leantune/tensor';
 
 /** A container with named children and no computation: the matcher only reads names. */

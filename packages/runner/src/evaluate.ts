@@ -1,4 +1,5 @@
-import { ConfigError, overlapWithTraining, recordsOfSplit, type DataRecord, type Metrics } from '@leantune/core';
+import { ConfigError, type DataRecord, type Metrics } from '@leantune/core';
+import { overlapWithTraining, recordsOfSplit } from './split-record';
 import { classificationReport, evaluateLoss, perClassScores, type ClassScores } from '@leantune/train';
 import type { TrainedModel } from './restore';
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, errorMessage } from './errors';
-import type { ResolvedConfig } from './config/schema';
-import type { DataRecord, Dataset } from './types';
+import { ConfigError, errorMessage } from '@leantune/core';
+import type { ResolvedConfig } from '@leantune/core';
+import type { DataRecord, Dataset } from '@leantune/core';
 
 /** splits.json in a run folder: exactly which records each split of the run held. */
 export const SPLIT_RECORD_FILE = 'splits.json';

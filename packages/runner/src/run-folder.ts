@@ -1,27 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { saveSafetensors, type tf } from '@leantune/tensor';
-import { ConfigError, RunError, errorMessage } from './errors';
-import type { ResolvedConfig } from './config/schema';
-import type { Run } from './run';
-import { CORE_VERSION } from './version';
-import type { Artifacts, Metrics } from './types';
-import { methodTrains } from './methods';
-import { saveModulesToSave } from './modules-to-save';
+import { ConfigError, RunError, errorMessage, saveSafetensorsAtomic, writeJson } from '@leantune/core';
+import type { ResolvedConfig } from '@leantune/core';
+import type { Run } from '@leantune/core';
+import { CORE_VERSION } from '@leantune/core';
+import type { Artifacts, Metrics } from '@leantune/core';
+import { saveModulesToSave } from '@leantune/peft';
 import { SPLIT_RECORD_FILE, splitRecordOf } from './split-record';
-
-/** Writes via a temp file and a rename, so a reader never sees a half-written file. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, file);
-  } catch (err) {
-    // A failed write (disk full) must not leave its temp file behind.
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 /** Where the numbers came from: backend, threads, versions. */
 export function environment(run: Run): Record<string, unknown> {
@@ -91,21 +76,6 @@ function recordOf(run: Run, status: RunRecord['status'], adapters: Record<string
   };
 }
 
-function writeJson(file: string, value: unknown): void {
-  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** saveSafetensors through a temp file and a rename, like writeFileAtomic. */
-export function saveSafetensorsAtomic(file: string, tensors: Map<string, tf.Tensor>, metadata?: Record<string, string>): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    saveSafetensors(tmp, tensors, metadata);
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
 
 /** A new run folder's path: `<baseDir>/<output.dir>/<timestamp>-<name>`. */
 export function runFolderPath(run: Run, baseDir = process.cwd()): string {
@@ -152,9 +122,8 @@ export function markRunFailed(run: Run, dir: string, error: unknown, step?: numb
 
 /** Trained parameters that no enabled method owns (e.g. a new head trained through `trainable`). */
 function trainedOutsideMethods(run: Run): string[] {
-  const methods = Object.entries(run.config.methods).map(([id, cfg]) => ({ def: run.toolkit.methods.get(id)!, cfg }));
   return [...run.model!.module.namedParameters()]
-    .filter(([path, param]) => param.requiresGrad && !methods.some(({ def, cfg }) => methodTrains(def, path, param, cfg)))
+    .filter(([path, param]) => param.requiresGrad && !run.methods.some(({ handle }) => handle.trains(path, param)))
     .map(([path]) => path);
 }
 
@@ -163,20 +132,19 @@ function trainedOutsideMethods(run: Run): string[] {
  * temp folder renamed into place, so a failed save leaves no half folder. Trained modules
  * that belong to no method travel with each folder as modules_to_save (modules-to-save.ts).
  */
-function saveAdapters(run: Run, dir: string): Record<string, string> {
+async function saveAdapters(run: Run, dir: string): Promise<Record<string, string>> {
   const model = run.model!;
   const out: Record<string, string> = {};
   const extra = trainedOutsideMethods(run);
-  for (const [id, config] of Object.entries(run.config.methods)) {
-    const method = run.toolkit.methods.get(id);
-    if (!method?.save) continue;
+  for (const { id, method, handle } of run.methods.filter((m) => m.from === 'config')) {
+    if (!handle.save) continue;
     const rel = join(RUN_FILES.adapters, id);
     const target = join(dir, rel);
     const tmp = join(dir, RUN_FILES.adapters, `.tmp-${id}-${process.pid}`);
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { recursive: true });
     try {
-      method.save(model.module, config, tmp);
+      await handle.save(tmp);
       saveModulesToSave(model.module, tmp, extra, { taskType: model.taskType });
       rmSync(target, { recursive: true, force: true });
       renameSync(tmp, target);
@@ -228,7 +196,7 @@ export async function saveRunFolder(run: Run, metrics: Metrics, baseDir = proces
     }
     const methods = Object.keys(run.config.methods).join(',');
     saveSafetensorsAtomic(files.trainable, model.module.trainableVariables(), { model: model.name, arch: model.arch, methods });
-    const adapters = saveAdapters(run, dir);
+    const adapters = await saveAdapters(run, dir);
     for (const [id, rel] of Object.entries(adapters)) files[`adapter:${id}`] = join(dir, rel);
     writeJson(files.record, recordOf(run, 'completed', adapters, typeof metrics.steps === 'number' ? metrics.steps : undefined));
     const artifacts: Artifacts = { dir, files };
@@ -290,17 +258,5 @@ export function readRunFolder(dir: string): RunFolder {
   };
   const trainable = join(abs, RUN_FILES.trainable);
   return { dir: abs, config, record, trainable: existsSync(trainable) ? trainable : undefined, checkpoints: join(abs, RUN_FILES.checkpoints) };
-}
-
-/** peft_type of an adapter_config.json in `dir`, for methods' `recognizes`. */
-export function peftTypeIn(dir: string): string | undefined {
-  const file = join(dir, 'adapter_config.json');
-  if (!existsSync(file)) return undefined;
-  try {
-    const json = JSON.parse(readFileSync(file, 'utf8')) as { peft_type?: unknown };
-    return typeof json.peft_type === 'string' ? json.peft_type : undefined;
-  } catch {
-    return undefined;
-  }
 }
 

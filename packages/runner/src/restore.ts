@@ -2,22 +2,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   ConfigError,
-  RUN_FILES,
   RunError,
   errorMessage,
-  isRunFolder,
-  loadWithModulesToSave,
-  readRunFolder,
-  readSplitRecord,
   type LoadedModel,
   type Logger,
   type ModelSpec,
   type RegisteredMethod,
   type ResolvedConfig,
   type Run,
-  type SplitRecord,
   type Toolkit,
 } from '@leantune/core';
+import { RUN_FILES, isRunFolder, readRunFolder } from './run-folder';
+import { loadWithModulesToSave } from '@leantune/peft';
+import { readSplitRecord, type SplitRecord } from './split-record';
 import { loadSafetensors, tf } from '@leantune/tensor';
 import { toolkitFor, toolkitForRunFolder } from './toolkit';
 
@@ -111,12 +108,14 @@ export interface LoadedAdapter {
  * Loads one adapter folder onto the model, with the modules saved beside the method's own
  * tensors (heads); a folder that does not fit leaves the model unchanged and says why.
  */
-export function loadAdapterInto(toolkit: Toolkit, model: LoadedModel, ref: AdapterRef): LoadedAdapter {
+export async function loadAdapterInto(toolkit: Toolkit, run: Run, ref: AdapterRef): Promise<LoadedAdapter> {
+  const model = run.model!;
   const dir = resolve(ref.dir);
   if (!existsSync(dir)) throw new ConfigError(`Adapter folder ${dir} does not exist.`);
   const method = methodFor(toolkit, { ...ref, dir });
   try {
-    const { restored } = loadWithModulesToSave(model.module, dir, (from) => method.load!(model.module, from));
+    const { result: handle, restored } = await loadWithModulesToSave(model.module, dir, (from) => method.load!(model, from));
+    run.adopt(method.id, method, handle, 'adapter');
     return { method: method.id, restored };
   } catch (err) {
     throw new RunError(`Adapter ${dir} (method ${method.id}) does not fit model "${model.name}" (arch ${model.arch}): ${errorMessage(err)}. Was it trained on another base model?`, { cause: err });
@@ -216,9 +215,9 @@ export async function loadTrainedModel(options: LoadTrainedOptions): Promise<Tra
       const folder = readRunFolder(dir);
       const entries = Object.entries(folder.record.adapters);
       if (!entries.length) throw new ConfigError(`Run ${dir} saved no adapter files (its methods ${folder.record.methods.join(', ') || 'none'} have no own format); give the run folder itself instead of --adapter.`);
-      for (const [method, rel] of entries) loadedAdapters.push(loadAdapterInto(result.toolkit, result.model, { dir: join(dir, rel), method }));
+      for (const [method, rel] of entries) loadedAdapters.push(await loadAdapterInto(result.toolkit, result.run, { dir: join(dir, rel), method }));
     } else {
-      loadedAdapters.push(loadAdapterInto(result.toolkit, result.model, { ...ref, dir }));
+      loadedAdapters.push(await loadAdapterInto(result.toolkit, result.run, { ...ref, dir }));
     }
   }
   result.adapters.push(...loadedAdapters.map((a) => a.method));

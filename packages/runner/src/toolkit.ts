@@ -8,12 +8,12 @@ import {
   type Logger,
   type PluginEntry,
   type PluginUse,
-  type RunFolder,
   type Toolkit,
   type ToolkitOptions,
 } from '@leantune/core';
+import { type RunFolder } from './run-folder';
 import { createTrainDriver } from '@leantune/train';
-import { fromInstalled } from '../toolkit-from-args';
+import { fromInstalled } from './installed';
 
 /**
  * `@leantune/core`'s createToolkit with the standard trainer from @leantune/train already

@@ -13,7 +13,7 @@ import {
   tensorFitProblems,
   withSafetensors,
 } from './adapter-files';
-import { writeFileAtomic } from './run-folder';
+import { writeFileAtomic } from '@leantune/core';
 
 /**
  * Heads travel with adapters, the way PEFT's `modules_to_save` do. A run often trains
@@ -142,10 +142,10 @@ function methodOnlyCopy(dir: string, saved: SavedModules): string {
  * saved with it. Keys and shapes of those modules are checked before anything changes;
  * a misfit names each tensor. Returns the parameter paths the modules filled.
  */
-export function loadWithModulesToSave<T>(model: Module, dir: string, loadMethod: (dir: string) => T): { result: T; restored: string[] } {
+export async function loadWithModulesToSave<T>(model: Module, dir: string, loadMethod: (dir: string) => T | Promise<T>): Promise<{ result: T; restored: string[] }> {
   const peft = isPeftFolder(dir);
   const saved = peft ? peftSavedModules(dir) : plainSavedModules(dir);
-  if (saved == null || saved.keys.size === 0) return { result: loadMethod(dir), restored: [] };
+  if (saved == null || saved.keys.size === 0) return { result: await loadMethod(dir), restored: [] };
   const params = new Map([...model.namedParameters()].map(([p, param]) => [p, param]));
   const shapes = safetensorsShapes(saved.file);
   const expected = new Map<string, readonly number[]>();
@@ -161,7 +161,7 @@ export function loadWithModulesToSave<T>(model: Module, dir: string, loadMethod:
   const copy = peft ? methodOnlyCopy(dir, saved) : undefined;
   let result: T;
   try {
-    result = loadMethod(copy ?? dir);
+    result = await loadMethod(copy ?? dir);
   } finally {
     if (copy) fs.rmSync(copy, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadSafetensors, readSafetensorsHeader, saveSafetensors, tf } from '@leantune/tensor';
-import { closeMatches } from './suggest';
+import { closeMatches } from '@leantune/core';
 
 /**
  * The file checks every method plugin does when it saves or loads an adapter folder shaped
@@ -138,3 +138,16 @@ export function withSafetensors<T>(file: string, use: (tensors: Map<string, tf.T
 export function assignFloat32(variable: tf.Variable, value: tf.Tensor): void {
   tf.tidy(() => variable.assign(value.dtype === 'float32' ? value : tf.cast(value, 'float32')));
 }
+
+/** peft_type of an adapter_config.json in `dir`, for methods' `recognizes`. */
+export function peftTypeIn(dir: string): string | undefined {
+  const file = path.join(dir, 'adapter_config.json');
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { peft_type?: unknown };
+    return typeof json.peft_type === 'string' ? json.peft_type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+

@@ -2,25 +2,27 @@ import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ConfigError,
-  RUN_FILES,
   RunError,
   checkSchedule,
-  createRunFolder,
   errorMessage,
   formatTruncation,
-  markRunFailed,
-  markRunInterrupted,
   plannedSteps,
-  readRunFolder,
-  runFolderPath,
-  saveRunFolder,
   type LoadedConfig,
   type Metrics,
   type ResolvedConfig,
   type Run,
 } from '@leantune/core';
+import {
+  RUN_FILES,
+  createRunFolder,
+  markRunFailed,
+  markRunInterrupted,
+  readRunFolder,
+  runFolderPath,
+  saveRunFolder,
+} from './run-folder';
 import { TRAIN_REPORT, createTrainDriver, type FitResult, type TrainReport } from '@leantune/train';
-import { summarize, type RunSummary } from '../commands/run-summary';
+import { summarize, type RunSummary } from './run-summary';
 
 /** What training reports as it goes: for progress bars, JSON lines and the metrics history. */
 export type TrainEvent =

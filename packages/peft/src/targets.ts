@@ -1,6 +1,6 @@
 import type { Module } from '@leantune/tensor';
-import type { JSONSchema } from './methods';
-import { closeMatches } from './suggest';
+import type { JSONSchema } from '@leantune/core';
+import { closeMatches } from '@leantune/core';
 
 /**
  * PEFT's target_modules rule, shared by the method plugins: a list entry matches a module

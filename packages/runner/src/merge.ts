@@ -1,6 +1,12 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, RunError, errorMessage, saveSafetensorsAtomic, type RegisteredMethod } from '@leantune/core';
+import {
+  ConfigError,
+  RunError,
+  errorMessage,
+  saveSafetensorsAtomic,
+  notMergeableReason,
+} from '@leantune/core';
 import { MERGED_RECORD, type MergedRecord, type TrainedModel } from './restore';
 
 export interface MergeResult {
@@ -13,14 +19,6 @@ export interface MergeResult {
 /** Files of a Hugging Face folder that describe inputs and the architecture: copied as they are. */
 const HF_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json', 'special_tokens_map.json', 'vocab.txt', 'merges.txt', 'vocab.json'];
 
-/** Why a method cannot be folded into the base weights, or undefined when it can (or needs nothing). */
-function notMergeable(method: RegisteredMethod): string | undefined {
-  if (method.merge) return undefined;
-  if (method.family === 'selective' || method.family === 'baseline') return undefined; // trains base weights in place
-  if (method.family === 'prompt') return `method "${method.id}" is a prompt method: it adds learned tokens to every input, and there is no weight to fold them into. Load it as an adapter instead.`;
-  return `method "${method.id}" (${method.family}) adds layers that are not linear in the base weights, so it cannot be folded into them. Load it as an adapter instead.`;
-}
-
 /**
  * Folds every applied method into the base weights (LoRA family, IA3; selective methods
  * and baselines already are the weights) and writes a full model: for Hugging Face models
@@ -31,20 +29,18 @@ function notMergeable(method: RegisteredMethod): string | undefined {
 export function mergeTrained(trained: TrainedModel, outDir: string): MergeResult {
   const out = resolve(outDir);
   if (existsSync(out) && readdirSync(out).length) throw new ConfigError(`${out} exists and is not empty; choose a new folder for the merged model.`);
-  const methods = Object.entries(trained.config.methods).map(([id, config]) => ({ id, config, def: trained.toolkit.methods.get(id)! }));
-  for (const id of trained.adapters) if (!methods.some((m) => m.id === id)) methods.push({ id, config: {}, def: trained.toolkit.methods.get(id)! });
-  for (const m of methods) {
-    const why = notMergeable(m.def);
+  // Every applied method, the config's and adapters loaded on top: each handle folds itself in.
+  for (const m of trained.run.methods) {
+    const why = notMergeableReason(m.method, m.handle);
     if (why) throw new ConfigError(`Cannot merge ${trained.origin}: ${why}`);
   }
   const model = trained.model;
   const merged: string[] = [];
-  for (const m of methods) {
-    if (!m.def.merge) continue;
+  for (const m of trained.run.methods) {
+    if (!m.handle.mergeAndUnload) continue;
     try {
-      model.module = m.def.merge(model.module, m.config) ?? model.module;
+      model.module = m.handle.mergeAndUnload() ?? model.module;
     } catch (err) {
-      // A method that refuses to merge (bottleneck adapters) is a usage error: nothing was written.
       throw new ConfigError(`Cannot merge method "${m.id}" of ${trained.origin}: ${errorMessage(err)}`, { cause: err });
     }
     merged.push(m.id);

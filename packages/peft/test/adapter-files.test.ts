@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, adapterFolderFiles, assignFloat32, closestHint, doesNotFitError, peftConfigHeader, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/core';
+import { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, adapterFolderFiles, assignFloat32, closestHint, doesNotFitError, peftConfigHeader, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import { loadSafetensors, tf } from '@leantune/tensor';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'lt-adapter-files-'));

@@ -1,0 +1,12 @@
+export * from './run-folder';
+export * from './split-record';
+export * from './run-summary';
+export * from './installed';
+export { createToolkit, toolkitForRunFolder, toolkitFor, parseModelSpec, warningsTo } from './toolkit';
+export * from './train-session';
+export * from './restore';
+export * from './evaluate';
+export * from './predict';
+export * from './generate';
+export * from './merge';
+export * from './inspect';

@@ -1,0 +1,28 @@
+import {
+  createToolkit,
+  errorMessage,
+  importPlugin,
+  pluginPackagesFor,
+  resolvePlugin,
+  type Toolkit,
+} from '@leantune/core';
+
+/**
+ * Without a config: every plugin a config in the current folder could enable (installed in
+ * the project, or beside the CLI except its workspace's private packages), so
+ * `leantune plugins` and `leantune schema` describe exactly that.
+ */
+export async function fromInstalled(cwd: string, warn: (message: string) => void): Promise<Toolkit> {
+  const packages = pluginPackagesFor(cwd);
+  const uses = [];
+  for (const pkg of packages) {
+    const where = `installed package ${pkg}`;
+    try {
+      uses.push({ plugin: await importPlugin(resolvePlugin(`module:${pkg}`, cwd, where), where), where });
+    } catch (err) {
+      // One broken install must not hide the others from a listing; it is reported instead.
+      warn(`skipped ${pkg}: ${errorMessage(err)}`);
+    }
+  }
+  return createToolkit({ plugins: uses });
+}
