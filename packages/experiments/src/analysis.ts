@@ -131,14 +131,17 @@ export function verdict(a: Analysis): string {
   if (best.completedSeeds.length < 2) {
     lines.push(`With one seed no difference can be tested; run with --seeds 3 or more before naming a winner.`);
   } else if (a.notDistinguishable.length) {
-    lines.push(
-      `Not distinguishable from ${a.best} (${a.test}, same seeds, alpha ${a.alpha}): ${a.notDistinguishable
-        .map((l) => {
-          const v = a.arms.find((x) => x.label === l)!.versusBest!;
-          return `${l} (p=${Number.isFinite(v.p) ? v.p.toFixed(3) : 'n/a'}, n=${v.n})`;
-        })
-        .join(', ')}. No single winner among these.`,
-    );
+    const tested = a.notDistinguishable.map((l) => ({ l, v: a.arms.find((x) => x.label === l)!.versusBest! }));
+    const withP = tested.filter((x) => Number.isFinite(x.v.p));
+    const untestable = tested.filter((x) => !Number.isFinite(x.v.p));
+    if (withP.length) {
+      lines.push(
+        `Not distinguishable from ${a.best} (${a.test}, same seeds, alpha ${a.alpha}): ${withP.map(({ l, v }) => `${l} (p=${v.p.toFixed(3)}, n=${v.n})`).join(', ')}. No single winner among these.`,
+      );
+    }
+    if (untestable.length) {
+      lines.push(`Too few seeds in common with ${a.best} to test (under 2): ${untestable.map(({ l, v }) => `${l} (n=${v.n})`).join(', ')}; rerun their failed seeds with --resume.`);
+    }
   } else if (a.arms.filter((x) => x.versusBest).length) {
     lines.push(`Every other arm is significantly worse than ${a.best} (${a.test}, alpha ${a.alpha}).`);
   }

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { analyze, formatSummary, lowerIsBetter, verdict, type Analysis } from './analysis';
 import type { ExperimentStore, RunRow } from './store';
@@ -59,7 +59,10 @@ export function chartSpecs(data: ChartData, primary: string): Record<string, Rec
   const armColor = { field: 'arm', type: 'nominal', title: 'arm', sort: data.arms.map((a) => a.arm) };
   const tip = (...fields: Array<[string, string, string?]>) => fields.map(([field, type, format]) => ({ field, type, ...(format ? { format } : {}) }));
   const scoreTitle = `${primary} (mean over seeds)`;
-  const bar = (name: string, field: string, title: string, format: string, scale?: Record<string, unknown>) => ({
+  // Bars on a log axis need a baseline above zero: the power of ten under the smallest size.
+  const sizes = data.arms.map((a) => a.savedKiB ?? 0).filter((x) => x > 0);
+  const sizeBase = sizes.length ? 10 ** Math.floor(Math.log10(Math.min(...sizes))) : 1;
+  const bar = (name: string, field: string, title: string, format: string, scale?: Record<string, unknown>, x2?: Record<string, unknown>) => ({
     name,
     width: 300,
     height: 24 * Math.max(1, data.arms.length),
@@ -67,6 +70,7 @@ export function chartSpecs(data: ChartData, primary: string): Record<string, Rec
     encoding: {
       y: { field: 'arm', type: 'nominal', sort: data.arms.map((a) => a.arm), title: null },
       x: { field, type: 'quantitative', title, ...(scale ? { scale } : {}) },
+      ...(x2 ? { x2 } : {}),
       color: { ...armColor, legend: null },
       tooltip: tip(['arm', 'nominal'], [field, 'quantitative', format]),
     },
@@ -139,10 +143,10 @@ export function chartSpecs(data: ChartData, primary: string): Record<string, Rec
     cost: {
       $schema: schema,
       title: 'Train time and saved adapter size per arm',
-      data: { values: data.arms },
+      data: { values: data.arms.filter((a) => a.trainSeconds !== null && a.savedKiB !== null && a.savedKiB > 0) },
       hconcat: [
         bar('time', 'trainSeconds', 'train seconds (mean over seeds)', '.1f'),
-        bar('size', 'savedKiB', 'saved trainable weights (KiB, log)', '.1f', { type: 'log' }),
+        bar('size', 'savedKiB', 'saved trainable weights (KiB, log)', '.1f', { type: 'log' }, { datum: sizeBase }),
       ],
     },
   };
@@ -152,11 +156,25 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replac
 /** JSON safe inside a <script> element. */
 const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
 
+/** The folder of an installed package (their "exports" hide the build files from require.resolve). */
+function packageDir(name: string): string {
+  const entry = require.resolve(name);
+  for (let d = dirname(entry); d !== dirname(d); d = dirname(d)) {
+    const pj = join(d, 'package.json');
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === name) return d;
+  }
+  throw new Error(`Cannot find the folder of ${name} (resolved to ${entry}); reinstall with npm ci.`);
+}
+
 /** The UMD builds of Vega, Vega-Lite and vega-embed, from node_modules, to inline (no CDN). */
 export function vegaBundles(): string[] {
-  const files = ['vega/build/vega.min.js', 'vega-lite/build/vega-lite.min.js', 'vega-embed/build/vega-embed.min.js'];
-  return files.map((f) => {
-    const text = readFileSync(require.resolve(f), 'utf8');
+  const files: Array<[string, string]> = [
+    ['vega', 'build/vega.min.js'],
+    ['vega-lite', 'build/vega-lite.min.js'],
+    ['vega-embed', 'build/vega-embed.min.js'],
+  ];
+  return files.map(([name, file]) => {
+    const text = readFileSync(join(packageDir(name), file), 'utf8');
     // A literal "</script" would end the inline element early.
     return text.replace(/<\/script/gi, '<\\/script').replace(/\/\/# sourceMappingURL=.*$/m, '');
   });
