@@ -168,21 +168,32 @@ const CONTEXT_PLACEHOLDER = 'X';
 /**
  * CLIP's textTokenEmbeddings point. A class prompt is tokenized as CoOp does it,
  * "X X … X <name>." → [SOS][X…][name tokens][.][EOS], and the placeholders' embeddings are
- * replaced by the context vectors; the ids still place CLIP's EOS pooling.
+ * replaced by the n context vectors; the ids still place CLIP's EOS pooling.
  */
 function clipTextPoint(module: ClipModel, tokenizer: HfTokenizer, encodeTexts: (texts: readonly string[]) => tf.Tensor2D) {
   const dims = module.dims.text;
   const state: { labelContext?: (training: boolean) => tf.Tensor } = {};
-  const placeholders = (n: number) => {
+  /**
+   * Token ids of CoOp's prompt for each class with n context slots: "X … X <name>." is
+   * tokenized as CoOp does, then the k tokens of "X … X" (whatever the tokenizer makes of
+   * them) become n slots. Returns the ids (slots hold the first placeholder id) and where
+   * the slots start.
+   */
+  const promptIds = (classNames: readonly string[], n: number) => {
+    const prompt = Array(n).fill(CONTEXT_PLACEHOLDER).join(' ');
     const empty = tokenizer.tokenizer.encode('').ids;
-    const one = tokenizer.tokenizer.encode(CONTEXT_PLACEHOLDER).ids;
-    const many = tokenizer.tokenizer.encode(Array(n).fill(CONTEXT_PLACEHOLDER).join(' ')).ids.length;
-    if (one.length !== empty.length + 1 || many - one.length !== n - 1) {
-      throw new Error(`${tokenizer.source}: "${CONTEXT_PLACEHOLDER}" does not tokenize to one token per word, so context slots cannot be placed`);
-    }
+    const alone = tokenizer.tokenizer.encode(prompt).ids;
     let start = 0; // the special tokens before the text (SOS)
-    while (start < empty.length && empty[start] === one[start]) start++;
-    return start;
+    while (start < empty.length && empty[start] === alone[start]) start++;
+    const k = alone.length - empty.length;
+    const rows = classNames.map((c) => {
+      const ids = tokenizer.tokenizer.encode(`${prompt} ${c}.`).ids;
+      if (ids.slice(0, start + k).some((id, i) => id !== alone[i])) {
+        throw new Error(`${tokenizer.source}: the prompt for class "${c}" does not begin with the tokens of "${prompt}", so the context slots cannot be placed`);
+      }
+      return [...ids.slice(0, start), ...new Array<number>(n).fill(alone[start]), ...ids.slice(start + k)];
+    });
+    return { rows, start };
   };
   const point: TextTokenEmbeddingsPoint = {
     where: 'text_model.embeddings.token_embedding',
@@ -197,9 +208,7 @@ function clipTextPoint(module: ClipModel, tokenizer: HfTokenizer, encodeTexts: (
         throw new Error(`textTokenEmbeddings: context must be [n, ${dims.hidden}] or [${classes}, n, ${dims.hidden}] for ${classes} class names, got [${context.shape}]`);
       }
       const n = context.shape[context.rank - 2]!;
-      const start = placeholders(n);
-      const prompt = Array(n).fill(CONTEXT_PLACEHOLDER).join(' ');
-      const rows = classNames.map((c) => tokenizer.tokenizer.encode(`${prompt} ${c}.`).ids);
+      const { rows, start } = promptIds(classNames, n);
       const width = Math.max(...rows.map((r) => r.length));
       if (width > dims.maxPositions) {
         throw new Error(`textTokenEmbeddings: a prompt of ${n} context vectors and the longest class name takes ${width} tokens, more than max_position_embeddings ${dims.maxPositions}; use fewer context vectors or shorter names`);
