@@ -1,27 +1,59 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { ACTIVATION_CODES, loadAddon, type Isa } from '@leantune/native';
 import { maxAbsDiff, naiveMatMul, seededValues } from './reference';
 
 // The addon alone, against a float64 loop written from the definition. Every micro-kernel
 // this CPU can run is checked, single- and multi-threaded, since edge tiles, packing of
-// transposed operands and the split of work across threads are where a GEMM goes wrong.
+// transposed operands and the split of work across threads are where a GEMM goes wrong. A
+// micro-kernel this CPU cannot run is declared skipped, with the reason in its title, so the
+// report says which kernels ran and which did not.
 const addon = loadAddon();
 const detected = addon.info().detectedIsa;
-const isas: Isa[] = (['avx512', 'avx2', 'scalar'] as const).filter((isa) => addon.setIsa(isa));
+const ALL_ISAS = ['avx512', 'avx2', 'scalar'] as const;
+const runnable = new Map<Isa, boolean>(ALL_ISAS.map((isa) => [isa, addon.setIsa(isa)]));
+addon.setIsa(detected);
+const isas: Isa[] = ALL_ISAS.filter((isa) => runnable.get(isa));
+const skipped: Isa[] = ALL_ISAS.filter((isa) => !runnable.get(isa));
+const why = (isa: Isa) => `skipped: this CPU has no ${isa === 'avx512' ? 'AVX-512 (avx512f)' : 'AVX2 with FMA'}; detected ${detected}`;
 afterAll(() => {
   addon.setIsa(detected);
   addon.setThreads(2);
 });
+
+/** The CPU's feature flags as Linux reports them (first processor), or undefined elsewhere. */
+function cpuFlags(): Set<string> | undefined {
+  if (!existsSync('/proc/cpuinfo')) return undefined;
+  const line = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+  return line ? new Set(line.slice(line.indexOf(':') + 1).trim().split(/\s+/)) : undefined;
+}
+
+describe('native GEMM micro-kernels on this CPU', () => {
+  const flags = cpuFlags();
+  const check = flags ? it : it.skip;
+  check(`are the ones its feature flags allow (ran: ${isas.join(', ')}; ${skipped.length ? `not run: ${skipped.join(', ')}` : 'none skipped'})${flags ? '' : ' (skipped: no /proc/cpuinfo)'}`, () => {
+    const has = (...names: string[]) => names.every((n) => flags!.has(n));
+    expect(Object.fromEntries(runnable)).toEqual({ avx512: has('avx512f'), avx2: has('avx2', 'fma'), scalar: true });
+    expect(detected).toBe(isas[0]);
+  });
+});
+
+/** describe for a micro-kernel this CPU runs; describe.skip, the reason in the title, for one it cannot. */
+function describeIsa(isa: Isa, what: string, body: () => void): void {
+  if (runnable.get(isa)) describe(`native GEMM, ${isa} micro-kernel${what}`, body);
+  else describe.skip(`native GEMM, ${isa} micro-kernel${what} (${why(isa)})`, body);
+}
 
 const SIZES: Array<[number, number, number]> = [
   // Rows past MC (96), depth past KC (256), columns past NC (1024); split by rows and by columns.
   [1, 1, 1], [3, 17, 5], [17, 3, 1], [129, 17, 3], [5, 129, 300], [33, 65, 257], [40, 200, 70], [2, 1100, 3],
 ];
 
-describe.each(isas)('native GEMM, %s micro-kernel', (isa) => {
+for (const isa of ALL_ISAS) describeIsa(isa, '', () => {
   beforeAll(() => expect(addon.setIsa(isa)).toBe(true));
 
   it.each([1, 2])('matches the definition for every transpose combination and odd size (%d threads)', (threads) => {
     addon.setThreads(threads);
+    expect(addon.info()).toMatchObject({ isa, threads });
     for (const [m, n, k] of SIZES) {
       for (const transposeA of [false, true]) {
         for (const transposeB of [false, true]) {
@@ -40,11 +72,12 @@ describe.each(isas)('native GEMM, %s micro-kernel', (isa) => {
 // Products past every block size at once (rows past one row block, columns past one
 // column block of 4096, depth past two depth blocks), where the threads share packed B
 // and pipeline its blocks: sampled entries against the definition, every transpose.
-describe.each(isas)('native GEMM, %s micro-kernel, many blocks', (isa) => {
+for (const isa of ALL_ISAS) describeIsa(isa, ', many blocks', () => {
   beforeAll(() => expect(addon.setIsa(isa)).toBe(true));
 
   it.each([1, 2])('matches the definition at sampled entries (%d threads)', (threads) => {
     addon.setThreads(threads);
+    expect(addon.info()).toMatchObject({ isa, threads });
     const cases: Array<[number, number, number, number]> = [[150, 4133, 530, 1], [3, 4500, 300, 1], [150, 70, 600, 3]];
     for (const [m, n, k, batch] of cases) {
       const a = seededValues(batch * m * k, m + k);
