@@ -33,12 +33,13 @@ function toyModel(): LoadedModel {
   };
 }
 
-function plugins(family: 'baseline' | 'selective') {
+/** A method that trains nothing: known by its trainsNothing flag, never by its id. */
+function plugins(id: string, trainsNothing: boolean) {
   return [
     definePlugin({ meta: { name: 'toy-model', version: '0.1.0', core: '^0.1.0' }, apply: (ctx) => ctx.models.register({ name: 'toy', models: ['toy'], test: (s) => s.name === 'toy', load: async () => toyModel() }) }),
     definePlugin({
       meta: { name: 'toy-zero-shot', version: '0.1.0', core: '^0.1.0' },
-      apply: (ctx) => ctx.methods.register({ id: 'zero-shot', prefix: 'zs_', family, configSchema: { type: 'object' }, inject: (m) => m, trainable: () => false }),
+      apply: (ctx) => ctx.methods.register({ id, family: 'baseline', trainsNothing, configSchema: { type: 'object' }, inject: (_m, config) => ({ config, trains: () => false }) }),
     }),
   ];
 }
@@ -51,9 +52,9 @@ describe('createTrainDriver with nothing trainable', () => {
     await tf.setBackend('cpu');
   });
 
-  it('evaluates without training when the zero-shot baseline is active', async () => {
-    const toolkit = await createToolkit({ plugins: plugins('baseline'), trainer: createTrainDriver(), log: quiet });
-    const run = toolkit.createRun({ model: 'toy', methods: { 'zero-shot': {} }, train: { epochs: 2, batchSize: 4 } });
+  it('evaluates without training when a method that trains nothing is active (any id)', async () => {
+    const toolkit = await createToolkit({ plugins: plugins('hand-written-prompts', true), trainer: createTrainDriver(), log: quiet });
+    const run = toolkit.createRun({ model: 'toy', methods: { 'hand-written-prompts': {} }, train: { epochs: 2, batchSize: 4 } });
     const model = await run.loadModel();
     const weights = Array.from(model.module.getParameter('weight').variable.dataSync());
     let steps = 0;
@@ -66,8 +67,8 @@ describe('createTrainDriver with nothing trainable', () => {
     expect(metrics.accuracy).toBeGreaterThanOrEqual(0);
   });
 
-  it('still fails with nothing trainable when the zero-shot method is not the baseline one', async () => {
-    const toolkit = await createToolkit({ plugins: plugins('selective'), trainer: createTrainDriver(), log: quiet });
+  it('still fails with nothing trainable when no method says it trains nothing, even one named zero-shot', async () => {
+    const toolkit = await createToolkit({ plugins: plugins('zero-shot', false), trainer: createTrainDriver(), log: quiet });
     const run = toolkit.createRun({ model: 'toy', methods: { 'zero-shot': {} }, train: { epochs: 1, batchSize: 4 } });
     const model = await run.loadModel();
     await expect(createTrainDriver().fit(run, model, dataset)).rejects.toThrow(/no trainable parameters/);
