@@ -321,6 +321,8 @@ export interface StackPointsSpec {
   maxPositions?: number;
   /** Layer i's input width, when layers differ (default `dim` for all). */
   entryDims?: readonly number[];
+  /** Width of the input embeddings (default `dim`). */
+  embeddingDim?: number;
   /** Layer i's heads (default `heads` of width dim / heads for all). */
   headShape?: (layer: number) => { heads: number; headDim: number };
 }
@@ -330,7 +332,7 @@ export function stackPoints(points: PointRegistry, spec: StackPointsSpec): Pick<
   return {
     inputEmbeddings: {
       where: spec.embeddings,
-      dim: spec.dim,
+      dim: spec.embeddingDim ?? spec.dim,
       placement: spec.placement,
       offset: spec.placement === 'prepend' ? 0 : 1,
       vocabulary: spec.vocabulary,

@@ -45,6 +45,7 @@ export function useLitePoints(encoder: UseLiteEncoder, tokenizer: UseLiteTokeniz
       vocabulary: tableVocabulary(encoder, 'embeddings.word_embeddings.weight'),
       maxPositions,
       entryDims: [embeddingDim, hiddenDim],
+      embeddingDim,
       headShape: useLiteHeads,
     }),
     tokenizer: { encode: (text) => tokenizer.encode(text), decode: (ids) => tokenizer.decode(ids), files: [...files] },
