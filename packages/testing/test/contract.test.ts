@@ -143,7 +143,7 @@ describe('the suite catches defective methods', () => {
     expect(problems(trainable)).toMatch(/base parameters are trainable: encoder\.dense\.base_layer\.weight \(base encoder\.dense\.weight\)/);
   });
 
-  it('a trainable() rule that unfreezes the base', async () => {
+  it('a handle whose trains() claims the base', async () => {
     const r = await checkTrainableParameters(contract('trains-every-parameter'));
     expect(r.ok).toBe(false);
     expect(problems(r)).toMatch(/base parameters are trainable: embed\.weight, encoder\.dense\.base_layer\.weight \(base encoder\.dense\.weight\)/);
@@ -173,13 +173,13 @@ describe('the suite catches defective methods', () => {
 
   it('mergeable: true on a method without merge()', async () => {
     const r = await checkMerge(contract('no-merge'));
-    expect(r.problems).toEqual(['mergeable: true, but method "scale-offset" registers no merge()']);
+    expect(r.problems).toEqual(['mergeable: true, but method "scale-offset"\'s handle has no mergeAndUnload()']);
   });
 
   it('a method without merge() whose contract does not say so: a failure, never a pass that compared nothing', async () => {
     const auto = await checkMerge(contract('no-merge', { mergeable: undefined }));
     expect([auto.ok, auto.skipped]).toEqual([false, undefined]);
-    expect(problems(auto)).toMatch(/method "scale-offset" registers no merge\(\), so merged and unmerged outputs cannot be compared; declare mergeable: false with mergeSkipReason/);
+    expect(problems(auto)).toMatch(/method "scale-offset"'s handle has no mergeAndUnload\(\), so merged and unmerged outputs cannot be compared; declare mergeable: false with mergeSkipReason/);
   });
 
   it('a method that is not a no-op at init', async () => {
@@ -240,8 +240,11 @@ function inPlaceBiasPlugin(touchesFrozenWeight = false) {
         prefix: 'ipb_',
         family: 'selective',
         configSchema: { type: 'object', additionalProperties: false, properties: {} },
-        inject(model: Module) {
-          if (!touchesFrozenWeight) return model;
+        inPlace: true,
+        inject(loaded, config) {
+          const model: Module = loaded.module;
+          const handle = { config, trains: (path: string) => path === 'encoder.dense.bias' };
+          if (!touchesFrozenWeight) return handle;
           const classifier = model.getSubmodule('classifier');
           const forward = classifier.forward.bind(classifier);
           classifier.forward = (x) => {
@@ -249,9 +252,8 @@ function inPlaceBiasPlugin(touchesFrozenWeight = false) {
             if (classifier.training) tf.tidy(() => weight.assign(tf.mul(weight, 1.01)));
             return forward(x);
           };
-          return model;
+          return handle;
         },
-        trainable: (path) => path === 'encoder.dense.bias',
       });
     },
   });

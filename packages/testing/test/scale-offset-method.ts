@@ -1,4 +1,4 @@
-import { definePlugin, type Plugin } from '@leantune/core';
+import { definePlugin, hasPrefixedSegment, type MethodHandle, type Plugin } from '@leantune/core';
 import { Linear, Module, tf } from '@leantune/tensor';
 
 /**
@@ -87,22 +87,28 @@ export function scaleOffsetPlugin(defect?: Defect): Plugin {
         prefix: defect === 'prefix-names-base-parameters' ? 'enc' : prefix,
         family: 'adapter',
         configSchema: defect === 'schema-accepts-anything' ? { type: 'object' } : goodSchema,
-        inject(model, config) {
-          for (const [path, m] of [...model.namedModules()]) {
+        inject(model, config): MethodHandle<ScaleOffsetConfig> {
+          const root = model.module;
+          for (const [path, m] of [...root.namedModules()]) {
             if (m instanceof Linear && config.target_modules.some((t) => path === t || path.endsWith(`.${t}`))) {
-              model.setSubmodule(path, new ScaleOffsetLinear(m, prefix, defect));
+              root.setSubmodule(path, new ScaleOffsetLinear(m, prefix, defect));
             }
           }
-          return model;
+          // The registered prefix decides what trains (the defective variant's 'enc' also claims "encoder").
+          const registered = defect === 'prefix-names-base-parameters' ? 'enc' : prefix;
+          return {
+            config,
+            trains: defect === 'trains-every-parameter' ? () => true : (path) => hasPrefixedSegment(registered, path),
+            ...(defect === 'no-merge'
+              ? {}
+              : {
+                  mergeAndUnload: () => {
+                    for (const [path, m] of [...root.namedModules()]) if (m instanceof ScaleOffsetLinear) root.setSubmodule(path, m.mergeInto());
+                    return root;
+                  },
+                }),
+          };
         },
-        trainable: defect === 'trains-every-parameter' ? () => true : undefined,
-        merge:
-          defect === 'no-merge'
-            ? undefined
-            : (model) => {
-                for (const [path, m] of [...model.namedModules()]) if (m instanceof ScaleOffsetLinear) model.setSubmodule(path, m.mergeInto());
-                return model;
-              },
       });
     },
   });
