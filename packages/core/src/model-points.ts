@@ -142,8 +142,12 @@ export interface ModelGenerateOptions {
 /** Causal LM generation with whatever virtual tokens and prefixes are registered. */
 export type GenerateCapability = (promptIds: readonly number[], options: ModelGenerateOptions) => number[];
 
-/** Writes the model, as it is now (methods merged), in its own format into `dir` (which exists); returns the file names. */
-export type ExportMergedCapability = (dir: string, options?: { labels?: readonly string[] }) => string[];
+/**
+ * Writes `module` (the model's module tree with methods merged into it; a merge may have
+ * replaced the loaded one) in the model's own format into `dir` (which exists), with
+ * `labels` as its class names; returns the file names written.
+ */
+export type ExportMergedCapability = (dir: string, options: { module: Module; labels?: readonly string[] }) => string[];
 
 /** What a loaded model offers; a loader sets only what its model supports. */
 export interface ModelPoints {

@@ -1,5 +1,4 @@
-import { ConfigError, RunError } from '@leantune/core';
-import { tf } from '@leantune/tensor';
+import { ConfigError, RunError, type GenerateCapability, type TokenizerCapability } from '@leantune/core';
 import { Rng } from '@leantune/train';
 import type { TrainedModel } from './restore';
 
@@ -25,18 +24,16 @@ export interface GenerateResult {
   tokens: number[];
 }
 
-/** What a causal language model loader provides: a tokenizer and logits from forward(ids, mask). */
-interface CausalLm {
-  tokenizer: { tokenizer: { encode(text: string): { ids: number[] }; decode(ids: number[]): string } };
-  maxTokens?: number;
-}
-
-function asCausalLm(trained: TrainedModel): CausalLm & { forward(ids: tf.Tensor): tf.Tensor } {
-  const model = trained.model as typeof trained.model & Partial<CausalLm>;
-  if (!model.tokenizer?.tokenizer || model.labels) {
-    throw new RunError(`Model "${model.name}" (arch ${model.arch}) is not a decoder language model; "generate" needs one such as a GPT-2 checkpoint. For classifiers use "leantune predict".`);
+/** The model's generate and tokenizer capabilities (model.points), or an error naming what is missing. */
+function asCausalLm(trained: TrainedModel): { generate: GenerateCapability; tokenizer: TokenizerCapability } {
+  const model = trained.model;
+  const generate = model.points?.generate;
+  const tokenizer = model.points?.tokenizer;
+  if (!generate || !tokenizer) {
+    const missing = [generate ? '' : 'generate', tokenizer ? '' : 'tokenizer'].filter(Boolean).join(' and ');
+    throw new RunError(`Model "${model.name}" (arch ${model.arch}) offers no ${missing} capability (model.points), so it is not a decoder language model; "generate" needs one such as a GPT-2 checkpoint. For classifiers use "leantune predict".`);
   }
-  return { tokenizer: model.tokenizer, maxTokens: model.maxTokens, forward: (ids) => model.module.forward(ids) as tf.Tensor };
+  return { generate, tokenizer };
 }
 
 /** Picks the next token from one row of logits: greedy, or temperature / top-k / top-p sampling. */
@@ -68,9 +65,9 @@ export function sampleToken(logits: Float32Array | number[], options: Pick<Gener
 }
 
 /**
- * Continues `prompt` one token at a time (no KV cache: each step runs the whole context,
- * which is fine for the small models this runs on a CPU). Seeded: the same options give
- * the same text. New text is passed to onText as it decodes, for streaming.
+ * Continues `prompt` one token at a time through the model's generate capability (GPT-2:
+ * with a KV cache, and with whatever prompt or prefix methods registered). Seeded: the same
+ * options give the same text. New text is passed to onText as it decodes, for streaming.
  */
 export function generateText(trained: TrainedModel, prompt: string, options: GenerateOptions = {}): GenerateResult {
   const lm = asCausalLm(trained);
@@ -78,29 +75,25 @@ export function generateText(trained: TrainedModel, prompt: string, options: Gen
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new ConfigError(`--max-tokens must be a positive integer, got ${maxTokens}`);
   if (options.topP !== undefined && !(options.topP > 0 && options.topP <= 1)) throw new ConfigError(`--top-p must be in (0, 1], got ${options.topP}`);
   const rng = new Rng(options.seed ?? 0);
-  const promptIds = lm.tokenizer.tokenizer.encode(prompt).ids;
+  const promptIds = lm.tokenizer.encode(prompt);
   if (!promptIds.length) throw new ConfigError('The prompt encodes to no tokens; give some text.');
-  const ids = [...promptIds];
-  const window = lm.maxTokens ?? 1024;
-  trained.model.module.eval();
+  const added: number[] = [];
   let shown = '';
-  for (let n = 0; n < maxTokens; n++) {
-    const context = ids.slice(-window);
-    const row = tf.tidy(() => {
-      const logits = lm.forward(tf.tensor2d([context], [1, context.length], 'int32'));
-      return tf.squeeze(tf.slice(logits, [0, context.length - 1, 0], [1, 1, -1])).dataSync() as Float32Array;
-    });
-    const next = sampleToken(row, options, rng);
-    if (next === options.stopToken) break;
-    ids.push(next);
-    // Decode the whole continuation each time: a byte-level token may finish a character only with the next one.
-    const text = lm.tokenizer.tokenizer.decode(ids.slice(promptIds.length));
-    if (text.length > shown.length && !text.endsWith('\uFFFD')) {
-      options.onText?.(text.slice(shown.length));
-      shown = text;
-    }
-  }
-  const text = lm.tokenizer.tokenizer.decode(ids.slice(promptIds.length));
+  lm.generate(promptIds, {
+    maxTokens,
+    stopToken: options.stopToken,
+    pick: (logits) => sampleToken(logits, options, rng),
+    onToken: (id) => {
+      added.push(id);
+      // Decode the whole continuation each time: a byte-level token may finish a character only with the next one.
+      const text = lm.tokenizer.decode(added);
+      if (text.length > shown.length && !text.endsWith('\uFFFD')) {
+        options.onText?.(text.slice(shown.length));
+        shown = text;
+      }
+    },
+  });
+  const text = lm.tokenizer.decode(added);
   if (text.length > shown.length) options.onText?.(text.slice(shown.length));
-  return { prompt, text, tokens: ids.slice(promptIds.length) };
+  return { prompt, text, tokens: added };
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
   ConfigError,
@@ -11,19 +11,18 @@ import { MERGED_RECORD, type MergedRecord, type TrainedModel } from './restore';
 
 export interface MergeResult {
   dir: string;
-  format: 'hf' | 'leantune';
+  /** 'native': the model's own format (its loader's exportMerged, e.g. the Hub layout); 'leantune': module state + leantune-merged.json. */
+  format: 'native' | 'leantune';
   merged: string[];
   files: string[];
 }
 
-/** Files of a Hugging Face folder that describe inputs and the architecture: copied as they are. */
-const HF_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json', 'special_tokens_map.json', 'vocab.txt', 'merges.txt', 'vocab.json'];
-
 /**
  * Folds every applied method into the base weights (LoRA family, IA3; selective methods
- * and baselines already are the weights) and writes a full model: for Hugging Face models
- * the checkpoint layout (config.json, model.safetensors, tokenizer files), otherwise the
- * merged module state with leantune-merged.json describing how to rebuild it. The folder
+ * and baselines already are the weights) and writes a full model: in the model's own format
+ * where its loader offers `points.exportMerged` (Hugging Face models: config.json,
+ * model.safetensors, tokenizer files), otherwise the merged module state; either way with
+ * leantune-merged.json describing how to load it. The folder
  * is built under a temp name and renamed, so a failure leaves nothing half-written.
  */
 export function mergeTrained(trained: TrainedModel, outDir: string): MergeResult {
@@ -32,7 +31,7 @@ export function mergeTrained(trained: TrainedModel, outDir: string): MergeResult
   // Every applied method, the config's and adapters loaded on top: each handle folds itself in.
   for (const m of trained.run.methods) {
     const why = notMergeableReason(m.method, m.handle);
-    if (why) throw new ConfigError(`Cannot merge ${trained.origin}: ${why}`);
+    if (why) throw new ConfigError(`Cannot merge method "${m.id}" of ${trained.origin}: ${why}`);
   }
   const model = trained.model;
   const merged: string[] = [];
@@ -45,7 +44,7 @@ export function mergeTrained(trained: TrainedModel, outDir: string): MergeResult
     }
     merged.push(m.id);
   }
-  const hfDir = model.loader === 'hf' && typeof model.meta?.dir === 'string' ? model.meta.dir : undefined;
+  const exportMerged = model.points?.exportMerged;
   const tmp = join(dirname(out), `.${out.split('/').pop()}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   try {
@@ -59,18 +58,10 @@ export function mergeTrained(trained: TrainedModel, outDir: string): MergeResult
       configDir: trained.run.context.configDir,
       merged,
       weights: 'model.safetensors',
-      native: !!hfDir,
+      native: !!exportMerged,
     };
-    if (hfDir) {
-      const config = JSON.parse(readFileSync(join(hfDir, 'config.json'), 'utf8')) as Record<string, unknown>;
-      if (model.labels) {
-        config.id2label = Object.fromEntries(model.labels.map((l, i) => [String(i), l]));
-        config.label2id = Object.fromEntries(model.labels.map((l, i) => [l, i]));
-      }
-      writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-      for (const f of HF_SIDE_FILES) if (existsSync(join(hfDir, f))) copyFileSync(join(hfDir, f), join(tmp, f));
-    }
-    saveSafetensorsAtomic(join(tmp, 'model.safetensors'), model.module.stateDict(), { format: 'pt' });
+    if (exportMerged) exportMerged(tmp, { module: model.module, labels: model.labels });
+    else saveSafetensorsAtomic(join(tmp, 'model.safetensors'), model.module.stateDict(), { format: 'pt' });
     writeFileSync(join(tmp, MERGED_RECORD), `${JSON.stringify(record, null, 2)}\n`);
     if (existsSync(out)) rmSync(out, { recursive: true });
     mkdirSync(dirname(out), { recursive: true });
@@ -79,5 +70,5 @@ export function mergeTrained(trained: TrainedModel, outDir: string): MergeResult
     rmSync(tmp, { recursive: true, force: true });
     throw new RunError(`Could not write the merged model to ${out}: ${errorMessage(err)}`, { cause: err });
   }
-  return { dir: out, format: hfDir ? 'hf' : 'leantune', merged, files: readdirSync(out).sort() };
+  return { dir: out, format: exportMerged ? 'native' : 'leantune', merged, files: readdirSync(out).sort() };
 }

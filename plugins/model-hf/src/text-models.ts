@@ -54,7 +54,7 @@ export function buildBertLike(ctx: BuildContext, roberta: boolean): ArchBuild {
         maxPositions: maxTokens,
       }),
       tokenizer: tokenizerCapability(tokenizer, ctx.dir),
-      exportMerged: (out, options) => exportHubFolder(module, ctx.dir, out, options?.labels),
+      exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
     },
     weights: {
       basePrefix: prefix,
@@ -100,7 +100,7 @@ export function buildGpt2(ctx: BuildContext): ArchBuild {
       }),
       tokenizer: tokenizerCapability(tokenizer, ctx.dir),
       generate: gpt2Generate(module),
-      exportMerged: (out, options) => exportHubFolder(module, ctx.dir, out, options?.labels),
+      exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
     },
     weights: { basePrefix: 'transformer' },
     summary: `n_embd ${dims.embd}, n_layer ${dims.layers}, vocab_size ${dims.vocabSize}, n_positions ${dims.positions}`,

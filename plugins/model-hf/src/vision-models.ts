@@ -41,7 +41,7 @@ export function buildVit(ctx: BuildContext): ArchBuild {
         heads: dims.heads,
         placement: 'after-cls',
       }),
-      exportMerged: (out, options) => exportHubFolder(module, ctx.dir, out, options?.labels),
+      exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
     },
     weights: { basePrefix: 'vit', optional: ['classifier.'], skip: headFresh ? ['classifier.'] : [] },
     summary: `hidden_size ${dims.hidden}, num_hidden_layers ${dims.layers}, image_size ${dims.imageSize}, patch_size ${dims.patchSize}`,
@@ -130,7 +130,7 @@ export function buildClip(ctx: BuildContext): ArchBuild {
       }),
       textTokenEmbeddings: textPoint.point,
       tokenizer: tokenizerCapability(tokenizer, ctx.dir),
-      exportMerged: (out) => exportHubFolder(module, ctx.dir, out),
+      exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
     },
     summary: `projection_dim ${dims.projectionDim}, text hidden_size ${dims.text.hidden}, vision hidden_size ${dims.vision.hidden}`,
     encode(records): Batch {
@@ -182,12 +182,12 @@ function clipTextPoint(module: ClipModel, tokenizer: HfTokenizer, encodeTexts: (
   const promptIds = (classNames: readonly string[], n: number) => {
     const prompt = Array(n).fill(CONTEXT_PLACEHOLDER).join(' ');
     const empty = tokenizer.tokenizer.encode('').ids;
-    const alone = tokenizer.tokenizer.encode(prompt).ids;
+    const alone: number[] = tokenizer.tokenizer.encode(prompt).ids;
     let start = 0; // the special tokens before the text (SOS)
     while (start < empty.length && empty[start] === alone[start]) start++;
     const k = alone.length - empty.length;
     const rows = classNames.map((c) => {
-      const ids = tokenizer.tokenizer.encode(`${prompt} ${c}.`).ids;
+      const ids: number[] = tokenizer.tokenizer.encode(`${prompt} ${c}.`).ids;
       if (ids.slice(0, start + k).some((id, i) => id !== alone[i])) {
         throw new Error(`${tokenizer.source}: the prompt for class "${c}" does not begin with the tokens of "${prompt}", so the context slots cannot be placed`);
       }
