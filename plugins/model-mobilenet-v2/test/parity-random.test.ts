@@ -25,7 +25,7 @@ test('matches tfjs-layers on random 224×224 inputs: softmax, argmax, the block_
   const mapDiff = maxAbsDiff(ours.features[0], ref.maps[0]);
   const lastDiff = maxAbsDiff(ours.features[1], ref.maps[1]);
   console.log(`random parity: softmax max |diff| ${probDiff.toExponential(2)}, block_6 map ${mapDiff.toExponential(2)}, out_relu map ${lastDiff.toExponential(2)}`);
-  expect(probDiff).toBeLessThanOrEqual(1e-4);
+  expect(probDiff).toBeLessThanOrEqual(1e-6); // the README's figure (measured 3.0e-7 random, 1.2e-7 structured, cpu backend)
   expect(mapDiff).toBeLessThanOrEqual(2e-4);
   expect(lastDiff).toBeLessThanOrEqual(2e-4);
   expect(tf.argMax(probs, 1).arraySync()).toEqual(tf.argMax(ref.probs, 1).arraySync());

@@ -33,6 +33,6 @@ test('matches tfjs-layers on structured uint8 images through encode() and predic
   const probDiff = maxAbsDiff(probs, ref.probs);
   console.log(`structured parity: softmax max |diff| ${probDiff.toExponential(2)}; ours ${JSON.stringify(probs.arraySync())}`);
   expect(probs.shape).toEqual([2, 5]);
-  expect(probDiff).toBeLessThanOrEqual(1e-4);
+  expect(probDiff).toBeLessThanOrEqual(1e-6); // the README's figure (measured 3.0e-7 random, 1.2e-7 structured, cpu backend)
   expect(tf.argMax(probs, 1).arraySync()).toEqual(tf.argMax(ref.probs, 1).arraySync());
 });
