@@ -4,7 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CORE_VERSION, ConfigError, checkModelKnown, checkSchedule } from '@leantune/core';
 import { datasetSplits } from '@leantune/runner';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
-import { runCompare } from './commands/compare';
+import { runCompare, runReport } from './commands/compare';
 import { dataCommand } from './commands/data-commands';
 import { modelCommands } from './commands/model-commands';
 import { runTrain } from './commands/train';
@@ -116,12 +116,29 @@ function buildProgram(io: CliIO): Command {
 
   program
     .command('compare')
-    .description('Train the same model and data once per method and tabulate trainable share, accuracy, macro-F1, time, memory and adapter size.')
+    .description('Train the same model and data once per method and seed, each run in its own process, kept in <output.dir>/experiments.sqlite; prints mean ± std [95% CI] per method and which methods a paired t-test cannot tell from the best.')
     .addOption(configOption())
     .option('--methods <ids>', 'comma-separated method ids (default: the config\'s compare.methods)')
-    .addHelpText('after', '\nEach arm runs in its own process; configs are validated before the first arm trains.\nExample:\n  leantune compare -c leantune.json --methods lora,adapter,ia3,bitfit,full,linear-probe')
-    .action(async (opts: { config?: string; methods?: string }) => {
-      await runCompare(opts.config, io, opts.methods);
+    .option('--seeds <n>', 'runs per method, seeds runtime.seed, runtime.seed + 1, … (default 1)')
+    .option('--concurrency <auto|n>', 'runs at once; auto: one per core, as many as free memory holds by each method\'s peak RSS seen before (default auto)')
+    .option('--resume <experiment>', 'continue an experiment: skip its completed runs, rerun failed and unfinished ones')
+    .option('--metric <name>', 'the metric that ranks methods (default accuracy; lower is better for names with loss or error)')
+    .addHelpText(
+      'after',
+      '\nConfigs are validated before the first run starts. A run that crashes, runs out of memory or is killed is recorded as failed with its reason; the others go on.\nExamples:\n  leantune compare -c leantune.json --seeds 3\n  leantune compare -c leantune.json --methods lora,adapter,ia3,bitfit,full,linear-probe --concurrency 2\n  leantune compare -c leantune.json --resume spam-use-lite-20250101-120000\n  leantune report spam-use-lite-20250101-120000',
+    )
+    .action(async (opts: { config?: string; methods?: string; seeds?: string; concurrency?: string; resume?: string; metric?: string }) => {
+      await runCompare(opts, io);
+    });
+
+  program
+    .command('report')
+    .description('Write an experiment\'s offline HTML report (results, loss curves, accuracy vs trainable share, memory/accuracy Pareto front, cost, configs, environment), Markdown and CSV tables, and a PEFT-style results.json per run.')
+    .argument('<experiment>', 'experiment name or id, as `leantune compare` printed it')
+    .option('--store <file>', 'the experiment store (default runs/experiments.sqlite)')
+    .option('-o, --output <file>', 'the HTML file (default <store folder>/reports/<experiment>/report.html); tables and results/ go beside it')
+    .action(async (experiment: string, opts: { store?: string; output?: string }) => {
+      await runReport(experiment, opts, io);
     });
 
   for (const cmd of [...modelCommands(io), dataCommand(io)]) {

@@ -4,7 +4,7 @@ import { loadSafetensors } from '@leantune/tensor';
 import { tempDir } from './helpers';
 
 /** The README's example, run exactly as printed there. */
-function readmeExample(): (outDir: string) => Promise<{ metrics: Record<string, number>; saved: { dir: string; files: Record<string, string> }; prediction: { label: string; probabilities: Record<string, number> } }> {
+function readmeExample(): (outDir: string) => Promise<{ metrics: Record<string, number>; dir: string; prediction: { label: string; probabilities: Record<string, number> } }> {
   const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
   const code = /<!-- api-example -->\n```js\n([\s\S]*?)```/.exec(readme)?.[1];
   if (!code) throw new Error('README.md has no api-example block');
@@ -14,13 +14,13 @@ function readmeExample(): (outDir: string) => Promise<{ metrics: Record<string, 
 describe('the programmatic API (README example)', () => {
   it('trains, saves a run folder and predicts from it', async () => {
     const out = tempDir('lt-api-');
-    const { metrics, saved, prediction } = await readmeExample()(out);
-    expect(saved.dir.startsWith(join(out, 'runs'))).toBe(true);
+    const { metrics, dir, prediction } = await readmeExample()(out);
+    expect(dir.startsWith(join(out, 'runs'))).toBe(true);
     expect(metrics.steps).toBe(12);
     expect(metrics.accuracy).toBeGreaterThanOrEqual(0);
     // The saved weights are what predict used: the PEFT adapter holds the trained head.
-    expect(loadSafetensors(join(saved.dir, 'adapters', 'lora', 'adapter_model.safetensors')).tensors.has('base_model.model.classifier.weight')).toBe(true);
-    expect(JSON.parse(readFileSync(saved.files.metrics, 'utf8'))).toEqual(metrics);
+    expect(loadSafetensors(join(dir, 'adapters', 'lora', 'adapter_model.safetensors')).tensors.has('base_model.model.classifier.weight')).toBe(true);
+    expect(JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'))).toMatchObject(metrics);
     expect(prediction.probabilities.neg + prediction.probabilities.pos).toBeCloseTo(1, 6);
     expect(prediction.label).toBe(prediction.probabilities.pos > 0.5 ? 'pos' : 'neg');
   }, 20_000);

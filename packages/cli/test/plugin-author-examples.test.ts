@@ -66,7 +66,8 @@ describe('the plugin-author examples', () => {
     model.module.getParameter('hidden.scale_gain').variable.assign(tf.randomUniform([16], 0.5, 1.5, 'float32', 3));
     const batch = model.encode!(await runObj.loadData().then((d) => d.records.slice(0, 8)));
     const before = model.predict!(batch).arraySync() as number[][];
-    toolkit.methods.get('scale')!.merge!(model.module, resolved.methods.scale);
+    // Through the handle the run owns (as `leantune merge` does).
+    runObj.methods.find((m) => m.id === 'scale')!.handle.mergeAndUnload!();
     expect([...model.module.namedParameters()].map(([p]) => p).sort()).toEqual(['classifier.bias', 'classifier.weight', 'hidden.bias', 'hidden.weight']);
     const after = model.predict!(batch).arraySync() as number[][];
     after.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(before[i][j], 5)));

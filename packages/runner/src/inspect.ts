@@ -46,7 +46,11 @@ export function describeModel(model: LoadedModel, toolkit?: Toolkit): ModelDescr
     targets.set(name, entry);
   }
   const defaultTargets: Record<string, readonly string[]> = {};
-  for (const m of toolkit?.methods.list() ?? []) if (m.defaultTargets?.[model.arch]) defaultTargets[m.id] = m.defaultTargets[model.arch];
+  for (const m of toolkit?.methods.list() ?? []) {
+    // The method's table for the architecture, else the model's own defaults (what the run passes to inject).
+    const targets = m.defaultTargets && (m.defaultTargets[model.arch] ?? model.defaultTargets);
+    if (targets) defaultTargets[m.id] = targets;
+  }
   const tree = node(model.module, '');
   return { model: model.name, arch: model.arch, loader: model.loader, labels: model.labels, params: tree.params, tree, targets: [...targets.values()], defaultTargets };
 }

@@ -94,8 +94,8 @@ function trainRecordCount(run: Run): number {
 export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'config' | 'configDir'>, options: TrainToFolderOptions = {}): Promise<TrainOutcome> {
   const resumed = options.resume ? checkResume(options.resume, loaded.config) : undefined;
   const run = loaded.toolkit.createRun(structuredClone(resumed?.config ?? loaded.config), { configDir: loaded.configDir });
-  await run.loadModel();
-  await run.loadData();
+  // The documented order: the base model, the data stages (ENCODE sees the model), then the methods.
+  await run.prepare();
   // An impossible schedule fails here, before anything is written.
   checkSchedule(run.config.train, trainRecordCount(run));
   const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir ?? loaded.configDir));

@@ -141,4 +141,4 @@ export function injectAdapter(model: Module, partial: Partial<AdapterConfig>, op
 }
 
 export const NOT_MERGEABLE =
-  'Bottleneck adapters cannot be merged into the base weights: the adapter applies a non-linearity between its down- and up-projection (and may add LayerNorms), so it is not a linear map that folds into the wrapped layer. Keep the adapter layers for inference, or unloadAdapters() to remove them.';
+  'Bottleneck adapters cannot be merged into the base weights: the adapter applies a non-linearity between its down- and up-projection (and may add LayerNorms), so it is not a linear map that folds into the wrapped layer. Keep the adapter layers for inference (load the adapter folder), or unload() them.';

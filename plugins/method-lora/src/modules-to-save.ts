@@ -56,10 +56,9 @@ export class ModulesToSaveWrapper extends Module {
   /** The module to put back: the active trained copy after merge, else the original; the others are freed. */
   releaseBase(): Module {
     const keep = this.keepCopy ? this.current() : this.originalModule;
-    for (const name of [...this.copies.keys()]) {
-      const copy = this.copies.get(name)!;
-      if (copy !== keep) copy.dispose();
-      this.copies.delete(name);
+    for (const name of this.copies.keys()) {
+      if (this.copies.get(name) === keep) this.copies.take(name);
+      else this.copies.delete(name);
     }
     if (keep !== this.originalModule) this.originalModule.dispose();
     return keep;

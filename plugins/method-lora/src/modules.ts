@@ -18,6 +18,11 @@ export class ModuleDict<M extends Module = Module> extends Module {
     return [...this.namedChildren()].map(([name]) => name);
   }
 
+  /** Removes the child and returns it, its parameters kept. */
+  take(name: string): M | undefined {
+    return this.removeModule(name) as M | undefined;
+  }
+
   /** Removes the child and disposes its parameters. */
   delete(name: string): void {
     this.removeModule(name)?.dispose();

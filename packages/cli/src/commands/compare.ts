@@ -1,95 +1,112 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, RunError, didYouMean, type CompareEntry } from '@leantune/core';
+import { ConfigError, didYouMean, type CompareEntry } from '@leantune/core';
+import { ExperimentError, ExperimentStore, runComparison, storeFileIn, terminalProgress, writeReport, type PlannedArm } from '@leantune/experiments';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';
-import type { RunSummary } from '@leantune/runner';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'leantune.js');
 
-interface Arm {
-  id: string;
-  label: string;
-  config: Record<string, unknown>;
+export interface CompareFlags {
+  config?: string;
+  methods?: string;
+  seeds?: string;
+  concurrency?: string;
+  resume?: string;
+  metric?: string;
 }
 
-function toArm(entry: CompareEntry, configured: Record<string, Record<string, unknown>>): Arm {
+function toArm(entry: CompareEntry, configured: Record<string, Record<string, unknown>>) {
   if (typeof entry === 'string') return { id: entry, label: entry, config: configured[entry] ?? {} };
   return { id: entry.id, label: entry.label ?? entry.id, config: entry.config ?? configured[entry.id] ?? {} };
 }
 
-/** Runs one arm in its own process, so its time and peak memory are its own. */
-function trainArm(configFile: string, override: Record<string, unknown>, io: CliIO): Promise<RunSummary> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, 'train', '-c', configFile, '--override', JSON.stringify(override)], {
-      cwd: io.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => {
-      err += d;
-      io.err(String(d));
-    });
-    child.on('close', (code) => {
-      if (code === 0) return done(JSON.parse(out.trim().split('\n').at(-1)!));
-      fail(new RunError(`arm "${override.name}" failed (exit ${code}): ${err.trim().split('\n').at(-1)}`));
-    });
-  });
-}
-
-const pct = (x: number) => `${x < 0.1 ? x.toFixed(3) : x.toFixed(2)}%`;
-const kb = (bytes: number) => (bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`);
-const num = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(4));
-
-export function compareTable(results: Array<{ arm: Arm; summary: RunSummary }>): string {
-  const lines = [
-    '| method | trainable | % of all | accuracy | macro-F1 | train s | peak RSS MB | saved | full model |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-  ];
-  for (const { arm, summary: s } of results) {
-    lines.push(
-      `| ${arm.label} | ${s.trainable.toLocaleString('en')} | ${pct(s.trainablePercent)} | ${num(s.metrics.accuracy)} | ${num(s.metrics.macro_f1)} | ${s.trainSeconds.toFixed(1)} | ${s.peakRssMB.toFixed(0)} | ${kb(s.savedBytes)} | ${kb(s.modelBytes)} |`,
-    );
-  }
-  return lines.join('\n');
+function positiveInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`${flag} takes a whole number of 1 or more, got "${text}".`);
+  return n;
 }
 
 /**
- * `leantune compare`: the same model, data and schedule, once per method, side by side.
- * Every arm's config is validated before the first one trains.
+ * `leantune compare`: every method on the same model, data and schedule, once per seed,
+ * each run in its own process, all of it kept in <output.dir>/experiments.sqlite.
+ * Arm configs are validated before the first run starts.
  */
-export async function runCompare(configFile: string | undefined, io: CliIO, methodsFlag?: string): Promise<void> {
-  const { toolkit, config, source, configDir } = await fromConfig(configFile);
-  const entries: CompareEntry[] | undefined = methodsFlag ? methodsFlag.split(',').map((s) => s.trim()) : config.compare?.methods;
+export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> {
+  const { toolkit, config, source, configDir } = await fromConfig(flags.config);
+  const entries: CompareEntry[] | undefined = flags.methods ? flags.methods.split(',').map((s) => s.trim()) : config.compare?.methods;
   if (!entries?.length) {
     throw new ConfigError(`Nothing to compare in ${source.file}: add "compare": { "methods": ["lora", "adapter", ...] } or pass --methods lora,adapter`);
   }
-  const arms = entries.map((e) => toArm(e, config.methods));
-  const overrides = arms.map((arm) => {
+  const seedCount = flags.seeds === undefined ? undefined : positiveInt('--seeds', flags.seeds);
+  const concurrency = flags.concurrency === undefined || flags.concurrency === 'auto' ? 'auto' : positiveInt('--concurrency', flags.concurrency);
+  const base = { ...structuredClone(config), compare: undefined };
+  const seeds = seedCount === undefined ? (flags.resume ? undefined : [config.runtime.seed]) : Array.from({ length: seedCount }, (_, i) => config.runtime.seed + i);
+  const arms: PlannedArm[] = entries.map((entry) => {
+    const arm = toArm(entry, config.methods);
     if (!toolkit.methods.has(arm.id)) {
       throw new ConfigError(`compare: method "${arm.id}" is not registered by the enabled plugins.${didYouMean(arm.id, toolkit.methods.ids())} Registered: ${toolkit.methods.ids().join(', ')}`);
     }
-    const override = { name: `${config.name}-${arm.label}`, methods: { [arm.id]: structuredClone(arm.config) } };
     // Validate now (on a copy): a typo in the last arm must not cost the first arms' training.
-    toolkit.resolveConfig({ ...structuredClone({ ...config, compare: undefined }), ...structuredClone(override) });
-    return override;
+    const resolvedConfig = toolkit.resolveConfig({ ...structuredClone(base), name: `${config.name}-${arm.label}`, methods: { [arm.id]: structuredClone(arm.config) } });
+    return { label: arm.label, method: arm.id, config: arm.config, resolvedConfig: resolvedConfig as unknown as Record<string, unknown> };
   });
-  const results: Array<{ arm: Arm; summary: RunSummary }> = [];
-  for (const [i, arm] of arms.entries()) {
-    io.err(`compare: arm ${i + 1}/${arms.length}: ${arm.label}\n`);
-    results.push({ arm, summary: await trainArm(source.file, overrides[i], io) });
+  // Runs and the store share output.dir, from the config's folder (the embedded default: the current one).
+  const dir = resolve(flags.config ? configDir : io.cwd, config.output.dir);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    const { experiment, result, text } = await userErrors(() => runComparison({
+      storeFile: storeFileIn(dir),
+      name: config.name,
+      configFile: source.file,
+      config: base as unknown as Record<string, unknown>,
+      arms,
+      seeds,
+      primaryMetric: flags.metric ?? 'accuracy',
+      resume: flags.resume,
+      concurrency,
+      environment: { backend: config.runtime.backend === 'auto' ? undefined : config.runtime.backend, threads: config.runtime.threads, packages: ['@leantune/core', '@leantune/cli', '@leantune/tensor', '@tensorflow/tfjs-core', 'better-sqlite3'] },
+      progress: terminalProgress(io.err, io.errIsTTY ? process.stderr : undefined),
+      signal: stop.signal,
+      onStart: (e) => io.err(`compare: experiment ${e.name} in ${storeFileIn(dir)}: ${arms.length} arms × ${e.seeds.length} seeds (${e.seeds.join(', ')})\n`),
+      commandFor: (arm, seed, attempt) => ({
+        command: process.execPath,
+        args: [BIN, 'train', '-c', source.file, '--json', '--override', JSON.stringify({ name: `${config.name}-${arm.label}-seed${seed}-try${attempt}`, methods: { [arm.method]: arm.config }, runtime: { ...config.runtime, seed } })],
+        cwd: io.cwd,
+      }),
+    }));
+    io.out(`${text}\n\nExperiment ${experiment.name} (${result.completed} runs completed now, ${result.skipped} before, ${result.failed} failed). Report: leantune report ${experiment.name} --store ${storeFileIn(dir)}\n`);
+    if (result.interrupted) io.err(`compare: interrupted; continue with: leantune compare -c ${source.file} --resume ${experiment.name}\n`);
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
-  const table = compareTable(results);
-  // The arms' run folders and the table share output.dir, from the config's folder (the embedded default: the current one).
-  const dir = resolve(configFile ? configDir : io.cwd, config.output.dir);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `compare-${new Date().toISOString().replace(/[:.]/g, '-')}-${config.name}`);
-  writeFileSync(`${file}.json.tmp`, JSON.stringify({ config: source.file, results }, null, 2));
-  renameSync(`${file}.json.tmp`, `${file}.json`);
-  writeFileSync(`${file}.md.tmp`, `${table}\n`);
-  renameSync(`${file}.md.tmp`, `${file}.md`);
-  io.out(`${table}\n\nWrote ${file}.json and ${file}.md\n`);
+}
+
+/** The store's user mistakes (an unknown experiment, a resume that no longer matches) are config errors: exit 2. */
+async function userErrors<T>(f: () => T | Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if (err instanceof ExperimentError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** `leantune report`: the HTML page, tables and per-run results files of an experiment. */
+export async function runReport(experiment: string, flags: { store?: string; output?: string }, io: CliIO): Promise<void> {
+  const storeFile = resolve(io.cwd, flags.store ?? storeFileIn('runs'));
+  if (!existsSync(storeFile)) {
+    throw new ConfigError(`No experiment store at ${storeFile}: run \`leantune compare\` first, or pass --store <output.dir>/experiments.sqlite (compare prints the path).`);
+  }
+  const store = await userErrors(() => ExperimentStore.open(storeFile));
+  try {
+    const exp = await userErrors(() => store.experiment(experiment));
+    const html = resolve(io.cwd, flags.output ?? join(storeFile, '..', 'reports', exp.name, 'report.html'));
+    const files = writeReport(store, experiment, html);
+    io.out(`Wrote ${files.html}\n      ${files.markdown}\n      ${files.csv}\n      ${files.results.length} results files in ${join(html, '..', 'results')}\n`);
+  } finally {
+    store.close();
+  }
 }
