@@ -6,3 +6,4 @@ export * from './tables';
 export * from './report';
 export * from './progress';
 export * from './environment';
+export * from './compare';

@@ -9,15 +9,16 @@ const eta = (s: number | undefined) => (s === undefined || !Number.isFinite(s) ?
  * On a terminal: one bar per running arm (step, loss, ETA) under an overall bar of runs.
  * Elsewhere (CI logs, pipes): one line when a run starts and one when it ends.
  */
-export function terminalProgress(stream: NodeJS.WriteStream, isTTY: boolean): ProgressSink {
-  if (!isTTY) {
+export function terminalProgress(write: (s: string) => void, tty?: NodeJS.WriteStream): ProgressSink {
+  if (!tty) {
+    const stream = { write };
     let total = 0;
     let finished = 0;
     return {
-      plan(t, done) {
+      plan(t, done, concurrency) {
         total = t;
         finished = done;
-        if (done) stream.write(`compare: ${done}/${t} runs already completed, skipped\n`);
+        stream.write(`compare: ${t - done} runs to go${done ? ` (${done} of ${t} completed before, skipped)` : ''}, ${concurrency} at a time\n`);
       },
       started: (r) => stream.write(`compare: start ${runName(r)}\n`),
       step: () => undefined,
@@ -29,7 +30,7 @@ export function terminalProgress(stream: NodeJS.WriteStream, isTTY: boolean): Pr
     };
   }
   const multi = new MultiBar(
-    { stream, hideCursor: true, clearOnComplete: false, format: '{name} |{bar}| {value}/{total} {unit} | {info}', autopadding: true },
+    { stream: tty, hideCursor: true, clearOnComplete: false, format: '{name} |{bar}| {value}/{total} {unit} | {info}', autopadding: true },
     Presets.shades_classic,
   );
   let overall: SingleBar | undefined;
@@ -37,8 +38,9 @@ export function terminalProgress(stream: NodeJS.WriteStream, isTTY: boolean): Pr
   const counts = { completed: 0, failed: 0 };
   const overallInfo = () => `${counts.completed} completed, ${counts.failed} failed`;
   return {
-    plan(total, done) {
+    plan(total, done, concurrency) {
       counts.completed = done;
+      multi.log(`${total - done} runs to go, ${concurrency} at a time\n`);
       overall = multi.create(total, done, { name: 'all runs'.padEnd(24), unit: 'runs', info: overallInfo() });
     },
     started(r) {

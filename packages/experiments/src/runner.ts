@@ -13,7 +13,8 @@ export interface RunCommand {
 
 /** What the runner tells a progress display. */
 export interface ProgressSink {
-  plan(total: number, done: number): void;
+  /** Before the first run: all runs, the ones already completed, and how many run at once. */
+  plan(total: number, done: number, concurrency: number): void;
   started(run: RunRow): void;
   step(run: RunRow, step: number, totalSteps: number, loss: number, etaSeconds: number | undefined): void;
   finished(run: RunRow, status: 'completed' | 'failed', detail: string): void;
@@ -23,7 +24,8 @@ export interface ProgressSink {
 export interface RunExperimentOptions {
   store: ExperimentStore;
   experimentId: number;
-  commandFor: (arm: ArmRow, seed: number) => RunCommand;
+  /** The command of one attempt (1 for the first; a rerun after --resume gets the next number). */
+  commandFor: (arm: ArmRow, seed: number, attempt: number) => RunCommand;
   /** A number, or "auto": cores, and the free memory over each arm's estimate. */
   concurrency: number | 'auto';
   /** Memory estimate per arm (MB) when the store has no peak RSS for it yet (default 1024). */
@@ -40,6 +42,8 @@ export interface RunExperimentResult {
   failed: number;
   skipped: number;
   interrupted: boolean;
+  /** How many ran at once. */
+  concurrency: number;
 }
 
 /** How many runs at once: at most one per core, and as many as the free memory holds by each arm's estimate (at least one). */
@@ -99,12 +103,13 @@ function evalsOf(summary: Record<string, unknown>, lastStep: number): RunFinish[
 /** Runs one attempt of one run in a child process and records it; resolves when it is recorded. */
 function runOne(opts: RunExperimentOptions, arm: ArmRow, run: RunRow, children: Set<ReturnType<typeof spawn>>): Promise<'completed' | 'failed'> {
   const { store, progress } = opts;
-  const cmd = opts.commandFor(arm, run.seed);
+  const attempt = store.startRun(run.id, null);
+  const cmd = opts.commandFor(arm, run.seed, attempt);
   const t0 = Date.now();
   return new Promise((done) => {
     const child = spawn(cmd.command, cmd.args, { cwd: cmd.cwd, env: cmd.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
-    store.startRun(run.id, child.pid ?? null);
+    if (child.pid) store.setRunProgress(run.id, { pid: child.pid });
     progress?.started(run);
     let stdoutBuf = '';
     let stderr = '';
@@ -230,7 +235,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<RunExpe
       ? autoConcurrency(machine.cores, machine.freeMemoryMB, todo.map((r) => estimateOf(arms.get(r.armId)!)))
       : Math.max(1, Math.min(opts.concurrency, Math.max(1, todo.length)));
   store.setExperimentStatus(experimentId, 'running');
-  progress?.plan(all.length, skipped);
+  progress?.plan(all.length, skipped, limit);
   const children = new Set<ReturnType<typeof spawn>>();
   let completed = 0;
   let failed = 0;
@@ -256,5 +261,5 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<RunExpe
   }
   const left = store.runs(experimentId).filter((r) => r.status !== 'completed').length;
   store.setExperimentStatus(experimentId, interrupted || left > 0 ? 'incomplete' : 'completed');
-  return { completed, failed, skipped, interrupted };
+  return { completed, failed, skipped, interrupted, concurrency: limit };
 }

@@ -13,6 +13,11 @@ import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
 
+/** A mistake the user can fix (a name, a file, a flag): the message says how. */
+export class ExperimentError extends Error {
+  override name = 'ExperimentError';
+}
+
 /** Each entry moves the schema one version up; `PRAGMA user_version` says where a file is. */
 export const MIGRATIONS: ReadonlyArray<{ version: number; description: string; sql: string }> = [
   {
@@ -143,7 +148,7 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 export function migrate(db: Db, target = SCHEMA_VERSION, file = 'the store'): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
-    throw new Error(`${file} has schema version ${current}, newer than this leantune knows (${SCHEMA_VERSION}); upgrade @leantune/experiments or use another results folder.`);
+    throw new ExperimentError(`${file} has schema version ${current}, newer than this leantune knows (${SCHEMA_VERSION}); upgrade @leantune/experiments or use another results folder.`);
   }
   for (const m of MIGRATIONS) {
     if (m.version <= current || m.version > target) continue;
@@ -309,7 +314,7 @@ export class ExperimentStore {
   /** Opens (creating when missing) the store at `file` and migrates it to the latest schema. */
   static open(file: string, options: { readonly?: boolean } = {}): ExperimentStore {
     if (options.readonly && !existsSync(file)) {
-      throw new Error(`No experiment store at ${file}: run \`leantune compare\` first, or pass --store <file> where its experiments.sqlite is.`);
+      throw new ExperimentError(`No experiment store at ${file}: run \`leantune compare\` first, or pass --store <file> where its experiments.sqlite is.`);
     }
     if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file, { readonly: !!options.readonly, timeout: 10_000 });
@@ -323,7 +328,7 @@ export class ExperimentStore {
       const v = db.pragma('user_version', { simple: true }) as number;
       if (v !== SCHEMA_VERSION) {
         db.close();
-        throw new Error(`${file} has schema version ${v}, this leantune reads ${SCHEMA_VERSION}; open it once without --readonly (any \`leantune compare --resume\`) to migrate it.`);
+        throw new ExperimentError(`${file} has schema version ${v}, this leantune reads ${SCHEMA_VERSION}; open it once without --readonly (any \`leantune compare --resume\`) to migrate it.`);
       }
     }
     return new ExperimentStore(file, db);
@@ -371,7 +376,7 @@ export class ExperimentStore {
       : this.db.prepare('SELECT * FROM experiments WHERE name = ?').get(ref)) as Record<string, unknown> | undefined;
     if (!row) {
       const names = this.experiments().map((e) => e.name);
-      throw new Error(`No experiment "${ref}" in ${this.file}. ${names.length ? `It holds: ${names.slice(-10).join(', ')}` : 'It holds none yet.'}`);
+      throw new ExperimentError(`No experiment "${ref}" in ${this.file}. ${names.length ? `It holds: ${names.slice(-10).join(', ')}` : 'It holds none yet.'}`);
     }
     return {
       id: row.id as number,

@@ -7,7 +7,7 @@ function recorder(): ProgressSink & { events: string[]; maxRunning: number } {
   const rec = {
     events: [] as string[],
     maxRunning: 0,
-    plan: (total: number, done: number) => rec.events.push(`plan ${total} ${done}`),
+    plan: (total: number, done: number, concurrency: number) => rec.events.push(`plan ${total} ${done} ${concurrency}`),
     started: (r: { armLabel: string; seed: number }) => {
       running++;
       rec.maxRunning = Math.max(rec.maxRunning, running);
@@ -35,7 +35,7 @@ describe('runner', () => {
       commandFor: fakeCommand(dir, (arm) => (arm === 'crashy' ? 'crash' : 'ok'), { FAKE_STEP_MS: '20' }),
       progress,
     });
-    expect(result).toEqual({ completed: 4, failed: 2, skipped: 0, interrupted: false });
+    expect(result).toEqual({ completed: 4, failed: 2, skipped: 0, interrupted: false, concurrency: 2 });
     expect(progress.maxRunning).toBe(2);
     const runs = store.runs(exp.id);
     expect(runs.map((r) => `${r.armLabel}/${r.seed}:${r.status}`)).toEqual(['good/1:completed', 'good/2:completed', 'crashy/1:failed', 'crashy/2:failed', 'bad/1:completed', 'bad/2:completed']);
@@ -68,7 +68,8 @@ describe('runner', () => {
     store.addMetrics(good2.id, [{ step: 1, loss: 9 }, { step: 2, loss: 8 }]);
     const progress = recorder();
     const result = await runExperiment({ store, experimentId: exp.id, concurrency: 2, commandFor: fakeCommand(dir), progress });
-    expect(result).toEqual({ completed: 2, failed: 0, skipped: 2, interrupted: false });
+    expect(result).toEqual({ completed: 2, failed: 0, skipped: 2, interrupted: false, concurrency: 2 });
+    expect(progress.events[0]).toBe('plan 4 2 2');
     expect(progress.events.filter((e) => e.startsWith('start')).sort()).toEqual(['start crashy/1', 'start good/2']);
     const runs = store.runs(exp.id);
     expect(runs.map((r) => `${r.armLabel}/${r.seed}:${r.status}:${r.attempt}`)).toEqual(['good/1:completed:1', 'good/2:completed:3', 'crashy/1:completed:2', 'crashy/2:completed:1']);

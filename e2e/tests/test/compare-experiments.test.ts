@@ -1,0 +1,153 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+
+// `leantune compare` as a user drives it, through the built CLI in child processes, on the
+// tiny model and data: the coordinator killed mid-comparison and resumed, and an arm that
+// crashes on purpose recorded as failed while the others finish.
+const repo = join(__dirname, '..', '..', '..');
+const cliBin = join(repo, 'packages', 'cli', 'bin', 'leantune.js');
+const fixtures = join(__dirname, 'fixtures');
+
+beforeAll(() => {
+  if (!existsSync(join(repo, 'packages', 'cli', 'dist', 'main.js')) || !existsSync(join(repo, 'packages', 'experiments', 'dist', 'index.js'))) {
+    execFileSync('npx', ['tsc', '-b', 'packages/cli'], { cwd: repo });
+  }
+});
+
+/** A folder with the tiny model and data plugins and a compare config over `methods`. */
+function project(name: string, methods: unknown[]): { cwd: string; config: string } {
+  const cwd = mkdtempSync(join(tmpdir(), `lt-compare-${name}-`));
+  for (const f of ['tiny-model.js', 'tiny-data.js']) copyFileSync(join(fixtures, f), join(cwd, f));
+  const config = join(cwd, 'leantune.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      name,
+      plugins: ['./tiny-model.js', './tiny-data.js', 'lora', 'ia3', 'bitfit'],
+      model: 'tiny-text',
+      methods: { lora: { r: 4, lora_alpha: 8, modules_to_save: ['classifier'] } },
+      data: { name: 'tiny-sentiment', count: 48 },
+      train: { epochs: 2, batchSize: 8, learningRate: 0.05 },
+      runtime: { backend: 'cpu', seed: 3 },
+      output: { dir: 'runs' },
+      compare: { methods },
+    }),
+  );
+  return { cwd, config };
+}
+
+const leantune = (cwd: string, ...args: string[]) => spawnSync(process.execPath, [cliBin, ...args], { cwd, encoding: 'utf8' });
+const experimentName = (stderr: string) => /compare: experiment (\S+) in /.exec(stderr)?.[1];
+
+interface RunRecord {
+  id: number;
+  label: string;
+  seed: number;
+  status: string;
+  attempt: number;
+  total_steps: number | null;
+  failure_kind: string | null;
+  failure_reason: string | null;
+}
+
+function readStore(file: string) {
+  const db = new Database(file, { readonly: true });
+  try {
+    const runs = db.prepare('SELECT r.*, a.label FROM runs r JOIN arms a ON a.id = r.arm_id ORDER BY a.position, r.seed').all() as RunRecord[];
+    const steps = db.prepare('SELECT run_id, step FROM step_metrics ORDER BY run_id, step').all() as Array<{ run_id: number; step: number }>;
+    const finals = db.prepare("SELECT run_id, COUNT(*) AS n FROM eval_metrics WHERE split = 'validation' AND name = 'accuracy' GROUP BY run_id").all() as Array<{
+      run_id: number;
+      n: number;
+    }>;
+    const artifacts = db.prepare("SELECT run_id, kind, sha256 FROM artifacts WHERE kind LIKE 'adapter:%'").all() as Array<{ run_id: number; kind: string; sha256: string }>;
+    return { runs, steps, finals, artifacts };
+  } finally {
+    db.close();
+  }
+}
+
+describe('leantune compare, kept in SQLite', () => {
+  it('survives a SIGKILL of the coordinator: --resume finishes with every run exactly once', async () => {
+    const { cwd, config } = project('killed', ['lora', 'ia3']);
+    const store = join(cwd, 'runs', 'experiments.sqlite');
+    const child = spawn(process.execPath, [cliBin, 'compare', '-c', config, '--seeds', '2', '--concurrency', '1'], { cwd });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.resume();
+    const closed = new Promise<{ code: number | null; signal: string | null }>((done) => child.on('close', (code, signal) => done({ code, signal })));
+    // Kill it once a run has completed and the next one is part-way through its steps.
+    let killedAt: RunRecord[] = [];
+    await new Promise<void>((done, fail) => {
+      const timeout = setTimeout(() => {
+        clearInterval(poll);
+        fail(new Error(`no run was in progress after 40 s; stderr:\n${stderr}`));
+      }, 40_000);
+      const poll = setInterval(() => {
+        if (!existsSync(store)) return;
+        try {
+          const { runs, steps } = readStore(store);
+          const running = runs.find((r) => r.status === 'running');
+          if (runs.some((r) => r.status === 'completed') && running && steps.some((s) => s.run_id === running.id)) {
+            clearInterval(poll);
+            clearTimeout(timeout);
+            killedAt = runs;
+            child.kill('SIGKILL');
+            done();
+          }
+        } catch {
+          // the store is being created; poll again
+        }
+      }, 50);
+    });
+    expect(await closed).toEqual({ code: null, signal: 'SIGKILL' });
+    const name = experimentName(stderr)!;
+    expect(name).toMatch(/^killed-\d{8}-\d{6}$/);
+    const interruptedRun = killedAt.find((r) => r.status === 'running')!;
+    const completedBefore = killedAt.filter((r) => r.status === 'completed').map((r) => r.id);
+
+    const resumed = leantune(cwd, 'compare', '-c', config, '--resume', name, '--concurrency', '1');
+    expect(resumed.stderr).toContain(`(${completedBefore.length} of 4 completed before, skipped)`);
+    expect(resumed.status).toBe(0);
+    expect(resumed.stdout).toMatch(/\| lora \| lora \| 2\/2 \| \d\.\d{4} ± \d\.\d{4} \[/);
+    expect(resumed.stdout).toMatch(/^Best by mean accuracy: (lora|ia3) /m);
+
+    const { runs, steps, finals, artifacts } = readStore(store);
+    // Four runs, two arms × two seeds, each completed once: no run lost, none twice.
+    expect(runs.map((r) => `${r.label}/${r.seed}:${r.status}`)).toEqual(['lora/3:completed', 'lora/4:completed', 'ia3/3:completed', 'ia3/4:completed']);
+    for (const r of runs) {
+      // Completed before the kill: not run again. Killed mid-run: run again from its first step.
+      expect(r.attempt).toBe(completedBefore.includes(r.id) ? 1 : r.id === interruptedRun.id ? 2 : 1);
+      expect(steps.filter((s) => s.run_id === r.id).map((s) => s.step)).toEqual(Array.from({ length: r.total_steps! }, (_, i) => i + 1));
+      expect(finals.find((f) => f.run_id === r.id)?.n).toBe(1);
+      expect(artifacts.filter((a) => a.run_id === r.id).map((a) => a.kind)).toEqual([`adapter:${r.label}`]);
+    }
+    expect(steps).toHaveLength(runs.reduce((n, r) => n + r.total_steps!, 0));
+  }, 90_000);
+
+  it('records an arm that crashes on purpose as failed with its reason, while the other arms finish', () => {
+    const { cwd, config } = project('crashy', ['ia3', { id: 'lora', label: 'lora-broken', config: { r: 4, target_modules: ['no_such_layer'] } }, 'bitfit']);
+    const r = leantune(cwd, 'compare', '-c', config, '--concurrency', '2');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('| lora-broken | lora | 0/1 (1 failed) |');
+    expect(r.stdout).toContain('lora-broken seed 3: crashed: exit 1: leantune: Method "lora" failed to inject into model "tiny-text": LoRA target_modules ["no_such_layer"] matched no module');
+    const { runs } = readStore(join(cwd, 'runs', 'experiments.sqlite'));
+    expect(runs.map((x) => `${x.label}:${x.status}`)).toEqual(['ia3:completed', 'lora-broken:failed', 'bitfit:completed']);
+    expect(runs[1]).toMatchObject({ failure_kind: 'crashed', failure_reason: expect.stringMatching(/^exit 1: leantune: Method "lora" failed to inject/) });
+
+    // The report of that experiment lists the failure and every arm.
+    const name = experimentName(r.stderr)!;
+    const report = leantune(cwd, 'report', name, '-o', join(cwd, 'out', 'report.html'));
+    expect(report.status).toBe(0);
+    const html = readFileSync(join(cwd, 'out', 'report.html'), 'utf8');
+    expect(html).toContain('matched no module');
+    const md = readFileSync(join(cwd, 'out', 'report.md'), 'utf8');
+    expect(md.split('\n').filter((l) => /^\| (ia3|lora-broken|bitfit) \|/.test(l))).toHaveLength(3);
+    const results = JSON.parse(readFileSync(join(cwd, 'out', 'results', 'lora-broken--seed-3.json'), 'utf8'));
+    expect(results.train_info.status).toBe('failed');
+    expect(results.run_info.error_msg).toMatch(/^exit 1: leantune: Method "lora" failed to inject/);
+    expect(JSON.parse(readFileSync(join(cwd, 'out', 'results', 'ia3--seed-3.json'), 'utf8')).train_info).toMatchObject({ status: 'success', num_trainable_params: expect.any(Number) });
+  }, 60_000);
+});
