@@ -1,7 +1,7 @@
 import { describeMethodContract, formatParameterCounts, type CheckResult } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
-import loraPlugin, { loadAdapter, saveAdapter } from '../src';
+import loraPlugin, { loadAdapter, LoraModel, saveAdapter } from '../src';
 
 const results: CheckResult[] = [];
 
@@ -11,7 +11,8 @@ afterAll(() => {
 });
 
 // LoRA on the tiny classifier's default target (encoder.dense), saved and loaded as PEFT
-// files into a bare base model, as `PeftModel.from_pretrained` would.
+// files into a bare base model, as `PeftModel.from_pretrained` would, through the standalone
+// saveAdapter/loadAdapter (the second contract takes the default: handle.save, then method.load).
 describeMethodContract({
   plugin: loraPlugin,
   method: 'lora',
@@ -21,8 +22,15 @@ describeMethodContract({
   mergeable: true,
   saveLoad: {
     into: 'base',
-    save: (model, dir) => void saveAdapter(model.module, dir),
-    load: (model, dir) => void loadAdapter(model.module, dir),
+    save: (_model, dir, { handle }) => {
+      if (!(handle instanceof LoraModel)) throw new Error('the run\'s lora handle is not a LoraModel');
+      saveAdapter(handle, dir);
+    },
+    load: (model, dir, { run, method }) => {
+      const lora = loadAdapter(model.module, dir);
+      if (lora.model !== model.module) throw new Error('loadAdapter did not load onto the model it was given');
+      run.adopt(method.id, method, lora, 'adapter');
+    },
   },
   invalidConfigs: [
     { config: { r: 0 }, message: /must be >= 1/ },

@@ -1,5 +1,5 @@
 import { Linear, setSeed, tf, type Module } from '@leantune/tensor';
-import { injectLora, isLoraParameterPath, mergeAndUnload, planLora } from '../src/model';
+import { injectLora, isLoraParameterPath, planLora } from '../src/model';
 import { LoraLinear } from '../src/lora-linear';
 import { maxAbsDiff, randn } from '@leantune/testing';
 import { gpt2Like, mlp } from './helpers';
@@ -131,13 +131,13 @@ describe('injectLora', () => {
 
   it('merge-and-unload leaves plain layers with merged weights and the same outputs', () => {
     const model = gpt2Like(8, 2);
-    injectLora(model, { target_modules: 'all-linear', r: 2, use_dora: true, modules_to_save: ['lm_head'] });
+    const lora = injectLora(model, { target_modules: 'all-linear', r: 2, use_dora: true, modules_to_save: ['lm_head'] });
     for (const [p, param] of model.namedParameters()) {
       if (p.includes('lora_B') || p.includes('modules_to_save')) param.variable.assign(randn(param.shape, p.length));
     }
     const x = randn([3, 8], 3);
     const unmerged = model.forward(x);
-    mergeAndUnload(model);
+    expect(lora.mergeAndUnload()).toBe(model);
     expect(maxAbsDiff(model.forward(x), unmerged)).toBeLessThan(1e-5);
     expect(paramPaths(model).some((p) => p.includes('lora_') || p.includes('base_layer') || p.includes('modules_to_save'))).toBe(false);
     expect(model.getSubmodule('lm_head')).toBeInstanceOf(Linear);

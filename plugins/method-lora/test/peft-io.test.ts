@@ -29,8 +29,8 @@ describe('PEFT adapter files', () => {
 
   it('writes PEFT\'s keys (adapter name removed, base_model.model. prefix) and config fields', () => {
     const model = gpt2Like(8, 2, 5);
-    injectLora(model, { target_modules: ['c_attn'], r: 2, lora_alpha: 4, use_dora: true, modules_to_save: ['lm_head'] });
-    const dir = saveAdapter(model, tmp(), { baseModelNameOrPath: 'gpt2', taskType: 'CAUSAL_LM' });
+    const lora = injectLora(model, { target_modules: ['c_attn'], r: 2, lora_alpha: 4, use_dora: true, modules_to_save: ['lm_head'] });
+    const dir = saveAdapter(lora, tmp(), { baseModelNameOrPath: 'gpt2', taskType: 'CAUSAL_LM' });
     const header = readSafetensorsHeader(path.join(dir, 'adapter_model.safetensors'));
     expect(Object.fromEntries([...header.tensors].map(([k, v]) => [k, v.shape]))).toEqual({
       'base_model.model.transformer.h.0.attn.c_attn.lora_A.weight': [2, 8],
@@ -67,10 +67,13 @@ describe('PEFT adapter files', () => {
     const model = gpt2Like(8, 2, 5);
     const fresh = gpt2Like(8, 2, 5);
     copyBase(model, fresh);
-    injectLora(model, { target_modules: 'all-linear', r: 2, use_dora: true, modules_to_save: ['lm_head'] });
+    const lora = injectLora(model, { target_modules: 'all-linear', r: 2, use_dora: true, modules_to_save: ['lm_head'] });
     randomizeAdapter(model, 100);
-    const dir = saveAdapter(model, tmp());
-    loadAdapter(fresh, dir);
+    const dir = saveAdapter(lora, tmp());
+    const loaded = loadAdapter(fresh, dir);
+    // The handle load returns holds the config read from the folder, as the saved handle had it.
+    expect(loaded.model).toBe(fresh);
+    expect(loaded.adapterConfig()).toEqual(lora.adapterConfig());
     const x = randn([3, 8], 1);
     expect(maxAbsDiff(fresh.forward(x), model.forward(x))).toBe(0);
     // Loaded for inference by default (PEFT's is_trainable=False).
@@ -81,14 +84,15 @@ describe('PEFT adapter files', () => {
     const model = mlp();
     const fresh = mlp();
     copyBase(model, fresh);
-    injectLora(model, { target_modules: ['fc1'], r: 2 });
-    injectLora(model, { target_modules: ['fc2'], r: 3 }, { adapterName: 'task2' });
+    const lora = injectLora(model, { target_modules: ['fc1'], r: 2 });
+    lora.addAdapter({ target_modules: ['fc2'], r: 3 }, { adapterName: 'task2' });
     randomizeAdapter(model, 200);
     const root = tmp();
-    expect(saveAdapter(model, root, { adapterName: 'task2' })).toBe(path.join(root, 'task2'));
+    expect(saveAdapter(lora, root, { adapterName: 'task2' })).toBe(path.join(root, 'task2'));
     const keys = [...readSafetensorsHeader(path.join(root, 'task2', 'adapter_model.safetensors')).tensors.keys()];
     expect(keys).toEqual(['base_model.model.fc2.lora_A.weight', 'base_model.model.fc2.lora_B.weight']);
-    loadAdapter(fresh, path.join(root, 'task2'), { adapterName: 'task2', isTrainable: true });
+    const loaded = loadAdapter(fresh, path.join(root, 'task2'), { adapterName: 'task2', isTrainable: true });
+    expect([loaded.adapterNames(), loaded.activeAdapters()]).toEqual([['task2'], ['task2']]);
     expect([...fresh.trainableVariables().keys()]).toEqual(['fc2.lora_A.task2.weight', 'fc2.lora_B.task2.weight']);
     expect(maxAbsDiff(fresh.getParameter('fc2.lora_B.task2.weight').variable, model.getParameter('fc2.lora_B.task2.weight').variable)).toBe(0);
   });
@@ -103,8 +107,8 @@ describe('PEFT adapter files', () => {
 
     it('wrong architecture: target modules not in the model', () => {
       const src = gpt2Like();
-      injectLora(src, { target_modules: ['c_attn'] });
-      const dir = saveAdapter(src, tmp());
+      const lora = injectLora(src, { target_modules: ['c_attn'] });
+      const dir = saveAdapter(lora, tmp());
       expectUntouched(mlp(), () => loadAdapter(mlp(), dir), /does not fit this model: .*matched no module/s);
       const target = mlp();
       expectUntouched(target, () => loadAdapter(target, dir), /Linear layers in this model: fc1, fc2/);
@@ -112,16 +116,16 @@ describe('PEFT adapter files', () => {
 
     it('wrong size: same names, other shapes', () => {
       const src = gpt2Like(8);
-      injectLora(src, { target_modules: ['c_attn'], r: 2 });
-      const dir = saveAdapter(src, tmp());
+      const lora = injectLora(src, { target_modules: ['c_attn'], r: 2 });
+      const dir = saveAdapter(lora, tmp());
       const target = gpt2Like(4);
       expectUntouched(target, () => loadAdapter(target, dir), /tensor "base_model\.model\.transformer\.h\.0\.attn\.c_attn\.lora_A\.weight" has shape \[2,8\], the model needs \[2,4\]/);
     });
 
     it('missing and unexpected tensors are listed with the closest names', () => {
       const src = mlp();
-      injectLora(src, { target_modules: ['fc1'], r: 2 });
-      const dir = saveAdapter(src, tmp());
+      const lora = injectLora(src, { target_modules: ['fc1'], r: 2 });
+      const dir = saveAdapter(lora, tmp());
       saveSafetensors(path.join(dir, 'adapter_model.safetensors'), {
         'base_model.model.fc1.lora_A.weight': tf.zeros([2, 6]),
         'base_model.model.fc1.lora_B.weihgt': tf.zeros([8, 2]),
@@ -132,8 +136,8 @@ describe('PEFT adapter files', () => {
 
     it('a peft_type we do not load, with the close candidate named', () => {
       const src = mlp();
-      injectLora(src, { target_modules: ['fc1'], r: 2 });
-      const dir = saveAdapter(src, tmp());
+      const lora = injectLora(src, { target_modules: ['fc1'], r: 2 });
+      const dir = saveAdapter(lora, tmp());
       const file = path.join(dir, 'adapter_config.json');
       const json = JSON.parse(fs.readFileSync(file, 'utf8'));
       fs.writeFileSync(file, JSON.stringify({ ...json, peft_type: 'LORAA' }));
