@@ -12,12 +12,13 @@ const repo = join(__dirname, '..', '..', '..');
 const cliBin = join(repo, 'packages', 'cli', 'bin', 'leantune.js');
 const PLUGIN = '@acme/leantune-plugin-shift';
 const EVERY_HOOK = [
+  // The documented order: the model, then the data stages, then the methods' inject.
   'loadModel',
   'modelLoaded',
-  'inject:encoder.dense',
-  'selectTrainable',
   'loadDataset',
   'datasetStage',
+  'inject:encoder.dense',
+  'selectTrainable',
   'beforeTrain',
   'beforeStep',
   'afterStep',
