@@ -1,7 +1,7 @@
 import { describeMethodContract, formatParameterCounts, type CheckResult } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
-import ia3Plugin, { loadIa3, saveIa3 } from '../src';
+import ia3Plugin, { Ia3Model, loadIa3, saveIa3 } from '../src';
 
 const results: CheckResult[] = [];
 
@@ -30,8 +30,15 @@ describeMethodContract({
   mergeable: true,
   saveLoad: {
     into: 'base',
-    save: (model, dir) => void saveIa3(model.module, dir),
-    load: (model, dir) => void loadIa3(model.module, dir),
+    save: (_model, dir, { handle }) => {
+      if (!(handle instanceof Ia3Model)) throw new Error('the run\'s ia3 handle is not an Ia3Model');
+      saveIa3(handle, dir);
+    },
+    load: (model, dir, { run, method }) => {
+      const ia3 = loadIa3(model.module, dir);
+      if (ia3.model !== model.module) throw new Error('loadIa3 did not load onto the model it was given');
+      run.adopt(method.id, method, ia3, 'adapter');
+    },
   },
   invalidConfigs: [
     { config: { init_ia3_weights: 'ones' }, message: /must be boolean/ },

@@ -1,6 +1,6 @@
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { Conv1D, Linear, setSeed, tf, type Module } from '@leantune/tensor';
-import { Ia3Layer, ia3Layers, injectIa3, mergeAndUnload, mergeIa3, planIa3, unmergeIa3, withIa3Disabled } from '../src';
+import { Ia3Layer, Ia3Model, ia3Layers, injectIa3, planIa3 } from '../src';
 import { Node, gpt2Like, linear, maxAbsDiff, quietLog as quiet, randn, toRows as rows, snapshot, tempDir, textRecords } from '@leantune/testing';
 
 function randomiseVectors(m: Module, seed: number): void {
@@ -19,7 +19,9 @@ describe('IA3', () => {
     const m = await loadHfCheckpoint(dir, { log: quiet });
     const batch = m.encode!(textRecords());
     const before = m.predict!(batch);
-    injectIa3(m.module, {}, { arch: 'bert' });
+    const ia3 = injectIa3(m.module, {}, { arch: 'bert' });
+    expect(ia3).toBeInstanceOf(Ia3Model);
+    expect(ia3.layers()).toEqual(ia3Layers(m.module));
     const vectors = [...m.module.namedParameters()].filter(([p]) => p.includes('ia3_l')).map(([p, v]) => [p, v.shape]);
     // "output.dense" also matches attention.output.dense as a suffix, exactly as in PEFT.
     expect(vectors).toEqual([
@@ -30,11 +32,11 @@ describe('IA3', () => {
     ]);
     expect(maxAbsDiff(m.predict!(batch), before)).toBe(0);
     m.module.freeze();
-    m.module.unfreeze((p) => p.split('.').some((s) => s.startsWith('ia3_')));
+    m.module.unfreeze((p) => ia3.trains(p));
     expect(m.module.countParameters().trainable).toBe(8 + 8 + 8 + 16);
     randomiseVectors(m.module, 1);
     expect(maxAbsDiff(m.predict!(batch), before)).toBeGreaterThan(1e-4);
-    expect(maxAbsDiff(withIa3Disabled(m.module, () => m.predict!(batch)), before)).toBe(0);
+    expect(maxAbsDiff(ia3.withDisabled(() => m.predict!(batch)), before)).toBe(0);
   });
 
   it('rescales outputs of non-feed-forward targets and inputs of feed-forward ones (plain-JS reference)', () => {
@@ -52,24 +54,26 @@ describe('IA3', () => {
 
   it('merged = unmerged for Linear and GPT-2 Conv1D, output and input scaling; unmerge restores', () => {
     const model = gpt2Like(8, 2);
-    injectIa3(model, {}, { arch: 'gpt2' });
+    const onModel = injectIa3(model, {}, { arch: 'gpt2' });
     expect(ia3Layers(model).map(([p, l]) => [p, l.isFeedforward, l.fanInFanOut])).toEqual([
       ['transformer.h.0.mlp.c_proj', true, true],
       ['transformer.h.1.mlp.c_proj', true, true],
     ]);
     const mixed = new Node({ q: new Linear(4, 4), fc: new Conv1D(4, 4), out: new Linear(4, 2) }, (s, x) => s.call('out', s.call('fc', s.call('q', x))));
-    injectIa3(mixed, { target_modules: ['q', 'fc', 'out'], feedforward_modules: ['out'] });
-    for (const m of [model, mixed]) {
+    const onMixed = injectIa3(mixed, { target_modules: ['q', 'fc', 'out'], feedforward_modules: ['out'] });
+    for (const [m, ia3] of [[model, onModel], [mixed, onMixed]] as const) {
       randomiseVectors(m, 5);
       const x = randn([3, m === model ? 8 : 4], 6);
       const unmerged = m.forward(x);
       const weights = snapshot(m);
-      mergeIa3(m);
+      ia3.merge();
+      expect(ia3.layers().every(([, l]) => l.merged)).toBe(true);
       expect(maxAbsDiff(m.forward(x), unmerged)).toBeLessThan(1e-5);
-      unmergeIa3(m);
+      ia3.unmerge();
       snapshot(m).forEach(([, v], i) => v.forEach((a, j) => expect(a).toBeCloseTo(weights[i][1][j], 4)));
-      mergeAndUnload(m);
+      expect(ia3.mergeAndUnload()).toBe(m);
       expect(ia3Layers(m)).toEqual([]);
+      expect(ia3.layers()).toEqual([]);
       expect(maxAbsDiff(m.forward(x), unmerged)).toBeLessThan(1e-5);
     }
     expect(mixed.getSubmodule('fc')).toBeInstanceOf(Conv1D);
@@ -99,5 +103,36 @@ describe('IA3', () => {
     injectIa3(model, { target_modules: ['c_fc'], init_ia3_weights: false });
     const v = Array.from((model.getSubmodule('transformer.h.0.mlp.c_fc') as Ia3Layer).vector.dataSync());
     expect(v.some((a) => Math.abs(a - 1) > 1e-3)).toBe(true);
+  });
+
+  it('keeps its state on the handle: one config object on two models gives two independent Ia3Models', () => {
+    const config = { target_modules: ['c_fc'] };
+    const a = gpt2Like(8, 1);
+    const b = gpt2Like(8, 1);
+    const onA = injectIa3(a, config);
+    const onB = injectIa3(b, config);
+    expect(config).toEqual({ target_modules: ['c_fc'] });
+    expect(onA.config).toEqual(onB.config);
+    expect(onA.config).not.toBe(onB.config);
+    expect(onA.layers().map(([p]) => p)).toEqual(['transformer.h.0.mlp.c_fc']);
+    randomiseVectors(a, 30);
+    randomiseVectors(b, 40);
+    const x = randn([2, 8], 7);
+    const outA = a.forward(x);
+    const outB = b.forward(x);
+    // Disabling or merging one handle leaves the other model alone.
+    onA.withDisabled(() => expect(maxAbsDiff(b.forward(x), outB)).toBe(0));
+    onA.disable();
+    expect(onB.layers().every(([, l]) => !l.disabled)).toBe(true);
+    expect(maxAbsDiff(b.forward(x), outB)).toBe(0);
+    onA.enable();
+    expect(maxAbsDiff(a.forward(x), outA)).toBe(0);
+    onA.mergeAndUnload();
+    expect(onA.layers()).toEqual([]);
+    expect(onB.layers().map(([p]) => p)).toEqual(['transformer.h.0.mlp.c_fc']);
+    expect(maxAbsDiff(b.forward(x), outB)).toBe(0);
+    // The unloaded model takes IA3 again; the one still holding vectors refuses a second set.
+    expect(injectIa3(a, config).layers()).toHaveLength(1);
+    expect(() => injectIa3(b, config)).toThrow(/already has IA3 vectors/);
   });
 });

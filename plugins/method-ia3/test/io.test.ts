@@ -15,9 +15,9 @@ describe('IA3 files (PEFT format)', () => {
     const ckpt = tempDir('ia3-io');
     writeTinyHfCheckpoint('roberta', ckpt, { layers: 1, seed: 3 });
     const a = await loadHfCheckpoint(ckpt, { log: quiet });
-    injectIa3(a.module, {}, { arch: 'roberta' });
+    const ia3 = injectIa3(a.module, {}, { arch: 'roberta' });
     for (const [i, [, l]] of ia3Layers(a.module).entries()) l.vector.assign(tf.add(1, randn(l.vector.shape, i)));
-    const dir = saveIa3(a.module, tempDir('ia3-out'), { baseModelNameOrPath: 'tiny-roberta', taskType: 'SEQ_CLS' });
+    const dir = saveIa3(ia3, tempDir('ia3-out'), { baseModelNameOrPath: 'tiny-roberta', taskType: 'SEQ_CLS' });
     const { tensors } = loadSafetensors(path.join(dir, ADAPTER_WEIGHTS_NAME));
     expect([...tensors.entries()].map(([k, v]) => [k, v.shape]).sort()).toEqual([
       ['base_model.model.roberta.encoder.layer.0.attention.output.dense.ia3_l', [1, 8]],
@@ -31,7 +31,11 @@ describe('IA3 files (PEFT format)', () => {
     expect(json.feedforward_modules).toEqual(['roberta.encoder.layer.0.attention.output.dense', 'roberta.encoder.layer.0.output.dense']);
 
     const b = await loadHfCheckpoint(ckpt, { log: quiet });
-    loadIa3(b.module, dir);
+    const loaded = loadIa3(b.module, dir);
+    // The handle load returns holds the config read from the folder: the saved handle's.
+    expect(loaded.model).toBe(b.module);
+    expect(loaded.config).toEqual(ia3.config);
+    expect(loaded.layers().map(([p]) => p)).toEqual(ia3.layers().map(([p]) => p));
     const batch = a.encode!(textRecords());
     expect(maxAbsDiff(b.predict!(batch), a.predict!(batch))).toBe(0);
     expect(b.module.getParameter('roberta.encoder.layer.0.output.dense.ia3_l.default').requiresGrad).toBe(false);
@@ -40,9 +44,9 @@ describe('IA3 files (PEFT format)', () => {
   it('loads a config written the way PEFT writes it (target names, not paths)', () => {
     setSeed(42);
     const a = gpt2Like(8, 2);
-    injectIa3(a, {}, { arch: 'gpt2' });
+    const ia3 = injectIa3(a, {}, { arch: 'gpt2' });
     ia3Layers(a).forEach(([, l], i) => l.vector.assign(randn(l.vector.shape, 20 + i)));
-    const dir = saveIa3(a, tempDir('ia3-peft'));
+    const dir = saveIa3(ia3, tempDir('ia3-peft'));
     const file = path.join(dir, ADAPTER_CONFIG_NAME);
     const json = JSON.parse(fs.readFileSync(file, 'utf8'));
     // Names that match no module fail, naming the close ones; the model is untouched.
@@ -54,15 +58,17 @@ describe('IA3 files (PEFT format)', () => {
     expect(snapshot(b)).toEqual(before);
     // PEFT writes module names (a set), not our resolved paths; both load the same.
     fs.writeFileSync(file, JSON.stringify({ ...json, target_modules: ['mlp.c_proj'], feedforward_modules: ['mlp.c_proj'] }));
-    loadIa3(b, dir);
+    const loaded = loadIa3(b, dir);
+    // Resolved to the paths the names matched, as the saving handle's config has them.
+    expect(loaded.config.target_modules).toEqual(ia3.config.target_modules);
     const x = randn([2, 8], 1);
     expect(maxAbsDiff(b.forward(x), a.forward(x))).toBe(0);
   });
 
   it('a weights file that does not fit names the tensor and leaves the model as it was', () => {
     const a = gpt2Like(8, 1);
-    injectIa3(a, { target_modules: ['c_fc'] });
-    const dir = saveIa3(a, tempDir('ia3-bad'));
+    const ia3 = injectIa3(a, { target_modules: ['c_fc'] });
+    const dir = saveIa3(ia3, tempDir('ia3-bad'));
     const weights = path.join(dir, ADAPTER_WEIGHTS_NAME);
     saveSafetensors(weights, new Map([['base_model.model.transformer.h.0.mlp.c_fc.ia3_l', tf.ones([1, 8])]]));
     const b = gpt2Like(8, 1);

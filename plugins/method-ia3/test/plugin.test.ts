@@ -2,7 +2,10 @@ import { createToolkit, type Toolkit } from '@leantune/core';
 import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet } from '@leantune/testing';
 import { Linear, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
-import ia3Plugin, { Ia3Layer, withIa3Disabled } from '../src';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ia3Plugin, { IA3_DEFAULT_TARGETS, Ia3Layer, Ia3Model } from '../src';
 
 describe('@leantune/plugin-ia3 through a core Run', () => {
   let toolkit: Toolkit;
@@ -12,7 +15,9 @@ describe('@leantune/plugin-ia3 through a core Run', () => {
   });
 
   it('registers method "ia3"', () => {
-    expect(toolkit.methods.get('ia3')).toMatchObject({ id: 'ia3', prefix: 'ia3_', family: 'reparameterization', defaultTargets: expect.objectContaining({ gpt2: ['c_attn', 'mlp.c_proj'], tiny: ['dense'] }) });
+    expect(toolkit.methods.get('ia3')).toMatchObject({ id: 'ia3', prefix: 'ia3_', family: 'reparameterization', defaultTargets: expect.objectContaining({ gpt2: ['c_attn', 'mlp.c_proj'] }) });
+    // The test architecture is in no table: the run passes the tiny model's own defaultTargets (['dense']).
+    expect(IA3_DEFAULT_TARGETS).not.toHaveProperty('tiny');
   });
 
   it('trains only the vector (+ head), lowers the loss, leaks nothing, merges to the same predictions', async () => {
@@ -25,12 +30,16 @@ describe('@leantune/plugin-ia3 through a core Run', () => {
       runtime: { seed: 5 },
     });
     const model = await run.loadModel();
+    expect(run.methods.map((m) => [m.id, m.from])).toEqual([['ia3', 'config']]);
+    const ia3 = run.methods[0].handle as Ia3Model;
+    expect(ia3).toBeInstanceOf(Ia3Model);
+    expect(ia3.config).toMatchObject({ target_modules: ['encoder.dense'], feedforward_modules: [] });
     expect(model.module.getSubmodule('encoder.dense')).toBeInstanceOf(Ia3Layer);
     expect([...model.module.trainableVariables().keys()]).toEqual(['encoder.dense.ia3_l.default', 'classifier.weight', 'classifier.bias']);
     expect(model.module.countParameters().trainable).toBe(16 + 34);
     const dataset = await run.loadData();
     const batch = model.encode!(dataset.records.slice(0, 8));
-    expect(maxAbsDiff(model.predict!(batch), withIa3Disabled(model.module, () => model.predict!(batch)))).toBe(0);
+    expect(maxAbsDiff(model.predict!(batch), ia3.withDisabled(() => model.predict!(batch)))).toBe(0);
     const train = dataset.splits!.train;
     const lossBefore = tf.tidy(() => model.loss!(model.encode!(train), false).dataSync()[0]);
     const counts: number[] = [];
@@ -44,9 +53,42 @@ describe('@leantune/plugin-ia3 through a core Run', () => {
     expect(vector.some((v) => Math.abs(v - 1) > 1e-3)).toBe(true);
 
     const before = model.predict!(batch);
-    toolkit.methods.get('ia3')!.merge!(model.module, {});
+    // The handle's files, loaded by the method onto a fresh base (with the trained head copied), predict the same.
+    const dir = mkdtempSync(join(tmpdir(), 'lt-ia3-run-'));
+    try {
+      ia3.save(dir);
+      const fresh = toolkit.createRun({ model: 'tiny-text', methods: {}, runtime: { seed: 5 } });
+      const base = await fresh.loadModel();
+      for (const name of ['classifier.weight', 'classifier.bias']) base.module.getParameter(name).variable.assign(model.module.getParameter(name).variable);
+      const loaded = await toolkit.methods.get('ia3')!.load!(base, dir);
+      expect(loaded).toBeInstanceOf(Ia3Model);
+      expect(loaded.config).toEqual(ia3.config);
+      expect(maxAbsDiff(base.predict!(batch), before)).toBeLessThan(1e-6);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    expect(ia3.mergeAndUnload()).toBe(model.module);
     expect(model.module.getSubmodule('encoder.dense')).toBeInstanceOf(Linear);
     expect(maxAbsDiff(model.predict!(batch), before)).toBeLessThan(1e-5);
+  });
+
+  it('two runs of one config object share no state', async () => {
+    const config = { model: 'tiny-text', methods: { ia3: {} }, data: { name: 'tiny-sentiment' }, runtime: { seed: 5 } };
+    const run1 = toolkit.createRun(config);
+    const model1 = await run1.loadModel();
+    const run2 = toolkit.createRun(config);
+    const model2 = await run2.loadModel();
+    const [ia3a, ia3b] = [run1, run2].map((r) => r.methods[0].handle as Ia3Model);
+    expect(ia3a).not.toBe(ia3b);
+    expect(ia3b.model).toBe(model2.module);
+    expect(ia3a.config).toEqual(ia3b.config);
+    expect(config.methods.ia3).not.toHaveProperty('target_modules');
+    ia3a.mergeAndUnload();
+    expect(model1.module.getSubmodule('encoder.dense')).toBeInstanceOf(Linear);
+    expect(model2.module.getSubmodule('encoder.dense')).toBeInstanceOf(Ia3Layer);
+    expect(ia3b.layers().map(([p]) => p)).toEqual(['encoder.dense']);
+    expect([...model2.module.trainableVariables().keys()]).toEqual(['encoder.dense.ia3_l.default']);
   });
 
   describe('config validation', () => {
