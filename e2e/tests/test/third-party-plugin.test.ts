@@ -71,7 +71,12 @@ describe('the built CLI, as a user runs it', () => {
     expect(hooks).toEqual(EVERY_HOOK.filter((h) => !h.includes(':') && h !== 'datasetStage'));
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({ run: 'acme-shift', model: 'tiny-text', methods: ['shift'] });
-    expect(readdirSync(result.dir).sort()).toEqual(['checkpoints', 'config.json', 'data-reports.json', 'environment.json', 'metrics.json', 'metrics.jsonl', 'run.json', 'splits.json', 'trainable.safetensors']);
+    expect(readdirSync(result.dir).sort()).toEqual(['adapters', 'checkpoints', 'config.json', 'data-reports.json', 'environment.json', 'metrics.json', 'metrics.jsonl', 'run.json', 'splits.json', 'trainable.safetensors']);
+    // The handle's save wrote the method's own files; the definition's load (found by recognizes) reproduces the run.
+    expect(readdirSync(join(result.dir, 'adapters', 'shift')).sort()).toEqual(['shift.safetensors', 'shift_config.json']);
+    const viaAdapter = leantune('eval', '-c', join(fixtures, 'shift.json'), '--adapter', join(result.dir, 'adapters', 'shift'), '--json');
+    expect(viaAdapter.status).toBe(0);
+    expect(JSON.parse(viaAdapter.stdout).metrics.accuracy).toBeCloseTo(result.metrics.accuracy, 6);
     expect(JSON.parse(readFileSync(join(result.dir, 'environment.json'), 'utf8')).backend).toMatchObject({ name: 'cpu', requested: 'cpu' });
     expect(r.stderr).toContain('leantune: backend cpu (1 thread)');
     expect(JSON.parse(readFileSync(join(result.dir, 'metrics.json'), 'utf8'))).toEqual(result.metrics);
