@@ -1,4 +1,4 @@
-import { describeMethodContract, formatParameterCounts, type CheckResult } from '@leantune/testing';
+import { describeMethodContract, formatParameterCounts, standaloneFiles, type CheckResult } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import ia3Plugin, { Ia3Model, loadIa3, saveIa3 } from '../src';
@@ -28,18 +28,7 @@ describeMethodContract({
   identityAtInit: true,
   // A rescaling folds exactly into the wrapped Linear's weight and bias.
   mergeable: true,
-  saveLoad: {
-    into: 'base',
-    save: (_model, dir, { handle }) => {
-      if (!(handle instanceof Ia3Model)) throw new Error('the run\'s ia3 handle is not an Ia3Model');
-      saveIa3(handle, dir);
-    },
-    load: (model, dir, { run, method }) => {
-      const ia3 = loadIa3(model.module, dir);
-      if (ia3.model !== model.module) throw new Error('loadIa3 did not load onto the model it was given');
-      run.adopt(method.id, method, ia3, 'adapter');
-    },
-  },
+  saveLoad: standaloneFiles(Ia3Model, saveIa3, loadIa3),
   invalidConfigs: [
     { config: { init_ia3_weights: 'ones' }, message: /must be boolean/ },
     { config: { modules_to_save: ['classifier'] }, message: /must be null/ },

@@ -1,4 +1,4 @@
-import { describeMethodContract, formatParameterCounts, type CheckResult } from '@leantune/testing';
+import { describeMethodContract, formatParameterCounts, standaloneFiles, type CheckResult } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import loraPlugin, { loadAdapter, LoraModel, saveAdapter } from '../src';
@@ -20,18 +20,7 @@ describeMethodContract({
   trainer: createTrainDriver(),
   identityAtInit: true,
   mergeable: true,
-  saveLoad: {
-    into: 'base',
-    save: (_model, dir, { handle }) => {
-      if (!(handle instanceof LoraModel)) throw new Error('the run\'s lora handle is not a LoraModel');
-      saveAdapter(handle, dir);
-    },
-    load: (model, dir, { run, method }) => {
-      const lora = loadAdapter(model.module, dir);
-      if (lora.model !== model.module) throw new Error('loadAdapter did not load onto the model it was given');
-      run.adopt(method.id, method, lora, 'adapter');
-    },
-  },
+  saveLoad: standaloneFiles(LoraModel, saveAdapter, loadAdapter),
   invalidConfigs: [
     { config: { r: 0 }, message: /must be >= 1/ },
     { config: { lora_alpha: 0 }, message: /must be > 0/ },

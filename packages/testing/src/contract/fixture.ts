@@ -11,7 +11,7 @@ import {
   type Run,
   type Toolkit,
 } from '@leantune/core';
-import { loadSafetensors, saveSafetensors, tf } from '@leantune/tensor';
+import { loadSafetensors, saveSafetensors, tf, type Module } from '@leantune/tensor';
 import { quietLog } from '../fixtures/env';
 import { tinySentiment } from '../tiny-data';
 import { tinyLoadedModel } from '../tiny-model';
@@ -163,6 +163,30 @@ export const methodFiles: SaveLoad = {
     return handle.module;
   },
 };
+
+/**
+ * A method's files through its standalone functions instead of `handle.save` and the
+ * definition's `load`: `save` gets the run's handle (checked to be a `kind`), `load` the
+ * bare base module, and the run adopts the handle `load` returns.
+ */
+export function standaloneFiles<H extends MethodHandle<any>>(
+  kind: abstract new (...args: any[]) => H,
+  save: (handle: H, dir: string) => unknown,
+  load: (module: Module, dir: string) => H,
+): SaveLoad {
+  return {
+    into: 'base',
+    save(_model, dir, { handle, method }) {
+      if (!(handle instanceof kind)) throw new Error(`method "${method.id}"'s handle in the run is not a ${kind.name}`);
+      save(handle, dir);
+    },
+    load(model, dir, { run, method }) {
+      const handle = load(model.module, dir);
+      run.adopt(method.id, method, handle, 'adapter');
+      return handle.module;
+    },
+  };
+}
 
 /** The default SaveLoad: every trainable variable by dotted path, in one safetensors file. */
 export const trainableSafetensors: SaveLoad = {

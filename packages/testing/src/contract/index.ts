@@ -3,4 +3,4 @@ export { describeMethodContract, runMethodContract, formatFailure, CONTRACT_CHEC
 export { checkRegistration, checkInvalidConfigs, UNKNOWN_KEY } from './checks-config';
 export { checkTrainableParameters, checkIdentityAtInit, checkSaveLoad, checkMerge, formatParameterCounts } from './checks-model';
 export { checkNoLeaks, checkLossFalls, LEAK_STEPS } from './checks-training';
-export { trainableSafetensors, maxAbsDiff, CONTRACT_MODEL, CONTRACT_DATA } from './fixture';
+export { trainableSafetensors, methodFiles, standaloneFiles, maxAbsDiff, CONTRACT_MODEL, CONTRACT_DATA } from './fixture';
