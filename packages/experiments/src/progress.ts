@@ -40,7 +40,7 @@ export function terminalProgress(write: (s: string) => void, tty?: NodeJS.WriteS
   return {
     plan(total, done, concurrency) {
       counts.completed = done;
-      multi.log(`${total - done} runs to go, ${concurrency} at a time\n`);
+      tty.write(`${total - done} runs to go${done ? ` (${done} of ${total} completed before, skipped)` : ''}, ${concurrency} at a time\n`);
       overall = multi.create(total, done, { name: 'all runs'.padEnd(24), unit: 'runs', info: overallInfo() });
     },
     started(r) {
