@@ -49,6 +49,58 @@ function shiftHandle(root, config) {
   };
 }
 
+/** Holds a prompt method's virtual tokens as one parameter, attached to the model's root. */
+class PromptTokens extends Module {
+  constructor(init) {
+    super();
+    this.addParameter('embeddings', init);
+  }
+}
+
+const PROMPT_CHILD = 'acme_prompt';
+const PROMPT_FILE = 'acme_prompt.safetensors';
+const PROMPT_CONFIG = 'acme_prompt_config.json';
+
+/**
+ * The prompt method's handle. Two extension points of the model: `inputEmbeddings` (its
+ * virtual tokens go before every input) and `hiddenStates` (a tap on the last layer's output
+ * measures what the virtual positions carry there). All state is here: the parameters, the
+ * two disposers and the tap's figures.
+ */
+function promptHandle(model, config, init) {
+  const { inputEmbeddings, hiddenStates } = model.points;
+  const root = model.module;
+  if (root.child(PROMPT_CHILD)) throw new Error(`acme-prompt: the model already holds "${PROMPT_CHILD}"; unload the other prompt first`);
+  const tokens = root.addModule(PROMPT_CHILD, new PromptTokens(init));
+  const n = config.num_virtual_tokens;
+  const offset = inputEmbeddings.offset;
+  const lastLayer = hiddenStates.layers - 1;
+  const tap = { calls: 0, lastShape: undefined, virtualMeanAbs: undefined };
+  const detachTokens = inputEmbeddings.addVirtualTokens(() => tokens.param('embeddings'));
+  const detachTap = hiddenStates.tapLayerOutput(lastLayer, (output) => {
+    tap.calls++;
+    tap.lastShape = output.shape;
+    tap.virtualMeanAbs = tf.tidy(() => tf.mean(tf.abs(tf.slice(output, [0, offset, 0], [-1, n, -1]))).dataSync()[0]);
+  });
+  return {
+    config,
+    tap,
+    lastLayer,
+    trains: (p) => p.startsWith(`${PROMPT_CHILD}.`),
+    save(dir) {
+      saveSafetensors(path.join(dir, PROMPT_FILE), new Map([['prompt_embeddings', tokens.param('embeddings')]]));
+      fs.writeFileSync(path.join(dir, PROMPT_CONFIG), `${JSON.stringify({ ...config, token_dim: inputEmbeddings.dim }, null, 2)}\n`);
+    },
+    unload() {
+      detachTokens();
+      detachTap();
+      root.removeModule(PROMPT_CHILD)?.dispose();
+      return root;
+    },
+    notMergeable: 'acme-prompt adds learned tokens to every input; there is no weight to fold them into',
+  };
+}
+
 function outFeatures(layer, path) {
   const weight = layer.hasParameter('weight') ? layer.getParameter('weight') : undefined;
   if (!weight) throw new Error(`shift: target "${path}" has no weight parameter`);
@@ -135,6 +187,63 @@ module.exports = {
         }
       },
       recognizes: (dir) => fs.existsSync(path.join(dir, 'shift_config.json')),
+    });
+    ctx.methods.register({
+      id: 'acme-prompt',
+      family: 'prompt',
+      description: 'Learned virtual tokens before every input, with a tap on the last layer (two model extension points)',
+      // Checked before inject: a model without them fails validation, naming the method and the points.
+      requires: ['inputEmbeddings', 'hiddenStates'],
+      configSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          num_virtual_tokens: { type: 'integer', minimum: 1, maximum: 128, default: 4 },
+          init: { enum: ['vocabulary', 'random'], default: 'vocabulary' },
+        },
+      },
+      inject(model, config, mctx) {
+        const { dim, vocabulary } = model.points.inputEmbeddings;
+        const n = config.num_virtual_tokens;
+        let init;
+        if (config.init === 'vocabulary' && vocabulary) {
+          // Embeddings of n tokens drawn from the vocabulary with the run's seed (as PEFT's RANDOM init samples the vocab).
+          let state = mctx.seed >>> 0 || 1;
+          const ids = Array.from({ length: n }, () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) % vocabulary.size));
+          init = vocabulary.embed(ids);
+        } else {
+          init = tf.randomNormal([n, dim], 0, 0.02, 'float32', mctx.seed);
+        }
+        try {
+          return promptHandle(model, config, init);
+        } finally {
+          init.dispose();
+        }
+      },
+      load(model, dir) {
+        const config = JSON.parse(fs.readFileSync(path.join(dir, PROMPT_CONFIG), 'utf8'));
+        const { tensors } = loadSafetensors(path.join(dir, PROMPT_FILE));
+        try {
+          const saved = tensors.get('prompt_embeddings');
+          const dim = model.points.inputEmbeddings.dim;
+          if (!saved || saved.shape.length !== 2 || saved.shape[0] !== config.num_virtual_tokens || saved.shape[1] !== dim) {
+            throw new Error(`acme-prompt: ${path.join(dir, PROMPT_FILE)} needs "prompt_embeddings" of shape [${config.num_virtual_tokens}, ${dim}], got ${saved ? `[${saved.shape}]` : 'none'}`);
+          }
+          return promptHandle(model, config, saved);
+        } finally {
+          tf.dispose([...tensors.values()]);
+        }
+      },
+      recognizes: (dir) => fs.existsSync(path.join(dir, PROMPT_CONFIG)),
+    });
+    // Reports what the tap measured, from the handle the run owns.
+    ctx.hooks.run.tap(NAME, (run) => {
+      run.hooks.afterEpoch.tapPromise(NAME, async (logs) => {
+        const applied = run.methods.find((m) => m.id === 'acme-prompt');
+        if (!applied?.handle.tap.calls) return;
+        const { tap, lastLayer } = applied.handle;
+        ctx.log.info(`[acme-prompt] epoch ${logs.epoch}: layer ${lastLayer} output [${tap.lastShape}], virtual-token mean |h| ${tap.virtualMeanAbs.toFixed(4)} (${tap.calls} passes)`);
+      });
     });
     ctx.stages.register({
       name: 'lowercase',

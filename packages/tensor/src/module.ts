@@ -74,8 +74,12 @@ export abstract class Module {
     return variable;
   }
 
-  /** Registers (or replaces) a child module; returns it for chaining in constructors. */
-  protected addModule<M extends Module>(name: string, child: M): M {
+  /**
+   * Registers (or replaces) a child module; returns it for chaining in constructors. Public,
+   * as PyTorch's add_module is: a method whose parameters live beside the model (a prompt
+   * method's virtual tokens) attaches them to the root, and removeModule takes them out.
+   */
+  addModule<M extends Module>(name: string, child: M): M {
     if (name.includes('.')) throw new Error(`Module name "${name}" must not contain '.'`);
     this.children.set(name, child);
     return child;
