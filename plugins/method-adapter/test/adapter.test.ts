@@ -1,6 +1,7 @@
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { Linear, setSeed, tf, type Module } from '@leantune/tensor';
-import { AdapterLayer, NOT_MERGEABLE, injectAdapter, planAdapter, unloadAdapters, withAdaptersDisabled } from '../src';
+import { notMergeableReason, type MethodHandle, type RegisteredMethod } from '@leantune/core';
+import { AdapterLayer, AdapterModel, NOT_MERGEABLE, adapterLayers, injectAdapter, planAdapter } from '../src';
 import plugin from '../src';
 import { Node, gpt2Like, linear, maxAbsDiff, quietLog as quiet, randn, toRows as rows, snapshot, tempDir, textRecords } from '@leantune/testing';
 
@@ -50,16 +51,18 @@ describe('bottleneck adapters', () => {
     const m = await tinyBert();
     const batch = m.encode!(textRecords());
     const before = m.predict!(batch);
-    injectAdapter(m.module, { config: 'houlsby', reduction_factor: 4 }, { arch: 'bert' });
+    const adapters = injectAdapter(m.module, { config: 'houlsby', reduction_factor: 4 }, { arch: 'bert' });
+    expect(adapters).toBeInstanceOf(AdapterModel);
+    expect(adapters.layers()).toEqual(adapterLayers(m.module));
     expect(maxAbsDiff(m.predict!(batch), before)).toBe(0);
     // hidden 8, bottleneck 8/4 = 2: down 2×8+2, up 8×2+8 = 42 per adapter; 4 adapters.
     m.module.freeze();
-    m.module.unfreeze((p) => p.split('.').some((s) => s.startsWith('adapter_')));
+    m.module.unfreeze((p) => adapters.trains(p));
     expect(m.module.countParameters().trainable).toBe(4 * 42);
     // Non-zero weights change the output, and disabling the adapters restores it.
     setRandom(m.module, 1);
     expect(maxAbsDiff(m.predict!(batch), before)).toBeGreaterThan(1e-4);
-    expect(maxAbsDiff(withAdaptersDisabled(m.module, () => m.predict!(batch)), before)).toBe(0);
+    expect(maxAbsDiff(adapters.withDisabled(() => m.predict!(batch)), before)).toBe(0);
   });
 
   it('computes the sequential adapter as y + s·up(act(down(y))) (plain-JS reference)', () => {
@@ -136,15 +139,45 @@ describe('bottleneck adapters', () => {
     const model = gpt2Like();
     const x = randn([2, 8], 7);
     const before = model.forward(x);
-    injectAdapter(model, { config: 'houlsby' }, { arch: 'gpt2' });
+    const adapters = injectAdapter(model, { config: 'houlsby' }, { arch: 'gpt2' });
     setRandom(model, 5);
     expect(maxAbsDiff(model.forward(x), before)).toBeGreaterThan(1e-4);
-    unloadAdapters(model);
-    expect(wrappedPaths(model)).toEqual([]);
-    expect(maxAbsDiff(model.forward(x), before)).toBe(0);
+    // The handle has no merge functions; it says why, and that is what `leantune merge` reports.
+    const handle: MethodHandle = adapters;
+    expect([handle.merge, handle.unmerge, handle.mergeAndUnload]).toEqual([undefined, undefined, undefined]);
     expect(NOT_MERGEABLE).toMatch(/non-linearity/);
-    let registered: { merge?: (m: Module, c: unknown) => unknown } | undefined;
-    plugin.apply({ methods: { register: (d: never) => (registered = d) } } as never);
-    expect(() => registered!.merge!(model, {})).toThrow(/cannot be merged into the base weights: the adapter applies a non-linearity/);
+    expect(adapters.notMergeable).toBe(NOT_MERGEABLE);
+    let registered: RegisteredMethod | undefined;
+    plugin.apply({ methods: { register: (d: RegisteredMethod) => (registered = d) } } as never);
+    expect(notMergeableReason(registered!, adapters)).toMatch(/cannot be merged into the base weights: the adapter applies a non-linearity/);
+    expect(adapters.unload()).toBe(model);
+    expect(wrappedPaths(model)).toEqual([]);
+    expect(adapters.layers()).toEqual([]);
+    expect(maxAbsDiff(model.forward(x), before)).toBe(0);
+  });
+
+  it('keeps its state on the handle: one config object on two models gives two independent AdapterModels', () => {
+    const config = { target_modules: ['c_proj'], reduction_factor: 2 };
+    const a = gpt2Like(8, 1);
+    const b = gpt2Like(8, 1);
+    const onA = injectAdapter(a, config);
+    const onB = injectAdapter(b, config);
+    expect(config).toEqual({ target_modules: ['c_proj'], reduction_factor: 2 });
+    expect(onA.config).toEqual(onB.config);
+    setRandom(a, 8);
+    setRandom(b, 9);
+    const x = randn([2, 8], 10);
+    const outB = b.forward(x);
+    onA.disable();
+    expect(onB.layers().every(([, l]) => !l.disabled)).toBe(true);
+    expect(maxAbsDiff(b.forward(x), outB)).toBe(0);
+    onA.enable();
+    onA.unload();
+    expect(wrappedPaths(a)).toEqual([]);
+    expect(wrappedPaths(b)).toEqual(['transformer.h.0.attn.c_proj', 'transformer.h.0.mlp.c_proj']);
+    expect(maxAbsDiff(b.forward(x), outB)).toBe(0);
+    // The unloaded model takes adapters again; the one still holding them refuses a second set.
+    expect(injectAdapter(a, config).layers()).toHaveLength(2);
+    expect(() => injectAdapter(b, config)).toThrow(/already has bottleneck adapters/);
   });
 });

@@ -1,7 +1,7 @@
-import { describeMethodContract, formatParameterCounts, type CheckResult } from '@leantune/testing';
+import { describeMethodContract, formatParameterCounts, standaloneFiles, type CheckResult } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
-import adapterPlugin, { loadAdapter, saveAdapter } from '../src';
+import adapterPlugin, { AdapterModel, loadAdapter, saveAdapter } from '../src';
 
 const results: CheckResult[] = [];
 
@@ -26,16 +26,12 @@ describeMethodContract({
   trainer: createTrainDriver(),
   // mam_adapter init: the up-projection starts at zero, so the adapter adds nothing.
   identityAtInit: true,
-  // merge() exists only to refuse with a reason (a non-linearity sits between the two
+  // The handle has no merge; its notMergeable says why (a non-linearity sits between the two
   // projections, so the adapter is no linear map to fold into the weights); `leantune merge`
   // turns that into a usage error. Nothing to check here.
   mergeable: false,
   mergeSkipReason: 'a bottleneck adapter cannot merge: its non-linearity is no linear map to fold into the weights',
-  saveLoad: {
-    into: 'base',
-    save: (model, dir) => void saveAdapter(model.module, dir),
-    load: (model, dir) => void loadAdapter(model.module, dir),
-  },
+  saveLoad: standaloneFiles(AdapterModel, saveAdapter, loadAdapter),
   invalidConfigs: [
     { config: { config: 'houlsbi' }, message: /must be one of "houlsby", "pfeiffer", "parallel"/ },
     { config: { reduction_factor: 0 }, message: /must be > 0/ },

@@ -15,9 +15,9 @@ describe('adapter files', () => {
     const ckpt = tempDir('adapter-io-bert');
     writeTinyHfCheckpoint('bert', ckpt, { layers: 1, seed: 5 });
     const a = await loadHfCheckpoint(ckpt, { log: quiet });
-    injectAdapter(a.module, { config: 'houlsby', reduction_factor: 4, non_linearity: 'gelu' }, { arch: 'bert' });
+    const adapters = injectAdapter(a.module, { config: 'houlsby', reduction_factor: 4, non_linearity: 'gelu' }, { arch: 'bert' });
     for (const [p, param] of a.module.namedParameters()) if (p.includes('adapter_')) param.variable.assign(randn(param.shape, p.length));
-    const dir = saveAdapter(a.module, tempDir('adapter-out'), { baseModelNameOrPath: 'tiny-bert' });
+    const dir = saveAdapter(adapters, tempDir('adapter-out'), { baseModelNameOrPath: 'tiny-bert' });
 
     const { tensors, metadata } = loadSafetensors(path.join(dir, ADAPTER_WEIGHTS_NAME));
     expect(metadata).toEqual({ format: 'pt' });
@@ -32,7 +32,11 @@ describe('adapter files', () => {
     expect(json).toMatchObject({ peft_type: 'BOTTLENECK', config: 'houlsby', reduction_factor: 4, non_linearity: 'gelu', base_model_name_or_path: 'tiny-bert', is_parallel: false });
 
     const b = await loadHfCheckpoint(ckpt, { log: quiet });
-    loadAdapter(b.module, dir);
+    const loaded = loadAdapter(b.module, dir);
+    // The handle load returns holds the config read from the folder: the saved handle's.
+    expect(loaded.model).toBe(b.module);
+    expect(loaded.config).toEqual(adapters.config);
+    expect(loaded.layers().map(([p]) => p)).toEqual(adapters.layers().map(([p]) => p));
     const batch = a.encode!(textRecords());
     expect(maxAbsDiff(b.predict!(batch), a.predict!(batch))).toBe(0);
     expect(b.module.getParameter('bert.encoder.layer.0.output.dense.adapter_up.weight').requiresGrad).toBe(false);
@@ -40,8 +44,8 @@ describe('adapter files', () => {
 
   it('a file that does not fit names the tensor and leaves the model as it was', () => {
     const a = gpt2Like(8, 1);
-    injectAdapter(a, { config: 'pfeiffer', reduction_factor: 2 }, { arch: 'gpt2' });
-    const dir = saveAdapter(a, tempDir('adapter-bad'));
+    const adapters = injectAdapter(a, { config: 'pfeiffer', reduction_factor: 2 }, { arch: 'gpt2' });
+    const dir = saveAdapter(adapters, tempDir('adapter-bad'));
     const weights = path.join(dir, ADAPTER_WEIGHTS_NAME);
     const { tensors } = loadSafetensors(weights);
     const key = 'base_model.model.transformer.h.0.mlp.c_proj.adapter_up.weight';

@@ -2,7 +2,8 @@ import { createToolkit, type Toolkit } from '@leantune/core';
 import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
-import adapterPlugin, { AdapterLayer, withAdaptersDisabled } from '../src';
+import { Linear } from '@leantune/tensor';
+import adapterPlugin, { ADAPTER_DEFAULT_TARGETS, AdapterLayer, AdapterModel } from '../src';
 
 describe('@leantune/plugin-adapter through a core Run', () => {
   let toolkit: Toolkit;
@@ -16,8 +17,10 @@ describe('@leantune/plugin-adapter through a core Run', () => {
       id: 'adapter',
       prefix: 'adapter_',
       family: 'adapter',
-      defaultTargets: expect.objectContaining({ bert: ['attention.output.dense', 'output.dense'], gpt2: ['attn.c_proj', 'mlp.c_proj'], tiny: ['dense'] }),
+      defaultTargets: expect.objectContaining({ bert: ['attention.output.dense', 'output.dense'], gpt2: ['attn.c_proj', 'mlp.c_proj'] }),
     });
+    // The test architecture is in no table: the run passes the tiny model's own defaultTargets (['dense']).
+    expect(ADAPTER_DEFAULT_TARGETS).not.toHaveProperty('tiny');
   });
 
   it('wraps tiny "dense", trains only the adapter, lowers the loss, leaks nothing', async () => {
@@ -30,6 +33,10 @@ describe('@leantune/plugin-adapter through a core Run', () => {
       runtime: { seed: 3 },
     });
     const model = await run.loadModel();
+    expect(run.methods.map((m) => [m.id, m.from])).toEqual([['adapter', 'config']]);
+    const adapters = run.methods[0].handle as AdapterModel;
+    expect(adapters).toBeInstanceOf(AdapterModel);
+    expect(adapters.config.target_modules).toEqual(['encoder.dense']);
     expect(model.module.getSubmodule('encoder.dense')).toBeInstanceOf(AdapterLayer);
     expect([...model.module.trainableVariables().keys()]).toEqual([
       'encoder.dense.adapter_down.weight',
@@ -43,7 +50,7 @@ describe('@leantune/plugin-adapter through a core Run', () => {
     expect(model.module.countParameters().trainable).toBe(182);
     const dataset = await run.loadData();
     const batch = model.encode!(dataset.records.slice(0, 8));
-    expect(maxAbsDiff(model.predict!(batch), withAdaptersDisabled(model.module, () => model.predict!(batch)))).toBe(0);
+    expect(maxAbsDiff(model.predict!(batch), adapters.withDisabled(() => model.predict!(batch)))).toBe(0);
 
     const train = dataset.splits!.train;
     const lossBefore = tf.tidy(() => model.loss!(model.encode!(train), false).dataSync()[0]);
@@ -56,6 +63,24 @@ describe('@leantune/plugin-adapter through a core Run', () => {
     expect(Array.from(model.module.getParameter('encoder.dense.base_layer.weight').variable.dataSync())).toEqual(frozen);
     expect(counts.length).toBeGreaterThan(5);
     expect(counts[counts.length - 1]).toBe(counts[2]);
+  });
+
+  it('two runs of one config object share no state', async () => {
+    const config = { model: 'tiny-text', methods: { adapter: { reduction_factor: 4 } }, data: { name: 'tiny-sentiment' }, runtime: { seed: 3 } };
+    const run1 = toolkit.createRun(config);
+    const model1 = await run1.loadModel();
+    const run2 = toolkit.createRun(config);
+    const model2 = await run2.loadModel();
+    const [first, second] = [run1, run2].map((r) => r.methods[0].handle as AdapterModel);
+    expect(first).not.toBe(second);
+    expect(second.model).toBe(model2.module);
+    expect(first.config).toEqual(second.config);
+    expect(config.methods.adapter).not.toHaveProperty('target_modules', ['encoder.dense']);
+    first.unload();
+    expect(model1.module.getSubmodule('encoder.dense')).toBeInstanceOf(Linear);
+    expect(model2.module.getSubmodule('encoder.dense')).toBeInstanceOf(AdapterLayer);
+    expect(second.layers().map(([p]) => p)).toEqual(['encoder.dense']);
+    expect([...model2.module.trainableVariables().keys()]).toEqual(['encoder.dense.adapter_down.weight', 'encoder.dense.adapter_down.bias', 'encoder.dense.adapter_up.weight', 'encoder.dense.adapter_up.bias']);
   });
 
   describe('config validation', () => {
