@@ -1,5 +1,5 @@
 import { createToolkit, type Toolkit } from '@leantune/core';
-import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet } from '@leantune/testing';
+import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet, runsOfOneConfig } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import { Linear } from '@leantune/tensor';
@@ -67,11 +67,7 @@ describe('@leantune/plugin-adapter through a core Run', () => {
 
   it('two runs of one config object share no state', async () => {
     const config = { model: 'tiny-text', methods: { adapter: { reduction_factor: 4 } }, data: { name: 'tiny-sentiment' }, runtime: { seed: 3 } };
-    const run1 = toolkit.createRun(config);
-    const model1 = await run1.loadModel();
-    const run2 = toolkit.createRun(config);
-    const model2 = await run2.loadModel();
-    const [first, second] = [run1, run2].map((r) => r.methods[0].handle as AdapterModel);
+    const [{ model: model1, handle: first }, { model: model2, handle: second }] = await runsOfOneConfig<AdapterModel>(toolkit, config, 'adapter');
     expect(first).not.toBe(second);
     expect(second.model).toBe(model2.module);
     expect(first.config).toEqual(second.config);

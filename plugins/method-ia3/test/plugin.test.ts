@@ -1,5 +1,5 @@
 import { createToolkit, type Toolkit } from '@leantune/core';
-import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet } from '@leantune/testing';
+import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet, runsOfOneConfig } from '@leantune/testing';
 import { Linear, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -75,11 +75,7 @@ describe('@leantune/plugin-ia3 through a core Run', () => {
 
   it('two runs of one config object share no state', async () => {
     const config = { model: 'tiny-text', methods: { ia3: {} }, data: { name: 'tiny-sentiment' }, runtime: { seed: 5 } };
-    const run1 = toolkit.createRun(config);
-    const model1 = await run1.loadModel();
-    const run2 = toolkit.createRun(config);
-    const model2 = await run2.loadModel();
-    const [ia3a, ia3b] = [run1, run2].map((r) => r.methods[0].handle as Ia3Model);
+    const [{ model: model1, handle: ia3a }, { model: model2, handle: ia3b }] = await runsOfOneConfig<Ia3Model>(toolkit, config, 'ia3');
     expect(ia3a).not.toBe(ia3b);
     expect(ia3b.model).toBe(model2.module);
     expect(ia3a.config).toEqual(ia3b.config);

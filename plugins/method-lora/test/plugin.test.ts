@@ -1,5 +1,5 @@
 import { createToolkit, type Toolkit } from '@leantune/core';
-import { maxAbsDiff, quietLog as quiet, tinyDataPlugin, tinyModelPlugin } from '@leantune/testing';
+import { maxAbsDiff, quietLog as quiet, runsOfOneConfig, tinyDataPlugin, tinyModelPlugin } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import { Linear } from '@leantune/tensor';
@@ -79,18 +79,14 @@ describe('@leantune/plugin-lora through a core Run', () => {
 
   it('keeps no state outside its handles: two runs of one config object, two adapters on one LoraModel', async () => {
     const config = { model: 'tiny-text', methods: { lora: { r: 2, lora_alpha: 4 } }, data: { name: 'tiny-sentiment' }, runtime: { seed: 3 } };
-    const run1 = toolkit.createRun(config);
-    const model1 = await run1.loadModel();
-    const lora1 = run1.methods[0].handle as LoraModel;
+    const [{ model: model1, handle: lora1 }] = await runsOfOneConfig<LoraModel>(toolkit, config, 'lora', 1);
     lora1.addAdapter({ r: 3, target_modules: ['dense'] }, { adapterName: 'second' });
     lora1.setAdapter('second');
     expect([lora1.adapterNames(), lora1.activeAdapters()]).toEqual([['default', 'second'], ['second']]);
     expect([...model1.module.trainableVariables().keys()]).toEqual(['encoder.dense.lora_A.second.weight', 'encoder.dense.lora_B.second.weight']);
 
     // Same config object again: a fresh model, a fresh handle, nothing of the first run's adapters.
-    const run2 = toolkit.createRun(config);
-    const model2 = await run2.loadModel();
-    const lora2 = run2.methods[0].handle as LoraModel;
+    const [{ model: model2, handle: lora2 }] = await runsOfOneConfig<LoraModel>(toolkit, config, 'lora', 1);
     expect(lora2).not.toBe(lora1);
     expect(model2.module).not.toBe(model1.module);
     expect([lora2.adapterNames(), lora2.activeAdapters()]).toEqual([['default'], ['default']]);
