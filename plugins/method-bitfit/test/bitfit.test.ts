@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createToolkit, type Toolkit } from '@leantune/core';
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
-import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet, snapshot, tempDir } from '@leantune/testing';
+import { tinyDataPlugin, tinyModelPlugin, maxAbsDiff, quietLog as quiet, runsOfOneConfig, snapshot, tempDir } from '@leantune/testing';
 import { loadSafetensors, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
-import bitfit, { BITFIT_CONFIG_NAME, BITFIT_WEIGHTS_NAME, loadBitfit, saveBitfit, selectBiases, selectionFor } from '../src';
+import bitfit, { BITFIT_CONFIG_NAME, BITFIT_WEIGHTS_NAME, bitfitHandle, loadBitfit, loadBitfitHandle, saveBitfit, selectBiases, type BitfitConfig } from '../src';
 
 describe('@leantune/plugin-bitfit', () => {
   let toolkit: Toolkit;
@@ -34,6 +34,10 @@ describe('@leantune/plugin-bitfit', () => {
     const run = toolkit.createRun({ model: 'tiny-text', methods: { bitfit: {} }, data: { name: 'tiny-sentiment' }, train: { epochs: 8, batchSize: 8, learningRate: 0.2 }, runtime: { seed: 4, backend: 'cpu' } });
     const model = await run.loadModel();
     expect([...model.module.trainableVariables().keys()]).toEqual(['encoder.dense.bias', 'classifier.bias']);
+    // The run's handle holds the selection: its config, and trains() for exactly the selected biases.
+    const handle = run.methods.find((m) => m.id === 'bitfit')!.handle;
+    expect(handle.config).toEqual({ biases: 'all', target_modules: null, exclude_modules: null });
+    expect([...model.module.namedParameters()].filter(([p, param]) => handle.trains(p, param)).map(([p]) => p)).toEqual(['encoder.dense.bias', 'classifier.bias']);
     expect(model.module.countParameters().trainable).toBe(18);
     const weightBefore = Array.from(model.module.getParameter('encoder.dense.weight').variable.dataSync());
     const data = await run.loadData();
@@ -47,8 +51,14 @@ describe('@leantune/plugin-bitfit', () => {
     expect(counts[counts.length - 1]).toBe(counts[2]);
     expect(Array.from(model.module.getParameter('encoder.dense.weight').variable.dataSync())).toEqual(weightBefore);
 
-    const selection = selectionFor(run.config.methods.bitfit)!;
+    const selection = selectBiases(model.module, handle.config as BitfitConfig, model.arch, model.defaultTargets);
+    expect(selection.paths).toEqual(['encoder.dense.bias', 'classifier.bias']);
     const dir = saveBitfit(model.module, tempDir('bitfit-out'), selection);
+    // The handle's save writes the same files.
+    const viaHandle = tempDir('bitfit-handle');
+    handle.save!(viaHandle);
+    expect(fs.readFileSync(path.join(viaHandle, BITFIT_CONFIG_NAME), 'utf8')).toBe(fs.readFileSync(path.join(dir, BITFIT_CONFIG_NAME), 'utf8'));
+    expect(fs.readFileSync(path.join(viaHandle, BITFIT_WEIGHTS_NAME))).toEqual(fs.readFileSync(path.join(dir, BITFIT_WEIGHTS_NAME)));
     const { tensors } = loadSafetensors(path.join(dir, BITFIT_WEIGHTS_NAME));
     expect([...tensors.keys()].sort()).toEqual(['classifier.bias', 'encoder.dense.bias']);
     tf.dispose([...tensors.values()]);
@@ -61,6 +71,37 @@ describe('@leantune/plugin-bitfit', () => {
     expect(maxAbsDiff(other.predict!(batch), model.predict!(batch))).toBeGreaterThan(1e-4);
     expect(loadBitfit(other.module, dir).sort()).toEqual(['classifier.bias', 'encoder.dense.bias']);
     expect(maxAbsDiff(other.predict!(batch), model.predict!(batch))).toBe(0);
+    // The method's load (what `--adapter` uses) gives a handle with the saved config, training what it loaded.
+    const third = await toolkit.createRun({ model: 'tiny-text', methods: {}, runtime: { seed: 4, backend: 'cpu' } }).loadModel();
+    const loaded = await toolkit.methods.get('bitfit')!.load!(third, dir);
+    expect(loaded.config).toEqual(handle.config);
+    expect([...third.module.namedParameters()].filter(([p, param]) => loaded.trains(p, param)).map(([p]) => p).sort()).toEqual(['classifier.bias', 'encoder.dense.bias']);
+    expect(maxAbsDiff(third.predict!(batch), model.predict!(batch))).toBe(0);
+  });
+
+  it('keeps its selection on the handle: two runs of one config object, two handles on one model', async () => {
+    const config = { model: 'tiny-text', methods: { bitfit: { target_modules: ['classifier'] } }, runtime: { seed: 4, backend: 'cpu' } };
+    const [first, second] = await runsOfOneConfig(toolkit, config, 'bitfit');
+    const bias = (r: typeof first) => r.model.module.getParameter('classifier.bias');
+    expect(first.handle).not.toBe(second.handle);
+    expect(first.handle.config).toEqual(second.handle.config);
+    // Selection is by parameter identity: a handle never claims another model's parameter of the same path.
+    expect(first.handle.trains('classifier.bias', bias(first))).toBe(true);
+    expect(first.handle.trains('classifier.bias', bias(second))).toBe(false);
+    expect(second.handle.trains('classifier.bias', bias(second))).toBe(true);
+    expect(config.methods.bitfit).toEqual({ biases: 'all', target_modules: ['classifier'] });
+    // Two selections on one module stay apart, and a loaded handle is a new one.
+    const m = first.model.module;
+    const dense = bitfitHandle(m, selectBiases(m, { target_modules: ['dense'] }));
+    expect(dense.trains('encoder.dense.bias', m.getParameter('encoder.dense.bias'))).toBe(true);
+    expect(dense.trains('classifier.bias', bias(first))).toBe(false);
+    expect(first.handle.trains('encoder.dense.bias', m.getParameter('encoder.dense.bias'))).toBe(false);
+    const dir = tempDir('bitfit-two');
+    dense.save!(dir);
+    const reloaded = loadBitfitHandle(second.model.module, dir);
+    expect(reloaded.config).toEqual({ biases: 'all', target_modules: ['dense'], exclude_modules: null });
+    expect(reloaded.trains('encoder.dense.bias', second.model.module.getParameter('encoder.dense.bias'))).toBe(true);
+    expect(reloaded.trains('classifier.bias', bias(second))).toBe(false);
   });
 
   it('a file that does not fit names the tensor and changes nothing', async () => {

@@ -1,7 +1,7 @@
 import { describeMethodContract, formatParameterCounts, type CheckResult } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
-import bitfitPlugin, { loadBitfit, saveBitfit, selectBiases } from '../src';
+import bitfitPlugin from '../src';
 
 const results: CheckResult[] = [];
 
@@ -30,17 +30,13 @@ describeMethodContract({
   // It adds nothing, so the injected model is the base model.
   identityAtInit: true,
   mergeable: false,
-  mergeSkipReason: 'BitFit has no merge(): it trains the base biases in place, so there is no separate delta to fold',
+  mergeSkipReason: 'BitFit\'s handle has no merge: it trains the base biases in place, so there is no separate delta to fold',
   // Two bias vectors around a frozen random encoder and head learn slowly: in 30 steps the
   // loss only wobbles (0.709 → 0.700 at lr 0.05; at lr 0.2 the "drop" is the recovery from the
   // first steps' overshoot). Over 150 steps it falls steadily, 0.709 → 0.676 per epoch mean.
   loss: { steps: 150, minRelativeDrop: 0.03 },
-  saveLoad: {
-    // The biases file alone restores the trained state onto a model BitFit never touched.
-    into: 'base',
-    save: (model, dir) => void saveBitfit(model.module, dir, selectBiases(model.module, config, model.arch)),
-    load: (model, dir) => void loadBitfit(model.module, dir),
-  },
+  // Save/load: the default, through the run's handle (handle.save, then the method's load onto
+  // a bare base): the biases file alone restores the trained state onto a model BitFit never touched.
   invalidConfigs: [
     { config: { biases: 'some' }, message: /must be one of "all", "paper"/ },
     { config: { target_modules: 'dense', exclude_modules: 3 }, pointer: '/methods/bitfit/exclude_modules' },
