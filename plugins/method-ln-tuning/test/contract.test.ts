@@ -2,7 +2,7 @@ import { describeMethodContract, encodeChars, formatParameterCounts, type CheckR
 import type { Batch, LoadedModel } from '@leantune/core';
 import { Embedding, LayerNorm, Linear, Module, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
-import lnTuningPlugin, { loadLnTuning, saveLnTuning, selectLayerNorms } from '../src';
+import lnTuningPlugin from '../src';
 
 const results: CheckResult[] = [];
 
@@ -82,13 +82,9 @@ describeMethodContract({
   // It adds nothing, so the injected model is the base model.
   identityAtInit: true,
   mergeable: false,
-  mergeSkipReason: 'LN tuning has no merge(): it trains the LayerNorm parameters in place, so there is no separate delta to fold',
-  saveLoad: {
-    // PEFT LN_TUNING files, loaded onto a model LN tuning never touched.
-    into: 'base',
-    save: (model, dir) => void saveLnTuning(model.module, dir, selectLayerNorms(model.module, config)),
-    load: (model, dir) => void loadLnTuning(model.module, dir),
-  },
+  mergeSkipReason: 'LN tuning\'s handle has no merge: it trains the LayerNorm parameters in place, so there is no separate delta to fold',
+  // Save/load: the default, through the run's handle (handle.save, then the method's load onto
+  // a bare base): PEFT LN_TUNING files, loaded onto a model LN tuning never touched.
   invalidConfigs: [
     { config: { modules_to_save: ['classifier'] }, message: /must be null/ },
     { config: { exclude_modules: [''] }, pointer: '/methods/ln-tuning/exclude_modules/0', message: /must NOT have fewer than 1 characters/ },

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createToolkit, definePlugin, type Toolkit } from '@leantune/core';
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
-import { tinyDataPlugin, tinyLoadedModel, maxAbsDiff, quietLog as quiet, snapshot, tempDir } from '@leantune/testing';
+import { tinyDataPlugin, tinyLoadedModel, maxAbsDiff, quietLog as quiet, runsOfOneConfig, snapshot, tempDir } from '@leantune/testing';
 import { LayerNorm, Linear, Sequential, loadSafetensors, saveSafetensors, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
-import lnTuning, { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, loadLnTuning, saveLnTuning, selectLayerNorms, selectionFor } from '../src';
+import lnTuning, { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, lnTuningHandle, loadLnTuning, saveLnTuning, selectLayerNorms, type LnTuningConfig } from '../src';
 
 /** tiny-text with encoder.dense = Sequential(Linear, LayerNorm), so there is a LayerNorm to tune. */
 const tinyLnPlugin = definePlugin({
@@ -50,6 +50,10 @@ describe('@leantune/plugin-ln-tuning', () => {
     const run = toolkit.createRun({ model: 'tiny-ln', methods: { 'ln-tuning': {} }, data: { name: 'tiny-sentiment' }, train: { epochs: 6, batchSize: 8, learningRate: 0.1 }, runtime: { seed: 6 } });
     const model = await run.loadModel();
     expect([...model.module.trainableVariables().keys()]).toEqual(['encoder.dense.1.weight', 'encoder.dense.1.bias']);
+    // The run's handle holds the selection: its config (targets resolved), and trains() for exactly the norm's parameters.
+    const handle = run.methods.find((m) => m.id === 'ln-tuning')!.handle;
+    expect(handle.config).toEqual({ target_modules: ['encoder.dense.1'], exclude_modules: null, modules_to_save: null });
+    expect([...model.module.namedParameters()].filter(([p, param]) => handle.trains(p, param)).map(([p]) => p)).toEqual(['encoder.dense.1.weight', 'encoder.dense.1.bias']);
     expect(model.module.countParameters().trainable).toBe(32);
     const data = await run.loadData();
     const loss = () => tf.tidy(() => model.loss!(model.encode!(data.splits!.train), false).dataSync()[0]);
@@ -60,7 +64,14 @@ describe('@leantune/plugin-ln-tuning', () => {
     expect(loss()).toBeLessThan(before * 0.9);
     expect(counts[counts.length - 1]).toBe(counts[2]);
 
-    const dir = saveLnTuning(model.module, tempDir('ln-out'), selectionFor(run.config.methods['ln-tuning'])!, { baseModelNameOrPath: 'tiny-ln' });
+    const selection = selectLayerNorms(model.module, handle.config as LnTuningConfig);
+    expect(selection.modules).toEqual(['encoder.dense.1']);
+    const dir = saveLnTuning(model.module, tempDir('ln-out'), selection, { baseModelNameOrPath: 'tiny-ln' });
+    // The handle's save writes the same tensors.
+    const viaHandle = tempDir('ln-handle');
+    handle.save!(viaHandle);
+    expect(fs.readFileSync(path.join(viaHandle, ADAPTER_WEIGHTS_NAME))).toEqual(fs.readFileSync(path.join(dir, ADAPTER_WEIGHTS_NAME)));
+    expect(JSON.parse(fs.readFileSync(path.join(viaHandle, ADAPTER_CONFIG_NAME), 'utf8'))).toMatchObject({ peft_type: 'LN_TUNING', target_modules: ['encoder.dense.1'] });
     const { tensors } = loadSafetensors(path.join(dir, ADAPTER_WEIGHTS_NAME));
     expect([...tensors.keys()].sort()).toEqual(['base_model.model.encoder.dense.1.ln_tuning_layers.bias', 'base_model.model.encoder.dense.1.ln_tuning_layers.weight']);
     tf.dispose([...tensors.values()]);
@@ -69,14 +80,39 @@ describe('@leantune/plugin-ln-tuning', () => {
     const other = await toolkit.createRun({ model: 'tiny-ln', methods: { 'ln-tuning': {} }, runtime: { seed: 6 } }).loadModel();
     const batch = model.encode!(data.records.slice(0, 8));
     expect(maxAbsDiff(other.predict!(batch), model.predict!(batch))).toBeGreaterThan(1e-4);
-    loadLnTuning(other.module, dir);
+    expect(loadLnTuning(other.module, dir)).toEqual(selection);
     expect(maxAbsDiff(other.predict!(batch), model.predict!(batch))).toBe(0);
+    // The method's load (what `--adapter` uses) gives a handle with the saved selection.
+    const third = await toolkit.createRun({ model: 'tiny-ln', methods: {}, runtime: { seed: 6 } }).loadModel();
+    const loaded = await toolkit.methods.get('ln-tuning')!.load!(third, dir);
+    expect(loaded.config).toEqual(handle.config);
+    expect([...third.module.namedParameters()].filter(([p, param]) => loaded.trains(p, param)).map(([p]) => p)).toEqual(['encoder.dense.1.weight', 'encoder.dense.1.bias']);
+    expect(maxAbsDiff(third.predict!(batch), model.predict!(batch))).toBe(0);
 
     // A file for another size names the tensor and changes nothing.
     saveSafetensors(path.join(dir, ADAPTER_WEIGHTS_NAME), new Map([['base_model.model.encoder.dense.1.ln_tuning_layers.weight', tf.ones([8])], ['base_model.model.encoder.dense.1.ln_tuning_layers.bias', tf.ones([16])]]));
     const snap = snapshot(other.module);
     expect(() => loadLnTuning(other.module, dir)).toThrow(/tensor "base_model\.model\.encoder\.dense\.1\.ln_tuning_layers\.weight" has shape \[8\], the model needs \[16\]/);
     expect(snapshot(other.module)).toEqual(snap);
+  });
+
+  it('keeps its selection on the handle: two runs of one config object, two handles on one model', async () => {
+    const config = { model: 'tiny-ln', methods: { 'ln-tuning': {} }, runtime: { seed: 6 } };
+    const [first, second] = await runsOfOneConfig(toolkit, config, 'ln-tuning');
+    const gain = (m: typeof first) => m.model.module.getParameter('encoder.dense.1.weight');
+    expect(first.handle).not.toBe(second.handle);
+    expect(first.handle.config).toEqual(second.handle.config);
+    // Selection is by parameter identity: a handle never claims another model's parameter of the same path.
+    expect(first.handle.trains('encoder.dense.1.weight', gain(first))).toBe(true);
+    expect(first.handle.trains('encoder.dense.1.weight', gain(second))).toBe(false);
+    expect(config.methods['ln-tuning']).not.toHaveProperty('target_modules', ['encoder.dense.1']);
+    // A second handle on the same module holds its own selection; one that excludes every norm is refused, and the first is unchanged.
+    const m = first.model.module;
+    const again = lnTuningHandle(m, selectLayerNorms(m, { target_modules: ['dense.1'] }));
+    expect(again.config).toEqual(first.handle.config);
+    expect(again.trains('encoder.dense.1.weight', gain(first))).toBe(true);
+    expect(() => lnTuningHandle(m, selectLayerNorms(m, { exclude_modules: ['dense.1'] }))).toThrow(/found no LayerNorm/);
+    expect(first.handle.trains('encoder.dense.1.weight', gain(first))).toBe(true);
   });
 
   describe('bad config', () => {
