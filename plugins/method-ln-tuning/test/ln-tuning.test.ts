@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createToolkit, definePlugin, type Toolkit } from '@leantune/core';
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
-import { tinyDataPlugin, tinyLoadedModel, maxAbsDiff, quietLog as quiet, runsOfOneConfig, snapshot, tempDir } from '@leantune/testing';
+import { tinyDataPlugin, tinyLoadedModel, maxAbsDiff, quietLog as quiet, pathsTrainedBy, runsOfOneConfig, snapshot, tempDir } from '@leantune/testing';
 import { LayerNorm, Linear, Sequential, loadSafetensors, saveSafetensors, tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import lnTuning, { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, lnTuningHandle, loadLnTuning, saveLnTuning, selectLayerNorms, type LnTuningConfig } from '../src';
@@ -53,7 +53,7 @@ describe('@leantune/plugin-ln-tuning', () => {
     // The run's handle holds the selection: its config (targets resolved), and trains() for exactly the norm's parameters.
     const handle = run.methods.find((m) => m.id === 'ln-tuning')!.handle;
     expect(handle.config).toEqual({ target_modules: ['encoder.dense.1'], exclude_modules: null, modules_to_save: null });
-    expect([...model.module.namedParameters()].filter(([p, param]) => handle.trains(p, param)).map(([p]) => p)).toEqual(['encoder.dense.1.weight', 'encoder.dense.1.bias']);
+    expect(pathsTrainedBy(handle, model.module)).toEqual(['encoder.dense.1.weight', 'encoder.dense.1.bias']);
     expect(model.module.countParameters().trainable).toBe(32);
     const data = await run.loadData();
     const loss = () => tf.tidy(() => model.loss!(model.encode!(data.splits!.train), false).dataSync()[0]);
@@ -86,7 +86,7 @@ describe('@leantune/plugin-ln-tuning', () => {
     const third = await toolkit.createRun({ model: 'tiny-ln', methods: {}, runtime: { seed: 6 } }).loadModel();
     const loaded = await toolkit.methods.get('ln-tuning')!.load!(third, dir);
     expect(loaded.config).toEqual(handle.config);
-    expect([...third.module.namedParameters()].filter(([p, param]) => loaded.trains(p, param)).map(([p]) => p)).toEqual(['encoder.dense.1.weight', 'encoder.dense.1.bias']);
+    expect(pathsTrainedBy(loaded, third.module)).toEqual(['encoder.dense.1.weight', 'encoder.dense.1.bias']);
     expect(maxAbsDiff(third.predict!(batch), model.predict!(batch))).toBe(0);
 
     // A file for another size names the tensor and changes nothing.
