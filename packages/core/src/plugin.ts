@@ -3,6 +3,10 @@ import type { DatasetLoader, DatasetStage, ModelLoader } from './extensions';
 import type { JSONSchema, MethodDefinition } from './methods';
 import type { Logger } from './types';
 import type { Run } from './run';
+import type { CommandDefinition } from './commands';
+
+// Plugin commands are part of the plugin API: exported with it.
+export * from './commands';
 
 export interface PluginMeta {
   /** Package name, e.g. '@leantune/plugin-lora'. */
@@ -21,6 +25,8 @@ export interface PluginContext<O = Record<string, unknown>> {
   models: { register(loader: ModelLoader): void };
   datasets: { register(loader: DatasetLoader): void };
   stages: { register<SO>(stage: DatasetStage<SO>): void };
+  /** CLI subcommands (`leantune data pack`): name, description, arguments and options as data, and run(args, io). */
+  commands: { register(def: CommandDefinition): void };
   /** Toolkit hooks: `run` is called for every new Run, to tap its hooks directly. */
   hooks: { run: SyncHook<[Run]> };
   log: Logger;
