@@ -35,14 +35,29 @@ describe('trainIncrement', () => {
 
   it('an increment as a LoRA adapter trains only that adapter; earlier ones stay active and frozen', async () => {
     const model = mlpModel(7);
-    expect(addIncrementAdapter(model.module, 'task1', { r: 2, target_modules: ['fc1', 'head'] })).toEqual(['task1']);
-    const active = addIncrementAdapter(model.module, 'task2', { r: 2, target_modules: ['fc1', 'head'] });
-    expect(active).toEqual(['task1', 'task2']);
+    const config = { r: 2, target_modules: ['fc1', 'head'] };
+    const first = addIncrementAdapter(undefined, model.module, 'task1', config);
+    expect(first.active).toEqual(['task1']);
+    // Later increments add to the handle the first one returned: the adapters live on it, not at module scope.
+    const second = addIncrementAdapter(first.lora, model.module, 'task2', config);
+    expect(second.lora).toBe(first.lora);
+    expect(second.active).toEqual(['task1', 'task2']);
+    expect(second.lora.activeAdapters()).toEqual(['task1', 'task2']);
     const trainable = [...model.module.trainableVariables().keys()].sort();
     expect(trainable).toEqual(['fc1.lora_A.task2.weight', 'fc1.lora_B.task2.weight', 'head.lora_A.task2.weight', 'head.lora_B.task2.weight']);
-    const report = await trainIncrement({ model, newTrain: taskB(), adapter: { name: 'task3', config: { r: 2, target_modules: ['fc1', 'head'] }, stack: false }, train: { ...train, epochs: 1 } });
+    const report = await trainIncrement({ model, newTrain: taskB(), adapter: { name: 'task3', config, stack: false, lora: second.lora }, train: { ...train, epochs: 1 } });
     expect(report.activeAdapters).toEqual(['task3']);
+    expect(report.lora).toBe(first.lora);
+    expect([report.lora!.adapterNames(), report.lora!.activeAdapters()]).toEqual([['task1', 'task2', 'task3'], ['task3']]);
     expect(report.trainableParameters).toBe(2 * 2 + 16 * 2 + 16 * 2 + 4 * 2);
+    // The same config object on another model starts a handle of its own; a handle is bound to its model.
+    const other = mlpModel(8);
+    expect(() => addIncrementAdapter(first.lora, other.module, 'task1', config)).toThrow(/the LoRA handle belongs to another model/);
+    const fresh = addIncrementAdapter(undefined, other.module, 'task1', config);
+    expect(fresh.lora).not.toBe(first.lora);
+    expect(fresh.lora.adapterNames()).toEqual(['task1']);
+    expect(config).toEqual({ r: 2, target_modules: ['fc1', 'head'] });
+    expect(() => addIncrementAdapter(first.lora, model.module, 'task2', config)).toThrow(/LoRA adapter "task2" already exists on this model/);
   });
 });
 
