@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { CORE_VERSION, ConfigError, checkModelKnown, checkSchedule } from '@leantune/core';
+import { CORE_VERSION, ConfigError, checkModelKnown } from '@leantune/core';
+import { checkSchedule, trainConfigOf } from '@leantune/train';
 import { datasetSplits } from '@leantune/runner';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
 import { runCompare, runReport } from './commands/compare';
-import { dataCommand } from './commands/data-commands';
 import { modelCommands } from './commands/model-commands';
 import { runTrain } from './commands/train';
 import { EXIT, reportError } from './exit';
+import { addPluginCommands } from './plugin-commands';
 import { DEFAULT_CONFIG, fromConfig, fromInstalled } from './toolkit-from-args';
 
 export interface CliIO {
@@ -53,7 +54,8 @@ export const CLI_VERSION: string = JSON.parse(readFileSync(join(__dirname, '..',
 
 const configOption = () => new Option('-c, --config <file>', 'run config (.json, .js, .cjs, .mjs)');
 
-function buildProgram(io: CliIO): Command {
+/** The built-in commands, and the groups (`data`) that plugins' commands go under. */
+function buildProgram(io: CliIO): { program: Command; groups: Command[] } {
   const program = new Command('leantune')
     .description('Parameter-efficient fine-tuning and dataset strategies, as plugins.')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
@@ -70,9 +72,9 @@ function buildProgram(io: CliIO): Command {
       const { toolkit, config, source, configDir } = await fromConfig(opts.config);
       await checkModelKnown(toolkit, config.model, configDir, source);
       // Warmup is bounded by the run's length, which needs the training records' count: load the data (no model) to check it.
-      if (config.data && config.train.schedule.warmupSteps > 0) {
+      if (config.data && trainConfigOf(config).schedule.warmupSteps > 0) {
         const dataset = await toolkit.createRun(structuredClone(config), { configDir }).loadData();
-        checkSchedule(config.train, datasetSplits(dataset).train?.length ?? dataset.records.length, source.file);
+        checkSchedule(trainConfigOf(config), datasetSplits(dataset).train?.length ?? dataset.records.length, source.file);
       }
       io.out(`${source.file}: valid. Plugins: ${toolkit.plugins.map((p) => p.plugin.meta.name).join(', ') || 'none'}; methods: ${Object.keys(config.methods).join(', ') || 'none'}; model: ${config.model.name}.\n`);
     });
@@ -141,18 +143,22 @@ function buildProgram(io: CliIO): Command {
       await runReport(experiment, opts, io);
     });
 
-  for (const cmd of [...modelCommands(io), dataCommand(io)]) {
+  // Filled by plugins' commands (data-compress: pack, unpack; data-monitor: drift), see plugin-commands.ts.
+  const groups = [new Command('data').description('Dataset commands that data plugins add.')];
+  for (const cmd of [...modelCommands(io), ...groups]) {
     program.addCommand(cmd.configureOutput({ writeOut: io.out, writeErr: io.err }).exitOverride());
   }
-  return program;
+  return { program, groups };
 }
 
 /** Parses argv and runs one command; resolves to the exit code (0 ok, 1 run failure, 2 usage/config). */
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
-  const program = buildProgram(io);
+  const { program, groups } = buildProgram(io);
   try {
+    // Plugins' commands (from the installed plugins, and the -c config's) join the program unless a built-in command was asked for.
+    const plugins = await addPluginCommands(program, groups, argv, io);
     await program.parseAsync(argv);
-    return EXIT.OK;
+    return plugins.code ?? EXIT.OK;
   } catch (err) {
     if (err instanceof CommanderError) {
       const benign = ['commander.helpDisplayed', 'commander.help', 'commander.version'].includes(err.code);

@@ -10,6 +10,12 @@ interface Loader<S, T> {
   description?: string;
   test(spec: S): boolean;
   load(spec: S, ctx: RunContext): Promise<T>;
+  /**
+   * JSON Schema of the spec's options (every key but `name`; a dataset's `stages` too),
+   * checked in the second validation pass when this loader answers the spec, defaults filled.
+   * Declare `additionalProperties: false` so a misspelt option is an error, not ignored.
+   */
+  optionsSchema?: JSONSchema;
 }
 
 export interface ModelLoader extends Loader<ModelSpec, LoadedModel> {

@@ -53,7 +53,8 @@ export async function loadConfig(
   });
   let config: ResolvedConfig;
   try {
-    config = toolkit.resolveConfig(source.data, source);
+    // The envelope passed above, before any plugin was imported: only the second pass is left.
+    config = toolkit.resolveConfig(source.data, source, { envelopeChecked: true });
   } catch (err) {
     // An unknown method or stage that an installed plugin provides: say which one to enable.
     throw await withEnableHints(err, source.data, toolkit, fromDir);

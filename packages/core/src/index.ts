@@ -16,7 +16,6 @@ export * from './version';
 export * from './config/schema';
 export * from './config/load';
 export * from './config/validate';
-export * from './config/schedule-check';
 export * from './truncation';
 export * from './structure-edits';
 export * from './fs-atomic';

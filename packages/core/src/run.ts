@@ -3,7 +3,7 @@ import type { Toolkit } from './toolkit';
 import type { MethodContext, RunContext } from './context';
 import { ConfigError, RunError, errorMessage, pluginFrames } from './errors';
 import { STAGE, createRunHooks, type RunHooks } from './hooks';
-import { missingPoints, type MethodHandle, type RegisteredMethod } from './methods';
+import { missingPoints, type JSONSchema, type MethodHandle, type RegisteredMethod } from './methods';
 import { unknownModelError } from './providers';
 import { applyStructureEdits } from './structure-edits';
 import { didYouMean } from './suggest';
@@ -21,6 +21,10 @@ export interface AppliedMethod {
 /** Runs the training loop of a prepared run; @leantune/train provides the standard one. */
 export interface TrainDriver {
   fit(run: Run, model: LoadedModel, dataset: Dataset): Promise<Metrics>;
+  /** JSON Schema of the config's `train` section: the trainer registers its own, applied in the second pass. */
+  configSchema?: JSONSchema;
+  /** Checks a resolved `train` section before anything runs (e.g. an impossible schedule); `file` prefixes messages. */
+  checkConfig?(train: Record<string, unknown>, file?: string): void;
 }
 
 /** Class names a dataset declares, or else the distinct labels of its records, sorted. */
@@ -154,7 +158,7 @@ export class Run {
       this.adopt(id, method, handle, 'config');
     }
     // Checked with the model, before any run folder exists: a model that cannot checkpoint fails here.
-    if (this.config.train.gradientCheckpointing && setGradientCheckpointing(loaded.module, true) === 0) {
+    if ((this.config.train as { gradientCheckpointing?: boolean }).gradientCheckpointing && setGradientCheckpointing(loaded.module, true) === 0) {
       throw new ConfigError(`/train/gradientCheckpointing: model "${loaded.name}" has no block stack to checkpoint (its layers are not in a BlockStack); set it to false`);
     }
     const trainable = this.hooks.selectTrainable.call(this.initialTrainable(loaded), loaded.module, this.context);

@@ -1,9 +1,9 @@
 import semver from 'semver';
 import { SyncHook } from 'tapable';
-import { checkSchedule } from './config/schedule-check';
 import { ConfigError, LeantuneError, PluginError, errorMessage, pluginFrames } from './errors';
 import { DatasetLoaderRegistry, ModelLoaderRegistry, StageRegistry } from './extensions';
 import { MethodRegistry, type JSONSchema } from './methods';
+import { CommandRegistry } from './commands';
 import type { Plugin, PluginContext } from './plugin';
 import { Run, type TrainDriver } from './run';
 import type { Artifacts, LoadedModel, Logger, Metrics } from './types';
@@ -54,6 +54,8 @@ export class Toolkit {
   readonly models = new ModelLoaderRegistry();
   readonly datasets = new DatasetLoaderRegistry();
   readonly stages = new StageRegistry();
+  /** CLI subcommands plugins add (`ctx.commands.register`). */
+  readonly commands = new CommandRegistry();
   readonly plugins: Array<{ plugin: Plugin<any>; options: Record<string, unknown> }> = [];
   readonly validator = new SchemaValidator();
   readonly log: Logger;
@@ -147,6 +149,7 @@ export class Toolkit {
       models: { register: (loader) => this.models.register(loader, name) },
       datasets: { register: (loader) => this.datasets.register(loader, name) },
       stages: { register: (stage) => this.stages.register(stage, name) },
+      commands: { register: (def) => this.commands.register(def, name) },
       hooks: this.hooks,
       log: this.log,
     };
@@ -168,21 +171,59 @@ export class Toolkit {
     const stages: Record<string, JSONSchema> = {};
     for (const s of this.stages.list()) stages[s.name] = s.optionsSchema ?? { type: 'object' };
     schema.properties.data.properties.stages = { type: 'object', properties: stages, additionalProperties: false, default: {} };
+    // The trainer's own schema for `train`; without a trainer the section stays an opaque object.
+    if (this.trainer?.configSchema) schema.properties.train = { default: {}, ...this.trainer.configSchema };
     return schema;
   }
 
-  /** Both validation passes on a config object; fills defaults in place and returns it typed. */
-  resolveConfig(data: unknown, source?: ConfigSource): ResolvedConfig {
-    this.validator.assert(envelopeSchema(), data, source);
+  /** Config objects this toolkit has resolved: a run of one is not validated again. */
+  private readonly resolvedConfigs = new WeakSet<object>();
+
+  /**
+   * Both validation passes on a config object, once: the envelope (skipped when the caller
+   * already checked it, as loadConfig does before importing plugins), then the registered
+   * schemas (methods, stages, the trainer's `train`), then the model and dataset loaders'
+   * option schemas. Fills defaults in place and returns it typed; a config this toolkit
+   * resolved before is returned as it is.
+   */
+  resolveConfig(data: unknown, source?: ConfigSource, options: { envelopeChecked?: boolean } = {}): ResolvedConfig {
+    if (data && typeof data === 'object' && this.resolvedConfigs.has(data)) return data as ResolvedConfig;
+    if (!options.envelopeChecked) this.validator.assert(envelopeSchema(), data, source);
     // Every enabled stage runs; an empty options object lets its schema defaults apply.
     const stages = (data as { data?: { stages?: Record<string, unknown> } }).data?.stages;
     if (stages) for (const stage of this.stages.list()) stages[stage.name] ??= {};
     this.validator.assert(this.combinedSchema(), data, source);
     const config = data as ResolvedConfig & { model: string | ResolvedConfig['model'] };
     if (typeof config.model === 'string') config.model = { name: config.model };
+    this.checkLoaderOptions(config as ResolvedConfig, source);
     // Without the data only maxSteps bounds the run here; the trainer checks again once the data is loaded.
-    checkSchedule(config.train, undefined, source?.file);
+    this.trainer?.checkConfig?.(config.train, source?.file);
+    this.resolvedConfigs.add(config);
     return config as ResolvedConfig;
+  }
+
+  /**
+   * The options of `model` and `data` against the schema of the loader that will answer them
+   * (the first whose test accepts the spec, as the bail hook will ask), `name` excepted.
+   */
+  private checkLoaderOptions(config: ResolvedConfig, source?: ConfigSource): void {
+    const check = (spec: { name: string } | undefined, loaders: Array<{ name: string; plugin: string; test(spec: any): boolean; optionsSchema?: JSONSchema }>, pointer: string, what: string) => {
+      if (!spec) return;
+      const loader = loaders.find((l) => {
+        try {
+          return l.test(spec);
+        } catch {
+          return false;
+        }
+      });
+      if (!loader?.optionsSchema) return;
+      const schema = loader.optionsSchema as { properties?: Record<string, unknown> };
+      const own = pointer === '/data' ? { name: { type: 'string' }, stages: { type: 'object' } } : { name: { type: 'string' } };
+      const withName = { ...loader.optionsSchema, properties: { ...own, ...schema.properties } };
+      this.validator.assert(withName, spec, source, pointer, `${what} options for loader "${loader.name}" (${loader.plugin})`);
+    };
+    check(config.model, this.models.list(), '/model', 'Model');
+    check(config.data, this.datasets.list(), '/data', 'Dataset');
   }
 
   /** A fresh run whose hooks are tapped by every registered extension. */

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, createToolkit, definePlugin, loadConfigFile, parseJsonConfig, SchemaValidator, envelopeSchema } from '@leantune/core';
+import { ConfigError, createToolkit, definePlugin, loadConfig, loadConfigFile, parseJsonConfig, SchemaValidator, envelopeSchema, type TrainDriver } from '@leantune/core';
 
 const dir = mkdtempSync(join(tmpdir(), 'lt-config-'));
 const write = (name: string, text: string) => {
@@ -73,7 +73,6 @@ describe('config files', () => {
     expect(message.split('\n')).toEqual([
       `Config is invalid (${file}):`,
       `${file}:3:3: /trian: unknown key "trian". Allowed keys: $schema, name, description, plugins, model, methods, trainable, data, train, runtime, edit, compare, output. Did you mean "train"?`,
-      `${file}:5:24: /train/epochs: must be integer (got string "3")`,
       `${file}:4:27: /runtime/backend: must be one of "auto", "tfjs-node-gpu", "tfjs-node", "native", "wasm", "cpu" (got "wasn"). Did you mean "wasm"?`,
     ]);
   });
@@ -103,12 +102,56 @@ describe('config files', () => {
     expect(message).toContain('/data/stages/dedup: unknown key "dedup". Allowed keys: clean.');
   });
 
+  it('second pass: the trainer registers the schema of "train" (its errors and defaults are its own)', async () => {
+    const trainer: TrainDriver = {
+      fit: async () => ({}),
+      configSchema: { type: 'object', additionalProperties: false, properties: { epochs: { type: 'integer', minimum: 1, default: 2 } } },
+    };
+    const file = write('train.json', '{\n  "model": "tiny-text",\n  "train": { "epochs": "3" }\n}');
+    await expect(loadConfig(file, { trainer })).rejects.toThrow(`${file}:3:24: /train/epochs: must be integer (got string "3")`);
+    const tk = await createToolkit({ trainer });
+    expect(tk.resolveConfig({ model: 'tiny-text' }).train).toEqual({ epochs: 2 });
+    // Without a trainer the section is the trainer's business: kept as written, nothing filled in.
+    expect((await createToolkit()).resolveConfig({ model: 'tiny-text', train: { anything: 1 } }).train).toEqual({ anything: 1 });
+  });
+
+  it('validates a config once: a run of a resolved config does not validate it again', async () => {
+    const tk = await createToolkit({ plugins: [loraLike] });
+    const config = tk.resolveConfig({ model: 'tiny-text', methods: { lora: {} } });
+    const combined = jest.spyOn(tk, 'combinedSchema');
+    expect(tk.resolveConfig(config)).toBe(config);
+    tk.createRun(config);
+    expect(combined).not.toHaveBeenCalled();
+    tk.createRun({ model: 'tiny-text' });
+    expect(combined).toHaveBeenCalledTimes(1);
+  });
+
+  it("second pass: a model loader's optionsSchema checks the model spec, pointing into /model", async () => {
+    const loader = definePlugin({
+      meta: { name: 'schema-loader', version: '1.0.0', core: '^0.1.0' },
+      apply(ctx) {
+        ctx.models.register({
+          name: 'strict',
+          test: (spec) => spec.name === 'strict',
+          load: async () => {
+            throw new Error('not loaded in this test');
+          },
+          optionsSchema: { type: 'object', additionalProperties: false, properties: { maxLength: { type: 'integer', minimum: 1, default: 128 } } },
+        });
+      },
+    });
+    const tk = await createToolkit({ plugins: [loader] });
+    expect(tk.resolveConfig({ model: { name: 'strict' } }).model).toEqual({ name: 'strict', maxLength: 128 });
+    expect(() => tk.resolveConfig({ model: { name: 'strict', maxLenght: 64 } })).toThrow(/Model options for loader "strict" \(schema-loader\) is invalid:\n\/model\/maxLenght: unknown key "maxLenght"\. Allowed keys: name, maxLength\. Did you mean "maxLength"\?/);
+    // A spec the loader does not answer is not its business.
+    expect(tk.resolveConfig({ model: { name: 'other', maxLenght: 64 } }).model).toEqual({ name: 'other', maxLenght: 64 });
+  });
+
   it('applies defaults from the envelope and from method schemas', async () => {
     const tk = await createToolkit({ plugins: [loraLike] });
     const config = tk.resolveConfig({ model: 'tiny-text', methods: { lora: {} } });
     expect(config.model).toEqual({ name: 'tiny-text' });
     expect(config.methods.lora).toEqual({ r: 8, init: 'default' });
-    expect(config.train).toMatchObject({ epochs: 1, batchSize: 16, optimizer: 'adamw', schedule: { type: 'constant', warmupSteps: 0 } });
     expect(config.runtime).toEqual({ backend: 'auto', seed: 42 });
     expect(config.output).toEqual({ dir: 'runs' });
   });

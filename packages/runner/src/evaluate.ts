@@ -1,6 +1,6 @@
 import { ConfigError, type DataRecord, type Metrics } from '@leantune/core';
 import { overlapWithTraining, recordsOfSplit } from './split-record';
-import { classificationReport, evaluateLoss, perClassScores, type ClassScores } from '@leantune/train';
+import { classificationReport, trainConfigOf, evaluateLoss, perClassScores, type ClassScores } from '@leantune/train';
 import type { TrainedModel } from './restore';
 
 export interface EvalReport {
@@ -66,7 +66,7 @@ function stageSplit(dataset: { name: string; records: DataRecord[]; splits?: Rec
 export async function evaluateTrained(trained: TrainedModel, options: { split?: string; batchSize?: number } = {}): Promise<EvalReport> {
   const { split, records, dataset, source } = await splitRecords(trained, options.split);
   if (!records.length) throw new ConfigError(`The "${split}" split of dataset "${dataset}" is empty.`);
-  const batchSize = options.batchSize ?? trained.config.train.batchSize;
+  const batchSize = options.batchSize ?? trainConfigOf(trained.config).batchSize;
   const model = trained.model;
   const base: Omit<EvalReport, 'metrics'> = { origin: trained.origin, dataset, split, count: records.length, source };
   if (trained.split) {

@@ -3,10 +3,8 @@ import { join } from 'node:path';
 import {
   ConfigError,
   RunError,
-  checkSchedule,
   errorMessage,
   formatTruncation,
-  plannedSteps,
   type LoadedConfig,
   type Metrics,
   type ResolvedConfig,
@@ -21,7 +19,7 @@ import {
   runFolderPath,
   saveRunFolder,
 } from './run-folder';
-import { TRAIN_REPORT, createTrainDriver, type FitResult, type TrainReport } from '@leantune/train';
+import { TRAIN_REPORT, checkSchedule, createTrainDriver, plannedSteps, trainConfigOf, type FitResult, type TrainReport } from '@leantune/train';
 import { summarize, type RunSummary } from './run-summary';
 
 /** What training reports as it goes: for progress bars, JSON lines and the metrics history. */
@@ -97,7 +95,7 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   // The documented order: the base model, the data stages (ENCODE sees the model), then the methods.
   await run.prepare();
   // An impossible schedule fails here, before anything is written.
-  checkSchedule(run.config.train, trainRecordCount(run));
+  checkSchedule(trainConfigOf(run.config), trainRecordCount(run));
   const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir ?? loaded.configDir));
   // A resumed run continues in its folder: reporters (tracking plugins) write there again.
   run.context.runDir = dir;
@@ -121,7 +119,7 @@ async function trainInFolder(run: Run, dir: string, resumed: { checkpoints: stri
   };
   let totalSteps = 0;
   run.hooks.beforeTrain.tapPromise('leantune-cli', async (state) => {
-    totalSteps = plannedSteps(run.config.train, trainRecordCount(run)).total;
+    totalSteps = plannedSteps(trainConfigOf(run.config), trainRecordCount(run)).total;
     emit({ type: 'start', dir, step: state.step, totalSteps, resumed: !!resumed });
   });
   run.hooks.afterStep.tap('leantune-cli', (logs) => {

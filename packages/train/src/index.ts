@@ -47,3 +47,4 @@ export type {
 } from './trainer/types';
 export { classificationReport, createTrainDriver, evaluateClassifier, evaluateLoss, TRAIN_REPORT, type TrainDriverOptions, type TrainReport } from './run-driver';
 export { checkActivationsFit, checkMemoryFits, parameterStateBytes, probeBytesPerSample, PROBE_MIN_PARAMETERS, WASM_HEAP_BYTES } from './memory-check';
+export * from './config';

@@ -1,4 +1,5 @@
-import { RunError, checkSchedule, type Batch, type DataRecord, type LoadedModel, type Metrics, type Run, type TrainDriver, type TrainState as CoreTrainState } from '@leantune/core';
+import { checkSchedule, trainConfigOf, trainConfigSchema, type TrainConfig } from './config';
+import { RunError, type Batch, type DataRecord, type LoadedModel, type Metrics, type Run, type TrainDriver, type TrainState as CoreTrainState } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import type { IndexedDataset } from './data';
 import { checkActivationsFit, checkMemoryFits } from './memory-check';
@@ -92,9 +93,12 @@ export function isEvaluationOnlyRun(run: Run): boolean {
  */
 export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver {
   return {
+    // The `train` section is this trainer's: it registers the schema and checks the schedule.
+    configSchema: trainConfigSchema,
+    checkConfig: (train, file) => checkSchedule(train as unknown as TrainConfig, undefined, file),
     async fit(run: Run, model: LoadedModel, dataset) {
       requireTrainable(model);
-      const cfg = run.config.train;
+      const cfg = trainConfigOf(run.config);
       const train = dataset.splits?.train ?? dataset.records;
       const validation = dataset.splits?.validation;
       if (model.module.trainableVariables().size === 0 && isEvaluationOnlyRun(run)) {

@@ -54,7 +54,8 @@ async function trainWithAugment(seed: number) {
     },
   };
   const seen: Array<{ id: string; x: number[] }> = [];
-  const toolkit = await createToolkit({ plugins: [toyPlugin], log: quiet });
+  // The trainer registers the schema of `train`, so the toolkit fills its defaults.
+  const toolkit = await createToolkit({ plugins: [toyPlugin], log: quiet, trainer: createTrainDriver() });
   const run = toolkit.createRun({ model: 'toy', trainable: ['.*'], train: { epochs: 2, batchSize: 4 }, runtime: { seed } });
   const model = toyModel(seen);
   model.module.unfreeze();

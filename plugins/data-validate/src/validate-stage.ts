@@ -102,7 +102,8 @@ export const validateStage: DatasetStage<ValidateOptions> = {
     if (leaks.length > 0 && leakage.action === 'report') {
       ctx.log.warn(`validate: ${leaks.length} validation/test record(s) repeat a record of an earlier split (${JSON.stringify(countLeaks(leaks))}); set leakage.action: 'drop' to remove them`);
     }
-    const earlyStopping = ctx.config?.train?.earlyStopping;
+    // The trainer's section (its schema is the trainer's): read only the early-stopping monitor.
+    const earlyStopping = (ctx.config?.train as { earlyStopping?: { metric: string; mode: 'min' | 'max'; patience: number } } | undefined)?.earlyStopping;
     const validationSize = out.splits.validation?.length ?? 0;
     if (earlyStopping && validationSize === 0) {
       throw new Error(`Stage "validate": train.earlyStopping monitors "${earlyStopping.metric}" on the validation split, which is empty; set data.stages.validate.validation above 0 or remove train.earlyStopping`);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { definePlugin, type ModelSpec } from '@leantune/core';
 import { loadHfCheckpoint, SUPPORTED_MODEL_TYPES } from './loader';
+import { pullCommand } from './pull-command';
 
 const PLUGIN_NAME = '@leantune/plugin-hf';
 
@@ -27,6 +28,17 @@ export default definePlugin({
       description: `Hugging Face checkpoint folder (config.json + model.safetensors); model_type ${SUPPORTED_MODEL_TYPES.join(', ')}`,
       models: ['hf'],
       test: (spec) => checkpointDir(spec) !== undefined,
+      // Checked in the config's second validation pass, before anything loads.
+      optionsSchema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          path: { type: 'string', minLength: 1, description: 'the checkpoint folder (with name "hf"), relative to the config file' },
+          labels: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, description: 'class names of a new classification head (default: the dataset\'s)' },
+          promptTemplate: { type: 'string', description: 'CLIP zero-shot prompt; "{}" stands for the label' },
+          maxLength: { type: 'integer', minimum: 1, description: 'tokens kept per text' },
+        },
+      },
       load: async (spec, run) => {
         const dir = checkpointDir(spec);
         if (!dir) throw new Error(`model "${spec.name}": give the checkpoint folder as { "name": "hf", "path": "<folder>" }`);
@@ -44,5 +56,6 @@ export default definePlugin({
         });
       },
     });
+    ctx.commands.register(pullCommand);
   },
 });

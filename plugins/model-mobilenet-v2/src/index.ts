@@ -24,6 +24,8 @@ export default definePlugin({
       models: [MODEL_NAME],
       description: `MobileNetV2 (224×224×3, ~2.6M parameters, nsfwjs weights); spec options: ${Object.keys(MobileNetV2SpecSchema.properties as object).filter((k) => k !== 'name').join(', ')}`,
       test: (spec) => spec.name === MODEL_NAME,
+      // Checked in the config's second validation pass, before anything loads.
+      optionsSchema: MobileNetV2SpecSchema,
       load: (spec, runCtx) => loadMobileNetV2(spec, runCtx),
     });
   },

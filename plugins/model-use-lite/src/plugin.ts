@@ -44,6 +44,8 @@ export const useLitePlugin = definePlugin({
       description: `Universal Sentence Encoder lite (options: ${Object.keys(useLiteSpecSchema.properties).join(', ')})`,
       models: [USE_LITE_ARCH],
       test: (spec) => spec.name === USE_LITE_ARCH,
+      // Checked in the config's second validation pass, before anything loads.
+      optionsSchema: useLiteSpecSchema,
       load: (spec, runCtx) => loadUseLiteModel(spec, runCtx),
     });
   },

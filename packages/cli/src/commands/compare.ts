@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, didYouMean, type CompareEntry } from '@leantune/core';
 import { ExperimentError, ExperimentStore, runComparison, storeFileIn, terminalProgress, writeReport, type PlannedArm } from '@leantune/experiments';
+import { Interrupted } from '../exit';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';
 
@@ -78,7 +79,7 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
       }),
     }));
     io.out(`${text}\n\nExperiment ${experiment.name} (${result.completed} runs completed now, ${result.skipped} before, ${result.failed} failed). Report: leantune report ${experiment.name} --store ${storeFileIn(dir)}\n`);
-    if (result.interrupted) io.err(`compare: interrupted; continue with: leantune compare -c ${source.file} --resume ${experiment.name}\n`);
+    if (result.interrupted) throw new Interrupted(`compare interrupted; continue with: leantune compare -c ${source.file} --resume ${experiment.name}`);
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }

@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { ConfigError, RunError, errorMessage } from '@leantune/core';
+import { ConfigError } from '@leantune/core';
 import { evaluateTrained, formatEvalReport } from '@leantune/runner';
 import { generateText } from '@leantune/runner';
 import { formatModel, inspectModel } from '@leantune/runner';
@@ -132,41 +132,5 @@ export function modelCommands(io: CliIO): Command[] {
       io.out(opts.json ? `${JSON.stringify(d, null, 2)}\n` : formatModel(d, opts.depth));
     });
 
-  const pullCmd = new Command('pull')
-    .description('Download a Hugging Face checkpoint (config.json, model.safetensors, tokenizer) into a folder.')
-    .argument('<repo>', 'Hub repository id, e.g. gpt2 or openai/clip-vit-base-patch32')
-    .option('-o, --out <dir>', 'target folder (default models/<repo>)')
-    .option('--revision <rev>', 'branch, tag or commit')
-    .addHelpText('after', '\nExample:\n  leantune pull prajjwal1/bert-tiny -o models/bert-tiny')
-    .action(async (repo: string, opts: { out?: string; revision?: string }) => {
-      const dir = resolve(io.cwd, opts.out ?? join('models', repo));
-      const result = await pullCheckpoint(repo, dir, opts.revision);
-      io.out(`${JSON.stringify(result)}\n`);
-    });
-
-  return [evalCmd, predictCmd, generateCmd, mergeCmd, inspectCmd, pullCmd];
+  return [evalCmd, predictCmd, generateCmd, mergeCmd, inspectCmd];
 }
-
-interface HubModule {
-  pullFromHub(repo: string, dir: string, options?: { revision?: string }): Promise<{ dir: string; files: string[] }>;
-}
-
-/** plugins/model-hf's pullFromHub, loaded when needed (the CLI does not depend on that plugin). */
-export async function pullCheckpoint(repo: string, dir: string, revision?: string): Promise<{ dir: string; files: string[] }> {
-  let hub: HubModule;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    hub = require('@leantune/plugin-hf') as HubModule;
-  } catch (err) {
-    throw new ConfigError(`"leantune pull" needs @leantune/plugin-hf installed (npm install @leantune/plugin-hf): ${errorMessage(err)}`);
-  }
-  const existed = existsSync(dir);
-  try {
-    return await hub.pullFromHub(repo, dir, { revision });
-  } catch (err) {
-    // A failed pull must not leave an empty folder that looks like a checkpoint.
-    if (!existed && existsSync(dir) && readdirSync(dir).length === 0) rmdirSync(dir);
-    throw new RunError(errorMessage(err), { cause: err });
-  }
-}
-

@@ -5,26 +5,6 @@ export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'native', 'wasm',
 /** A plugin entry as written: 'name', ['name', options] or { name, options }. */
 export type PluginEntry = string | [string] | [string, Record<string, unknown>] | { name: string; options?: Record<string, unknown> };
 
-export interface TrainConfig {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  optimizer: 'adamw' | 'sgd';
-  weightDecay: number;
-  momentum: number;
-  schedule: { type: 'constant' | 'linear' | 'cosine'; warmupSteps: number; minLrRatio: number };
-  gradAccum: number;
-  clipNorm?: number;
-  maxSteps?: number;
-  checkpointEvery?: number;
-  /** Activation checkpointing per transformer block (transformers' gradient_checkpointing). */
-  gradientCheckpointing: boolean;
-  earlyStopping?: { metric: string; patience: number; minDelta: number; mode: 'min' | 'max' };
-  /** Evaluate on the validation split every N optimizer steps, besides after each epoch. */
-  evalEvery?: number;
-  /** Keep the weights of the best evaluation by `metric` (transformers' load_best_model_at_end). */
-  saveBest?: { metric: string; mode: 'min' | 'max' };
-}
 
 /** The config after both validation passes, with defaults applied. */
 export interface ResolvedConfig {
@@ -35,7 +15,8 @@ export interface ResolvedConfig {
   methods: Record<string, Record<string, unknown>>;
   trainable: string[];
   data?: { name: string; stages: Record<string, Record<string, unknown>>; [option: string]: unknown };
-  train: TrainConfig;
+  /** The trainer's section: its schema is the trainer's (TrainDriver.configSchema; @leantune/train's TrainConfig). */
+  train: Record<string, unknown>;
   runtime: { backend: (typeof BACKENDS)[number]; threads?: number; seed: number };
   output: { dir: string };
   compare?: { methods: CompareEntry[] };
@@ -107,64 +88,8 @@ export function envelopeSchema(): JSONSchema {
           stages: { type: 'object', additionalProperties: { type: 'object' }, default: {} },
         },
       },
-      train: {
-        type: 'object',
-        additionalProperties: false,
-        default: {},
-        properties: {
-          epochs: { type: 'integer', minimum: 1, default: 1 },
-          batchSize: { type: 'integer', minimum: 1, default: 16 },
-          learningRate: { type: 'number', exclusiveMinimum: 0, default: 0.001 },
-          optimizer: { enum: ['adamw', 'sgd'], default: 'adamw' },
-          weightDecay: { type: 'number', minimum: 0, default: 0 },
-          momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.9 },
-          schedule: {
-            type: 'object',
-            additionalProperties: false,
-            default: {},
-            properties: {
-              type: { enum: ['constant', 'linear', 'cosine'], default: 'constant' },
-              warmupSteps: { type: 'integer', minimum: 0, default: 0 },
-              minLrRatio: { type: 'number', minimum: 0, maximum: 1, default: 0 },
-            },
-          },
-          gradAccum: { type: 'integer', minimum: 1, default: 1 },
-          clipNorm: { type: 'number', exclusiveMinimum: 0 },
-          maxSteps: { type: 'integer', minimum: 1 },
-          checkpointEvery: { type: 'integer', minimum: 1 },
-          gradientCheckpointing: {
-            type: 'boolean',
-            default: false,
-            description: 'Keep only each transformer block\'s input and recompute the block in the backward pass: less activation memory for one more forward',
-          },
-          earlyStopping: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['metric'],
-            properties: {
-              metric: { type: 'string' },
-              patience: { type: 'integer', minimum: 1, default: 3 },
-              minDelta: { type: 'number', minimum: 0, default: 0 },
-              mode: { enum: ['min', 'max'], default: 'min' },
-            },
-          },
-          evalEvery: {
-            type: 'integer',
-            minimum: 1,
-            description: 'Evaluate on the validation split every N optimizer steps, besides after each epoch',
-          },
-          saveBest: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['metric'],
-            description: 'Keep the weights of the best evaluation: the run folder and the summary report them, and the last evaluation beside them',
-            properties: {
-              metric: { type: 'string', minLength: 1, description: 'An evaluation metric, e.g. "loss", "accuracy", "macro_f1"' },
-              mode: { enum: ['min', 'max'], default: 'min' },
-            },
-          },
-        },
-      },
+      // Opaque here: the trainer registers its schema (TrainDriver.configSchema), applied in the second pass.
+      train: { type: 'object', default: {} },
       runtime: {
         type: 'object',
         additionalProperties: false,
