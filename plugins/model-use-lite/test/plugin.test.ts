@@ -34,7 +34,8 @@ describe('the use-lite plugin', () => {
       expect(model.arch).toBe('use-lite');
       expect(model.loader).toBe('use-lite');
       expect(model.labels).toEqual(['neg', 'pos']);
-      expect(run.dataset?.name).toBe('tiny-sentiment');
+      // The labels came from the run's own dataset (through the stages before ENCODE), loaded once and reused.
+      expect((await run.loadData()).name).toBe('tiny-sentiment');
       expect([...model.module.trainableVariables().keys()]).toEqual(['classifier.weight', 'classifier.bias']);
     } finally {
       model.module.dispose();
