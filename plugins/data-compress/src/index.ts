@@ -1,10 +1,12 @@
 import { isAbsolute, resolve } from 'node:path';
 import { definePlugin, type Dataset, type DatasetSpec, type RunContext } from '@leantune/core';
 import { PLUGIN_NAME, unpackDataset } from './unpack';
+import { packCommand, unpackCommand } from './commands';
 
 /**
  * Registers the `pack` dataset loader: `"data": { "name": "pack", "path": "packs/mnist" }`
- * loads a pack written by packDataset / `leantune data pack`, verifying every shard.
+ * loads a pack written by packDataset / `leantune data pack`, verifying every shard; and the
+ * commands `leantune data pack` and `leantune data unpack`.
  */
 export default definePlugin({
   meta: { name: PLUGIN_NAME, version: '0.1.0', core: '^0.1.0', description: 'Sharded, content-addressed dataset packs (gzip/brotli, fp16/uint8) with integrity checks' },
@@ -21,10 +23,13 @@ export default definePlugin({
         return unpackDataset(isAbsolute(spec.path) ? spec.path : resolve(runCtx.configDir ?? process.cwd(), spec.path));
       },
     });
+    ctx.commands.register(packCommand);
+    ctx.commands.register(unpackCommand);
   },
 });
 
 export { PLUGIN_NAME, PackIntegrityError, readManifest, unpackDataset, verifyPack } from './unpack';
+export { packCommand, unpackCommand } from './commands';
 export { packDataset, type PackOptions, type PackSummary } from './pack';
 export { exportJsonl, describeDataset } from './export';
 export { datasetCard } from './card';

@@ -5,6 +5,7 @@ export { checkpointDir } from './plugin';
 export { loadHfCheckpoint, SUPPORTED_MODEL_TYPES, type LoadHfOptions } from './loader';
 export type { HfLoadedModel } from './loader-types';
 export { pullFromHub, type PullOptions, type PullResult } from './hub';
+export { pullCommand } from './pull-command';
 export { HfTokenizer, type TextBatch } from './tokenizer';
 export { preprocessImages, readImageProcessing, type HfImage, type ImageProcessing } from './images';
 export { loadCheckpointWeights, type WeightLoadOptions, type WeightLoadReport } from './weights';
