@@ -87,7 +87,8 @@ describe('@leantune/plugin-bitfit', () => {
     expect(first.handle.config).toEqual(second.handle.config);
     // Selection is by parameter identity: a handle never claims another model's parameter of the same path.
     expect([claims(first, 'classifier.bias'), claims(first, 'classifier.bias', second), claims(second, 'classifier.bias')]).toEqual([true, false, true]);
-    expect(config.methods.bitfit).toEqual({ biases: 'all', target_modules: ['classifier'] });
+    // The shared config object keeps what the user wrote (validation may fill defaults, never a run's resolved state).
+    expect(config.methods.bitfit).toMatchObject({ biases: 'all', target_modules: ['classifier'] });
     // Two selections on one module stay apart, and a loaded handle is a new one.
     const m = first.model.module;
     const dense = bitfitHandle(m, selectBiases(m, { target_modules: ['dense'] }));
@@ -100,6 +101,14 @@ describe('@leantune/plugin-bitfit', () => {
     expect(reloaded.config).toEqual({ biases: 'all', target_modules: ['dense'], exclude_modules: null });
     expect(reloaded.trains('encoder.dense.bias', second.model.module.getParameter('encoder.dense.bias'))).toBe(true);
     expect(reloaded.trains('classifier.bias', bias(second))).toBe(false);
+  });
+
+  it('"paper" on an architecture with no table takes the model\'s own default targets (tiny: dense)', async () => {
+    const run = toolkit.createRun({ model: 'tiny-text', methods: { bitfit: { biases: 'paper' } }, runtime: { seed: 4, backend: 'cpu' } });
+    const model = await run.loadModel();
+    expect(model.defaultTargets).toEqual(['dense']);
+    expect([...model.module.trainableVariables().keys()]).toEqual(['encoder.dense.bias']);
+    expect(run.methods[0].handle.config).toEqual({ biases: 'paper', target_modules: ['dense'], exclude_modules: null });
   });
 
   it('a file that does not fit names the tensor and changes nothing', async () => {

@@ -79,7 +79,7 @@ describe('@leantune/plugin-ia3 through a core Run', () => {
     expect(ia3a).not.toBe(ia3b);
     expect(ia3b.model).toBe(model2.module);
     expect(ia3a.config).toEqual(ia3b.config);
-    expect(config.methods.ia3).not.toHaveProperty('target_modules');
+    expect(config.methods.ia3).not.toHaveProperty('target_modules', ['encoder.dense']);
     ia3a.mergeAndUnload();
     expect(model1.module.getSubmodule('encoder.dense')).toBeInstanceOf(Linear);
     expect(model2.module.getSubmodule('encoder.dense')).toBeInstanceOf(Ia3Layer);

