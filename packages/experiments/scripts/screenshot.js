@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A picture of a `leantune report` page, as the README shows it: the page opened in Debian's
-// chromium through playwright-core, from the top to the end of the charts.
+// chromium through playwright-core, its charts (the results table is text in the README).
 //   node packages/experiments/scripts/screenshot.js <report.html> <out.png>
 // LEANTUNE_CHROMIUM names another Chromium binary (default /usr/bin/chromium).
 const { renameSync } = require('node:fs');
@@ -18,9 +18,13 @@ async function main([html, png] = process.argv.slice(2)) {
     await page.goto(`file://${resolve(html)}`);
     await page.waitForSelector('body[data-rendered]', { timeout: 30_000 });
     if (problems.length) throw new Error(`${html} logged errors: ${problems.join('; ')}`);
-    const box = await page.$eval('.charts', (el) => el.getBoundingClientRect().bottom + window.scrollY);
+    const box = await page.$eval('.charts', (el) => {
+      const r = el.getBoundingClientRect();
+      return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height };
+    });
     const tmp = `${png}.tmp.png`;
-    await page.screenshot({ path: tmp, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(box) + 16 } });
+    const pad = 12;
+    await page.screenshot({ path: tmp, fullPage: true, clip: { x: Math.max(0, box.x - pad), y: Math.max(0, box.y - pad), width: box.width + 2 * pad, height: box.height + 2 * pad } });
     renameSync(tmp, png);
     console.log(`wrote ${png}`);
   } finally {

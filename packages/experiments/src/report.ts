@@ -82,10 +82,15 @@ export function chartSpecs(data: ChartData, primary: string): Record<string, Rec
       width: 640,
       height: 300,
       data: { values: data.loss },
-      encoding: { x: { field: 'step', type: 'quantitative', title: 'step' }, color: armColor },
+      encoding: { x: { field: 'step', type: 'quantitative', title: 'step' } },
       layer: [
-        { name: 'band', mark: { type: 'errorband', extent: 'min-max', opacity: 0.25 }, encoding: { y: { field: 'loss', type: 'quantitative', title: 'loss' } } },
-        { name: 'mean', mark: { type: 'line', strokeWidth: 1.5 }, encoding: { y: { aggregate: 'mean', field: 'loss', type: 'quantitative', title: 'loss' } } },
+        // The band's color takes no legend: the faded swatches would hide the lines' colors.
+        {
+          name: 'band',
+          mark: { type: 'errorband', extent: 'min-max', opacity: 0.25 },
+          encoding: { y: { field: 'loss', type: 'quantitative', title: 'loss' }, color: { ...armColor, legend: null } },
+        },
+        { name: 'mean', mark: { type: 'line', strokeWidth: 1.5 }, encoding: { y: { aggregate: 'mean', field: 'loss', type: 'quantitative', title: 'loss' }, color: armColor } },
       ],
     },
     share: {
