@@ -82,15 +82,11 @@ export function chartSpecs(data: ChartData, primary: string): Record<string, Rec
       width: 640,
       height: 300,
       data: { values: data.loss },
-      encoding: { x: { field: 'step', type: 'quantitative', title: 'step' } },
+      encoding: { x: { field: 'step', type: 'quantitative', title: 'step' }, color: { ...armColor, legend: { symbolOpacity: 1 } } },
       layer: [
-        // The band's color takes no legend: the faded swatches would hide the lines' colors.
-        {
-          name: 'band',
-          mark: { type: 'errorband', extent: 'min-max', opacity: 0.25 },
-          encoding: { y: { field: 'loss', type: 'quantitative', title: 'loss' }, color: { ...armColor, legend: null } },
-        },
-        { name: 'mean', mark: { type: 'line', strokeWidth: 1.5 }, encoding: { y: { aggregate: 'mean', field: 'loss', type: 'quantitative', title: 'loss' }, color: armColor } },
+        // The legend's swatches at full opacity: the bands' faded ones would hide the lines' colors.
+        { name: 'band', mark: { type: 'errorband', extent: 'min-max', opacity: 0.25 }, encoding: { y: { field: 'loss', type: 'quantitative', title: 'loss' } } },
+        { name: 'mean', mark: { type: 'line', strokeWidth: 1.5 }, encoding: { y: { aggregate: 'mean', field: 'loss', type: 'quantitative', title: 'loss' } } },
       ],
     },
     share: {
