@@ -19,3 +19,4 @@ export * from './config/validate';
 export * from './truncation';
 export * from './structure-edits';
 export * from './fs-atomic';
+export * from './config/schema-types';

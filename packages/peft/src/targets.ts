@@ -10,11 +10,13 @@ import { closeMatches } from '@leantune/core';
 export type TargetSpec = readonly string[] | string;
 
 /** JSON Schema of a TargetSpec config field (target_modules, exclude_modules, …): a list, a regex, or null. */
-export function targetSpecSchema(description: string): JSONSchema {
+export function targetSpecSchema<const D extends string>(description: D) {
+  // A literal (as const), so a method's config type derives from its schema (ConfigOf).
   return {
     description,
     anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'string', minLength: 1 }, { type: 'null' }],
-  };
+    default: null,
+  } as const;
 }
 
 /** One line per TargetSpec field of `config` whose string value does not compile as a regex. */

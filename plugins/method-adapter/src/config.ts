@@ -1,4 +1,4 @@
-import type { JSONSchema } from '@leantune/core';
+import type { ConfigOf, JSONSchema } from '@leantune/core';
 import { targetSpecProblems, targetSpecSchema } from '@leantune/peft';
 
 export const ADAPTER_PRESETS = ['houlsby', 'pfeiffer', 'parallel'] as const;
@@ -7,28 +7,6 @@ export const NON_LINEARITIES = ['relu', 'gelu', 'gelu_new', 'swish', 'silu', 'ta
 export type NonLinearity = (typeof NON_LINEARITIES)[number];
 export const INIT_WEIGHTS = ['mam_adapter', 'bert', 'houlsby'] as const;
 export type InitWeights = (typeof INIT_WEIGHTS)[number];
-
-/**
- * Bottleneck adapter config, field names after AdapterHub's BnConfig (`adapters` library).
- * Fields left unset take the preset's value (see PRESET_DEFAULTS).
- */
-export interface AdapterConfig {
-  /** houlsby = DoubleSeqBnConfig, pfeiffer = SeqBnConfig, parallel = ParBnConfig. */
-  config: AdapterPreset;
-  /** List: exact module path or dotted suffix; string: full-match regex. Unset: the preset's placement for the architecture. */
-  target_modules?: string[] | string | null;
-  exclude_modules?: string[] | string | null;
-  reduction_factor?: number;
-  non_linearity?: NonLinearity;
-  /** Multiplies the adapter's output (He et al. 2021 use 4 for parallel adapters). */
-  scaling?: number;
-  /** Sequential adapters: the residual is the adapter's input before its own ln_before (true) or after it (false). */
-  residual_before_ln?: boolean;
-  ln_before: boolean;
-  ln_after: boolean;
-  dropout: number;
-  init_weights: InitWeights;
-}
 
 /** What each preset sets (AdapterHub's values, except init_weights: see README). */
 export const PRESET_DEFAULTS: Record<AdapterPreset, { reduction_factor: number; non_linearity: NonLinearity; scaling: number; residual_before_ln: boolean; parallel: boolean }> = {
@@ -42,23 +20,29 @@ export type ResolvedAdapterConfig = Required<Omit<AdapterConfig, 'target_modules
   Pick<AdapterConfig, 'target_modules' | 'exclude_modules'> & { is_parallel: boolean };
 
 /** JSON Schema of `methods.adapter`; preset-dependent fields have no schema default on purpose. */
-export const adapterConfigSchema: JSONSchema = {
+export const adapterConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    config: { type: 'string', enum: [...ADAPTER_PRESETS], default: 'pfeiffer', description: 'houlsby: after attention output and FFN; pfeiffer: after FFN; parallel: beside the FFN, scaled' },
+    config: { type: 'string', enum: ADAPTER_PRESETS, default: 'pfeiffer', description: 'houlsby: after attention output and FFN; pfeiffer: after FFN; parallel: beside the FFN, scaled' },
     target_modules: targetSpecSchema('Modules whose output passes through an adapter (or, for parallel, that the adapter runs beside). Default: the preset\'s placement for the architecture.'),
     exclude_modules: targetSpecSchema('Modules never to wrap, matched like target_modules'),
     reduction_factor: { type: 'number', exclusiveMinimum: 0, description: 'bottleneck = floor(hidden / reduction_factor), at least 1 (preset: 16, 16, 2)' },
-    non_linearity: { type: 'string', enum: [...NON_LINEARITIES], description: 'preset: swish (houlsby), relu (pfeiffer, parallel)' },
+    non_linearity: { type: 'string', enum: NON_LINEARITIES, description: 'preset: swish (houlsby), relu (pfeiffer, parallel)' },
     scaling: { type: 'number', description: 'output scale (preset: 1, 1, 4)' },
     residual_before_ln: { type: 'boolean' },
     ln_before: { type: 'boolean', default: false, description: 'LayerNorm on the adapter input (adapter_norm_before)' },
     ln_after: { type: 'boolean', default: false, description: 'LayerNorm on the adapter output + residual (adapter_norm_after)' },
     dropout: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: 1, default: 0 },
-    init_weights: { type: 'string', enum: [...INIT_WEIGHTS], default: 'mam_adapter', description: 'mam_adapter: zero up-projection (identity at init); bert: N(0, 0.02); houlsby: truncated N(0, 0.01)' },
+    init_weights: { type: 'string', enum: INIT_WEIGHTS, default: 'mam_adapter', description: 'mam_adapter: zero up-projection (identity at init); bert: N(0, 0.02); houlsby: truncated N(0, 0.01)' },
   },
-};
+} as const satisfies JSONSchema;
+
+/**
+ * Bottleneck adapter config, field names after AdapterHub's BnConfig (`adapters` library),
+ * derived from the schema. Fields left unset take the preset's value (PRESET_DEFAULTS).
+ */
+export type AdapterConfig = ConfigOf<typeof adapterConfigSchema>;
 
 /** Fills schema defaults and the preset's values; throws one Error listing every bad field. */
 export function resolveAdapterConfig(partial: Partial<AdapterConfig> = {}, where = 'Adapter config'): ResolvedAdapterConfig {

@@ -1,4 +1,4 @@
-import { definePlugin, type JSONSchema } from '@leantune/core';
+import { definePlugin, type ConfigOf, type JSONSchema } from '@leantune/core';
 import { selectionHandle } from '@leantune/peft';
 import { findHead } from './head';
 
@@ -6,18 +6,16 @@ export { findHead, HEAD_NAMES } from './head';
 
 export const PLUGIN_NAME = '@leantune/plugin-baselines';
 
-export interface LinearProbeConfig {
-  /** Module path of the head; default: the shallowest module named classifier, lm_head or score. */
-  head?: string | null;
-}
+const emptySchema = { type: 'object', additionalProperties: false, properties: {} } as const satisfies JSONSchema;
 
-const emptySchema: JSONSchema = { type: 'object', additionalProperties: false, properties: {} };
-
-export const linearProbeSchema: JSONSchema = {
+export const linearProbeSchema = {
   type: 'object',
   additionalProperties: false,
   properties: { head: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'null' }], description: 'module path of the classification head (default: classifier / lm_head / score)' } },
-};
+} as const satisfies JSONSchema;
+
+/** Module path of the head; default: the shallowest module named classifier, lm_head or score. Derived from the schema. */
+export type LinearProbeConfig = ConfigOf<typeof linearProbeSchema>;
 
 export default definePlugin({
   meta: { name: PLUGIN_NAME, version: '0.1.0', core: '^0.1.0', description: 'Baselines: full fine-tune, linear probe, zero-shot' },

@@ -1,14 +1,7 @@
-import { closeMatches, type JSONSchema } from '@leantune/core';
+import { closeMatches, type ConfigOf, type JSONSchema } from '@leantune/core';
 import { matchesSpec, targetSpecProblems, targetSpecSchema } from '@leantune/peft';
 import type { Module } from '@leantune/tensor';
 
-export interface BitfitConfig {
-  /** "all": every bias term; "paper": the subset the BitFit paper found sufficient (query and first FFN layer). */
-  biases: 'all' | 'paper';
-  /** Restricts to the biases of these modules (list: exact path or dotted suffix; string: full-match regex). Overrides `biases`. */
-  target_modules?: string[] | string | null;
-  exclude_modules?: string[] | string | null;
-}
 
 /** Ben Zaken et al. 2022, §4.2: the query bias and the first FFN layer's bias (BERT's intermediate.dense) carry most of the gain. */
 export const BITFIT_PAPER_TARGETS: Readonly<Record<string, readonly string[]>> = {
@@ -20,7 +13,8 @@ export const BITFIT_PAPER_TARGETS: Readonly<Record<string, readonly string[]>> =
   'use-lite': ['q', 'fc1'],
 };
 
-export const bitfitConfigSchema: JSONSchema = {
+/** JSON Schema of `methods.bitfit`: the config type derives from it. */
+export const bitfitConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -28,7 +22,10 @@ export const bitfitConfigSchema: JSONSchema = {
     target_modules: targetSpecSchema('Only the biases of these modules (overrides "biases")'),
     exclude_modules: targetSpecSchema('Modules whose bias stays frozen'),
   },
-};
+} as const satisfies JSONSchema;
+
+/** BitFit's config: "all" bias terms or the paper's subset, optionally restricted to target_modules. */
+export type BitfitConfig = ConfigOf<typeof bitfitConfigSchema>;
 
 export interface BitfitSelection {
   config: BitfitConfig;

@@ -1,23 +1,11 @@
-import type { JSONSchema } from '@leantune/core';
+import { schemaDefaults, type ConfigOf, type JSONSchema } from '@leantune/core';
 import { targetSpecProblems, targetSpecSchema } from '@leantune/peft';
 
-/** IA3 config with Hugging Face PEFT's field names (peft/tuners/ia3/config.py). */
-export interface Ia3Config {
-  /** List: exact module path or dotted suffix; string: full-match regex. Unset: the architecture's default. */
-  target_modules?: string[] | string | null;
-  /** Targets whose INPUT is rescaled (the FFN down-projection); the others have their output rescaled. */
-  feedforward_modules?: string[] | string | null;
-  exclude_modules?: string[] | string | null;
-  /** GPT-2's Conv1D stores weights [in, out]; set automatically when such a layer is targeted. */
-  fan_in_fan_out: boolean;
-  /** true: vectors start at 1 (identity); false: N(0, 1) as PEFT's randn. */
-  init_ia3_weights: boolean;
-  modules_to_save?: null;
-}
-
-export const IA3_DEFAULTS: Ia3Config = { target_modules: null, feedforward_modules: null, exclude_modules: null, fan_in_fan_out: false, init_ia3_weights: true, modules_to_save: null };
-
-export const ia3ConfigSchema: JSONSchema = {
+/**
+ * JSON Schema of `methods.ia3`, with Hugging Face PEFT's field names (peft/tuners/ia3/config.py):
+ * the one source of truth; the config type and defaults derive from it.
+ */
+export const ia3ConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -26,9 +14,14 @@ export const ia3ConfigSchema: JSONSchema = {
     exclude_modules: targetSpecSchema('Modules never to rescale, matched like target_modules'),
     fan_in_fan_out: { type: 'boolean', default: false },
     init_ia3_weights: { type: 'boolean', default: true, description: 'true: vectors of ones (identity at init)' },
-    modules_to_save: { type: 'null', description: 'not supported (train a head with the run\'s "trainable" patterns)' },
+    modules_to_save: { type: 'null', default: null, description: 'not supported (train a head with the run\'s "trainable" patterns)' },
   },
-};
+} as const satisfies JSONSchema;
+
+/** IA3's config, derived from its schema. */
+export type Ia3Config = ConfigOf<typeof ia3ConfigSchema>;
+
+export const IA3_DEFAULTS: Ia3Config = schemaDefaults<Ia3Config>(ia3ConfigSchema);
 
 /** Default targets and feed-forward modules per architecture (PEFT's IA3 mappings, plus ours for vit, clip, use-lite). */
 export const IA3_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = {

@@ -1,24 +1,19 @@
-import type { JSONSchema } from '@leantune/core';
+import type { ConfigOf, JSONSchema } from '@leantune/core';
 import { findModules, matchesSpec, modulePaths, targetSpecProblems, targetSpecSchema } from '@leantune/peft';
 import { LayerNorm, type Module } from '@leantune/tensor';
 
-/** PEFT's LNTuningConfig fields (peft/tuners/ln_tuning/config.py). */
-export interface LnTuningConfig {
-  /** Unset: every LayerNorm of the model, found by type. List: exact path or dotted suffix; string: full-match regex. */
-  target_modules?: string[] | string | null;
-  exclude_modules?: string[] | string | null;
-  modules_to_save?: null;
-}
-
-export const lnTuningConfigSchema: JSONSchema = {
+/** JSON Schema of `methods.ln-tuning`, PEFT's LNTuningConfig fields (peft/tuners/ln_tuning/config.py); the type derives from it. */
+export const lnTuningConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
     target_modules: targetSpecSchema('LayerNorm modules to train; default: every LayerNorm (by type)'),
     exclude_modules: targetSpecSchema('LayerNorm modules to keep frozen'),
-    modules_to_save: { type: 'null', description: 'not supported (train a head with the run\'s "trainable" patterns)' },
+    modules_to_save: { type: 'null', default: null, description: 'not supported (train a head with the run\'s "trainable" patterns)' },
   },
-};
+} as const satisfies JSONSchema;
+
+export type LnTuningConfig = ConfigOf<typeof lnTuningConfigSchema>;
 
 /** A normalisation layer: our LayerNorm, or any module class named *LayerNorm / *RMSNorm. */
 export function isNormLayer(m: Module): boolean {

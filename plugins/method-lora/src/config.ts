@@ -1,51 +1,12 @@
-import type { JSONSchema } from '@leantune/core';
+import { schemaDefaults, type ConfigOf, type JSONSchema } from '@leantune/core';
 import { targetSpecProblems, targetSpecSchema } from '@leantune/peft';
 
 /**
- * LoRA config with Hugging Face PEFT's field names (peft/tuners/lora/config.py), so an
- * `adapter_config.json` written by PEFT reads as the same config here and vice versa.
+ * JSON Schema of `methods.lora`, with Hugging Face PEFT's field names (peft/tuners/lora/
+ * config.py), so an `adapter_config.json` written by PEFT reads as the same config here and
+ * vice versa. The one source of truth: the config type and the defaults derive from it.
  */
-export interface LoraConfig {
-  r: number;
-  lora_alpha: number;
-  lora_dropout: number;
-  /** List: exact path or dotted-suffix match; string: full-match regex, or "all-linear". */
-  target_modules?: string[] | string | null;
-  exclude_modules?: string[] | string | null;
-  /** GPT-2's Conv1D stores weights [in, out]; set automatically when such a layer is targeted. */
-  fan_in_fan_out: boolean;
-  bias: 'none';
-  use_rslora: boolean;
-  modules_to_save?: string[] | null;
-  /** true (Kaiming-uniform A, zero B), false (A and B as a fresh Linear), "gaussian", "pissa", "pissa_niter_<n>". */
-  init_lora_weights: boolean | string;
-  layers_to_transform?: number[] | number | null;
-  layers_pattern?: string[] | string | null;
-  rank_pattern: Record<string, number>;
-  alpha_pattern: Record<string, number>;
-  use_dora: boolean;
-}
-
-export const LORA_DEFAULTS: LoraConfig = {
-  r: 8,
-  lora_alpha: 8,
-  lora_dropout: 0,
-  target_modules: null,
-  exclude_modules: null,
-  fan_in_fan_out: false,
-  bias: 'none',
-  use_rslora: false,
-  modules_to_save: null,
-  init_lora_weights: true,
-  layers_to_transform: null,
-  layers_pattern: null,
-  rank_pattern: {},
-  alpha_pattern: {},
-  use_dora: false,
-};
-
-/** JSON Schema of `methods.lora`; ajv fills the defaults. */
-export const loraConfigSchema: JSONSchema = {
+export const loraConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -61,6 +22,7 @@ export const loraConfigSchema: JSONSchema = {
     use_rslora: { type: 'boolean', default: false, description: 'Rank-stabilized LoRA: scaling = lora_alpha / √r' },
     modules_to_save: {
       anyOf: [{ type: 'array', items: { type: 'string', minLength: 1 } }, { type: 'null' }],
+      default: null,
       description: 'Modules (e.g. a classifier head) trained in full and saved with the adapter',
     },
     init_lora_weights: {
@@ -70,13 +32,19 @@ export const loraConfigSchema: JSONSchema = {
     },
     layers_to_transform: {
       anyOf: [{ type: 'array', items: { type: 'integer', minimum: 0 } }, { type: 'integer', minimum: 0 }, { type: 'null' }],
+      default: null,
     },
     layers_pattern: targetSpecSchema('Name of the layer list (e.g. "h", "layer") that layers_to_transform indexes'),
     rank_pattern: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 }, default: {} },
     alpha_pattern: { type: 'object', additionalProperties: { type: 'number', exclusiveMinimum: 0 }, default: {} },
     use_dora: { type: 'boolean', default: false, description: 'Weight-decomposed LoRA (magnitude vector + direction)' },
   },
-};
+} as const satisfies JSONSchema;
+/** LoRA's config, derived from its schema (ConfigOf). */
+export type LoraConfig = ConfigOf<typeof loraConfigSchema>;
+
+/** PEFT's defaults, read from the schema. */
+export const LORA_DEFAULTS: LoraConfig = schemaDefaults<LoraConfig>(loraConfigSchema);
 
 /** Fills PEFT's defaults into a partial config (callers outside a Run have no ajv pass). */
 export function resolveLoraConfig(partial: Partial<LoraConfig> = {}): LoraConfig {

@@ -112,3 +112,13 @@ export class SchemaValidator {
     }
   }
 }
+
+/**
+ * The defaults a JSON Schema declares, as validating an empty object fills them (ajv's
+ * useDefaults): a method's defaults come from its schema, never from a second table.
+ */
+export function schemaDefaults<T = Record<string, unknown>>(schema: JSONSchema): T {
+  const value: Record<string, unknown> = {};
+  createAjv().validate(schema, value);
+  return value as T;
+}
