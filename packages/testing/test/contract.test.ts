@@ -15,6 +15,7 @@ import {
   trainableSafetensors,
   type CheckResult,
   type MethodContractOptions,
+  type SaveLoadContext,
 } from '../src';
 import { join } from 'node:path';
 import { definePlugin } from '@leantune/core';
@@ -73,6 +74,7 @@ describe('the contract suite itself', () => {
     const before = tf.memory().numTensors;
     await runMethodContract(contract(), ['registration', 'trainable', 'identity', 'save-load', 'merge', 'invalid-configs']);
     await runMethodContract(contract('merge-forgets-scale'), ['merge', 'save-load']);
+    await runMethodContract(contract(undefined, { plugin: scaleOffsetPlugin(undefined, { files: true }) }), ['save-load', 'merge']);
     expect(tf.memory().numTensors).toBe(before);
   });
 
@@ -224,6 +226,48 @@ describe('the suite catches defective methods', () => {
   it('an invalid-config message that does not match what the caller expects', async () => {
     const r = await checkInvalidConfigs(contract(undefined, { invalidConfigs: [{ config: { target_modules: 'dense' }, message: /fewer than/ }] }));
     expect(problems(r)).toMatch(/invalidConfigs\[0\] \{"target_modules":"dense"\}: the message does not match \/fewer than\/: .*\/methods\/scale-offset\/target_modules: must be array/s);
+  });
+});
+
+describe('save and load through the method\'s handle', () => {
+  const withFiles = (defect?: Defect, extra: Partial<MethodContractOptions> = {}) => contract(defect, { plugin: scaleOffsetPlugin(defect, { files: true }), ...extra });
+
+  it('is the default when the handle saves and the method loads: handle.save, then load onto a bare base', async () => {
+    const r = await checkSaveLoad(withFiles());
+    expect([r.ok, r.problems, r.measured.saveLoad, r.measured.files]).toEqual([true, [], 'method files (handle.save, method.load)', ['so.safetensors']]);
+    // Without them, the trainable variables in one file.
+    const plain = await checkSaveLoad(contract());
+    expect([plain.ok, plain.measured.saveLoad, plain.measured.files]).toEqual([true, 'trainable.safetensors', ['trainable.safetensors']]);
+  });
+
+  it('catches a load that wraps the layers but leaves the saved values unread', async () => {
+    const r = await checkSaveLoad(withFiles('load-drops-values'));
+    expect(problems(r)).toMatch(/after save and load into a fresh model the outputs differ by/);
+  });
+
+  it('a custom SaveLoad gets the run, the method and the run\'s handle', async () => {
+    const seen: unknown[][] = [];
+    const record = (what: string, context: SaveLoadContext) =>
+      void seen.push([what, context.method.id, context.run.methods.map((m) => m.id), context.handle === context.run.methods[0]?.handle, context.handle?.trains('encoder.dense.so_scale', undefined as never)]);
+    const r = await checkSaveLoad(
+      contract(undefined, {
+        saveLoad: {
+          save: (model, dir, context) => {
+            record('save', context);
+            return trainableSafetensors.save(model, dir, context);
+          },
+          load: (model, dir, context) => {
+            record('load', context);
+            return trainableSafetensors.load(model, dir, context);
+          },
+        },
+      }),
+    );
+    expect([r.ok, r.measured.saveLoad]).toEqual([true, 'custom']);
+    expect(seen).toEqual([
+      ['save', 'scale-offset', ['scale-offset'], true, true],
+      ['load', 'scale-offset', ['scale-offset'], true, true],
+    ]);
   });
 });
 

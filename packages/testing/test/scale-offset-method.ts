@@ -1,5 +1,6 @@
 import { definePlugin, hasPrefixedSegment, type MethodHandle, type Plugin } from '@leantune/core';
-import { Linear, Module, tf } from '@leantune/tensor';
+import { join } from 'node:path';
+import { Linear, Module, loadSafetensors, saveSafetensors, tf } from '@leantune/tensor';
 
 /**
  * A small, correct, mergeable method for the contract's own tests: each target Linear gets
@@ -14,7 +15,9 @@ export type Defect =
   | 'merge-forgets-scale'
   | 'nonzero-init'
   | 'schema-accepts-anything'
-  | 'no-merge';
+  | 'no-merge'
+  /** With `files`: load wraps the layers but leaves the saved values unread. */
+  | 'load-drops-values';
 
 interface ScaleOffsetConfig {
   target_modules: string[];
@@ -75,40 +78,70 @@ const goodSchema = {
   properties: { target_modules: { type: 'array', items: { type: 'string' }, minItems: 1 } },
 };
 
-export function scaleOffsetPlugin(defect?: Defect): Plugin {
+export interface ScaleOffsetOptions {
+  /** The handle saves its vectors (so.safetensors) and the method loads them onto a bare base: the contract's default save/load then goes through them. */
+  files?: boolean;
+}
+
+const FILES = 'so.safetensors';
+
+export function scaleOffsetPlugin(defect?: Defect, options: ScaleOffsetOptions = {}): Plugin {
   // 'enc' is a prefix of the base model's "encoder" segment: its rule claims base weights.
   const prefix = defect === 'prefix-names-base-parameters' ? 'enc_' : 'so_';
   const id = defect === 'prefix-names-base-parameters' ? 'enc-scale-offset' : 'scale-offset';
+  // The registered prefix decides what trains (the defective variant's 'enc' also claims "encoder").
+  const registered = defect === 'prefix-names-base-parameters' ? 'enc' : prefix;
+
+  /** Wraps the Linear layers at `paths` and returns the handle that owns them. */
+  function wrap(root: Module, paths: string[], config: ScaleOffsetConfig): MethodHandle<ScaleOffsetConfig> {
+    for (const path of paths) root.setSubmodule(path, new ScaleOffsetLinear(root.getSubmodule(path) as Linear, prefix, defect));
+    const trains = defect === 'trains-every-parameter' ? () => true : (path: string) => hasPrefixedSegment(registered, path);
+    return {
+      config,
+      trains,
+      ...(defect === 'no-merge'
+        ? {}
+        : {
+            mergeAndUnload: () => {
+              for (const [path, m] of [...root.namedModules()]) if (m instanceof ScaleOffsetLinear) root.setSubmodule(path, m.mergeInto());
+              return root;
+            },
+          }),
+      ...(options.files
+        ? { save: (dir: string) => saveSafetensors(join(dir, FILES), new Map([...root.namedParameters()].filter(([path]) => trains(path)).map(([path, p]) => [path, p.variable]))) }
+        : {}),
+    };
+  }
+
   return definePlugin({
-    meta: { name: `@contract-fixtures/scale-offset${defect ? `-${defect}` : ''}`, version: '1.0.0', core: '^0.1.0' },
+    meta: { name: `@contract-fixtures/scale-offset${defect ? `-${defect}` : ''}${options.files ? '-files' : ''}`, version: '1.0.0', core: '^0.1.0' },
     apply(ctx) {
       ctx.methods.register<ScaleOffsetConfig>({
         id,
-        prefix: defect === 'prefix-names-base-parameters' ? 'enc' : prefix,
+        prefix: registered,
         family: 'adapter',
         configSchema: defect === 'schema-accepts-anything' ? { type: 'object' } : goodSchema,
-        inject(model, config): MethodHandle<ScaleOffsetConfig> {
-          const root = model.module;
-          for (const [path, m] of [...root.namedModules()]) {
-            if (m instanceof Linear && config.target_modules.some((t) => path === t || path.endsWith(`.${t}`))) {
-              root.setSubmodule(path, new ScaleOffsetLinear(m, prefix, defect));
-            }
-          }
-          // The registered prefix decides what trains (the defective variant's 'enc' also claims "encoder").
-          const registered = defect === 'prefix-names-base-parameters' ? 'enc' : prefix;
-          return {
-            config,
-            trains: defect === 'trains-every-parameter' ? () => true : (path) => hasPrefixedSegment(registered, path),
-            ...(defect === 'no-merge'
-              ? {}
-              : {
-                  mergeAndUnload: () => {
-                    for (const [path, m] of [...root.namedModules()]) if (m instanceof ScaleOffsetLinear) root.setSubmodule(path, m.mergeInto());
-                    return root;
-                  },
-                }),
-          };
+        inject(model, config) {
+          const paths = [...model.module.namedModules()]
+            .filter(([path, m]) => m instanceof Linear && config.target_modules.some((t) => path === t || path.endsWith(`.${t}`)))
+            .map(([path]) => path);
+          return wrap(model.module, paths, config);
         },
+        ...(options.files
+          ? {
+              load(model, dir) {
+                const { tensors } = loadSafetensors(join(dir, FILES));
+                try {
+                  const paths = [...new Set([...tensors.keys()].map((key) => key.slice(0, key.lastIndexOf('.'))))];
+                  const handle = wrap(model.module, paths, { target_modules: paths });
+                  if (defect !== 'load-drops-values') model.module.loadStateDict(tensors, { strict: false });
+                  return handle;
+                } finally {
+                  tf.dispose([...tensors.values()]);
+                }
+              },
+            }
+          : {}),
       });
     },
   });
