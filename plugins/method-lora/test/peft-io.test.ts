@@ -97,6 +97,27 @@ describe('PEFT adapter files', () => {
     expect(maxAbsDiff(fresh.getParameter('fc2.lora_B.task2.weight').variable, model.getParameter('fc2.lora_B.task2.weight').variable)).toBe(0);
   });
 
+  it('loads onto an existing LoraModel as another named adapter, inactive until setAdapter', () => {
+    const model = mlp();
+    const fresh = mlp();
+    copyBase(model, fresh);
+    const lora = injectLora(model, { target_modules: ['fc1'], r: 2 });
+    randomizeAdapter(model, 300);
+    const dir = saveAdapter(lora, tmp());
+    const x = randn([3, 6], 4);
+    const expected = model.forward(x);
+    const target = injectLora(fresh, { target_modules: ['fc2'], r: 2 });
+    const base = fresh.forward(x);
+    expect(loadAdapter(target, dir, { adapterName: 'loaded' })).toBe(target);
+    expect([target.adapterNames(), target.activeAdapters()]).toEqual([['default', 'loaded'], ['default']]);
+    expect(maxAbsDiff(fresh.forward(x), base)).toBe(0);
+    target.setAdapter('loaded');
+    expect(maxAbsDiff(fresh.forward(x), expected)).toBeLessThan(1e-6);
+    expect(() => loadAdapter(target, dir, { adapterName: 'loaded' })).toThrow(/LoRA adapter "loaded" already exists on this model/);
+    // The source handle is untouched by all of it.
+    expect([lora.adapterNames(), lora.activeAdapters()]).toEqual([['default'], ['default']]);
+  });
+
   describe('a bad adapter fails clearly and leaves the model untouched', () => {
     function expectUntouched(model: Module, act: () => void, message: RegExp): void {
       const before = [...model.namedParameters()].map(([p, v]) => [p, Array.from(v.variable.dataSync())]);
