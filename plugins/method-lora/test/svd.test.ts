@@ -11,7 +11,7 @@ function rand(n: number, seed: number): Float64Array {
 
 /** A random orthogonal n×n matrix as a product of Householder reflections (independent of svd.ts). */
 function orthogonal(n: number, seed: number): number[][] {
-  let q = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
+  let q: number[][] = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? 1 : 0)));
   for (let h = 0; h < n; h++) {
     const v = Array.from(rand(n, seed + h * 7919));
     const norm = Math.hypot(...v);
