@@ -262,9 +262,16 @@ export class PointRegistry {
   runLayers<M extends Module>(
     blocks: Iterable<M>,
     x: tf.Tensor,
-    options: { checkpointing: boolean; training: boolean; heads: (i: number) => { heads: number; headDim: number } },
-    step: (block: M, h: tf.Tensor, i: number, prefix?: KeyValuePrefix) => tf.Tensor,
+    options: {
+      checkpointing: boolean;
+      training: boolean;
+      heads: (i: number) => { heads: number; headDim: number };
+      /** Other tensors the blocks read (an attention mask); `step` gets them back as `context` (saved for a checkpointed recompute). */
+      context?: tf.Tensor[];
+    },
+    step: (block: M, h: tf.Tensor, i: number, prefix: KeyValuePrefix | undefined, context: tf.Tensor[]) => tf.Tensor,
   ): tf.Tensor {
+    const context = options.context ?? [];
     let h = x;
     let i = 0;
     for (const block of blocks) {
@@ -278,7 +285,7 @@ export class PointRegistry {
       const { heads, headDim } = options.heads(i);
       const prefix = this.prefix(i, h.shape[0]!, heads, headDim, options.training);
       const layer = i;
-      h = options.checkpointing && !prefix ? checkpointBlock(block, h, (input) => step(block, input, layer)) : step(block, h, layer, prefix);
+      h = options.checkpointing && !prefix ? checkpointBlock(block, h, (input, ctx) => step(block, input, layer, undefined, ctx), context) : step(block, h, layer, prefix, context);
       for (const tap of this.taps.get(i) ?? []) tap(h, i);
       i++;
     }

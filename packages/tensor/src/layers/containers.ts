@@ -59,10 +59,14 @@ export class ModuleList<M extends Module = Module> extends IndexedModules<M> {
 export class BlockStack<M extends Module = Module> extends ModuleList<M> {
   gradientCheckpointing = false;
 
-  /** h ← step(block, h) for each block in order. */
-  chain(x: tf.Tensor, step: (block: M, h: tf.Tensor) => tf.Tensor): tf.Tensor {
+  /**
+   * h ← step(block, h, context) for each block in order. `context`: other tensors the blocks
+   * read (an attention mask); under checkpointing they are saved for the recompute, so
+   * `step` must take them from its third argument, not from its closure.
+   */
+  chain(x: tf.Tensor, step: (block: M, h: tf.Tensor, context: tf.Tensor[]) => tf.Tensor, context: tf.Tensor[] = []): tf.Tensor {
     let h = x;
-    for (const block of this) h = this.gradientCheckpointing ? checkpointBlock(block, h, (input) => step(block, input)) : step(block, h);
+    for (const block of this) h = this.gradientCheckpointing ? checkpointBlock(block, h, (input, ctx) => step(block, input, ctx), context) : step(block, h, context);
     return h;
   }
 }

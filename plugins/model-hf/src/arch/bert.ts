@@ -177,7 +177,7 @@ class BertEncoder extends Module {
     return tf.tidy(() => {
       const stack = this.child<BlockStack>('layer')!;
       const heads = { heads: this.dims.heads, headDim: this.dims.hidden / this.dims.heads };
-      return this.points.runLayers(stack, h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads }, (layer, x, _i, prefix) => layer.forward(x, mask, prefix) as tf.Tensor);
+      return this.points.runLayers(stack, h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads, context: [mask] }, (layer, x, _i, prefix, [m]) => layer.forward(x, m, prefix) as tf.Tensor);
     });
   }
 }

@@ -91,9 +91,10 @@ class ClipEncoder extends Module {
   forward(h: tf.Tensor, attentionMask?: tf.Tensor, causal = false): tf.Tensor {
     return tf.tidy(() => {
       const stack = this.child<BlockStack>('layers')!;
-      if (!this.points) return stack.chain(h, (layer, x) => layer.forward(x, attentionMask, causal) as tf.Tensor);
+      const context = attentionMask ? [attentionMask] : [];
+      if (!this.points) return stack.chain(h, (layer, x, [m]) => layer.forward(x, m, causal) as tf.Tensor, context);
       const heads = { heads: this.dims.heads, headDim: this.dims.hidden / this.dims.heads };
-      return this.points.runLayers(stack, h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads }, (layer, x, _i, prefix) => layer.forward(x, attentionMask, causal, prefix) as tf.Tensor);
+      return this.points.runLayers(stack, h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads, context }, (layer, x, _i, prefix, [m]) => layer.forward(x, m, causal, prefix) as tf.Tensor);
     });
   }
 }

@@ -161,7 +161,7 @@ export class Gpt2Model extends Module {
       const mask = joined.mask ? tf.add(causal, paddingMask(joined.mask)) : causal;
       const stack = this.child<BlockStack>('h')!;
       const heads = { heads: this.dims.heads, headDim: this.dims.embd / this.dims.heads };
-      h = this.points.runLayers(stack, h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads }, (block, x, _i, prefix) => block.forward(x, mask, prefix, cache) as tf.Tensor);
+      h = this.points.runLayers(stack, h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads, context: [mask] }, (block, x, _i, prefix, [m]) => block.forward(x, m, prefix, cache) as tf.Tensor);
       if (cache) cache.length = past + total;
       if (joined.n > 0) h = tf.slice(h, [0, joined.n, 0], [batch, seq, -1]);
       return call(this, 'ln_f', h);
