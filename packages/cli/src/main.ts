@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { CORE_VERSION, ConfigError, checkModelKnown } from '@leantune/core';
 import { checkSchedule, trainConfigOf } from '@leantune/train';
-import { datasetSplits } from '@leantune/runner';
+import { datasetSplits, useDefaultReporters } from '@leantune/runner';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
 import { runCompare, runReport } from './commands/compare';
 import { modelCommands } from './commands/model-commands';
-import { runTrain } from './commands/train';
+import { runTrain, useCliReporters } from './commands/train';
 import { EXIT, reportError } from './exit';
 import { addPluginCommands } from './plugin-commands';
 import { DEFAULT_CONFIG, fromConfig, fromInstalled } from './toolkit-from-args';
@@ -81,12 +81,14 @@ function buildProgram(io: CliIO): { program: Command; groups: Command[] } {
 
   program
     .command('plugins')
-    .description('List plugins and what they register: methods, model loaders, dataset loaders and stages.')
+    .description('List plugins and what they register: methods, model loaders, dataset loaders, stages and commands, with the default reporters.')
     .addOption(configOption())
     .option('--json', 'print JSON')
     .addHelpText('after', '\nWithout -c, lists every installed plugin package.\nExamples:\n  leantune plugins\n  leantune plugins -c leantune.json --json')
     .action(async (opts: { config?: string; json?: boolean }) => {
       const toolkit = opts.config ? (await fromConfig(opts.config)).toolkit : await fromInstalled(io.cwd, (m) => io.err(`warning: ${m}\n`));
+      // The reporters `leantune train` applies by default are listed with the plugins.
+      await useCliReporters(await useDefaultReporters(toolkit), io, {});
       io.out(opts.json ? `${JSON.stringify(describeRegistry(toolkit), null, 2)}\n` : formatRegistry(toolkit));
     });
 

@@ -10,3 +10,5 @@ export * from './predict';
 export * from './generate';
 export * from './merge';
 export * from './inspect';
+export { metricsJsonlReporter } from './reporters/metrics-jsonl';
+export { RUN_FOLDER_STATE, runFolderOf, tapTrainEvents, type RunFolderInfo } from './reporters/train-events';

@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ConfigError,
@@ -7,8 +7,10 @@ import {
   formatTruncation,
   type LoadedConfig,
   type Metrics,
+  type Plugin,
   type ResolvedConfig,
   type Run,
+  type Toolkit,
 } from '@leantune/core';
 import {
   RUN_FILES,
@@ -19,16 +21,12 @@ import {
   runFolderPath,
   saveRunFolder,
 } from './run-folder';
-import { TRAIN_REPORT, checkSchedule, createTrainDriver, plannedSteps, trainConfigOf, type FitResult, type TrainReport } from '@leantune/train';
+import { TRAIN_REPORT, checkSchedule, createTrainDriver, trainConfigOf, type FitResult, type TrainReport } from '@leantune/train';
 import { summarize, type RunSummary } from './run-summary';
+import { metricsJsonlReporter } from './reporters/metrics-jsonl';
+import { RUN_FOLDER_STATE, tapTrainEvents, type RunFolderInfo, type TrainEvent } from './reporters/train-events';
 
-/** What training reports as it goes: for progress bars, JSON lines and the metrics history. */
-export type TrainEvent =
-  | { type: 'start'; dir: string; step: number; totalSteps: number; resumed: boolean }
-  | { type: 'step'; step: number; epoch: number; loss: number; lr: number; samplesPerSec: number; totalSteps: number; gradNorm?: number; stepTimeMs?: number; rssMB?: number }
-  | { type: 'epoch'; epoch: number; step: number; train_loss: number; [metric: string]: number | string }
-  | { type: 'eval'; epoch: number; step: number; [metric: string]: number | string }
-  | { type: 'checkpoint'; step: number; dir: string };
+export type { TrainEvent } from './reporters/train-events';
 
 export interface TrainToFolderOptions {
   /** Base for a relative output.dir (default the config file's folder, as for plugin paths). */
@@ -38,6 +36,16 @@ export interface TrainToFolderOptions {
   /** Aborting stops after the current step, saves a checkpoint and returns "interrupted". */
   signal?: AbortSignal;
   onEvent?: (event: TrainEvent) => void;
+}
+
+/** The reporters every run folder gets unless the toolkit has them already: the metrics.jsonl history. */
+export const DEFAULT_REPORTERS: readonly Plugin[] = [metricsJsonlReporter];
+
+/** Applies the default reporters a toolkit does not have yet (so `leantune plugins` lists them too). */
+export async function useDefaultReporters(toolkit: Toolkit): Promise<Toolkit> {
+  const missing = DEFAULT_REPORTERS.filter((r) => !toolkit.plugins.some((p) => p.plugin === r));
+  if (missing.length) await toolkit.use(missing.map((plugin) => ({ plugin, where: 'a default reporter of @leantune/runner' })));
+  return toolkit;
 }
 
 export interface TrainOutcome {
@@ -91,6 +99,7 @@ function trainRecordCount(run: Run): number {
  */
 export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'config' | 'configDir'>, options: TrainToFolderOptions = {}): Promise<TrainOutcome> {
   const resumed = options.resume ? checkResume(options.resume, loaded.config) : undefined;
+  await useDefaultReporters(loaded.toolkit);
   const run = loaded.toolkit.createRun(structuredClone(resumed?.config ?? loaded.config), { configDir: loaded.configDir });
   // The documented order: the base model, the data stages (ENCODE sees the model), then the methods.
   await run.prepare();
@@ -99,6 +108,8 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir ?? loaded.configDir));
   // A resumed run continues in its folder: reporters (tracking plugins) write there again.
   run.context.runDir = dir;
+  // Reporters (metrics.jsonl, progress) write for runs that carry this.
+  run.context.state.set(RUN_FOLDER_STATE, { dir, resumed: !!resumed } satisfies RunFolderInfo);
   try {
     return await trainInFolder(run, dir, resumed, options);
   } catch (err) {
@@ -111,27 +122,8 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
 }
 
 async function trainInFolder(run: Run, dir: string, resumed: { checkpoints: string } | undefined, options: TrainToFolderOptions): Promise<TrainOutcome> {
-  const history = join(dir, RUN_FILES.history);
-  const emit = (event: TrainEvent) => {
-    // One JSON object per line, appended: a kill mid-run keeps every line written so far.
-    if (event.type === 'step' || event.type === 'epoch' || event.type === 'eval') appendFileSync(history, `${JSON.stringify(event)}\n`);
-    options.onEvent?.(event);
-  };
-  let totalSteps = 0;
-  run.hooks.beforeTrain.tapPromise('leantune-cli', async (state) => {
-    totalSteps = plannedSteps(trainConfigOf(run.config), trainRecordCount(run)).total;
-    emit({ type: 'start', dir, step: state.step, totalSteps, resumed: !!resumed });
-  });
-  run.hooks.afterStep.tap('leantune-cli', (logs) => {
-    const { gradNorm, stepTimeMs, rssMB } = logs;
-    emit({ type: 'step', step: logs.step + 1, epoch: logs.epoch, loss: logs.loss, lr: logs.lr, samplesPerSec: logs.samplesPerSec ?? 0, totalSteps, gradNorm, stepTimeMs, rssMB });
-  });
-  run.hooks.afterEpoch.tapPromise('leantune-cli', async (logs, state) => {
-    emit({ type: 'epoch', epoch: logs.epoch, step: state.step, train_loss: logs.trainLoss, ...(logs.eval ?? {}) });
-  });
-  run.hooks.afterEval.tapPromise('leantune-cli', async (logs) => {
-    emit({ type: 'eval', epoch: logs.epoch, step: logs.step, ...logs.eval });
-  });
+  // The metrics history and progress are reporter plugins on the run's hooks; onEvent sees the same events.
+  if (options.onEvent) tapTrainEvents(run, 'leantune-runner', options.onEvent);
   let result: FitResult | undefined;
   const driver = createTrainDriver({
     signal: options.signal,

@@ -8,6 +8,7 @@ export function describeRegistry(tk: Toolkit) {
     modelLoaders: tk.models.list().map((l) => ({ name: l.name, models: l.models ?? [], plugin: l.plugin })),
     datasetLoaders: tk.datasets.list().map((l) => ({ name: l.name, datasets: l.datasets ?? [], plugin: l.plugin })),
     datasetStages: tk.stages.ordered().map((s) => ({ name: s.name, stage: s.stage, at: stageLabel(s.stage), plugin: s.plugin })),
+    commands: tk.commands.list().map((c) => ({ command: `leantune ${c.name}`, plugin: c.plugin })),
   };
 }
 
@@ -28,5 +29,6 @@ export function formatRegistry(tk: Toolkit): string {
     `Model loaders (${r.modelLoaders.length}):\n${table(r.modelLoaders, 'none')}`,
     `Dataset loaders (${r.datasetLoaders.length}):\n${table(r.datasetLoaders, 'none')}`,
     `Dataset stages, in run order (${r.datasetStages.length}):\n${table(r.datasetStages, 'none')}`,
+    `Commands (${r.commands.length}):\n${table(r.commands, 'none')}`,
   ].join('\n');
 }

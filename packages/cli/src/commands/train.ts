@@ -1,9 +1,9 @@
-import { SingleBar } from 'cli-progress';
-import type { LoadedConfig } from '@leantune/core';
+import type { LoadedConfig, Toolkit } from '@leantune/core';
 import { readRunFolder } from '@leantune/runner';
 import { trainToFolder, type TrainEvent, type TrainOutcome } from '@leantune/runner';
 import { toolkitForRunFolder, warningsTo } from '@leantune/runner';
 import { Interrupted } from '../exit';
+import { progressReporter } from '../reporters/progress';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';
 import type { RunSummary } from '@leantune/runner';
@@ -18,55 +18,15 @@ export interface TrainFlags {
   json?: boolean;
 }
 
-/** An evaluation's headline metrics on one line (per-class keys such as "f1/spam" stay in metrics.jsonl). */
-function metricLine(metrics: Record<string, number | string>): string {
-  return Object.entries(metrics)
-    .filter(([k]) => !k.includes('/'))
-    .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(4) : v}`)
-    .join(', ');
-}
-
 /**
- * Progress on stderr: the run folder on its own line first, then a bar with loss,
- * throughput and ETA on a terminal, epoch lines otherwise. With --json every event is a
- * line on stdout instead (the start event names the folder).
+ * The CLI's reporters for a training run: the progress reporter on stderr (a bar on a
+ * terminal, lines otherwise, the run folder only with --quiet), none with --json, whose
+ * events go to stdout instead. The runner adds the metrics.jsonl reporter itself.
  */
-function reporter(io: CliIO, flags: TrainFlags): { onEvent: (e: TrainEvent) => void; stop: () => void } {
-  if (flags.json) return { onEvent: (e) => io.out(`${JSON.stringify(e)}\n`), stop: () => undefined };
-  const folder = (e: TrainEvent) => {
-    if (e.type === 'start' && !e.resumed) io.err(`run folder: ${e.dir}\n`);
-  };
-  if (flags.quiet) return { onEvent: folder, stop: () => undefined };
-  if (io.errIsTTY) {
-    const bar = new SingleBar({
-      stream: process.stderr,
-      format: 'train |{bar}| {value}/{total} steps | epoch {epoch} | loss {loss} | {rate} samples/s | ETA {eta_formatted}',
-      hideCursor: true,
-    });
-    return {
-      onEvent(e) {
-        folder(e);
-        if (e.type === 'start') bar.start(e.totalSteps, e.step, { epoch: 1, loss: '-', rate: '-' });
-        if (e.type === 'step') bar.update(e.step, { epoch: e.epoch + 1, loss: e.loss.toFixed(4), rate: e.samplesPerSec.toFixed(1) });
-      },
-      stop: () => bar.stop(),
-    };
-  }
-  return {
-    onEvent(e) {
-      folder(e);
-      if (e.type === 'start' && e.resumed) io.err(`resuming ${e.dir} at step ${e.step}/${e.totalSteps}\n`);
-      if (e.type === 'epoch') {
-        const { type: _t, epoch, step: _s, ...metrics } = e;
-        io.err(`epoch ${epoch + 1}: ${metricLine(metrics)}\n`);
-      }
-      if (e.type === 'eval') {
-        const { type: _t, epoch: _e, step, ...metrics } = e;
-        io.err(`step ${step}: ${metricLine(metrics)}\n`);
-      }
-    },
-    stop: () => undefined,
-  };
+export async function useCliReporters(toolkit: Toolkit, io: CliIO, flags: Pick<TrainFlags, 'quiet' | 'json'>): Promise<void> {
+  if (flags.json || toolkit.plugins.some((p) => p.plugin === progressReporter)) return;
+  const mode = flags.quiet ? 'quiet' : io.errIsTTY ? 'bar' : 'lines';
+  await toolkit.use([{ plugin: progressReporter, options: { mode, write: io.err }, where: 'the progress reporter of leantune train' }]);
 }
 
 /**
@@ -88,15 +48,16 @@ export async function runTrain(flags: TrainFlags, io: CliIO): Promise<RunSummary
   let loaded: Pick<LoadedConfig, 'toolkit' | 'config' | 'configDir'>;
   if (flags.resume && !flags.config) loaded = await toolkitForRunFolder(readRunFolder(flags.resume), log);
   else loaded = await fromConfig(flags.config, flags.override, log);
+  await useCliReporters(loaded.toolkit, io, flags);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  const progress = reporter(io, flags);
+  // With --json every event is a line on stdout (the start event names the folder).
+  const onEvent = flags.json ? (e: TrainEvent) => io.out(`${JSON.stringify(e)}\n`) : undefined;
   let outcome: TrainOutcome;
   try {
-    outcome = await trainToFolder(loaded, { baseDir: outputBase(flags, io), resume: flags.resume, signal: stop.signal, onEvent: progress.onEvent });
+    outcome = await trainToFolder(loaded, { baseDir: outputBase(flags, io), resume: flags.resume, signal: stop.signal, onEvent });
   } finally {
-    progress.stop();
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
   if (outcome.status === 'interrupted') {
