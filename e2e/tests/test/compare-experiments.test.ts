@@ -69,6 +69,30 @@ function readStore(file: string) {
   }
 }
 
+/** Resolves with the runs once one is running with steps recorded (and, with afterOne, another completed). */
+function whenRunning(store: string, stderr: () => string, afterOne: boolean): Promise<RunRecord[]> {
+  return new Promise((done, fail) => {
+    const timeout = setTimeout(() => {
+      clearInterval(poll);
+      fail(new Error(`no run was in progress after 40 s; stderr:\n${stderr()}`));
+    }, 40_000);
+    const poll = setInterval(() => {
+      if (!existsSync(store)) return;
+      try {
+        const { runs, steps } = readStore(store);
+        const running = runs.find((r) => r.status === 'running');
+        if ((!afterOne || runs.some((r) => r.status === 'completed')) && running && steps.some((s) => s.run_id === running.id)) {
+          clearInterval(poll);
+          clearTimeout(timeout);
+          done(runs);
+        }
+      } catch {
+        // the store is being created; poll again
+      }
+    }, 50);
+  });
+}
+
 describe('leantune compare, kept in SQLite', () => {
   it('survives a SIGKILL of the coordinator: --resume finishes with every run exactly once', async () => {
     const { cwd, config } = project('killed', ['lora', 'ia3']);
@@ -79,29 +103,8 @@ describe('leantune compare, kept in SQLite', () => {
     child.stdout.resume();
     const closed = new Promise<{ code: number | null; signal: string | null }>((done) => child.on('close', (code, signal) => done({ code, signal })));
     // Kill it once a run has completed and the next one is part-way through its steps.
-    let killedAt: RunRecord[] = [];
-    await new Promise<void>((done, fail) => {
-      const timeout = setTimeout(() => {
-        clearInterval(poll);
-        fail(new Error(`no run was in progress after 40 s; stderr:\n${stderr}`));
-      }, 40_000);
-      const poll = setInterval(() => {
-        if (!existsSync(store)) return;
-        try {
-          const { runs, steps } = readStore(store);
-          const running = runs.find((r) => r.status === 'running');
-          if (runs.some((r) => r.status === 'completed') && running && steps.some((s) => s.run_id === running.id)) {
-            clearInterval(poll);
-            clearTimeout(timeout);
-            killedAt = runs;
-            child.kill('SIGKILL');
-            done();
-          }
-        } catch {
-          // the store is being created; poll again
-        }
-      }, 50);
-    });
+    const killedAt = await whenRunning(store, () => stderr, true);
+    child.kill('SIGKILL');
     expect(await closed).toEqual({ code: null, signal: 'SIGKILL' });
     const name = experimentName(stderr)!;
     expect(name).toMatch(/^killed-\d{8}-\d{6}$/);
@@ -126,6 +129,25 @@ describe('leantune compare, kept in SQLite', () => {
     }
     expect(steps).toHaveLength(runs.reduce((n, r) => n + r.total_steps!, 0));
   }, 90_000);
+
+  it('Ctrl-C stops the runs with a checkpoint, records them as interrupted and exits 130 with the command to resume', async () => {
+    const { cwd, config } = project('stopped', ['lora', 'ia3']);
+    const store = join(cwd, 'runs', 'experiments.sqlite');
+    const child = spawn(process.execPath, [cliBin, 'compare', '-c', config, '--seeds', '2', '--concurrency', '1'], { cwd });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.resume();
+    const closed = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    await whenRunning(store, () => stderr, false);
+    child.kill('SIGINT');
+    expect(await closed).toBe(130);
+    const name = experimentName(stderr)!;
+    expect(stderr).toContain(`compare interrupted; continue with: leantune compare -c ${config} --resume ${name}`);
+    const { runs } = readStore(store);
+    // The run in progress stopped with a checkpoint (exit 130); the ones after it never started.
+    expect(runs.map((r) => `${r.label}/${r.seed}:${r.status}:${r.failure_kind}`)).toEqual(['lora/3:failed:interrupted', 'lora/4:pending:null', 'ia3/3:pending:null', 'ia3/4:pending:null']);
+    expect(runs[0].failure_reason).toMatch(/^interrupted \(exit 130\): .*interrupted at step \d+/);
+  }, 60_000);
 
   it('records an arm that crashes on purpose as failed with its reason, while the other arms finish', () => {
     const { cwd, config } = project('crashy', ['ia3', { id: 'lora', label: 'lora-broken', config: { r: 4, target_modules: ['no_such_layer'] } }, 'bitfit']);

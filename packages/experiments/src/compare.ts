@@ -53,7 +53,8 @@ export function jsonDifferences(a: unknown, b: unknown, path = '', out: string[]
     }
     return out;
   }
-  if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${path || '(root)'}: ${JSON.stringify(a)} → ${JSON.stringify(b)}`);
+  const show = (v: unknown) => (v === undefined ? '(absent)' : JSON.stringify(v));
+  if (JSON.stringify(a) !== JSON.stringify(b)) out.push(`${path || '(root)'}: ${show(a)} → ${show(b)}`);
   return out;
 }
 
