@@ -138,7 +138,10 @@ describe('integrity and bad input', () => {
   it('the plugin registers a "pack" dataset loader that resolves paths from the config folder', async () => {
     const { dir } = await packed();
     const loaders: Array<{ test(s: { name: string }): boolean; load(s: object, c: object): Promise<Dataset> }> = [];
-    plugin.apply({ datasets: { register: (l: never) => loaders.push(l) } } as never);
+    // apply also registers the plugin's commands (`leantune data pack`, `data unpack`).
+    const commands: string[] = [];
+    plugin.apply({ datasets: { register: (l: never) => loaders.push(l) }, commands: { register: (c: { name: string }) => commands.push(c.name) } } as never);
+    expect(commands).toEqual(['data pack', 'data unpack']);
     expect(loaders[0].test({ name: 'pack' })).toBe(true);
     const ds = await loaders[0].load({ name: 'pack', path: '.' }, { configDir: dir });
     expect(ds.records).toHaveLength(8);
