@@ -69,6 +69,17 @@ function readStore(file: string) {
   }
 }
 
+/** `leantune compare` of lora and ia3 over two seeds, one run at a time, in the background. */
+function startCompare(name: string) {
+  const { cwd, config } = project(name, ['lora', 'ia3']);
+  const child = spawn(process.execPath, [cliBin, 'compare', '-c', config, '--seeds', '2', '--concurrency', '1'], { cwd });
+  let text = '';
+  child.stderr.on('data', (d) => (text += d));
+  child.stdout.resume();
+  const closed = new Promise<{ code: number | null; signal: string | null }>((done) => child.on('close', (code, signal) => done({ code, signal })));
+  return { cwd, config, store: join(cwd, 'runs', 'experiments.sqlite'), child, stderr: () => text, closed };
+}
+
 /** Resolves with the runs once one is running with steps recorded (and, with afterOne, another completed). */
 function whenRunning(store: string, stderr: () => string, afterOne: boolean): Promise<RunRecord[]> {
   return new Promise((done, fail) => {
@@ -95,18 +106,12 @@ function whenRunning(store: string, stderr: () => string, afterOne: boolean): Pr
 
 describe('leantune compare, kept in SQLite', () => {
   it('survives a SIGKILL of the coordinator: --resume finishes with every run exactly once', async () => {
-    const { cwd, config } = project('killed', ['lora', 'ia3']);
-    const store = join(cwd, 'runs', 'experiments.sqlite');
-    const child = spawn(process.execPath, [cliBin, 'compare', '-c', config, '--seeds', '2', '--concurrency', '1'], { cwd });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.resume();
-    const closed = new Promise<{ code: number | null; signal: string | null }>((done) => child.on('close', (code, signal) => done({ code, signal })));
+    const { cwd, config, store, child, stderr, closed } = startCompare('killed');
     // Kill it once a run has completed and the next one is part-way through its steps.
-    const killedAt = await whenRunning(store, () => stderr, true);
+    const killedAt = await whenRunning(store, stderr, true);
     child.kill('SIGKILL');
     expect(await closed).toEqual({ code: null, signal: 'SIGKILL' });
-    const name = experimentName(stderr)!;
+    const name = experimentName(stderr())!;
     expect(name).toMatch(/^killed-\d{8}-\d{6}$/);
     const interruptedRun = killedAt.find((r) => r.status === 'running')!;
     const completedBefore = killedAt.filter((r) => r.status === 'completed').map((r) => r.id);
@@ -131,18 +136,12 @@ describe('leantune compare, kept in SQLite', () => {
   }, 90_000);
 
   it('Ctrl-C stops the runs with a checkpoint, records them as interrupted and exits 130 with the command to resume', async () => {
-    const { cwd, config } = project('stopped', ['lora', 'ia3']);
-    const store = join(cwd, 'runs', 'experiments.sqlite');
-    const child = spawn(process.execPath, [cliBin, 'compare', '-c', config, '--seeds', '2', '--concurrency', '1'], { cwd });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.resume();
-    const closed = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
-    await whenRunning(store, () => stderr, false);
+    const { config, store, child, stderr, closed } = startCompare('stopped');
+    await whenRunning(store, stderr, false);
     child.kill('SIGINT');
-    expect(await closed).toBe(130);
-    const name = experimentName(stderr)!;
-    expect(stderr).toContain(`compare interrupted; continue with: leantune compare -c ${config} --resume ${name}`);
+    expect((await closed).code).toBe(130);
+    const name = experimentName(stderr())!;
+    expect(stderr()).toContain(`compare interrupted; continue with: leantune compare -c ${config} --resume ${name}`);
     const { runs } = readStore(store);
     // The run in progress stopped with a checkpoint (exit 130); the ones after it never started.
     expect(runs.map((r) => `${r.label}/${r.seed}:${r.status}:${r.failure_kind}`)).toEqual(['lora/3:failed:interrupted', 'lora/4:pending:null', 'ia3/3:pending:null', 'ia3/4:pending:null']);
