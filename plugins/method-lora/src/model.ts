@@ -82,17 +82,26 @@ export class LoraModel implements MethodHandle<LoraConfig> {
   private active: string[] = [];
   private readonly lifecycle: TunerLifecycle<LoraTunerLayer>;
 
+  /** The config of the last adapter that was active, kept after unload for the record. */
+  private lastConfig?: LoraConfig;
+
   constructor(readonly model: Module) {
+    // One handle owns a model's LoRA layers: a second one would overwrite the first's active adapters.
+    if ([...model.namedModules()].some(([, m]) => isLoraTunerLayer(m))) {
+      throw new Error('This model already has LoRA adapters, owned by another LoraModel handle: add adapters through that handle (addAdapter, loadAdapter(handle, dir)), or unload it first');
+    }
     this.lifecycle = tunerLifecycle(model, isLoraTunerLayer, {
       afterUnload: () => {
+        this.lastConfig = this.configs.get(this.active[0]) ?? this.lastConfig;
         this.configs.clear();
         this.active = [];
       },
     });
   }
 
-  /** The first active adapter's config (what a run saves). */
+  /** The first active adapter's config (what a run saves); after unload, the config it had. */
   get config(): LoraConfig {
+    if (this.configs.size === 0 && this.lastConfig) return this.lastConfig;
     return this.adapterConfig(this.active[0] ?? 'default');
   }
 

@@ -130,3 +130,19 @@ describe('multiple adapters', () => {
     expect(values(fc1(model).getParameter('lora_B.default.weight').variable).every((v) => v === 0)).toBe(true);
   });
 });
+
+describe('one handle per model', () => {
+  it('refuses a second LoraModel on a model whose LoRA layers another handle owns, and keeps its config after unload', () => {
+    const model = mlp();
+    const lora = injectLora(model, { target_modules: ['fc1'], r: 2 });
+    // A second handle would overwrite the first one's active adapters: adapters go through the owner.
+    expect(() => injectLora(model, { target_modules: ['fc1'], r: 2 }, { adapterName: 'other' })).toThrow(/already has LoRA adapters, owned by another LoraModel handle/);
+    lora.addAdapter({ target_modules: ['fc1'], r: 2 }, { adapterName: 'other' });
+    expect(lora.adapterNames()).toEqual(['default', 'other']);
+    const config = lora.config;
+    lora.unload();
+    expect(lora.config).toBe(config);
+    // Unloaded, the model is plain again: a new handle may take it.
+    expect(injectLora(model, { target_modules: ['fc1'], r: 2 }).adapterNames()).toEqual(['default']);
+  });
+});
