@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, freemem } from 'node:os';
+import { join } from 'node:path';
 import { collectArtifacts, type ArmRow, type ExperimentStore, type FailureKind, type RunFinish, type RunRow, type StepMetric } from './store';
 
 /** How to start one run: a command whose stdout carries `leantune train --json` lines. */
@@ -83,6 +84,23 @@ function readPeakRssMB(pid: number | undefined): number | undefined {
     return m ? Number(m[1]) / 1024 : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** What a run folder's environment.json says about the backend (threads) and the plugins' versions. */
+export function runEnvironment(dir: string | undefined): { threads?: number; versions?: Record<string, string> } {
+  const file = dir && join(dir, 'environment.json');
+  if (!file || !existsSync(file)) return {};
+  try {
+    const env = JSON.parse(readFileSync(file, 'utf8')) as { backend?: { threads?: number }; plugins?: string[] };
+    const versions: Record<string, string> = {};
+    for (const p of env.plugins ?? []) {
+      const at = p.lastIndexOf('@');
+      if (at > 0) versions[p.slice(0, at)] = p.slice(at + 1);
+    }
+    return { threads: env.backend?.threads, versions };
+  } catch {
+    return {};
   }
 }
 
@@ -191,7 +209,7 @@ function runOne(opts: RunExperimentOptions, arm: ArmRow, run: RunRow, children: 
       if (!kind && summary) {
         const s = summary;
         const dir = typeof s.dir === 'string' ? s.dir : undefined;
-        if (typeof s.backend === 'string') store.updateEnvironment(arm.experimentId, { backend: s.backend });
+        store.updateEnvironment(arm.experimentId, { backend: typeof s.backend === 'string' ? s.backend : undefined, ...runEnvironment(dir) });
         store.finishRun(run.id, {
           ...base,
           status: 'completed',

@@ -416,10 +416,15 @@ export class ExperimentStore {
   }
 
   /** Records what the environment turned out to be once a run reported it (the backend a run chose). */
-  updateEnvironment(experimentId: number, patch: { backend?: string; threads?: number }): void {
+  updateEnvironment(experimentId: number, patch: { backend?: string; threads?: number; versions?: Record<string, string> }): void {
     this.db.transaction(() => {
       if (patch.backend) this.db.prepare('UPDATE environment SET backend = ? WHERE experiment_id = ? AND backend IS NULL').run(patch.backend, experimentId);
       if (patch.threads) this.db.prepare('UPDATE environment SET threads = ? WHERE experiment_id = ? AND threads IS NULL').run(patch.threads, experimentId);
+      if (patch.versions && Object.keys(patch.versions).length) {
+        const row = this.db.prepare('SELECT versions_json FROM environment WHERE experiment_id = ?').get(experimentId) as { versions_json: string } | undefined;
+        const versions = { ...patch.versions, ...(parse<Record<string, string>>(row?.versions_json ?? null) ?? {}) };
+        this.db.prepare('UPDATE environment SET versions_json = ? WHERE experiment_id = ?').run(json(versions), experimentId);
+      }
     })();
   }
 

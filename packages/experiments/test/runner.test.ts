@@ -53,7 +53,9 @@ describe('runner', () => {
     expect(adapter.kind).toBe('adapter:good');
     expect(adapter.sha256).toBe(hashPath(adapter.path).sha256);
     expect(weights.kind).toBe('trainable-weights');
-    expect(store.environment(exp.id).backend).toBe('fake-cpu');
+    // The environment takes the backend, its threads and the plugins' versions from the runs.
+    expect(store.environment(exp.id)).toMatchObject({ backend: 'fake-cpu', threads: 3, versions: { '@leantune/plugin-good': '0.1.0', '@leantune/plugin-bad': '0.1.0' } });
+    expect(store.environment(exp.id).versions['better-sqlite3']).toMatch(/^12\./);
     expect(store.experiment(String(exp.id)).status).toBe('incomplete');
     store.close();
   });
