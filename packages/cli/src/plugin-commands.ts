@@ -73,7 +73,7 @@ function offered(installed: Toolkit, loaded: LoadedConfig | undefined): Offered[
 }
 
 /** A commander command for a plugin's command definition; its action runs the definition. */
-function toCommander(leaf: string, def: RegisteredCommand, io: CliIO, context: { loaded?: LoadedConfig; result: PluginCommandResult }): Command {
+function toCommander(leaf: string, def: RegisteredCommand, io: CliIO, context: { loaded?: LoadedConfig; installed: Toolkit; result: PluginCommandResult }): Command {
   const cmd = new Command(leaf).description(def.description).summary(`${def.description} (plugin ${def.plugin})`);
   for (const a of def.arguments ?? []) {
     const arg = new Argument(a.required ? `<${a.name}>` : `[${a.name}]`, a.description);
@@ -113,6 +113,15 @@ function toCommander(leaf: string, def: RegisteredCommand, io: CliIO, context: {
       config: context.loaded,
       // The CLI's default config stands in when -c is not given, as for `leantune train`.
       loadConfig: () => (loading ??= context.loaded ? Promise.resolve(context.loaded) : fromConfig(undefined)),
+      async loadDataset(spec) {
+        const { toolkit, config, configDir } = await commandIO.loadConfig();
+        if (context.loaded) return toolkit.createRun(config, { configDir }).context.loadDatasetSpec(spec);
+        // Without -c, paths in the spec are the user's: from the current folder.
+        const run = toolkit.createRun(config, { configDir: io.cwd });
+        const answers = (loaders: Toolkit['datasets']) => loaders.list().find((l) => l.test(spec));
+        const other = answers(toolkit.datasets) ? undefined : answers(context.installed.datasets);
+        return other ? other.load(spec, run.context) : run.context.loadDatasetSpec(spec);
+      },
     };
     const code = await def.run(args, commandIO);
     if (typeof code === 'number') context.result.code = code;
@@ -162,7 +171,7 @@ export async function addPluginCommands(program: Command, groups: readonly Comma
   const file = configArg(args);
   const installed = await fromInstalled(io.cwd, (m) => io.err(`warning: ${m}\n`));
   const loaded = file ? await fromConfig(file) : undefined;
-  const context = { loaded, result };
+  const context = { loaded, installed, result };
   const commands = offered(installed, loaded);
   for (const { command } of commands) mount(program, groups, command, toCommander(command.name.split(' ').pop()!, command, io, context));
   for (const group of groups) {

@@ -96,6 +96,15 @@ describe('plugin commands (ctx.commands.register)', () => {
     expect(plain.err).toBe('leantune: Unknown command "leantune pul". Did you mean "leantune pull" (plugin @leantune/plugin-hf)?\n');
   });
 
+  it('io.loadDataset without -c: a spec no default-config loader answers goes to an installed plugin\'s loader (data drift between packs)', async () => {
+    const shift = join(__dirname, '..', '..', '..', 'e2e', 'tests', 'test', 'fixtures', 'shift.json');
+    expect((await cli(dir, ['data', 'pack', '-c', shift, '-o', 'drift-pack'])).code).toBe(0);
+    const pack = JSON.stringify({ name: 'pack', path: 'drift-pack' });
+    const r = await cli(dir, ['data', 'drift', '--reference', pack, '--current', pack]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('Recommendation: no action.');
+  });
+
   it('registrations are checked in the toolkit too: a plain plugin object, duplicates named by both plugins', async () => {
     const command: CommandDefinition = { name: 'data hello', description: 'd', run: () => 0 };
     const a = definePlugin({ meta: { name: 'a', version: '1.0.0', core: '*' }, apply: (ctx) => ctx.commands.register(command) });

@@ -1,6 +1,6 @@
 import { RegistryError } from './errors';
 import type { LoadedConfig } from './from-config';
-import type { Logger } from './types';
+import type { Dataset, DatasetSpec, Logger } from './types';
 
 /** A positional argument or an option of a plugin command, declared as data. */
 export interface CommandParameter {
@@ -28,6 +28,11 @@ export interface CommandIO {
   config?: LoadedConfig;
   /** The config given with -c, else the CLI's default config, loaded on first call. */
   loadConfig(): Promise<LoadedConfig>;
+  /**
+   * A dataset spec through dataset loaders, without stages: the -c config's; without -c the
+   * default config's, else any installed plugin's, with relative paths from `cwd`.
+   */
+  loadDataset(spec: DatasetSpec): Promise<Dataset>;
 }
 
 /**

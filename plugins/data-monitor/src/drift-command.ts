@@ -1,4 +1,4 @@
-import { ConfigError, type CommandDefinition, type Dataset, type DatasetSpec } from '@leantune/core';
+import { ConfigError, type CommandDefinition, type DatasetSpec } from '@leantune/core';
 import { runDataDrift } from './command';
 
 function parseSpec(text: string, flag: string): DatasetSpec {
@@ -25,12 +25,8 @@ export const driftCommand: CommandDefinition = {
   examples: ['leantune data drift -c leantune.json --reference mnist --current fashion-mnist'],
   async run(args, io) {
     const specs = [parseSpec(String(args.reference), '--reference'), parseSpec(String(args.current), '--current')];
-    const load = async (spec: DatasetSpec): Promise<Dataset> => {
-      const { toolkit, config, configDir } = await io.loadConfig();
-      return toolkit.createRun(config, { configDir }).context.loadDatasetSpec(spec);
-    };
-    const reference = await load(specs[0]);
-    const current = await load(specs[1]);
+    const reference = await io.loadDataset(specs[0]);
+    const current = await io.loadDataset(specs[1]);
     const result = runDataDrift(reference, current, { failOnRetrain: args['fail-on-retrain'] === true });
     io.out(`${result.text}\n`);
     return result.exitCode;
