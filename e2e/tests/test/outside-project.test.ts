@@ -43,12 +43,13 @@ module.exports = {
       family: 'reparameterization',
       configSchema: { type: 'object', additionalProperties: false, properties: {} },
       defaultTargets: { tiny: ['encoder.dense'] },
+      // The loaded model in, a handle out: the run owns it (Method API v2).
       inject(model, config, mctx) {
         for (const path of mctx.defaultTargets) {
-          const layer = model.getSubmodule(path);
-          model.setSubmodule(path, new Gained(layer, layer.getParameter('weight').shape[0]));
+          const layer = model.module.getSubmodule(path);
+          model.module.setSubmodule(path, new Gained(layer, layer.getParameter('weight').shape[0]));
         }
-        return model;
+        return { config, trains: (path) => path.endsWith('.gain_scale') };
       },
     });
     ctx.hooks.run.tap('gain', (run) => {
@@ -98,7 +99,8 @@ beforeAll(() => {
   // The README's commands: the tarballs, then the plugin from its folder (a symlink).
   npm(project, 'install', ...readdirSync(packs).map((f) => join(packs, f)));
   npm(project, 'install', '--install-links=false', pluginDir);
-}, 300_000);
+  // The install compiles better-sqlite3 (compare's store) from source: no prebuilt binary is reachable here, ~2–4 min.
+}, 600_000);
 
 describe('leantune from an outside project, with an outside plugin', () => {
   const seenBy = (stderr: string) => JSON.parse(/\[gain\] (.*)/.exec(stderr)![1]);

@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, didYouMean, type CompareEntry } from '@leantune/core';
-import { ExperimentError, ExperimentStore, runComparison, storeFileIn, terminalProgress, writeReport, type PlannedArm } from '@leantune/experiments';
+import type { PlannedArm } from '@leantune/experiments';
+
+/**
+ * The experiments package (SQLite through better-sqlite3, Vega for the report) loads only for
+ * `compare` and `report`: every other command starts without the native SQLite module.
+ */
+const experiments = () => import('@leantune/experiments');
 import { Interrupted } from '../exit';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';
@@ -58,6 +64,7 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
+    const { runComparison, storeFileIn, terminalProgress } = await experiments();
     const { experiment, result, text } = await userErrors(() => runComparison({
       storeFile: storeFileIn(dir),
       name: config.name,
@@ -90,13 +97,14 @@ async function userErrors<T>(f: () => T | Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (err) {
-    if (err instanceof ExperimentError) throw new ConfigError(err.message);
+    if (err instanceof (await experiments()).ExperimentError) throw new ConfigError(err.message);
     throw err;
   }
 }
 
 /** `leantune report`: the HTML page, tables and per-run results files of an experiment. */
 export async function runReport(experiment: string, flags: { store?: string; output?: string }, io: CliIO): Promise<void> {
+  const { ExperimentStore, storeFileIn, writeReport } = await experiments();
   const storeFile = resolve(io.cwd, flags.store ?? storeFileIn('runs'));
   if (!existsSync(storeFile)) {
     throw new ConfigError(`No experiment store at ${storeFile}: run \`leantune compare\` first, or pass --store <output.dir>/experiments.sqlite (compare prints the path).`);
