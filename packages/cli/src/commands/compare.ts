@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, didYouMean, type CompareEntry } from '@leantune/core';
-import type { PlannedArm } from '@leantune/experiments';
+import type { PlannedArm } from '@leantune/report';
 
 /**
  * The experiments package (SQLite through better-sqlite3, Vega for the report) loads only for
  * `compare` and `report`: every other command starts without the native SQLite module.
  */
-const experiments = () => import('@leantune/experiments');
+const experiments = () => import('@leantune/report');
 import { Interrupted } from '../exit';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';

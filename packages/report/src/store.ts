@@ -148,7 +148,7 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 export function migrate(db: Db, target = SCHEMA_VERSION, file = 'the store'): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
-    throw new ExperimentError(`${file} has schema version ${current}, newer than this leantune knows (${SCHEMA_VERSION}); upgrade @leantune/experiments or use another results folder.`);
+    throw new ExperimentError(`${file} has schema version ${current}, newer than this leantune knows (${SCHEMA_VERSION}); upgrade @leantune/report or use another results folder.`);
   }
   for (const m of MIGRATIONS) {
     if (m.version <= current || m.version > target) continue;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // A picture of a `leantune report` page, as the README shows it: the page opened in Debian's
 // chromium through playwright-core, its charts (the results table is text in the README).
-//   node packages/experiments/scripts/screenshot.js <report.html> <out.png>
+//   node packages/report/scripts/screenshot.js <report.html> <out.png>
 // LEANTUNE_CHROMIUM names another Chromium binary (default /usr/bin/chromium).
 const { renameSync } = require('node:fs');
 const { resolve } = require('node:path');
