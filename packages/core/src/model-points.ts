@@ -50,6 +50,8 @@ export interface InputEmbeddingsPoint {
   readonly vocabulary?: TokenVocabulary;
   /** Longest sequence (virtual tokens included) the position embeddings allow; absent when unlimited. */
   readonly maxPositions?: number;
+  /** Vision models: values one patch embedding reads (channels · patch_size²), the fan VPT's Xavier init uses. */
+  readonly patchFanIn?: number;
   /** Several providers are joined in registration order. */
   addVirtualTokens(provider: VirtualTokenProvider): Disposer;
 }
@@ -334,6 +336,8 @@ export interface StackPointsSpec {
   entryDims?: readonly number[];
   /** Width of the input embeddings (default `dim`). */
   embeddingDim?: number;
+  /** Vision models: channels · patch_size² (InputEmbeddingsPoint.patchFanIn). */
+  patchFanIn?: number;
   /** Layer i's heads (default `heads` of width dim / heads for all). */
   headShape?: (layer: number) => { heads: number; headDim: number };
 }
@@ -348,6 +352,7 @@ export function stackPoints(points: PointRegistry, spec: StackPointsSpec): Pick<
       offset: spec.placement === 'prepend' ? 0 : 1,
       vocabulary: spec.vocabulary,
       maxPositions: spec.maxPositions,
+      ...(spec.patchFanIn !== undefined ? { patchFanIn: spec.patchFanIn } : {}),
       addVirtualTokens: (provider) => points.addVirtualTokens(provider),
     },
     hiddenStates: {

@@ -23,6 +23,8 @@ test('ViT: the prompt goes after [CLS] with no position embedding; the classifie
   const m = await load('vit');
   const e = m.points!.inputEmbeddings!;
   expect([e.placement, e.offset, e.vocabulary]).toEqual(['after-cls', 1, undefined]);
+  // 3 channels × 4² pixels per patch (VPT's Xavier fan).
+  expect(e.patchFanIn).toBe(48);
   const pixels = (m.encode!(IMAGES.map((image, k) => record(`i${k}`, { image, label: 'cat' }))).inputs as Record<string, tf.Tensor>).pixel_values;
   const prompt = tf.randomNormal([3, e.dim], 0, 1, 'float32', 7);
   // By hand, from the model's own parts, before anything is registered.
@@ -76,7 +78,7 @@ test('ViT VPT-deep: replacing the prompt positions at layer 0 entry equals a sha
 test('CLIP vision: the prompt after [CLS] goes through pre_layrnorm; image features by hand match', async () => {
   const m = await load('clip', ['cat', 'dog']);
   const e = m.points!.inputEmbeddings!;
-  expect([e.where, e.placement]).toEqual(['vision_model.embeddings', 'after-cls']);
+  expect([e.where, e.placement, e.patchFanIn]).toEqual(['vision_model.embeddings', 'after-cls', 48]);
   const meta = m.meta as { imageFeatures(i: unknown[]): tf.Tensor };
   const pixels = (m.encode!(IMAGES.map((image, k) => record(`i${k}`, { image, label: 'cat' }))).inputs as Record<string, tf.Tensor>).pixel_values;
   const prompt = tf.randomNormal([2, e.dim], 0, 1, 'float32', 11);
