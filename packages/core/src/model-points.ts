@@ -98,8 +98,21 @@ export interface AttentionPrefixPoint {
 }
 
 /**
+ * Where the class name goes among the context vectors (CoOp's CLASS_TOKEN_POSITION):
+ * 'end' `[SOS][ctx₁…ctxₙ][name][.][EOS]`, 'middle' `[SOS][ctx₁…ctx_⌊n/2⌋][name][ctx…ctxₙ][.][EOS]`,
+ * 'front' `[SOS][name][ctx₁…ctxₙ][.][EOS]`.
+ */
+export type ClassTokenPosition = 'end' | 'middle' | 'front';
+
+export interface ContextOptions {
+  /** Default 'end'. */
+  classPosition?: ClassTokenPosition;
+}
+
+/**
  * CLIP's text encoder token embeddings, for CoOp-style learned context: the prompt of class
- * c is `[SOS][ctx₁…ctxₙ][tokens of c][.][EOS]`, pooled at its EOS as CLIP pools.
+ * c is `[SOS][ctx₁…ctxₙ][tokens of c][.][EOS]` (or the name in the middle or at the front,
+ * ContextOptions), pooled at its EOS as CLIP pools.
  */
 export interface TextTokenEmbeddingsPoint {
   readonly where: string;
@@ -112,11 +125,17 @@ export interface TextTokenEmbeddingsPoint {
    * prompts with `context` ([n, dim] shared, or [classes, n, dim] class-specific) in the
    * context slots; differentiable with respect to `context`.
    */
-  encodeWithContext(classNames: readonly string[], context: tf.Tensor): tf.Tensor2D;
+  encodeWithContext(classNames: readonly string[], context: tf.Tensor, options?: ContextOptions): tf.Tensor2D;
   /** Text features [texts, projectionDim] of plain texts (zero-shot prompts). */
   encodeTexts(texts: readonly string[]): tf.Tensor2D;
   /** Makes the model's own label prompts (its loss and predict) use this context instead of its prompt template. */
-  setLabelContext(provider: (training: boolean) => tf.Tensor): Disposer;
+  setLabelContext(provider: (training: boolean) => tf.Tensor, options?: ContextOptions): Disposer;
+  /**
+   * Makes the model's own label logits use these class text features [labels, projectionDim]
+   * (e.g. a prompt ensemble's mean of normalised features) instead of its prompt template's;
+   * the tensor stays the provider's. Not together with a label context.
+   */
+  setLabelFeatures(provider: () => tf.Tensor2D): Disposer;
 }
 
 /** The model's tokenizer. */

@@ -122,3 +122,47 @@ test('CLIP CoOp: context vectors equal to the embeddings of "a photo of a" give 
   expect(() => t.setLabelContext(() => ctx)).toThrow(/already set/);
   expect(() => t.encodeWithContext(names, tf.zeros([2, 3]))).toThrow(/context must be \[n, \d+\] or \[3, n, \d+\]/);
 });
+
+test('CLIP CoOp class positions: the name in the middle or at the front of the context gives the features of that text written out', async () => {
+  const m = await load('clip', ['cat', 'dog']);
+  const t = m.points!.textTokenEmbeddings!;
+  const tok = m.points!.tokenizer!;
+  const ctx = t.vocabulary.embed(tok.encode('a photo of a').slice(1, -1));
+  const names = ['cat', 'dog', 'bird'];
+  const end = t.encodeWithContext(names, ctx, { classPosition: 'end' });
+  expectClose(Array.from(end.dataSync()), Array.from(t.encodeWithContext(names, ctx).dataSync()), 0);
+  // The name's tokens are those of "X X X X <name>." (CoOp's name_lens). On this byte-level
+  // BPE a word's token carries its leading space (CLIP's own BPE marks word ends instead), so
+  // the context here is " a photo of a", whose every word has one, and the texts written out
+  // start with a space: then the tokens match one for one.
+  const spaced = t.vocabulary.embed(tok.encode(' a photo of a').slice(1, -1));
+  expect(spaced.shape[0]).toBe(4);
+  // middle: ⌊4/2⌋ = 2 context vectors, the name, the other 2 (CoOp's half_n_ctx).
+  const middle = t.encodeWithContext(names, spaced, { classPosition: 'middle' });
+  expectClose(Array.from(middle.dataSync()), Array.from(t.encodeTexts(names.map((n) => ` a photo ${n} of a.`)).dataSync()), 1e-6);
+  const front = t.encodeWithContext(names, spaced, { classPosition: 'front' });
+  expectClose(Array.from(front.dataSync()), Array.from(t.encodeTexts(names.map((n) => ` ${n} a photo of a.`)).dataSync()), 1e-6);
+  // Gradients reach the context in every position.
+  m.module.freeze();
+  const learn = tf.variable(ctx, true, 'coop_ctx_positions');
+  for (const classPosition of ['middle', 'front'] as const) {
+    const { grads } = variableGradients(() => tf.sum(tf.square(t.encodeWithContext(names, learn, { classPosition }))) as tf.Scalar, [learn]);
+    expect(Math.min(...tf.max(tf.abs(grads.coop_ctx_positions), 1).arraySync() as number[])).toBeGreaterThan(1e-7);
+  }
+  expect(() => t.encodeWithContext(names, ctx, { classPosition: 'start' as never })).toThrow(/classPosition must be one of end, middle, front/);
+});
+
+test('CLIP label features: the model\'s predict uses the features given, and refuses them beside a label context', async () => {
+  const m = await load('clip', ['cat', 'dog']);
+  const t = m.points!.textTokenEmbeddings!;
+  const batch = m.encode!(IMAGES.map((image, k) => record(`i${k}`, { image, label: 'cat' })));
+  const base = Array.from(m.predict!(batch).dataSync());
+  const same = t.encodeTexts(['a photo of a cat.', 'a photo of a dog.']);
+  const off = t.setLabelFeatures(() => same);
+  expectClose(Array.from(m.predict!(batch).dataSync()), base, 1e-6);
+  expect(() => t.setLabelContext(() => tf.zeros([2, 8]))).toThrow(/label features are set/);
+  off();
+  const swapped = t.encodeTexts(['a photo of a dog.', 'a photo of a cat.']);
+  t.setLabelFeatures(() => swapped);
+  expectClose(Array.from(m.predict!(batch).dataSync()), [base[1], base[0], base[3], base[2]], 1e-6);
+});
