@@ -77,6 +77,11 @@ describe('config files', () => {
     ]);
   });
 
+  it('an enum that allows null (PEFT\'s init_weights: "zero" or null) reports a bad string, with close strings as hints', () => {
+    const schema = { type: 'object', properties: { init_weights: { enum: ['zero', null] } } };
+    expect(() => new SchemaValidator().assert(schema, { init_weights: 'zeros' })).toThrow(/\/init_weights: must be one of "zero", null \(got "zeros"\)\. Did you mean "zero"\?/);
+  });
+
   it('envelope pass: a missing required key points at its object', async () => {
     const file = write('req.json', '{ "name": "x" }');
     const source = await loadConfigFile(file);

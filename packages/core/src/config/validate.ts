@@ -56,7 +56,8 @@ function describe(err: ErrorObject, data: unknown): { pointer: string; message: 
       return { pointer: err.instancePath, message: `missing required key "${p.missingProperty}"`, at: 'value' };
     case 'enum': {
       const allowed = (p.allowedValues as unknown[]).map(show);
-      const hint = typeof got === 'string' ? didYouMean(got, p.allowedValues as string[]) : '';
+      // An enum may allow null (e.g. PEFT's init_weights: "zero" or null): only strings are suggestions.
+      const hint = typeof got === 'string' ? didYouMean(got, (p.allowedValues as unknown[]).filter((v): v is string => typeof v === 'string')) : '';
       return { pointer: err.instancePath, message: `must be one of ${allowed.join(', ')} (got ${show(got)}).${hint}`, at: 'value' };
     }
     case 'type':
