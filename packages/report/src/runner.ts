@@ -1,16 +1,11 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { availableParallelism, freemem } from 'node:os';
-import { join } from 'node:path';
-import { collectArtifacts, type ArmRow, type ExperimentStore, type FailureKind, type RunFinish, type RunRow, type StepMetric } from './store';
+import { collectArtifacts, executeRun, runEnvironment, runPool, type Artifact, type RunCommand, type RunOutcome } from '@leantune/queue';
+import type { ArmRow, EpochMetric, ExperimentStore, RunFinish, RunRow, StepMetric } from './store';
 
-/** How to start one run: a command whose stdout carries `leantune train --json` lines. */
-export interface RunCommand {
-  command: string;
-  args: string[];
-  cwd?: string;
-  env?: NodeJS.ProcessEnv;
-}
+// The job interface (one run as a child process) is @leantune/queue's, kept exported from here as before.
+export { classifyExit, runEnvironment, type RunCommand, type RunOutcome } from '@leantune/queue';
 
 /** What the runner tells a progress display. */
 export interface ProgressSink {
@@ -55,55 +50,6 @@ export function autoConcurrency(cores: number, freeMemoryMB: number, estimatesMB
   return Math.max(1, Math.min(cores, byMemory, estimatesMB.length));
 }
 
-const STDERR_TAIL_LINES = 30;
-const tail = (text: string, lines = STDERR_TAIL_LINES) => text.trimEnd().split('\n').slice(-lines).join('\n').slice(-8000);
-const lastLine = (text: string) =>
-  text
-    .trimEnd()
-    .split('\n')
-    .reverse()
-    .find((l) => l.trim() && !/^\s+at /.test(l) && !/^Node\.js v/.test(l))
-    ?.trim() ?? '';
-
-/** Why a child ended the way it did, from its exit code, signal and stderr. */
-export function classifyExit(code: number | null, signal: string | null, stderr: string, sawSummary: boolean): { kind?: FailureKind; reason?: string } {
-  const oom = /JavaScript heap out of memory|Allocation failed|std::bad_alloc|Cannot allocate memory|ENOMEM|out of memory/i.test(stderr);
-  if (code === 0 && sawSummary) return {};
-  if (oom) return { kind: 'out-of-memory', reason: `out of memory${signal ? ` (${signal})` : code !== null ? ` (exit ${code})` : ''}: ${lastLine(stderr)}` };
-  if (signal === 'SIGKILL') return { kind: 'killed', reason: 'killed by SIGKILL (the kernel out-of-memory killer, a timeout, or a person); see the system log (dmesg) for an OOM kill' };
-  if (signal) return { kind: 'killed', reason: `killed by ${signal}` };
-  if (code === 130) return { kind: 'interrupted', reason: `interrupted (exit 130): ${lastLine(stderr)}` };
-  if (code === 0) return { kind: 'no-summary', reason: 'exited 0 without a summary line on stdout' };
-  return { kind: 'crashed', reason: `exit ${code}: ${lastLine(stderr) || '(no stderr)'}` };
-}
-
-function readPeakRssMB(pid: number | undefined): number | undefined {
-  if (!pid) return undefined;
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** What a run folder's environment.json says about the backend (threads) and the plugins' versions. */
-export function runEnvironment(dir: string | undefined): { threads?: number; versions?: Record<string, string> } {
-  const file = dir && join(dir, 'environment.json');
-  if (!file || !existsSync(file)) return {};
-  try {
-    const env = JSON.parse(readFileSync(file, 'utf8')) as { backend?: { threads?: number }; plugins?: string[] };
-    const versions: Record<string, string> = {};
-    for (const p of env.plugins ?? []) {
-      const at = p.lastIndexOf('@');
-      if (at > 0) versions[p.slice(0, at)] = p.slice(at + 1);
-    }
-    return { threads: env.backend?.threads, versions };
-  } catch {
-    return {};
-  }
-}
-
 function evalsOf(summary: Record<string, unknown>, lastStep: number): RunFinish['evals'] {
   const evals: NonNullable<RunFinish['evals']> = [];
   const metrics = summary.metrics as Record<string, unknown> | undefined;
@@ -118,121 +64,79 @@ function evalsOf(summary: Record<string, unknown>, lastStep: number): RunFinish[
   return evals;
 }
 
+/**
+ * Records what an attempt came to, in one transaction: its step and epoch metrics (the whole
+ * list the run reported, replacing what live progress wrote), the environment it saw, and the
+ * run's row with its figures, evaluations and artifacts. The local pool and the queue's
+ * coordinator both record through here, keyed by run id: a retried run ends as one row.
+ */
+export function recordOutcome(store: ExperimentStore, arm: ArmRow, runId: number, outcome: RunOutcome, options: { runDir?: string; artifacts?: Artifact[] } = {}): 'completed' | 'failed' {
+  const base = { wallSeconds: outcome.wallSeconds, exitCode: outcome.exitCode, signal: outcome.signal, stderrTail: outcome.stderrTail };
+  const runDir = options.runDir ?? outcome.runDir;
+  store.db.transaction(() => {
+    store.replaceMetrics(runId, outcome.steps, outcome.epochs);
+    if (runDir || outcome.totalSteps) store.setRunProgress(runId, { runDir, totalSteps: outcome.totalSteps || undefined });
+    const s = outcome.summary;
+    if (outcome.status === 'completed' && s) {
+      store.updateEnvironment(arm.experimentId, { backend: typeof s.backend === 'string' ? s.backend : undefined, ...runEnvironment(runDir) });
+      store.finishRun(runId, {
+        ...base,
+        status: 'completed',
+        trainSeconds: s.trainSeconds as number,
+        peakRssMB: outcome.peakRssMB,
+        trainable: s.trainable as number,
+        totalParams: s.total as number,
+        savedBytes: s.savedBytes as number,
+        summary: s,
+        evals: evalsOf(s, outcome.lastStep),
+        artifacts: options.artifacts ?? (runDir && existsSync(runDir) ? collectArtifacts(runDir) : []),
+      });
+    } else {
+      store.finishRun(runId, { ...base, status: 'failed', peakRssMB: outcome.peakRssMB, failureKind: outcome.failureKind, failureReason: outcome.failureReason });
+    }
+  })();
+  return outcome.status === 'completed' && outcome.summary ? 'completed' : 'failed';
+}
+
 /** Runs one attempt of one run in a child process and records it; resolves when it is recorded. */
-function runOne(opts: RunExperimentOptions, arm: ArmRow, run: RunRow, children: Set<ReturnType<typeof spawn>>): Promise<'completed' | 'failed'> {
+async function runOne(opts: RunExperimentOptions, arm: ArmRow, run: RunRow, children: Set<ChildProcess>): Promise<'completed' | 'failed'> {
   const { store, progress } = opts;
   const attempt = store.startRun(run.id, null);
   const cmd = opts.commandFor(arm, run.seed, attempt);
-  const t0 = Date.now();
-  return new Promise((done) => {
-    const child = spawn(cmd.command, cmd.args, { cwd: cmd.cwd, env: cmd.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    if (child.pid) store.setRunProgress(run.id, { pid: child.pid });
-    progress?.started(run);
-    let stdoutBuf = '';
-    let stderr = '';
-    let summary: Record<string, unknown> | undefined;
-    let lastStep = 0;
-    let totalSteps = 0;
-    let firstStepAt: { step: number; t: number } | undefined;
-    let peakRss: number | undefined;
-    let pendingSteps: StepMetric[] = [];
-    let pendingEpochs: Array<{ epoch: number; step?: number; metrics: Record<string, unknown> }> = [];
-    const flush = () => {
-      if (!pendingSteps.length && !pendingEpochs.length) return;
-      store.addMetrics(run.id, pendingSteps, pendingEpochs);
-      pendingSteps = [];
-      pendingEpochs = [];
-    };
-    const timer = setInterval(() => {
-      flush();
-      const rss = readPeakRssMB(child.pid);
-      if (rss !== undefined) peakRss = Math.max(peakRss ?? 0, rss);
-    }, 500);
-    const onLine = (line: string) => {
-      if (!line.startsWith('{')) return;
-      let e: Record<string, unknown>;
-      try {
-        e = JSON.parse(line);
-      } catch {
-        return;
-      }
-      if (e.type === 'start') {
-        totalSteps = Number(e.totalSteps) || 0;
-        store.setRunProgress(run.id, { runDir: String(e.dir), totalSteps });
-      } else if (e.type === 'step') {
-        const step = Number(e.step);
-        lastStep = step;
-        if (!firstStepAt) firstStepAt = { step, t: Date.now() };
-        pendingSteps.push({
-          step,
-          epoch: e.epoch as number,
-          loss: e.loss as number,
-          lr: e.lr as number,
-          samplesPerSec: e.samplesPerSec as number,
-          gradNorm: e.gradNorm as number | undefined,
-          rssMB: e.rssMB as number | undefined,
-        });
-        const total = Number(e.totalSteps) || totalSteps;
-        const rate = firstStepAt && step > firstStepAt.step ? (Date.now() - firstStepAt.t) / 1000 / (step - firstStepAt.step) : undefined;
-        progress?.step(run, step, total, Number(e.loss), rate !== undefined ? rate * (total - step) : undefined);
-      } else if (e.type === 'epoch') {
-        const { type: _t, epoch, step, ...metrics } = e;
-        pendingEpochs.push({ epoch: Number(epoch), step: step as number, metrics });
-      } else if (e.type === 'summary') {
-        summary = e;
-      }
-    };
-    child.stdout!.on('data', (d: Buffer) => {
-      stdoutBuf += d;
-      let i: number;
-      while ((i = stdoutBuf.indexOf('\n')) >= 0) {
-        onLine(stdoutBuf.slice(0, i).trim());
-        stdoutBuf = stdoutBuf.slice(i + 1);
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d;
-      if (stderr.length > 64_000) stderr = stderr.slice(-32_000);
-    });
-    let settled = false;
-    const finish = (code: number | null, sig: string | null, spawnError?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearInterval(timer);
-      children.delete(child);
-      if (stdoutBuf.trim()) onLine(stdoutBuf.trim());
-      flush();
-      const wallSeconds = (Date.now() - t0) / 1000;
-      const { kind, reason } = spawnError ? { kind: 'spawn-error' as const, reason: `could not start ${cmd.command}: ${spawnError.message}` } : classifyExit(code, sig, stderr, !!summary);
-      const base = { wallSeconds, exitCode: code, signal: sig, stderrTail: tail(stderr) };
-      if (!kind && summary) {
-        const s = summary;
-        const dir = typeof s.dir === 'string' ? s.dir : undefined;
-        store.updateEnvironment(arm.experimentId, { backend: typeof s.backend === 'string' ? s.backend : undefined, ...runEnvironment(dir) });
-        store.finishRun(run.id, {
-          ...base,
-          status: 'completed',
-          trainSeconds: s.trainSeconds as number,
-          peakRssMB: (s.peakRssMB as number | undefined) ?? peakRss,
-          trainable: s.trainable as number,
-          totalParams: s.total as number,
-          savedBytes: s.savedBytes as number,
-          summary: s,
-          evals: evalsOf(s, lastStep),
-          artifacts: dir && existsSync(dir) ? collectArtifacts(dir) : [],
-        });
-        progress?.finished(run, 'completed', `${wallSeconds.toFixed(1)} s`);
-        done('completed');
-      } else {
-        store.finishRun(run.id, { ...base, status: 'failed', peakRssMB: peakRss, failureKind: kind, failureReason: reason });
-        progress?.finished(run, 'failed', reason ?? '');
-        done('failed');
-      }
-    };
-    child.on('error', (err) => finish(null, null, err));
-    child.on('close', (code, sig) => finish(code, sig));
-  });
+  let pendingSteps: StepMetric[] = [];
+  let pendingEpochs: EpochMetric[] = [];
+  const flush = () => {
+    if (!pendingSteps.length && !pendingEpochs.length) return;
+    store.addMetrics(run.id, pendingSteps, pendingEpochs);
+    pendingSteps = [];
+    pendingEpochs = [];
+  };
+  const timer = setInterval(flush, 500);
+  let outcome: RunOutcome;
+  try {
+    outcome = await executeRun(
+      cmd,
+      {
+        spawned: (pid) => {
+          if (pid) store.setRunProgress(run.id, { pid });
+          progress?.started(run);
+        },
+        start: ({ runDir, totalSteps }) => store.setRunProgress(run.id, { runDir, totalSteps }),
+        step: (metric, total, eta) => {
+          pendingSteps.push(metric);
+          progress?.step(run, metric.step, total, Number(metric.loss), eta);
+        },
+        epoch: (metric) => pendingEpochs.push(metric),
+      },
+      children,
+    );
+  } finally {
+    clearInterval(timer);
+  }
+  flush();
+  const status = recordOutcome(store, arm, run.id, outcome);
+  progress?.finished(run, status, status === 'completed' ? `${outcome.wallSeconds.toFixed(1)} s` : outcome.failureReason ?? '');
+  return status;
 }
 
 /**
@@ -254,7 +158,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<RunExpe
       : Math.max(1, Math.min(opts.concurrency, Math.max(1, todo.length)));
   store.setExperimentStatus(experimentId, 'running');
   progress?.plan(all.length, skipped, limit);
-  const children = new Set<ReturnType<typeof spawn>>();
+  const children = new Set<ChildProcess>();
   let completed = 0;
   let failed = 0;
   let interrupted = false;
@@ -263,16 +167,12 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<RunExpe
     for (const c of children) c.kill('SIGTERM');
   };
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  const queue = [...todo];
-  const worker = async () => {
-    for (let run = queue.shift(); run && !interrupted; run = queue.shift()) {
+  try {
+    await runPool(todo, limit, async (run) => {
       const status = await runOne(opts, arms.get(run.armId)!, run, children);
       if (status === 'completed') completed++;
       else failed++;
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: limit }, worker));
+    }, () => interrupted);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
     progress?.stop();

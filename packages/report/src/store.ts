@@ -1,7 +1,10 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Artifact, EpochMetric, FailureKind, StepMetric } from '@leantune/queue';
+
+// The run's figures are the job interface's (@leantune/queue); kept exported from here as before.
+export { collectArtifacts, hashPath, type Artifact, type EpochMetric, type FailureKind, type StepMetric } from '@leantune/queue';
 
 /**
  * The experiment store: one SQLite file per results folder. Every write goes through a
@@ -161,7 +164,6 @@ export function migrate(db: Db, target = SCHEMA_VERSION, file = 'the store'): nu
 }
 
 export type RunStatus = 'pending' | 'running' | 'completed' | 'failed';
-export type FailureKind = 'crashed' | 'out-of-memory' | 'killed' | 'interrupted' | 'no-summary' | 'spawn-error';
 
 export interface EnvironmentInfo {
   backend?: string;
@@ -222,22 +224,7 @@ export interface RunRow {
   summary: Record<string, unknown> | null;
 }
 
-export interface StepMetric {
-  step: number;
-  epoch?: number;
-  loss?: number;
-  lr?: number;
-  samplesPerSec?: number;
-  gradNorm?: number;
-  rssMB?: number;
-}
 
-export interface Artifact {
-  kind: string;
-  path: string;
-  sha256: string;
-  bytes: number;
-}
 
 export interface RunFinish {
   status: 'completed' | 'failed';
@@ -261,48 +248,6 @@ export interface RunFinish {
 const now = () => new Date().toISOString();
 const json = (v: unknown) => JSON.stringify(v ?? null);
 const parse = <T>(s: string | null): T | null => (s == null ? null : (JSON.parse(s) as T));
-
-/** sha256 of a file, or of a folder as the sorted list of its files' relative paths and hashes. */
-export function hashPath(path: string): { sha256: string; bytes: number } {
-  const st = statSync(path);
-  if (st.isFile()) return { sha256: createHash('sha256').update(readFileSync(path)).digest('hex'), bytes: st.size };
-  const files: string[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) files.push(p);
-    }
-  };
-  walk(path);
-  files.sort();
-  const h = createHash('sha256');
-  let bytes = 0;
-  for (const f of files) {
-    const one = hashPath(f);
-    bytes += one.bytes;
-    h.update(`${relative(path, f)}\0${one.sha256}\n`);
-  }
-  return { sha256: h.digest('hex'), bytes };
-}
-
-/** The artifacts of a finished run folder: each adapter folder and the trainable weights file. */
-export function collectArtifacts(runDir: string): Artifact[] {
-  const out: Artifact[] = [];
-  const adapters = join(runDir, 'adapters');
-  if (existsSync(adapters)) {
-    for (const e of readdirSync(adapters, { withFileTypes: true })) {
-      if (!e.isDirectory()) continue;
-      const p = join(adapters, e.name);
-      out.push({ kind: `adapter:${e.name}`, path: p, ...hashPath(p) });
-    }
-  }
-  for (const f of ['trainable.safetensors']) {
-    const p = join(runDir, f);
-    if (existsSync(p)) out.push({ kind: 'trainable-weights', path: p, ...hashPath(p) });
-  }
-  return out;
-}
 
 export class ExperimentStore {
   readonly db: Db;
@@ -498,7 +443,7 @@ export class ExperimentStore {
   }
 
   /** Appends step and epoch metrics in one transaction (a step seen twice keeps its last values). */
-  addMetrics(runId: number, steps: StepMetric[], epochs: Array<{ epoch: number; step?: number; metrics: Record<string, unknown> }> = []): void {
+  addMetrics(runId: number, steps: StepMetric[], epochs: EpochMetric[] = []): void {
     if (!steps.length && !epochs.length) return;
     const insStep = this.db.prepare(
       'INSERT OR REPLACE INTO step_metrics (run_id, step, epoch, loss, lr, samples_per_sec, grad_norm, rss_mb) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -509,6 +454,14 @@ export class ExperimentStore {
       for (const e of epochs) {
         for (const [name, value] of Object.entries(e.metrics)) if (typeof value === 'number') insEpoch.run(runId, e.epoch, e.step ?? null, name, value);
       }
+    })();
+  }
+
+  /** Replaces a run's step and epoch metrics with the whole list a finished attempt reported, in one transaction. */
+  replaceMetrics(runId: number, steps: StepMetric[], epochs: EpochMetric[] = []): void {
+    this.db.transaction(() => {
+      for (const t of ['step_metrics', 'epoch_metrics']) this.db.prepare(`DELETE FROM ${t} WHERE run_id = ?`).run(runId);
+      this.addMetrics(runId, steps, epochs);
     })();
   }
 
