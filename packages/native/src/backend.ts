@@ -106,10 +106,42 @@ export class NativeBackend extends MathBackendCPU {
     return this.data.get(info.dataId).values as Int32Array;
   }
 
+  /** Nesting depth of makeTensorInfo: a write inside it stores a kernel's own output. */
+  private kernelWrites = 0;
+  /**
+   * Buffers someone outside the backend can see: the array a caller passed to tf.tensor(), or
+   * values handed out by dataSync or moved from another backend. In-place kernels (AdamW)
+   * never write into them; the caller's array must not change under it.
+   */
+  private readonly foreign = new WeakSet<ArrayBufferLike>();
+
+  /** A kernel's output (cpu or native) becomes a tensor: its buffer is the backend's own. */
+  override makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues | string[]): tf.TensorInfo {
+    this.kernelWrites++;
+    try {
+      return super.makeTensorInfo(shape, dtype, values);
+    } finally {
+      this.kernelWrites--;
+    }
+  }
+
+  /** Whether `values` lives in a buffer someone outside the backend can see (see `foreign`). */
+  isForeign(values: unknown): boolean {
+    const buffer = (values as ArrayBufferView | undefined)?.buffer;
+    return buffer != null && this.foreign.has(buffer);
+  }
+
+  private markForeign(values: unknown): void {
+    const buffer = (values as ArrayBufferView | undefined)?.buffer;
+    if (buffer != null) this.foreign.add(buffer);
+  }
+
   /** Every buffer enters here: outputs of native and cpu kernels, and tf.tensor() data. */
   override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): tf.DataId {
     const bytes = byteLength(values);
     if (this.liveBytes + bytes > this.limit.bytes) throw this.outOfMemory('tensor creation', shape, dtype, bytes, false);
+    // Outside makeTensorInfo the values are a caller's array (tf.tensor): the tensor stores it as is.
+    if (this.kernelWrites === 0) this.markForeign(values);
     const dataId = super.write(values, shape, dtype);
     this.liveBytes += bytes;
     this.pool.retain(values);
@@ -134,12 +166,14 @@ export class NativeBackend extends MathBackendCPU {
   /** Values leave the backend (dataSync, data, a move to another backend): their buffer is never recycled. */
   override readSync(dataId: tf.DataId): tf.backend_util.BackendValues {
     this.pool.escape(this.data.get(dataId).values);
+    this.markForeign(this.data.get(dataId).values);
     return super.readSync(dataId);
   }
 
   /** Data moved here from another backend (engine.moveData). */
   override move(dataId: tf.DataId, values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType, refCount: number): void {
     super.move(dataId, values, shape, dtype, refCount);
+    this.markForeign(values);
     this.liveBytes += byteLength(values);
   }
 

@@ -101,13 +101,15 @@ export const FUSED_NATIVE_KERNELS: ReadonlyArray<[string, tf.KernelFunc]> = [
 
 /**
  * A float32 variable's own storage, when nothing else can see it: one reference to its data,
- * a whole buffer (not a view into another tensor's), and no stored view of it (a cpu Slice).
+ * a whole buffer (not a view into another tensor's), no stored view of it (a cpu Slice), and
+ * not a caller's array (tf.tensor's input, dataSync's output). Otherwise the update is not in
+ * place: it makes a new buffer, the backend's own, and the next step is in place on that.
  */
 function ownStorage(backend: NativeBackend, t: tf.Tensor): Float32Array | undefined {
   if (t.dtype !== 'float32' || backend.refCount(t.dataId) !== 1) return undefined;
   const values = backend.data.get(t.dataId).values;
   if (!(values instanceof Float32Array) || values.byteOffset !== 0 || values.buffer.byteLength !== values.byteLength) return undefined;
-  return backend.viewedElsewhere(values) ? undefined : values;
+  return backend.viewedElsewhere(values) || backend.isForeign(values) ? undefined : values;
 }
 
 /** AdamW for one parameter, in place on its storage and its two moments (NativeBackend.adamwInPlace). */

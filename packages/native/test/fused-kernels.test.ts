@@ -121,6 +121,30 @@ describe('fused kernels on the native backend', () => {
     opt.dispose();
   });
 
+  it("never updates a caller's array in place: tf.tensor's input and dataSync's output stay as they were", async () => {
+    await useNativeBackend(counted.addon);
+    const mine = new Float32Array([1, 2, 3, 4]);
+    const p = tf.variable(tf.zeros([4]));
+    const given = tf.tensor(mine);
+    p.assign(given); // the variable now stores the caller's array
+    given.dispose();
+    const opt = new AdamW(new Map([['p', p]]), { weightDecay: 0.1 });
+    const before = counted.callsOf('adamw');
+    tf.tidy(() => opt.step(new Map([['p', tf.onesLike(p)]]), 0.1));
+    expect(Array.from(mine)).toEqual([1, 2, 3, 4]);
+    expect(Array.from(p.dataSync())).not.toEqual([1, 2, 3, 4]);
+    // That step made the backend's own buffer; dataSync handed it out, so the next step copies again.
+    const read = p.dataSync();
+    const snapshot = Array.from(read);
+    tf.tidy(() => opt.step(new Map([['p', tf.onesLike(p)]]), 0.1));
+    expect(Array.from(read)).toEqual(snapshot);
+    // A parameter nobody outside holds is updated in place, as before.
+    tf.tidy(() => opt.step(new Map([['p', tf.onesLike(p)]]), 0.1));
+    expect(counted.callsOf('adamw') - before).toBe(1);
+    tf.dispose(p);
+    opt.dispose();
+  });
+
   it('seeded fills: the same seed gives the same values, and the moments are right', async () => {
     await useNativeBackend(counted.addon);
     setSeed(3);
