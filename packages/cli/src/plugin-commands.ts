@@ -169,7 +169,9 @@ export async function addPluginCommands(program: Command, groups: readonly Comma
   if (builtin && !groups.includes(builtin)) return result;
   if (!words.length && (args.includes('-V') || args.includes('--version'))) return result;
   const file = configArg(args);
-  const installed = await fromInstalled(io.cwd, (m) => io.err(`warning: ${m}\n`));
+  // An installed package that fails to load is named only where it matters: help, or a command not found.
+  const skipped: string[] = [];
+  const installed = await fromInstalled(io.cwd, (m) => skipped.push(`warning: ${m}\n`));
   const loaded = file ? await fromConfig(file) : undefined;
   const context = { loaded, installed, result };
   const commands = offered(installed, loaded);
@@ -179,14 +181,15 @@ export async function addPluginCommands(program: Command, groups: readonly Comma
     const base = group.description();
     group.description(inside.length ? `${base} From plugins: ${byPlugin(inside)}.` : `${base} No installed plugin adds any.`);
   }
-  const hint = unknownCommandHint(program, words, commands, loaded);
+  const found = commandFound(program, words);
+  if (!found.complete || args.includes('-h') || args.includes('--help') || !words.length || words[0] === 'help') skipped.forEach((w) => io.err(w));
+  const hint = found.complete ? undefined : unknownCommandHint(words.slice(0, found.depth + 1).join(' '), commands, loaded);
   if (hint) throw new ConfigError(hint);
   return result;
 }
 
-/** For a mistyped command: the plugin commands it resembles, each with its plugin, and whether the config enables it. */
-function unknownCommandHint(program: Command, words: string[], commands: Offered[], loaded: LoadedConfig | undefined): string | undefined {
-  if (!words.length || words[0] === 'help') return undefined;
+/** How many of the command words name commands; complete when the rest are a leaf command's arguments. */
+function commandFound(program: Command, words: string[]): { depth: number; complete: boolean } {
   let parent = program;
   let depth = 0;
   for (const word of words) {
@@ -195,8 +198,11 @@ function unknownCommandHint(program: Command, words: string[], commands: Offered
     parent = next;
     depth++;
   }
-  if (depth === words.length || (depth > 0 && parent.commands.length === 0)) return undefined;
-  const typed = words.slice(0, depth + 1).join(' ');
+  return { depth, complete: !words.length || words[0] === 'help' || depth === words.length || (depth > 0 && parent.commands.length === 0) };
+}
+
+/** For a mistyped command: the plugin commands it resembles, each with its plugin, and whether the config enables it. */
+function unknownCommandHint(typed: string, commands: Offered[], loaded: LoadedConfig | undefined): string | undefined {
   const close = closeMatches(typed, commands.map((c) => c.command.name));
   if (!close.length) return undefined;
   const named = close.map((name) => {
