@@ -21,6 +21,7 @@ import {
   runFolderPath,
   saveRunFolder,
 } from './run-folder';
+import { datasetSplits } from './split-record';
 import { TRAIN_REPORT, checkSchedule, createTrainDriver, trainConfigOf, type FitResult, type TrainReport } from '@leantune/train';
 import { summarize, type RunSummary } from './run-summary';
 import { metricsJsonlReporter } from './reporters/metrics-jsonl';
@@ -91,6 +92,27 @@ function trainRecordCount(run: Run): number {
 }
 
 /**
+ * Every record of every split has one of the classifier's labels, checked before the run
+ * folder exists: a record the model cannot take would otherwise fail the first batch, with a
+ * folder already written. Models without labels (language models) take any record.
+ */
+function checkRecordLabels(run: Run): void {
+  const labels = run.model?.labels;
+  if (!labels?.length || !run.dataset) return;
+  const known = new Set(labels.map(String));
+  for (const [split, records] of Object.entries(datasetSplits(run.dataset))) {
+    const bad = records.filter((r) => r.labels === undefined && (r.label === undefined || !known.has(String(r.label))));
+    if (!bad.length) continue;
+    const r = bad[0];
+    const what = r.label === undefined ? 'has no label' : `has label "${String(r.label)}"`;
+    const where = r.meta?.source ? ` (${r.meta.source}, row ${r.meta.row})` : '';
+    throw new RunError(
+      `Dataset "${run.dataset.name}": ${bad.length} of ${records.length} ${split} record${records.length === 1 ? '' : 's'} cannot be classified by model "${run.model!.name}", whose labels are ${labels.map((l) => `"${l}"`).join(', ')}; the first, ${r.id}${where}, ${what}. Give every record one of these labels, or give the model the dataset's labels (model.labels).`,
+    );
+  }
+}
+
+/**
  * One training run into its own folder: model and data are loaded first (so bad input
  * writes nothing), then the folder is created, every step and epoch is appended to
  * metrics.jsonl, checkpoints go to checkpoints/ (every train.checkpointEvery steps and at
@@ -105,6 +127,7 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   await run.prepare();
   // An impossible schedule fails here, before anything is written.
   checkSchedule(trainConfigOf(run.config), trainRecordCount(run));
+  checkRecordLabels(run);
   const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir ?? loaded.configDir));
   // A resumed run continues in its folder: reporters (tracking plugins) write there again.
   run.context.runDir = dir;
