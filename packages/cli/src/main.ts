@@ -6,6 +6,7 @@ import { checkSchedule, trainConfigOf } from '@leantune/train';
 import { datasetSplits, useDefaultReporters } from '@leantune/runner';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
 import { runCompare, runReport } from './commands/compare';
+import { runWorkerCommand } from './commands/worker';
 import { modelCommands } from './commands/model-commands';
 import { runTrain, useCliReporters } from './commands/train';
 import { EXIT, reportError } from './exit';
@@ -127,12 +128,27 @@ function buildProgram(io: CliIO): { program: Command; groups: Command[] } {
     .option('--concurrency <auto|n>', 'runs at once; auto: one per core, as many as free memory holds by each method\'s peak RSS seen before (default auto)')
     .option('--resume <experiment>', 'continue an experiment: skip its completed runs, rerun failed and unfinished ones')
     .option('--metric <name>', 'the metric that ranks methods (default accuracy; lower is better for names with loss or error)')
+    .option('--queue <url>', 'put the runs on a BullMQ queue in Redis (redis://[:password@]host:port, rediss:// for TLS) for `leantune worker`s, and follow it')
+    .option('--attempts <n>', 'with --queue: tries per run, with exponential backoff, before it is recorded failed (default 3)')
     .addHelpText(
       'after',
-      '\nConfigs are validated before the first run starts. A run that crashes, runs out of memory or is killed is recorded as failed with its reason; the others go on.\nExamples:\n  leantune compare -c leantune.json --seeds 3\n  leantune compare -c leantune.json --methods lora,adapter,ia3,bitfit,full,linear-probe --concurrency 2\n  leantune compare -c leantune.json --resume spam-use-lite-20250101-120000\n  leantune report spam-use-lite-20250101-120000',
+      '\nConfigs are validated before the first run starts. A run that crashes, runs out of memory or is killed is recorded as failed with its reason; the others go on.\nExamples:\n  leantune compare -c leantune.json --seeds 3\n  leantune compare -c leantune.json --seeds 3 --queue redis://queue-host:6379   # workers: leantune worker --queue redis://queue-host:6379\n  leantune compare -c leantune.json --methods lora,adapter,ia3,bitfit,full,linear-probe --concurrency 2\n  leantune compare -c leantune.json --resume spam-use-lite-20250101-120000\n  leantune report spam-use-lite-20250101-120000',
     )
-    .action(async (opts: { config?: string; methods?: string; seeds?: string; concurrency?: string; resume?: string; metric?: string }) => {
+    .action(async (opts: { config?: string; methods?: string; seeds?: string; concurrency?: string; resume?: string; metric?: string; queue?: string; attempts?: string }) => {
       await runCompare(opts, io);
+    });
+
+  program
+    .command('worker')
+    .description('Run the compare runs that `leantune compare --queue` puts on BullMQ queues in Redis, each in its own process, from this project folder (plugins, data and output.dir resolve from here).')
+    .requiredOption('--queue <url>', 'the Redis URL the coordinator was given (redis://[:password@]host:port, rediss:// for TLS; or the password in LEANTUNE_REDIS_PASSWORD)')
+    .option('--concurrency <n>', 'runs at once on this machine (default 1)')
+    .option('--artifacts <dir>', 'shared folder for run files over the inline limit (the coordinator copies them from there)')
+    .option('--inline-limit <MB>', 'run files up to this size travel back in the job result (default 8)')
+    .option('--only <queue>', 'take runs from this queue (experiment) only')
+    .addHelpText('after', '\nA run whose plugins this machine lacks, or has at an incompatible version, is left on the queue for another worker, with the reason logged.\nExample:\n  leantune worker --queue redis://queue-host:6379 --concurrency 2 --artifacts /shared/leantune-artifacts')
+    .action(async (opts: { queue: string; concurrency?: string; artifacts?: string; inlineLimit?: string; only?: string }) => {
+      await runWorkerCommand(opts, io);
     });
 
   program

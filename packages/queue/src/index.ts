@@ -1,1 +1,6 @@
 export * from './job';
+export * from './files';
+export * from './plugins';
+export * from './redis';
+export * from './worker';
+export * from './coordinator';

@@ -1,6 +1,7 @@
+import { queueNameFor } from '@leantune/queue';
 import { analyze, verdict, type Analysis } from './analysis';
 import { captureEnvironment } from './environment';
-import { runExperiment, type ProgressSink, type RunCommand, type RunExperimentResult } from './runner';
+import { runExperiment, type ProgressSink, type QueueTarget, type RunCommand, type RunExperimentResult } from './runner';
 import { ExperimentError, ExperimentStore, type ArmRow, type ExperimentRow } from './store';
 import { markdownTable } from './tables';
 
@@ -32,6 +33,8 @@ export interface ComparisonOptions {
   environment?: { backend?: string; threads?: number; packages?: string[] };
   progress?: ProgressSink;
   signal?: AbortSignal;
+  /** Run on a BullMQ queue named after the experiment instead of the local pool. */
+  queue?: Omit<QueueTarget, 'name'>;
   /** Called once the experiment exists, before the first run starts. */
   onStart?: (experiment: ExperimentRow, runs: { total: number; todo: number }) => void;
 }
@@ -109,6 +112,7 @@ export async function runComparison(o: ComparisonOptions): Promise<ComparisonRes
       concurrency: o.concurrency,
       progress: o.progress,
       signal: o.signal,
+      queue: o.queue && { ...o.queue, name: queueNameFor(experiment.name) },
     });
     const analysis = analyze(store, String(experiment.id));
     const failures = analysis.arms.flatMap((a) => a.failed.map((f) => `  ${a.label} seed ${f.seed}: ${f.kind ?? 'failed'}: ${f.reason ?? ''}`));

@@ -2,6 +2,8 @@ import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 import type { ProgressSink } from './runner';
 import type { RunRow } from './store';
 
+/** The pool's size, or 0 for runs on a queue (as many at once as the workers take). */
+const atOnce = (concurrency: number) => (concurrency > 0 ? `${concurrency} at a time` : 'on the queue, as many at once as the workers take');
 const runName = (r: RunRow) => `${r.armLabel} seed ${r.seed}`;
 const eta = (s: number | undefined) => (s === undefined || !Number.isFinite(s) ? '-' : s >= 90 ? `${Math.round(s / 60)}m` : `${Math.round(s)}s`);
 
@@ -18,7 +20,7 @@ export function terminalProgress(write: (s: string) => void, tty?: NodeJS.WriteS
       plan(t, done, concurrency) {
         total = t;
         finished = done;
-        stream.write(`compare: ${t - done} runs to go${done ? ` (${done} of ${t} completed before, skipped)` : ''}, ${concurrency} at a time\n`);
+        stream.write(`compare: ${t - done} runs to go${done ? ` (${done} of ${t} completed before, skipped)` : ''}, ${atOnce(concurrency)}\n`);
       },
       started: (r) => stream.write(`compare: start ${runName(r)}\n`),
       step: () => undefined,
@@ -40,7 +42,7 @@ export function terminalProgress(write: (s: string) => void, tty?: NodeJS.WriteS
   return {
     plan(total, done, concurrency) {
       counts.completed = done;
-      tty.write(`${total - done} runs to go${done ? ` (${done} of ${total} completed before, skipped)` : ''}, ${concurrency} at a time\n`);
+      tty.write(`${total - done} runs to go${done ? ` (${done} of ${total} completed before, skipped)` : ''}, ${atOnce(concurrency)}\n`);
       overall = multi.create(total, done, { name: 'all runs'.padEnd(24), unit: 'runs', info: overallInfo() });
     },
     started(r) {

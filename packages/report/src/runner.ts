@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism, freemem } from 'node:os';
-import { collectArtifacts, executeRun, runEnvironment, runPool, type Artifact, type RunCommand, type RunOutcome } from '@leantune/queue';
+import { collectArtifacts, executeRun, materializeResultFiles, runEnvironment, runOnQueue, runPool, type Artifact, type RunCommand, type RunJobData, type RunOutcome } from '@leantune/queue';
 import type { ArmRow, EpochMetric, ExperimentStore, RunFinish, RunRow, StepMetric } from './store';
 
 // The job interface (one run as a child process) is @leantune/queue's, kept exported from here as before.
@@ -31,6 +31,23 @@ export interface RunExperimentOptions {
   signal?: AbortSignal;
   /** For tests: the machine the pool is sized for. */
   machine?: { cores: number; freeMemoryMB: number };
+  /** Put the runs on a BullMQ queue for `leantune worker`s instead of running them here. */
+  queue?: QueueTarget;
+}
+
+/** Where and how `runExperiment` puts runs on a queue. */
+export interface QueueTarget {
+  /** redis:// or rediss:// URL. */
+  url: string;
+  /** The queue's name (the experiment's). */
+  name: string;
+  /** The job of a run: config data only. */
+  jobFor: (arm: ArmRow, run: RunRow) => RunJobData;
+  /** The folder where each run's files (adapters, weights) are written when its result arrives. */
+  resultsDir: string;
+  attempts?: number;
+  backoffMs?: number;
+  log?: (line: string) => void;
 }
 
 export interface RunExperimentResult {
@@ -151,6 +168,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<RunExpe
   const todo = all.filter((r) => r.status !== 'completed');
   const skipped = all.length - todo.length;
   const estimateOf = (arm: ArmRow) => store.observedPeakRssMB(arm.label, arm.method) ?? opts.defaultMemoryMB ?? 1024;
+  if (opts.queue) return runExperimentOnQueue(opts, opts.queue, arms, all, todo);
   const machine = opts.machine ?? { cores: availableParallelism(), freeMemoryMB: freemem() / 2 ** 20 };
   const limit =
     opts.concurrency === 'auto'
@@ -180,4 +198,79 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<RunExpe
   const left = store.runs(experimentId).filter((r) => r.status !== 'completed').length;
   store.setExperimentStatus(experimentId, interrupted || left > 0 ? 'incomplete' : 'completed');
   return { completed, failed, skipped, interrupted, concurrency: limit };
+}
+
+/**
+ * The same runs on a BullMQ queue: each result is recorded as it arrives, through the same
+ * recordOutcome as the local pool (keyed by run id; a run retried or picked up after a killed
+ * worker ends as one row), live steps written as progress events bring them.
+ */
+async function runExperimentOnQueue(opts: RunExperimentOptions, target: QueueTarget, arms: Map<number, ArmRow>, all: RunRow[], todo: RunRow[]): Promise<RunExperimentResult> {
+  const { store, experimentId, progress } = opts;
+  const log = target.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const byId = new Map(todo.map((r) => [r.id, r]));
+  let completed = 0;
+  let failed = 0;
+  store.setExperimentStatus(experimentId, 'running');
+  progress?.plan(all.length, all.length - todo.length, 0);
+  const statusOf = (runId: number) => store.runs(experimentId).find((r) => r.id === runId)?.status;
+  const ensureStarted = (runId: number) => {
+    if (statusOf(runId) === 'pending') store.startRun(runId, null);
+  };
+  const finish = (run: RunRow, outcome: RunOutcome, runDir?: string) => {
+    const status = recordOutcome(store, arms.get(run.armId)!, run.id, outcome, runDir ? { runDir } : {});
+    if (status === 'completed') completed++;
+    else failed++;
+    progress?.finished(run, status, status === 'completed' ? `${outcome.wallSeconds.toFixed(1)} s` : outcome.failureReason ?? '');
+  };
+  let interrupted = false;
+  try {
+    const r = await runOnQueue({
+      url: target.url,
+      queue: target.name,
+      attempts: target.attempts,
+      backoffMs: target.backoffMs,
+      signal: opts.signal,
+      log,
+      runs: todo.map((run) => ({ runId: run.id, data: target.jobFor(arms.get(run.armId)!, run) })),
+      events: {
+        started: (runId, p) => {
+          store.startRun(runId, null);
+          if (p.totalSteps) store.setRunProgress(runId, { totalSteps: p.totalSteps });
+          progress?.started(byId.get(runId)!);
+        },
+        step: (runId, p) => {
+          store.addMetrics(runId, p.steps);
+          progress?.step(byId.get(runId)!, p.step, p.totalSteps, Number(p.loss), p.eta);
+        },
+        refused: (runId, p) => log(`compare: ${p.reason}`),
+        completed: (runId, result) => {
+          const run = byId.get(runId)!;
+          ensureStarted(runId);
+          let runDir: string | undefined;
+          if (result.files) {
+            const { dir, missing } = materializeResultFiles(result.files, target.resultsDir);
+            runDir = dir;
+            if (missing.length) log(`compare: ${run.armLabel} seed ${run.seed}: files not brought back (over the inline limit; give the workers --artifacts <shared folder>): ${missing.join(', ')}`);
+          }
+          finish(run, result.outcome, runDir);
+        },
+        failed: (runId, f) => {
+          const run = byId.get(runId)!;
+          ensureStarted(runId);
+          const reason = `${f.outcome?.failureReason ?? f.reason} (after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'})`;
+          const outcome: RunOutcome = f.outcome
+            ? { ...f.outcome, status: 'failed', failureReason: reason }
+            : { status: 'failed', wallSeconds: 0, exitCode: null, signal: null, stderrTail: '', failureKind: 'crashed', failureReason: reason, lastStep: 0, steps: [], epochs: [] };
+          finish(run, outcome);
+        },
+      },
+    });
+    interrupted = r.interrupted;
+  } finally {
+    progress?.stop();
+  }
+  const left = store.runs(experimentId).filter((r) => r.status !== 'completed').length;
+  store.setExperimentStatus(experimentId, interrupted || left > 0 ? 'incomplete' : 'completed');
+  return { completed, failed, skipped: all.length - todo.length, interrupted, concurrency: 0 };
 }

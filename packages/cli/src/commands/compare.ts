@@ -12,7 +12,7 @@ import { Interrupted } from '../exit';
 import type { CliIO } from '../main';
 import { fromConfig } from '../toolkit-from-args';
 
-const BIN = join(__dirname, '..', '..', 'bin', 'leantune.js');
+export const BIN = join(__dirname, '..', '..', 'bin', 'leantune.js');
 
 export interface CompareFlags {
   config?: string;
@@ -21,6 +21,8 @@ export interface CompareFlags {
   concurrency?: string;
   resume?: string;
   metric?: string;
+  queue?: string;
+  attempts?: string;
 }
 
 function toArm(entry: CompareEntry, configured: Record<string, Record<string, unknown>>) {
@@ -60,6 +62,7 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
   });
   // Runs and the store share output.dir, from the config's folder (the embedded default: the current one).
   const dir = resolve(flags.config ? configDir : io.cwd, config.output.dir);
+  const queue = flags.queue === undefined ? undefined : await queueTarget(flags, config, source.data, toolkit.plugins, dir);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -78,6 +81,7 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
       environment: { backend: config.runtime.backend === 'auto' ? undefined : config.runtime.backend, threads: config.runtime.threads, packages: ['@leantune/core', '@leantune/cli', '@leantune/tensor', '@tensorflow/tfjs-core', 'better-sqlite3'] },
       progress: terminalProgress(io.err, io.errIsTTY ? process.stderr : undefined),
       signal: stop.signal,
+      queue,
       onStart: (e) => io.err(`compare: experiment ${e.name} in ${storeFileIn(dir)}: ${arms.length} arms × ${e.seeds.length} seeds (${e.seeds.join(', ')})\n`),
       commandFor: (arm, seed, attempt) => ({
         command: process.execPath,
@@ -86,10 +90,59 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
       }),
     }));
     io.out(`${text}\n\nExperiment ${experiment.name} (${result.completed} runs completed now, ${result.skipped} before, ${result.failed} failed). Report: leantune report ${experiment.name} --store ${storeFileIn(dir)}\n`);
-    if (result.interrupted) throw new Interrupted(`compare interrupted; continue with: leantune compare -c ${source.file} --resume ${experiment.name}`);
+    if (result.interrupted) throw new Interrupted(`compare interrupted; continue with: leantune compare -c ${source.file}${flags.queue ? ` --queue ${flags.queue}` : ''} --resume ${experiment.name}${flags.queue ? ' (the runs go on on the workers meanwhile)' : ''}`);
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
+}
+
+/** A JSON copy of the config for the queue, refusing one with code in it: a job carries config data only. */
+function configData(data: unknown, path = 'config'): unknown {
+  if (typeof data === 'function' || typeof data === 'symbol' || typeof data === 'bigint') {
+    throw new ConfigError(`compare --queue: ${path} is a ${typeof data}; runs on a queue carry config data only (JSON), never code. Move it into a plugin the workers install.`);
+  }
+  if (data && typeof data === 'object') {
+    if (Array.isArray(data)) return data.map((v, i) => configData(v, `${path}[${i}]`));
+    return Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined).map(([k, v]) => [k, configData(v, `${path}.${k}`)]));
+  }
+  return data;
+}
+
+/** Where `compare --queue` puts its runs, and each run's job: the config file's data and the arm's and seed's overrides. */
+async function queueTarget(
+  flags: CompareFlags,
+  config: Awaited<ReturnType<typeof fromConfig>>['config'],
+  data: unknown,
+  plugins: ReadonlyArray<{ plugin: { meta: { name: string; version: string } } }>,
+  dir: string,
+): Promise<NonNullable<Parameters<Awaited<ReturnType<typeof experiments>>['runComparison']>[0]['queue']>> {
+  const { redisConnection, QueueConfigError } = await import('@leantune/queue');
+  try {
+    redisConnection(flags.queue!);
+  } catch (err) {
+    if (err instanceof QueueConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+  const json = configData(data) as Record<string, unknown>;
+  const attempts = flags.attempts === undefined ? 3 : positiveInt('--attempts', flags.attempts);
+  return {
+    url: flags.queue!,
+    attempts,
+    backoffMs: Number(process.env.LEANTUNE_QUEUE_BACKOFF_MS) || 2000,
+    resultsDir: dir,
+    jobFor: (arm, run) => ({
+      v: 1,
+      experiment: String(arm.experimentId),
+      runId: run.id,
+      arm: arm.label,
+      method: arm.method,
+      seed: run.seed,
+      config: json,
+      override: { methods: { [arm.method]: arm.config }, runtime: { ...config.runtime, seed: run.seed } },
+      name: `${config.name}-${arm.label}-seed${run.seed}`,
+      plugins: plugins.map(({ plugin }) => ({ name: plugin.meta.name, version: plugin.meta.version })),
+    }),
+  };
 }
 
 /** The store's user mistakes (an unknown experiment, a resume that no longer matches) are config errors: exit 2. */
