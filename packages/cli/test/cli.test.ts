@@ -92,11 +92,15 @@ describe('leantune CLI exit codes', () => {
     const r = await cli('plugins', '-c', join(fixtures, 'shift.json'), '--json');
     expect(r.code).toBe(0);
     const listed = JSON.parse(r.out);
-    expect(listed.methods).toEqual([{ id: 'shift', prefix: 'shift_', family: 'adapter', plugin: '@acme/leantune-plugin-shift' }]);
+    // A method that adds no named parameters lists no prefix (acme-prompt: virtual tokens through the model's extension points).
+    expect(listed.methods).toEqual([
+      { id: 'shift', prefix: 'shift_', family: 'adapter', plugin: '@acme/leantune-plugin-shift' },
+      { id: 'acme-prompt', family: 'prompt', plugin: '@acme/leantune-plugin-shift' },
+    ]);
     expect(listed.datasetStages).toEqual([{ name: 'lowercase', stage: -990, at: 'clean+10', plugin: '@acme/leantune-plugin-shift' }]);
     expect(listed.modelLoaders[0]).toMatchObject({ name: 'tiny-text', models: ['tiny-text'] });
     const table = await cli('plugins', '-c', join(fixtures, 'shift.json'));
-    expect(table.out).toContain('Methods (1):\n  id     prefix  family   plugin\n  shift  shift_  adapter  @acme/leantune-plugin-shift\n');
+    expect(table.out).toContain('Methods (2):\n  id           prefix  family   plugin\n  shift        shift_  adapter  @acme/leantune-plugin-shift\n  acme-prompt  -       prompt   @acme/leantune-plugin-shift\n');
   });
 
   it('prints a combined schema that includes each method\'s config schema', async () => {

@@ -1,11 +1,11 @@
 import {
-  createToolkit,
   errorMessage,
   importPlugin,
   pluginPackagesFor,
   resolvePlugin,
   type Toolkit,
 } from '@leantune/core';
+import { createToolkit } from './toolkit';
 
 /**
  * Without a config: every plugin a config in the current folder could enable (installed in

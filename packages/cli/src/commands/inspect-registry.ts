@@ -15,7 +15,7 @@ export function describeRegistry(tk: Toolkit) {
 function table(rows: Record<string, unknown>[], empty: string): string {
   if (!rows.length) return `  ${empty}\n`;
   const keys = Object.keys(rows[0]);
-  const cells = rows.map((r) => keys.map((k) => (Array.isArray(r[k]) ? (r[k] as unknown[]).join(',') : String(r[k]))));
+  const cells = rows.map((r) => keys.map((k) => (Array.isArray(r[k]) ? (r[k] as unknown[]).join(',') : r[k] === undefined ? '-' : String(r[k]))));
   const widths = keys.map((k, i) => Math.max(k.length, ...cells.map((c) => c[i].length)));
   const line = (vals: string[]) => `  ${vals.map((v, i) => v.padEnd(widths[i])).join('  ')}`.trimEnd();
   return [line(keys), ...cells.map(line)].join('\n') + '\n';
