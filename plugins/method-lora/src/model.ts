@@ -12,7 +12,7 @@ export interface InjectOptions {
   /** Architecture key, for default targets and messages. */
   arch?: string;
   defaultTargets?: readonly string[];
-  /** Initialisation override (a load fills A and B from a file, so it skips PiSSA). */
+  /** Initialisation override: a load fills A and B from a file, so it skips random inits (but keeps PiSSA, which rewrites the base: see peft-io's rewritesBase). */
   init?: boolean | string;
 }
 

@@ -109,9 +109,20 @@ export interface LoadAdapterOptions {
 }
 
 /**
+ * True for inits that change the base weight (PEFT's data-dependent inits: "pissa",
+ * "pissa_niter_<n>"). PEFT's from_pretrained / load_adapter runs them again on load, so the
+ * base becomes the residual W − s·B₀A₀ before the trained A and B are read from the file.
+ */
+export function rewritesBase(init: boolean | string): init is string {
+  return typeof init === 'string' && /^pissa(_niter_\d+)?$/.test(init);
+}
+
+/**
  * Loads a PEFT LoRA adapter folder onto `model` (PEFT's load_adapter). Everything is
  * checked first (config, targets, every key and shape), so a failure leaves the model as it
- * was. Loading never runs PiSSA on the base weights: A, B come from the file.
+ * was. As PEFT's from_pretrained: a PiSSA adapter first turns each target's base weight into
+ * the residual (pissa_init on the base as it is), then A and B come from the file; any other
+ * init is skipped (A and B are overwritten anyway).
  */
 export function loadAdapter(target: Module | LoraModel, dir: string, options: LoadAdapterOptions = {}): LoraModel {
   const lora = target instanceof LoraModel ? target : new LoraModel(target);
@@ -119,7 +130,7 @@ export function loadAdapter(target: Module | LoraModel, dir: string, options: Lo
   const name = options.adapterName ?? 'default';
   const { configFile, weightsFile } = adapterFolderFiles(dir, 'LoRA adapter');
   const cfg = loraConfigFromPeft(readJsonConfig(configFile), configFile);
-  const plan = planForConfig(configFile, () => lora.plan(cfg, { adapterName: name, init: true }));
+  const plan = planForConfig(configFile, () => lora.plan(cfg, { adapterName: name, init: rewritesBase(cfg.init_lora_weights) ? cfg.init_lora_weights : true }));
   const expected = new Map<string, number[]>();
   for (const t of plan.targets) {
     const { r, useDora } = t.settings;

@@ -80,6 +80,29 @@ describe('PEFT adapter files', () => {
     expect(fresh.countParameters().trainable).toBe(0);
   });
 
+  // PEFT's test_lora_pissa_conversion_same_output_after_loading: from_pretrained runs pissa_init
+  // on the base again (W ← W − s·B₀A₀), then loads the trained A and B.
+  it.each(['pissa', 'pissa_niter_3'])('a %s adapter loads onto the residual base, as PEFT\'s from_pretrained: same outputs after perturbed A, B', (init) => {
+    const model = gpt2Like(8, 2, 5);
+    const fresh = gpt2Like(8, 2, 5);
+    copyBase(model, fresh);
+    const x = randn([3, 8], 7);
+    const lora = injectLora(model, { target_modules: ['c_attn', 'c_fc'], r: 2, lora_alpha: 4, init_lora_weights: init });
+    // "Training": A and B move away from the principal part they started at.
+    let seed = 500;
+    for (const [p, param] of model.namedParameters()) {
+      if (p.includes('.lora_')) param.variable.assign(tf.add(param.variable, tf.mul(randn(param.shape, seed++), 0.3)));
+    }
+    const dir = saveAdapter(lora, tmp());
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8')).init_lora_weights).toBe(init);
+    loadAdapter(fresh, dir);
+    // The loaded base is the residual the saved model trained on, bit for bit (same SVD on the same W).
+    for (const p of ['transformer.h.0.attn.c_attn.base_layer.weight', 'transformer.h.1.mlp.c_fc.base_layer.weight']) {
+      expect(maxAbsDiff(fresh.getParameter(p).variable, model.getParameter(p).variable)).toBe(0);
+    }
+    expect(maxAbsDiff(fresh.forward(x), model.forward(x))).toBeLessThan(1e-5);
+  });
+
   it('saves a non-default adapter into a subfolder named after it, and loads it under any name', () => {
     const model = mlp();
     const fresh = mlp();
