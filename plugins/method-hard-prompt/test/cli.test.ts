@@ -5,15 +5,8 @@
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '@leantune/cli';
 import { writeTinyHfCheckpoint } from '@leantune/plugin-hf';
-
-async function leantune(cwd: string, ...args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'leantune', ...args], { out: (s) => void (out += s), err: (s) => void (err += s), cwd, readStdin: async () => new Uint8Array() });
-  return { code, out, err };
-}
+import { leantune } from '../../method-vpt/test/fixtures/cli';
 
 it('train -c evaluates zero-shot with the ensembled templates; eval --adapter reproduces it from hard_prompt.json', async () => {
   const cwd = mkdtempSync(join(tmpdir(), 'lt-hard-prompt-cli-'));

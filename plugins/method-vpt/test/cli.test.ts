@@ -1,21 +1,18 @@
 /**
  * `leantune train -c` with VPT (deep) on a Hub-layout tiny ViT: the loss falls, only the
  * prompts and the head the config makes trainable are saved, the adapter folder reloads
- * through `eval --adapter` to the run's metrics, and `merge` refuses with VPT's reason.
+ * through `eval --adapter` to the run's metrics and through `predict --adapter` to the run's
+ * probabilities, and `merge` refuses with VPT's reason.
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '@leantune/cli';
 import { writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { loadSafetensors } from '@leantune/tensor';
+import { leantune, writeNpy } from './fixtures/cli';
 
-async function leantune(cwd: string, ...args: string[]) {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'leantune', ...args], { out: (s) => void (out += s), err: (s) => void (err += s), cwd, readStdin: async () => new Uint8Array() });
-  return { code, out, err };
-}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const images = require('./fixtures/tiny-images.js');
 
 describe('leantune train -c with VPT on a tiny ViT', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'lt-vpt-cli-'));
@@ -65,6 +62,22 @@ describe('leantune train -c with VPT on a tiny ViT', () => {
     const r = await leantune(cwd, 'eval', '-c', config, '--adapter', join(run, 'adapters', 'vpt'), '--json');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).metrics.accuracy).toBeCloseTo(metrics.accuracy, 6);
+  }, 60_000);
+
+  it('predict gives the same probabilities from the run folder and from the adapter folder (--adapter vpt:<folder>)', async () => {
+    const files = images.tinyImages(3).map((r: { image: { data: Uint8Array } }, i: number) => writeNpy(join(cwd, `img${i}.npy`), r.image.data, [8, 8, 3]));
+    const args = files.flatMap((f: string) => ['--image', f]);
+    const fromRun = await leantune(cwd, 'predict', run, ...args);
+    expect(fromRun.code).toBe(0);
+    const viaAdapter = await leantune(cwd, 'predict', '-c', config, '--adapter', `vpt:${join(run, 'adapters', 'vpt')}`, ...args);
+    expect(viaAdapter.code).toBe(0);
+    const [a, b] = [fromRun, viaAdapter].map((r) => r.out.trim().split('\n').map((l) => JSON.parse(l)));
+    expect(a).toHaveLength(3);
+    a.forEach((p: { label: string; probabilities: Record<string, number> }, i: number) => {
+      expect(Object.keys(p.probabilities)).toEqual(['cat', 'dog', 'bird']);
+      expect(b[i].label).toBe(p.label);
+      for (const k of ['cat', 'dog', 'bird']) expect(b[i].probabilities[k]).toBeCloseTo(p.probabilities[k], 6);
+    });
   }, 60_000);
 
   it('merge refuses: prompts do not fold into weights', async () => {
