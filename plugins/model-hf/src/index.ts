@@ -8,6 +8,7 @@ export { pullFromHub, type PullOptions, type PullResult } from './hub';
 export { pullCommand } from './pull-command';
 export { HfTokenizer, type TextBatch } from './tokenizer';
 export { preprocessImages, readImageProcessing, type HfImage, type ImageProcessing } from './images';
+export { openTensorSource, planShards, writeShardedSafetensors, SAFETENSORS_INDEX, type TensorSource } from './shards';
 export { loadCheckpointWeights, type WeightLoadOptions, type WeightLoadReport } from './weights';
 export { ConfigReader, type HfConfig } from './config';
 export { BertForSequenceClassification, RobertaForSequenceClassification, BertModel, bertDims } from './arch/bert';

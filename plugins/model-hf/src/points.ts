@@ -3,6 +3,7 @@ import path from 'node:path';
 import { saveSafetensorsAtomic, type PointRegistry, type TokenizerCapability } from '@leantune/core';
 import { tf, type Module } from '@leantune/tensor';
 import { readJsonFile } from './config';
+import { writeShardedSafetensors } from './shards';
 import type { HfTokenizer } from './tokenizer';
 
 export interface Joined {
@@ -53,7 +54,10 @@ export function tokenizerCapability(tokenizer: HfTokenizer, dir: string): Tokeni
  * id2label/label2id from `labels`), model.safetensors (transformers' names) and the
  * tokenizer / preprocessor files of the source folder.
  */
-export function exportHubFolder(module: Module, sourceDir: string, out: string, labels?: readonly string[]): string[] {
+/** transformers' default max_shard_size ("5GB"): larger exports are written in shards. */
+export const DEFAULT_MAX_SHARD_BYTES = 5e9;
+
+export function exportHubFolder(module: Module, sourceDir: string, out: string, labels?: readonly string[], maxShardBytes = DEFAULT_MAX_SHARD_BYTES): string[] {
   const config = readJsonFile(sourceDir, 'config.json', 'the source checkpoint folder must still hold its config.json');
   if (labels) {
     config.id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
@@ -66,6 +70,13 @@ export function exportHubFolder(module: Module, sourceDir: string, out: string, 
     fs.copyFileSync(path.join(sourceDir, f), path.join(out, f));
     files.push(f);
   }
-  saveSafetensorsAtomic(path.join(out, 'model.safetensors'), module.stateDict(), { format: 'pt' });
-  return [...files, 'model.safetensors'].sort();
+  const state = module.stateDict();
+  const bytes = [...state.values()].reduce((n, t) => n + t.size * 4, 0);
+  if (bytes <= maxShardBytes) {
+    saveSafetensorsAtomic(path.join(out, 'model.safetensors'), state, { format: 'pt' });
+    return [...files, 'model.safetensors'].sort();
+  }
+  // Like save_pretrained: shards of at most maxShardBytes and model.safetensors.index.json.
+  const written = writeShardedSafetensors(out, state, maxShardBytes, (file, shard) => saveSafetensorsAtomic(file, shard, { format: 'pt' }));
+  return [...files, ...written].sort();
 }

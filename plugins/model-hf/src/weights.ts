@@ -1,6 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { Module, SafetensorsFile, tf } from '@leantune/tensor';
+import { openTensorSource } from './shards';
 
 export interface WeightLoadOptions {
   /** The architecture's base-model prefix ('bert', 'transformer', ...): checkpoints saved from the bare model lack it. */
@@ -35,68 +34,63 @@ function candidateKeys(param: string, basePrefix: string | undefined): string[] 
   return names;
 }
 
-function checkpointFile(dir: string): string {
-  const file = path.join(dir, 'model.safetensors');
-  if (fs.existsSync(file)) return file;
-  const hint = fs.existsSync(path.join(dir, 'model.safetensors.index.json'))
-    ? 'sharded checkpoints (model.safetensors.index.json) are not supported yet; merge the shards into one model.safetensors'
-    : fs.existsSync(path.join(dir, 'pytorch_model.bin'))
-      ? 'only pytorch_model.bin is there; convert it with safetensors (e.g. the "convert to safetensors" Space) and save it as model.safetensors'
-      : 'download model.safetensors from the model page on huggingface.co into this folder';
-  throw new Error(`${file} is missing; ${hint}`);
-}
-
 /**
- * Loads `<dir>/model.safetensors` into `module` by parameter name, one tensor at a time
- * (the file is read lazily, never whole). Every shape is checked against the module,
- * which was built from config.json, before a value is assigned.
+ * Loads `<dir>/model.safetensors`, or the shards `model.safetensors.index.json` lists, into
+ * `module` by parameter name, one tensor at a time and one shard at a time (only headers
+ * are read up front; one shard file is open at once). Every shape is checked against the
+ * module, which was built from config.json, before a value is assigned.
  */
 export function loadCheckpointWeights(module: Module, dir: string, options: WeightLoadOptions): WeightLoadReport {
-  const file = checkpointFile(dir);
-  const st = SafetensorsFile.open(file);
-  try {
-    const used = new Set<string>();
-    const fresh: string[] = [];
-    const plan: Array<[string, string]> = [];
-    for (const [param, p] of module.namedParameters()) {
-      if (options.skip?.some((prefix) => param.startsWith(prefix))) {
+  const source = openTensorSource(dir);
+  const file = source.file;
+  const used = new Set<string>();
+  const fresh: string[] = [];
+  const plan: Array<[string, string]> = [];
+  for (const [param, p] of module.namedParameters()) {
+    if (options.skip?.some((prefix) => param.startsWith(prefix))) {
+      fresh.push(param);
+      continue;
+    }
+    const tried = candidateKeys(param, options.basePrefix);
+    const key = tried.find((k) => source.has(k));
+    if (!key) {
+      if (options.optional?.some((prefix) => param.startsWith(prefix))) {
         fresh.push(param);
         continue;
       }
-      const tried = candidateKeys(param, options.basePrefix);
-      const key = tried.find((k) => st.has(k));
-      if (!key) {
-        if (options.optional?.some((prefix) => param.startsWith(prefix))) {
-          fresh.push(param);
-          continue;
-        }
-        const alt = tried.length > 1 ? ` (also tried ${tried.slice(1).map((k) => `"${k}"`).join(', ')})` : '';
-        throw new Error(
-          `${file}: missing tensor "${param}"${alt}; the checkpoint does not match config.json (${options.configSummary}). ` +
-            'Download the model.safetensors that belongs to this config.json.',
-        );
-      }
-      const { shape } = st.info(key);
-      if (!tf.util.arraysEqual(shape, p.shape)) {
-        throw new Error(
-          `${file}: tensor "${key}" has shape [${shape}] but config.json (${options.configSummary}) implies [${p.shape}] for "${param}"; ` +
-            'the checkpoint and config.json do not belong together.',
-        );
-      }
-      plan.push([param, key]);
-      used.add(key);
+      const alt = tried.length > 1 ? ` (also tried ${tried.slice(1).map((k) => `"${k}"`).join(', ')})` : '';
+      throw new Error(
+        `${file}: missing tensor "${param}"${alt}; the checkpoint does not match config.json (${options.configSummary}). ` +
+          'Download the weights that belong to this config.json.',
+      );
     }
-    // Shapes are all checked before the first assignment, so a failed load changes nothing.
-    for (const [param, key] of plan) {
-      const value = st.get(key);
-      try {
-        module.loadStateDict(new Map([[param, value]]), { source: file });
-      } finally {
-        value.dispose();
-      }
+    const shape = source.shape(key);
+    if (!tf.util.arraysEqual(shape, p.shape)) {
+      throw new Error(
+        `${source.shardOf(key)}: tensor "${key}" has shape [${shape}] but config.json (${options.configSummary}) implies [${p.shape}] for "${param}"; ` +
+          'the checkpoint and config.json do not belong together.',
+      );
     }
-    return { file, loaded: plan.length, fresh, unused: st.keys().filter((k) => !used.has(k)) };
-  } finally {
-    st.close();
+    plan.push([param, key]);
+    used.add(key);
   }
+  // Shapes are all checked before the first assignment, so a failed load changes nothing.
+  for (const shard of source.shards) {
+    const here = plan.filter(([, key]) => source.shardOf(key) === shard);
+    if (!here.length) continue;
+    const st = SafetensorsFile.open(shard);
+    try {
+      for (const [param, key] of here) {
+        const value = st.get(key);
+        try {
+          module.loadStateDict(new Map([[param, value]]), { source: shard });
+        } finally {
+          value.dispose();
+        }
+      }
+    } finally {
+      st.close();
+    }
+  }
+  return { file, loaded: plan.length, fresh, unused: source.keys().filter((k) => !used.has(k)) };
 }
