@@ -22,8 +22,8 @@ export default definePlugin({
       description: 'IA3: learned vectors rescale keys, values and feed-forward activations (PEFT format)',
       configSchema: ia3ConfigSchema,
       defaultTargets: IA3_DEFAULT_TARGETS,
-      inject: (model, config, mctx) => injectIa3(model.module, config, { arch: mctx.arch, defaultTargets: mctx.defaultTargets }),
-      load: (model, dir) => loadIa3(model.module, dir),
+      inject: (model, config, mctx) => injectIa3(model.module, config, { arch: mctx.arch, defaultTargets: mctx.defaultTargets, warn: (m) => mctx.log.warn(m) }),
+      load: (model, dir) => loadIa3(model.module, dir, { arch: model.arch, defaultTargets: IA3_DEFAULT_TARGETS[model.arch] ?? model.defaultTargets }),
       recognizes: (dir) => peftTypeIn(dir) === 'IA3',
     });
   },

@@ -1,7 +1,7 @@
 import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import type { Module, tf } from '@leantune/tensor';
 import { IA3_DEFAULTS, type Ia3Config } from './config';
-import { Ia3Model, ia3Layers, planIa3 } from './model';
+import { emitIa3Warnings, Ia3Model, ia3Layers, planIa3, type InjectIa3Options } from './model';
 
 export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/peft';
 
@@ -40,11 +40,21 @@ function readConfig(file: string): Ia3Config {
   return { ...IA3_DEFAULTS, ...cfg } as Ia3Config;
 }
 
-/** Loads a PEFT IA3 adapter folder; config, targets, keys and shapes are checked before the model changes. */
-export function loadIa3(model: Module, dir: string, options: { isTrainable?: boolean } = {}): Ia3Model {
+export interface LoadIa3Options extends Pick<InjectIa3Options, 'arch' | 'defaultTargets' | 'warn'> {
+  isTrainable?: boolean;
+}
+
+/**
+ * Loads a PEFT IA3 adapter folder; config, targets, keys and shapes are checked before the
+ * model changes. A config without feedforward_modules (or target_modules) gets the
+ * architecture's table (`options.arch`) as PEFT's _prepare_adapter_config does; where there is
+ * none, the load warns (see the README's deliberate differences).
+ */
+export function loadIa3(model: Module, dir: string, options: LoadIa3Options = {}): Ia3Model {
   const { configFile, weightsFile } = adapterFolderFiles(dir, 'IA3 adapter');
   const cfg = readConfig(configFile);
-  const plan = planForConfig(configFile, () => planIa3(model, cfg));
+  const plan = planForConfig(configFile, () => planIa3(model, cfg, { arch: options.arch, defaultTargets: options.defaultTargets }));
+  emitIa3Warnings(plan, options.warn);
   const expected = new Map(plan.targets.map((t) => [`${KEY_PREFIX}${t.path}.ia3_l`, t.feedforward ? [1, t.module.inFeatures] : [t.module.outFeatures, 1]]));
   const problems = tensorFitProblems(expected, safetensorsShapes(weightsFile));
   if (problems.length) throw doesNotFitError(weightsFile, problems);

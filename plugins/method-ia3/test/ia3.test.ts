@@ -39,6 +39,62 @@ describe('IA3', () => {
     expect(maxAbsDiff(ia3.withDisabled(() => m.predict!(batch)), before)).toBe(0);
   });
 
+  describe('feed-forward modules follow PEFT\'s rules (IA3Model._prepare_adapter_config, _check_target_module_feedforward)', () => {
+    const shapes = (m: Module) => ia3Layers(m).map(([p, l]) => [p, l.isFeedforward, l.vector.shape]);
+
+    it('GPT-2 (Hub layout) with target_modules ["c_attn", "mlp.c_proj"] and no feedforward_modules: the table\'s mlp.c_proj gets input scaling', async () => {
+      const dir = tempDir('ia3-gpt2');
+      writeTinyHfCheckpoint('gpt2', dir, { layers: 1, seed: 7 });
+      const m = await loadHfCheckpoint(dir, { log: quiet });
+      const warnings: string[] = [];
+      const ia3 = injectIa3(m.module, { target_modules: ['c_attn', 'mlp.c_proj'] }, { arch: 'gpt2', warn: (w) => warnings.push(w) });
+      const prefix = ia3Layers(m.module)[0][0].replace(/h\.0\.attn\.c_attn$/, '');
+      expect(shapes(m.module)).toEqual([
+        [`${prefix}h.0.attn.c_attn`, false, [24, 1]],
+        [`${prefix}h.0.mlp.c_proj`, true, [1, 32]],
+      ]);
+      // Saved as PEFT saves them: the names written and the filled-in feed-forward names.
+      expect(ia3.config).toMatchObject({ target_modules: ['c_attn', 'mlp.c_proj'], feedforward_modules: ['mlp.c_proj'] });
+      expect(warnings).toEqual([]);
+    });
+
+    it('BERT with target_modules ["key", "value", "output.dense"] and no feedforward_modules: both dense outputs get input scaling', async () => {
+      const dir = tempDir('ia3-bert-ff');
+      writeTinyHfCheckpoint('bert', dir, { layers: 1, seed: 7 });
+      const m = await loadHfCheckpoint(dir, { log: quiet });
+      injectIa3(m.module, { target_modules: ['key', 'value', 'output.dense'] }, { arch: 'bert' });
+      expect(shapes(m.module)).toEqual([
+        ['bert.encoder.layer.0.attention.self.key', false, [8, 1]],
+        ['bert.encoder.layer.0.attention.self.value', false, [8, 1]],
+        ['bert.encoder.layer.0.attention.output.dense', true, [1, 8]],
+        ['bert.encoder.layer.0.output.dense', true, [1, 16]],
+      ]);
+    });
+
+    it('a list entry matches as a plain suffix (key.endswith), a string as a full-match regex', () => {
+      const model = gpt2Like(8, 1);
+      // "fc" is no dotted suffix of "mlp.c_fc", but PEFT's endswith matches it.
+      injectIa3(model, { target_modules: ['c_fc', 'fc'], feedforward_modules: ['fc'] });
+      expect(shapes(model)).toEqual([['transformer.h.0.mlp.c_fc', true, [1, 8]]]);
+      const other = gpt2Like(8, 1);
+      injectIa3(other, { target_modules: ['c_fc', 'c_proj'], feedforward_modules: '.*mlp\\.c_(fc|proj)' });
+      expect(shapes(other)).toEqual([
+        ['transformer.h.0.attn.c_proj', false, [8, 1]],
+        ['transformer.h.0.mlp.c_fc', true, [1, 8]],
+        ['transformer.h.0.mlp.c_proj', true, [1, 16]],
+      ]);
+    });
+
+    it('no table for the architecture: every target scaled on its output, with a warning (PEFT raises)', () => {
+      const warnings: string[] = [];
+      const model = gpt2Like(8, 1);
+      const ia3 = injectIa3(model, { target_modules: ['c_fc'] }, { arch: 'tiny', warn: (w) => warnings.push(w) });
+      expect(shapes(model)).toEqual([['transformer.h.0.mlp.c_fc', false, [16, 1]]]);
+      expect(ia3.config.feedforward_modules).toEqual([]);
+      expect(warnings).toEqual([expect.stringMatching(/feedforward_modules is not set and architecture "tiny" has no IA3 table.*PEFT would ask for feedforward_modules/)]);
+    });
+  });
+
   it('rescales outputs of non-feed-forward targets and inputs of feed-forward ones (plain-JS reference)', () => {
     const model = new Node({ k: new Linear(4, 3), down: new Linear(3, 2) }, (s, x) => s.call('down', s.call('k', x)));
     injectIa3(model, { target_modules: ['k', 'down'], feedforward_modules: ['down'] });

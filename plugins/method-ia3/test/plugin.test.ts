@@ -33,7 +33,8 @@ describe('@leantune/plugin-ia3 through a core Run', () => {
     expect(run.methods.map((m) => [m.id, m.from])).toEqual([['ia3', 'config']]);
     const ia3 = run.methods[0].handle as Ia3Model;
     expect(ia3).toBeInstanceOf(Ia3Model);
-    expect(ia3.config).toMatchObject({ target_modules: ['encoder.dense'], feedforward_modules: [] });
+    // target_modules as the model's defaults name them (PEFT saves names, not resolved paths).
+    expect(ia3.config).toMatchObject({ target_modules: ['dense'], feedforward_modules: [] });
     expect(model.module.getSubmodule('encoder.dense')).toBeInstanceOf(Ia3Layer);
     expect([...model.module.trainableVariables().keys()]).toEqual(['encoder.dense.ia3_l.default', 'classifier.weight', 'classifier.bias']);
     expect(model.module.countParameters().trainable).toBe(16 + 34);
