@@ -1,6 +1,7 @@
 import type { Batch, DataRecord, LoadedModel, Logger, ModelPoints, TruncationTally } from '@leantune/core';
 import type { Module, tf } from '@leantune/tensor';
 import type { ConfigReader } from './config';
+import type { Lazy } from './side-files';
 import type { HfTokenizer } from './tokenizer';
 import type { WeightLoadOptions } from './weights';
 
@@ -29,7 +30,8 @@ export interface ArchBuild {
   arch: string;
   module: Module;
   labels?: string[];
-  tokenizer?: HfTokenizer;
+  /** tokenizer.json, read on first use (text given). */
+  tokenizer?: Lazy<HfTokenizer>;
   /** Longest token sequence the position embeddings allow. */
   maxTokens?: number;
   weights: Omit<WeightLoadOptions, 'configSummary'>;

@@ -41,14 +41,14 @@ function labelResolver(config: ConfigReader, specLabels: string[] | undefined): 
   };
 }
 
-/**
- * Loads a Hugging Face checkpoint folder (config.json, model.safetensors, and
- * tokenizer.json or preprocessor_config.json) as a LoadedModel whose parameter names are
- * transformers' state-dict keys.
- */
 /** PEFT's task_type per architecture, as its adapter_config.json records it; image classifiers have none. */
 const PEFT_TASK_TYPES: Record<string, string> = { bert: 'SEQ_CLS', roberta: 'SEQ_CLS', gpt2: 'CAUSAL_LM', clip: 'FEATURE_EXTRACTION' };
 
+/**
+ * Loads a Hugging Face checkpoint folder (config.json and model.safetensors or its shards;
+ * tokenizer.json / preprocessor_config.json are read only when text / images are given) as
+ * a LoadedModel whose parameter names are transformers' state-dict keys.
+ */
 export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {}): Promise<HfLoadedModel> {
   const log = options.log ?? consoleLogger;
   const configFile = path.join(dir, 'config.json');
@@ -94,7 +94,10 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
     truncation: () => truncation.report(),
     freshParameters: report.fresh,
     taskType: PEFT_TASK_TYPES[built.arch] ?? null,
-    tokenizer: built.tokenizer,
+    // Read on first use; undefined when the folder has no tokenizer.json (token ids only).
+    get tokenizer() {
+      return built.tokenizer?.available() ? built.tokenizer() : undefined;
+    },
     maxTokens: built.maxTokens,
     points: built.points,
     meta: { ...built.meta, dir, modelType, weights: report },

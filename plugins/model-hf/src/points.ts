@@ -4,6 +4,7 @@ import { saveSafetensorsAtomic, type PointRegistry, type TokenizerCapability } f
 import { tf, type Module } from '@leantune/tensor';
 import { readJsonFile } from './config';
 import { writeShardedSafetensors } from './shards';
+import type { Lazy } from './side-files';
 import type { HfTokenizer } from './tokenizer';
 
 export interface Joined {
@@ -41,10 +42,10 @@ export function joinVirtualTokens(points: PointRegistry, embeds: tf.Tensor, atte
 export const HF_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json', 'special_tokens_map.json', 'vocab.txt', 'merges.txt', 'vocab.json'];
 
 /** The tokenizer capability of a tokenizer.json folder. */
-export function tokenizerCapability(tokenizer: HfTokenizer, dir: string): TokenizerCapability {
+export function tokenizerCapability(tokenizer: Lazy<HfTokenizer>, dir: string): TokenizerCapability {
   return {
-    encode: (text) => tokenizer.tokenizer.encode(text).ids,
-    decode: (ids) => tokenizer.tokenizer.decode([...ids]),
+    encode: (text) => tokenizer().tokenizer.encode(text).ids,
+    decode: (ids) => tokenizer().tokenizer.decode([...ids]),
     files: HF_SIDE_FILES.filter((f) => f !== 'preprocessor_config.json').map((f) => path.join(dir, f)).filter((f) => fs.existsSync(f)),
   };
 }

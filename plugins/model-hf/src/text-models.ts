@@ -5,7 +5,8 @@ import { Gpt2Cache, Gpt2LMHeadModel, causalLmLoss, gpt2Dims, type Gpt2Model } fr
 import type { ArchBuild, BuildContext } from './loader-types';
 import { crossEntropy, labelTargets, textsOf } from './records';
 import { exportHubFolder, tokenizerCapability } from './points';
-import { HfTokenizer } from './tokenizer';
+import { lazyTokenizer, type Lazy } from './side-files';
+import type { HfTokenizer } from './tokenizer';
 
 function textInputs(batch: Batch): Record<string, tf.Tensor> {
   const inputs = batch.inputs as Record<string, tf.Tensor>;
@@ -13,8 +14,8 @@ function textInputs(batch: Batch): Record<string, tf.Tensor> {
   return inputs;
 }
 
-function encodeText(tokenizer: HfTokenizer, records: readonly DataRecord[], maxTokens: number, ctx: BuildContext) {
-  const enc = tokenizer.encodeBatch(textsOf(records), Math.min(maxTokens, ctx.maxLength ?? maxTokens), ctx.log, ctx.truncation);
+function encodeText(tokenizer: Lazy<HfTokenizer>, records: readonly DataRecord[], maxTokens: number, ctx: BuildContext) {
+  const enc = tokenizer().encodeBatch(textsOf(records), Math.min(maxTokens, ctx.maxLength ?? maxTokens), ctx.log, ctx.truncation);
   const shape: [number, number] = [records.length, enc.ids[0].length];
   return {
     input_ids: tf.tensor2d(enc.ids, shape, 'int32'),
@@ -30,7 +31,7 @@ export function buildBertLike(ctx: BuildContext, roberta: boolean): ArchBuild {
   const module = roberta ? new RobertaForSequenceClassification(dims, labels.length) : new BertForSequenceClassification(dims, labels.length);
   const prefix = roberta ? 'roberta' : 'bert';
   const maxTokens = bertMaxTokens(dims);
-  const tokenizer = HfTokenizer.load(ctx.dir, dims.paddingIdx ?? ctx.config.optionalInt('pad_token_id') ?? 0);
+  const tokenizer = lazyTokenizer(ctx.dir, dims.paddingIdx ?? ctx.config.optionalInt('pad_token_id') ?? 0, roberta ? 'RoBERTa' : 'BERT');
   const forward = (batch: Batch) => {
     const i = textInputs(batch);
     return module.forward({ inputIds: i.input_ids, attentionMask: i.attention_mask, tokenTypeIds: i.token_type_ids } satisfies BertInputs);
@@ -80,7 +81,7 @@ export function buildGpt2(ctx: BuildContext): ArchBuild {
   const dims = gpt2Dims(ctx.config);
   const module = new Gpt2LMHeadModel(dims);
   const padFallback = ctx.config.optionalInt('pad_token_id') ?? ctx.config.optionalInt('eos_token_id') ?? 0;
-  const tokenizer = HfTokenizer.load(ctx.dir, padFallback);
+  const tokenizer = lazyTokenizer(ctx.dir, padFallback, 'GPT-2');
   const base = module.child<Gpt2Model>('transformer')!;
   return {
     arch: 'gpt2',

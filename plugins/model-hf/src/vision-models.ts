@@ -2,11 +2,12 @@ import { stackPoints, tableVocabulary, type Batch, type ClassTokenPosition, type
 import { tf } from '@leantune/tensor';
 import { ClipModel, clipDims, type ClipVisionTransformer } from './arch/clip';
 import { VitForImageClassification, vitDims, type VitModel } from './arch/vit';
-import { preprocessImages, readImageProcessing, type HfImage } from './images';
+import { preprocessImages, type HfImage } from './images';
 import type { ArchBuild, BuildContext } from './loader-types';
 import { crossEntropy, labelTargets } from './records';
 import { exportHubFolder, tokenizerCapability } from './points';
-import { HfTokenizer } from './tokenizer';
+import { lazyImageProcessing, lazyTokenizer, type Lazy } from './side-files';
+import type { HfTokenizer } from './tokenizer';
 
 function imagesOf(records: readonly DataRecord[]): HfImage[] {
   return records.map((r) => {
@@ -26,7 +27,7 @@ export function buildVit(ctx: BuildContext): ArchBuild {
   const dims = vitDims(ctx.config);
   const { labels, headFresh } = ctx.resolveLabels();
   const module = new VitForImageClassification(dims, labels.length);
-  const proc = readImageProcessing(ctx.dir);
+  const proc = lazyImageProcessing(ctx.dir, 'ViT');
   const forward = (batch: Batch) => module.forward(pixelsOf(batch));
   return {
     arch: 'vit',
@@ -47,7 +48,7 @@ export function buildVit(ctx: BuildContext): ArchBuild {
     weights: { basePrefix: 'vit', optional: ['classifier.'], skip: headFresh ? ['classifier.'] : [] },
     summary: `hidden_size ${dims.hidden}, num_hidden_layers ${dims.layers}, image_size ${dims.imageSize}, patch_size ${dims.patchSize}`,
     encode: (records) => ({
-      inputs: { pixel_values: preprocessImages(imagesOf(records), proc, (i) => `record ${records[i].id}`) },
+      inputs: { pixel_values: preprocessImages(imagesOf(records), proc(), (i) => `record ${records[i].id}`) },
       targets: labelTargets(records, labels),
       size: records.length,
     }),
@@ -71,12 +72,12 @@ export function buildVit(ctx: BuildContext): ArchBuild {
 export function buildClip(ctx: BuildContext): ArchBuild {
   const dims = clipDims(ctx.config);
   const module = new ClipModel(dims);
-  const proc = readImageProcessing(ctx.dir);
-  const tokenizer = HfTokenizer.load(ctx.dir, ctx.config.nested('text_config').optionalInt('pad_token_id') ?? 0);
+  const proc = lazyImageProcessing(ctx.dir, 'CLIP');
+  const tokenizer = lazyTokenizer(ctx.dir, ctx.config.nested('text_config').optionalInt('pad_token_id') ?? 0, 'CLIP');
   const maxTokens = dims.text.maxPositions;
   const labels = ctx.specLabels;
   const tokenize = (texts: readonly string[]) => {
-    const enc = tokenizer.encodeBatch(texts, maxTokens, ctx.log, ctx.truncation);
+    const enc = tokenizer().encodeBatch(texts, maxTokens, ctx.log, ctx.truncation);
     const shape: [number, number] = [texts.length, enc.ids[0].length];
     return { ids: tf.tensor2d(enc.ids, shape, 'int32'), mask: tf.tensor2d(enc.attentionMask, shape, 'int32') };
   };
@@ -90,7 +91,7 @@ export function buildClip(ctx: BuildContext): ArchBuild {
     }
   };
   const imageFeatures = (images: readonly HfImage[]) => {
-    const pixels = preprocessImages(images, proc, (i) => `image ${i}`);
+    const pixels = preprocessImages(images, proc(), (i) => `image ${i}`);
     try {
       return module.imageFeatures(pixels);
     } finally {
@@ -137,7 +138,7 @@ export function buildClip(ctx: BuildContext): ArchBuild {
     },
     summary: `projection_dim ${dims.projectionDim}, text hidden_size ${dims.text.hidden}, vision hidden_size ${dims.vision.hidden}`,
     encode(records): Batch {
-      const pixel_values = preprocessImages(imagesOf(records), proc, (i) => `record ${records[i].id}`);
+      const pixel_values = preprocessImages(imagesOf(records), proc(), (i) => `record ${records[i].id}`);
       if (labels) return { inputs: { pixel_values }, targets: labelTargets(records, labels), size: records.length };
       const { ids, mask } = tokenize(records.map((r) => r.text ?? ''));
       return { inputs: { pixel_values, input_ids: ids, attention_mask: mask }, size: records.length };
@@ -175,7 +176,7 @@ const CONTEXT_PLACEHOLDER = 'X';
  * "X X … X <name>." → [SOS][X…][name tokens][.][EOS], and the placeholders' embeddings are
  * replaced by the n context vectors; the ids still place CLIP's EOS pooling.
  */
-function clipTextPoint(module: ClipModel, tokenizer: HfTokenizer, encodeTexts: (texts: readonly string[]) => tf.Tensor2D) {
+function clipTextPoint(module: ClipModel, lazyTok: Lazy<HfTokenizer>, encodeTexts: (texts: readonly string[]) => tf.Tensor2D) {
   const dims = module.dims.text;
   const state: { labelContext?: (training: boolean) => tf.Tensor; labelContextOptions?: ContextOptions; labelFeatures?: () => tf.Tensor2D } = {};
   /**
@@ -186,6 +187,7 @@ function clipTextPoint(module: ClipModel, tokenizer: HfTokenizer, encodeTexts: (
    * context vector.
    */
   const promptIds = (classNames: readonly string[], n: number, position: ClassTokenPosition) => {
+    const tokenizer = lazyTok();
     const prompt = Array(n).fill(CONTEXT_PLACEHOLDER).join(' ');
     const empty = tokenizer.tokenizer.encode('').ids;
     const alone: number[] = tokenizer.tokenizer.encode(prompt).ids;
@@ -234,7 +236,7 @@ function clipTextPoint(module: ClipModel, tokenizer: HfTokenizer, encodeTexts: (
       if (width > dims.maxPositions) {
         throw new Error(`textTokenEmbeddings: a prompt of ${n} context vectors and the longest class name takes ${width} tokens, more than max_position_embeddings ${dims.maxPositions}; use fewer context vectors or shorter names`);
       }
-      const ids = rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(tokenizer.padId)]);
+      const ids = rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(lazyTok().padId)]);
       const mask = rows.map((r) => [...r.map(() => 1), ...new Array<number>(width - r.length).fill(0)]);
       return tf.tidy(() => {
         const idT = tf.tensor2d(ids, [classes, width], 'int32');

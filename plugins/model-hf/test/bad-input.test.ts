@@ -21,17 +21,25 @@ function rewrite(dir: string, edit: (tensors: Map<string, tf.Tensor>) => void): 
   tensors.forEach((t) => t.dispose());
 }
 
-test.each(['config.json', 'model.safetensors', 'tokenizer.json'])('missing %s names the file', async (file) => {
+test.each(['config.json', 'model.safetensors'])('missing %s names the file', async (file) => {
   const dir = bert('missing');
   fs.rmSync(path.join(dir, file));
   await expect(loadHfCheckpoint(dir, { log: recordingLogger() })).rejects.toThrow(`${path.join(dir, file)} is missing`);
 });
 
-test('missing preprocessor_config.json for an image model names the file', async () => {
+test('missing tokenizer.json: the model loads, and text names the file (side-files.test.ts has the rest)', async () => {
+  const dir = bert('missing-tok');
+  fs.rmSync(path.join(dir, 'tokenizer.json'));
+  const m = await loadHfCheckpoint(dir, { log: recordingLogger() });
+  expect(() => m.encode!([record('a', { text: 'hi' })])).toThrow(`${path.join(dir, 'tokenizer.json')} is missing`);
+});
+
+test('missing preprocessor_config.json for an image model: it loads, and an image names the file', async () => {
   const dir = tempDir('vit-noproc');
   writeTinyHfCheckpoint('vit', dir);
   fs.rmSync(path.join(dir, 'preprocessor_config.json'));
-  await expect(loadHfCheckpoint(dir)).rejects.toThrow(/preprocessor_config\.json is missing/);
+  const m = await loadHfCheckpoint(dir);
+  expect(() => m.encode!([record('a', { image: { width: 8, height: 8, data: new Uint8Array(192) }, label: 'cat' })])).toThrow(/preprocessor_config\.json is missing/);
 });
 
 test('unknown model_type lists the supported ones', async () => {
