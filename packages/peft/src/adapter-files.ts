@@ -13,6 +13,13 @@ export const ADAPTER_WEIGHTS_NAME = 'adapter_model.safetensors';
 /** PeftModel wraps the tuner model, which wraps the transformers model: every saved key starts so. */
 export const PEFT_KEY_PREFIX = 'base_model.model.';
 
+/**
+ * The PEFT release whose adapter format (config fields and defaults, saved keys) the LoRA and
+ * IA3 plugins follow, read from its source (tag v0.18.0); written as `peft_version`, the
+ * PeftConfig field 0.18.0 introduced.
+ */
+export const PEFT_FORMAT_VERSION = '0.18.0';
+
 export interface PeftSaveOptions {
   /** Written as base_model_name_or_path, e.g. "gpt2". */
   baseModelNameOrPath?: string | null;

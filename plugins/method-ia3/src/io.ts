@@ -1,4 +1,4 @@
-import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_FORMAT_VERSION, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import type { Module, tf } from '@leantune/tensor';
 import { IA3_DEFAULTS, type Ia3Config } from './config';
 import { emitIa3Warnings, Ia3Model, ia3Layers, planIa3, type InjectIa3Options } from './model';
@@ -12,10 +12,11 @@ export function ia3StateDict(model: Module): Map<string, tf.Variable> {
 
 export type SaveIa3Options = PeftSaveOptions;
 
-/** adapter_config.json as PEFT's IA3Config.to_dict writes it. */
+/** adapter_config.json as PEFT 0.18.0's IA3Config.to_dict writes it: every field, targets as written. */
 export function peftIa3ConfigJson(cfg: Ia3Config, options: SaveIa3Options = {}): Record<string, unknown> {
   return {
     ...peftConfigHeader('IA3', options),
+    peft_version: PEFT_FORMAT_VERSION,
     target_modules: cfg.target_modules ?? null,
     exclude_modules: cfg.exclude_modules ?? null,
     feedforward_modules: cfg.feedforward_modules ?? null,

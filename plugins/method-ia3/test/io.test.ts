@@ -30,6 +30,11 @@ describe('IA3 files (PEFT format)', () => {
     expect(json).toMatchObject({ peft_type: 'IA3', task_type: 'SEQ_CLS', base_model_name_or_path: 'tiny-roberta', init_ia3_weights: true, fan_in_fan_out: false, modules_to_save: null });
     // What PEFT saves: the names (here the roberta table's, filled in by _prepare_adapter_config), not resolved paths.
     expect([json.target_modules, json.feedforward_modules]).toEqual([['key', 'value', 'output.dense'], ['output.dense']]);
+    // Every field of PEFT 0.18.0's IA3Config.to_dict, and the format version we follow.
+    expect(Object.keys(json).sort()).toEqual(
+      ['peft_type', 'task_type', 'base_model_name_or_path', 'revision', 'inference_mode', 'auto_mapping', 'peft_version', 'target_modules', 'exclude_modules', 'feedforward_modules', 'fan_in_fan_out', 'modules_to_save', 'init_ia3_weights'].sort(),
+    );
+    expect(json.peft_version).toBe('0.18.0');
 
     const b = await loadHfCheckpoint(ckpt, { log: quiet });
     const loaded = loadIa3(b.module, dir);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { closeMatches } from '@leantune/core';
-import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_FORMAT_VERSION, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import type { Module, tf } from '@leantune/tensor';
 import { LORA_DEFAULTS, type LoraConfig } from './config';
 import { LoraModel } from './model';
@@ -36,10 +36,16 @@ export interface SaveAdapterOptions extends PeftSaveOptions {
   adapterName?: string;
 }
 
-/** adapter_config.json as PEFT's LoraConfig.to_dict writes it (fields we do not implement at their defaults). */
+/**
+ * adapter_config.json as PEFT 0.18.0's LoraConfig.to_dict writes it: every field of the
+ * dataclass (runtime_config dropped, as to_dict does), those we do not implement at their
+ * defaults; target_modules as written (a list as a sorted set), "all-linear" as the resolved
+ * paths (PEFT 0.18.0's _maybe_include_all_linear_layers), unset as the architecture's names.
+ */
 export function peftConfigJson(cfg: LoraConfig, options: SaveAdapterOptions = {}): Record<string, unknown> {
   return {
     ...peftConfigHeader('LORA', options),
+    peft_version: PEFT_FORMAT_VERSION,
     r: cfg.r,
     lora_alpha: cfg.lora_alpha,
     lora_dropout: cfg.lora_dropout,
@@ -60,6 +66,15 @@ export function peftConfigJson(cfg: LoraConfig, options: SaveAdapterOptions = {}
     loftq_config: {},
     megatron_config: null,
     megatron_core: 'megatron.core',
+    trainable_token_indices: null,
+    eva_config: null,
+    corda_config: null,
+    alora_invocation_tokens: null,
+    use_qalora: false,
+    qalora_group_size: 16,
+    target_parameters: null,
+    arrow_config: null,
+    ensure_weight_tying: false,
   };
 }
 
@@ -84,6 +99,8 @@ const UNSUPPORTED_IF_SET: Record<string, (v: unknown) => boolean> = {
   trainable_token_indices: (v) => v != null,
   alora_invocation_tokens: (v) => v != null,
   megatron_config: (v) => v != null,
+  arrow_config: (v) => v != null,
+  ensure_weight_tying: (v) => v === true,
 };
 
 /** Parses and checks an adapter_config.json into our LoraConfig. */

@@ -63,6 +63,44 @@ describe('PEFT adapter files', () => {
     });
   });
 
+  it('writes every field of PEFT 0.18.0\'s LoraConfig.to_dict, with peft_version, and the targets as written', () => {
+    const model = gpt2Like(8, 1, 5);
+    const lora = injectLora(model, { target_modules: ['c_fc', 'c_attn', 'c_fc'], r: 2 });
+    const json = JSON.parse(fs.readFileSync(path.join(saveAdapter(lora, tmp()), 'adapter_config.json'), 'utf8'));
+    // PEFT v0.18.0: PeftConfigMixin/PeftConfig fields, then LoraConfig's (to_dict drops runtime_config).
+    const peft0180 = [
+      'peft_type', 'task_type', 'base_model_name_or_path', 'revision', 'inference_mode', 'auto_mapping', 'peft_version',
+      'r', 'target_modules', 'exclude_modules', 'lora_alpha', 'lora_dropout', 'fan_in_fan_out', 'bias', 'use_rslora', 'modules_to_save',
+      'init_lora_weights', 'layers_to_transform', 'layers_pattern', 'rank_pattern', 'alpha_pattern', 'megatron_config', 'megatron_core',
+      'trainable_token_indices', 'loftq_config', 'eva_config', 'corda_config', 'use_dora', 'alora_invocation_tokens', 'use_qalora',
+      'qalora_group_size', 'layer_replication', 'lora_bias', 'target_parameters', 'arrow_config', 'ensure_weight_tying',
+    ];
+    expect(Object.keys(json).sort()).toEqual([...peft0180].sort());
+    expect(json).toMatchObject({ peft_version: '0.18.0', target_modules: ['c_attn', 'c_fc'], target_parameters: null, lora_bias: false, trainable_token_indices: null, exclude_modules: null });
+  });
+
+  it('decides each newer PEFT field: exclude_modules loads, target_parameters / lora_bias / trainable_token_indices are refused naming the field', () => {
+    const model = gpt2Like(8, 2, 5);
+    const fresh = gpt2Like(8, 2, 5);
+    copyBase(model, fresh);
+    const lora = injectLora(model, { target_modules: ['c_attn', 'c_fc'], exclude_modules: ['h.1.mlp.c_fc'], r: 2 });
+    randomizeAdapter(model, 600);
+    const dir = saveAdapter(lora, tmp());
+    const file = path.join(dir, 'adapter_config.json');
+    const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(json.exclude_modules).toEqual(['h.1.mlp.c_fc']);
+    for (const [field, value] of [['target_parameters', ['mlp.experts.weight']], ['lora_bias', true], ['trainable_token_indices', [0, 3]]] as const) {
+      fs.writeFileSync(file, JSON.stringify({ ...json, [field]: value }));
+      expect(() => loadAdapter(gpt2Like(8, 2, 5), dir)).toThrow(new RegExp(`${field} = ${JSON.stringify(value).replace(/[[\]]/g, '\\$&')} is not supported by @leantune/plugin-lora; only adapters with ${field} unset load`));
+    }
+    fs.writeFileSync(file, JSON.stringify(json));
+    const loaded = loadAdapter(fresh, dir);
+    expect(loaded.layers().map(([p]) => p)).toEqual(lora.layers().map(([p]) => p));
+    expect(loaded.layers().map(([p]) => p)).not.toContain('transformer.h.1.mlp.c_fc');
+    const x = randn([3, 8], 2);
+    expect(maxAbsDiff(fresh.forward(x), model.forward(x))).toBe(0);
+  });
+
   it('save → load onto a fresh copy of the base model gives identical outputs', () => {
     const model = gpt2Like(8, 2, 5);
     const fresh = gpt2Like(8, 2, 5);
