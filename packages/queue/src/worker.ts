@@ -1,4 +1,4 @@
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -122,8 +122,9 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     await gate.take();
     try {
       const attempt = job.attemptsStarted || job.attemptsMade + 1;
+      removeStaleJobFiles(dir);
       // The config file sits in the project folder (hidden, removed after the run): its relative paths resolve as they do for the coordinator's.
-      const configFile = join(dir, `.leantune-job-${job.queueName}-run${data.runId}-try${attempt}-${process.pid}.json`);
+      const configFile = join(dir, `.leantune-job-${job.queueName}-run${data.runId}-try${attempt}-${hostTag}-${process.pid}.json`);
       writeFileSync(configFile, JSON.stringify(data.config, null, 2));
       const override = { ...data.override, name: `${data.name}-try${attempt}` };
       log(`worker ${id}: start ${what}, attempt ${attempt}`);
@@ -195,4 +196,20 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   for (const c of children) c.kill('SIGTERM');
   await Promise.all([...workers.values()].map((w) => w.close(true).catch(() => undefined)));
   registry.disconnect();
+}
+
+/** This machine's name as it appears in job file names. */
+const hostTag = hostname().replace(/[^A-Za-z0-9]/g, '_');
+
+/** Job config files that a killed worker on this machine left in the project folder (its pid is gone). */
+function removeStaleJobFiles(dir: string): void {
+  for (const f of readdirSync(dir)) {
+    const pid = new RegExp(`^\\.leantune-job-.*-${hostTag}-(\\d+)\\.json$`).exec(f)?.[1];
+    if (!pid) continue;
+    try {
+      process.kill(Number(pid), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dir, f), { force: true });
+    }
+  }
 }
