@@ -72,7 +72,7 @@ describe('config files', () => {
     }
     expect(message.split('\n')).toEqual([
       `Config is invalid (${file}):`,
-      `${file}:3:3: /trian: unknown key "trian". Allowed keys: $schema, name, description, plugins, model, methods, trainable, data, train, runtime, edit, compare, output. Did you mean "train"?`,
+      `${file}:3:3: /trian: unknown key "trian". Allowed keys: $schema, name, description, plugins, model, methods, trainable, data, train, runtime, edit, compare, sweep, output. Did you mean "train"?`,
       `${file}:4:27: /runtime/backend: must be one of "auto", "tfjs-node-gpu", "tfjs-node", "native", "wasm", "cpu" (got "wasn"). Did you mean "wasm"?`,
     ]);
   });

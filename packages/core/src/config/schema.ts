@@ -20,6 +20,8 @@ export interface ResolvedConfig {
   runtime: { backend: (typeof BACKENDS)[number]; threads?: number; seed: number };
   output: { dir: string };
   compare?: { methods: CompareEntry[] };
+  /** Grid or random search of `leantune compare` (its schema is @leantune/queue's SWEEP_SCHEMA, checked by compare). */
+  sweep?: Record<string, unknown>;
   edit?: { truncate?: Record<string, number>; grow?: Record<string, number> };
 }
 
@@ -137,6 +139,10 @@ export function envelopeSchema(): JSONSchema {
             },
           },
         },
+      },
+      sweep: {
+        type: 'object',
+        description: 'Grid or seeded random search of `leantune compare` over method options ("methods.<id>.<option>") and train options ("train.<option>"); checked in full by compare (@leantune/queue)',
       },
       output: {
         type: 'object',
