@@ -1,6 +1,6 @@
-import type { Disposer, LoadedModel, MethodHandle } from '@leantune/core';
+import { definePlugin, type Disposer, type JSONSchema, type LoadedModel, type MethodDefinition, type MethodHandle } from '@leantune/core';
 import { loadSafetensors, Module, tf } from '@leantune/tensor';
-import { adapterFolderFiles, doesNotFitError, peftConfigHeader, readJsonConfig, safetensorsShapes, tensorFitProblems, type PeftSaveOptions } from './adapter-files';
+import { adapterFolderFiles, doesNotFitError, peftConfigHeader, peftTypeIn, readJsonConfig, safetensorsShapes, tensorFitProblems, type PeftSaveOptions } from './adapter-files';
 
 /**
  * What PEFT's prompt-learning methods (PROMPT_TUNING, P_TUNING, PREFIX_TUNING) share: the
@@ -31,6 +31,14 @@ export function promptDims(model: LoadedModel): PromptDims {
     num_layers: points.hiddenStates?.layers ?? prefix?.layers ?? null,
     num_attention_heads: prefix ? prefix.shape(0).heads : null,
   };
+}
+
+/** Refuses `n` virtual tokens that leave no position for text in `model`. */
+export function checkVirtualTokenCount(model: LoadedModel, n: number, method: string): void {
+  const max = model.points?.inputEmbeddings?.maxPositions;
+  if (max !== undefined && n >= max) {
+    throw new Error(`${method}: num_virtual_tokens ${n} leaves no room for text in model "${model.name}", whose position embeddings allow ${max} tokens in all; use fewer virtual tokens`);
+  }
 }
 
 /** base_model_name_or_path and task_type of `model`, for peftConfigHeader. */
@@ -96,6 +104,16 @@ export function readPromptEmbeddings(folder: PromptFolder, shape: readonly numbe
   const cast = tf.cast(value, 'float32');
   value.dispose();
   return cast;
+}
+
+/** Runs `use` with the folder's `prompt_embeddings` (checked to be `shape`), freeing them afterwards. */
+export function withPromptEmbeddings<T>(folder: PromptFolder, shape: readonly number[], use: (saved: tf.Tensor) => T): T {
+  const saved = readPromptEmbeddings(folder, shape);
+  try {
+    return use(saved);
+  } finally {
+    saved.dispose();
+  }
 }
 
 /** PEFT's TEXT init: the text's ids cut to `n`, or repeated until they reach `n` and then cut. */
@@ -186,4 +204,37 @@ export function promptHandle<C>(spec: PromptHandleSpec<C>): PromptHandle<C> {
     },
     notMergeable: `method "${spec.method}" is a prompt method: its learned ${spec.method === 'prefix-tuning' ? 'key/value prefixes join every attention' : 'tokens join every input'}, and there is no weight to fold them into. Load it as an adapter instead.`,
   };
+}
+
+/** What a prompt-learning plugin registers: one method of family "prompt" that recognises its PEFT folders. */
+export interface PromptMethodPluginSpec<C> {
+  plugin: string;
+  pluginDescription: string;
+  id: string;
+  prefix: string;
+  peftType: string;
+  description: string;
+  configSchema: JSONSchema;
+  requires: readonly string[];
+  inject: MethodDefinition<C>['inject'];
+  load: NonNullable<MethodDefinition<C>['load']>;
+}
+
+export function promptMethodPlugin<C>(spec: PromptMethodPluginSpec<C>) {
+  return definePlugin({
+    meta: { name: spec.plugin, version: '0.1.0', core: '^0.1.0', description: spec.pluginDescription },
+    apply(ctx) {
+      ctx.methods.register<C>({
+        id: spec.id,
+        prefix: spec.prefix,
+        family: 'prompt',
+        description: spec.description,
+        configSchema: spec.configSchema,
+        requires: spec.requires,
+        inject: spec.inject,
+        load: spec.load,
+        recognizes: (dir) => peftTypeIn(dir) === spec.peftType,
+      });
+    },
+  });
 }

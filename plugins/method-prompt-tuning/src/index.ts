@@ -1,17 +1,18 @@
-import { definePlugin, requirePoints, type JSONSchema, type LoadedModel, type MethodContext } from '@leantune/core';
+import { requirePoints, type JSONSchema, type LoadedModel } from '@leantune/core';
 import {
+  checkVirtualTokenCount,
   peftSaveOptionsOf,
-  peftTypeIn,
   promptDims,
   promptHandle,
   promptLearningConfigJson,
   promptLearningSchemaFields,
   PROMPT_EMBEDDINGS_KEY,
   PromptTable,
-  readPromptEmbeddings,
+  promptMethodPlugin,
   readPromptFolder,
   sampleVocabIds,
   textInitIds,
+  withPromptEmbeddings,
   writeAdapterFolder,
   type PromptHandle,
 } from '@leantune/peft';
@@ -71,13 +72,6 @@ export function initialPrompt(model: LoadedModel, config: PromptTuningConfig, se
   return vocabulary.embed(textInitIds(tokenizer.encode(config.prompt_tuning_init_text ?? ''), n));
 }
 
-function checkLength(model: LoadedModel, n: number): void {
-  const max = model.points?.inputEmbeddings?.maxPositions;
-  if (max !== undefined && n >= max) {
-    throw new Error(`${METHOD_ID}: num_virtual_tokens ${n} leaves no room for text in model "${model.name}", whose position embeddings allow ${max} tokens in all; use fewer virtual tokens`);
-  }
-}
-
 /** adapter_config.json as PEFT's PromptTuningConfig writes it. */
 export function peftPromptTuningConfigJson(model: LoadedModel, config: PromptTuningConfig): Record<string, unknown> {
   const init = config.prompt_tuning_init.toUpperCase();
@@ -117,7 +111,7 @@ export function attachPromptTuning(model: LoadedModel, config: PromptTuningConfi
 
 export function injectPromptTuning(model: LoadedModel, config: PromptTuningConfig, seed = 0): PromptTuningHandle {
   requirePoints(model, ['inputEmbeddings'], METHOD_ID);
-  checkLength(model, config.num_virtual_tokens);
+  checkVirtualTokenCount(model, config.num_virtual_tokens, METHOD_ID);
   const init = initialPrompt(model, config, seed);
   try {
     return attachPromptTuning(model, config, init);
@@ -144,30 +138,23 @@ export function loadPromptTuning(model: LoadedModel, dir: string, options: { isT
     tokenizer_kwargs: null,
     modules_to_save: null,
   };
-  checkLength(model, config.num_virtual_tokens);
-  const saved = readPromptEmbeddings(folder, [config.num_virtual_tokens, point.dim]);
-  try {
+  checkVirtualTokenCount(model, config.num_virtual_tokens, METHOD_ID);
+  return withPromptEmbeddings(folder, [config.num_virtual_tokens, point.dim], (saved) => {
     const handle = attachPromptTuning(model, config, saved);
     if (!options.isTrainable) handle.embedding.freeze();
     return handle;
-  } finally {
-    saved.dispose();
-  }
+  });
 }
 
-export default definePlugin({
-  meta: { name: PLUGIN_NAME, version: '0.1.0', core: '^0.1.0', description: 'Prompt tuning (learned virtual tokens), Hugging Face PEFT compatible' },
-  apply(ctx) {
-    ctx.methods.register<PromptTuningConfig>({
-      id: METHOD_ID,
-      prefix: 'prompt_tuning_',
-      family: 'prompt',
-      description: 'Prompt tuning: n learned virtual tokens before every input (PEFT PROMPT_TUNING format)',
-      configSchema: promptTuningConfigSchema,
-      requires: ['inputEmbeddings'],
-      inject: (model, config, mctx: MethodContext<PromptTuningConfig>) => injectPromptTuning(model, config, mctx.seed),
-      load: (model, dir) => loadPromptTuning(model, dir),
-      recognizes: (dir) => peftTypeIn(dir) === PEFT_TYPE,
-    });
-  },
+export default promptMethodPlugin<PromptTuningConfig>({
+  plugin: PLUGIN_NAME,
+  pluginDescription: 'Prompt tuning (learned virtual tokens), Hugging Face PEFT compatible',
+  id: METHOD_ID,
+  prefix: 'prompt_tuning_',
+  peftType: PEFT_TYPE,
+  description: 'Prompt tuning: n learned virtual tokens before every input (PEFT PROMPT_TUNING format)',
+  configSchema: promptTuningConfigSchema,
+  requires: ['inputEmbeddings'],
+  inject: (model, config, mctx) => injectPromptTuning(model, config, mctx.seed),
+  load: (model, dir) => loadPromptTuning(model, dir),
 });

@@ -1,18 +1,9 @@
-import { describeMethodContract, type CheckResult } from '@leantune/testing';
-import { tf } from '@leantune/tensor';
+import { describeMethodContract } from '@leantune/testing';
 import { createTrainDriver } from '@leantune/train';
 import promptTuningPlugin from '../src';
-import { logits, tinyHf } from './helpers';
+import { contractReport, logits, tinyHf } from './helpers';
 
-const results: CheckResult[] = [];
-beforeAll(() => tf.setBackend('cpu'));
-afterAll(() => {
-  for (const r of results) {
-    const m = r.measured;
-    if (r.check === 'loss') process.stdout.write(`${r.method}: loss ${Number(m.first3).toFixed(3)} → ${Number(m.last3).toFixed(3)}\n`);
-    if (r.check === 'save-load' && !r.skipped) process.stdout.write(`${r.method}: save-load max abs diff ${m.maxAbsDiff} (${m.files})\n`);
-  }
-});
+const onResult = contractReport();
 
 // The tiny model has no extension points: tiny Hub-layout BERT (classifier) and GPT-2 (causal LM) do.
 for (const arch of ['bert', 'gpt2'] as const) {
@@ -36,6 +27,6 @@ for (const arch of ['bert', 'gpt2'] as const) {
       { config: { tokenizer_kwargs: { use_fast: true } }, message: /must be null/ },
       { config: { modules_to_save: ['classifier'] }, message: /must be null/ },
     ],
-    onResult: (r) => void results.push(r),
+    onResult,
   });
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Batch, DataRecord } from '@leantune/core';
+import type { CheckResult } from '@leantune/testing';
 import { loadHfCheckpoint, writeTinyHfCheckpoint, type HfLoadedModel } from '@leantune/plugin-hf';
 import { tf } from '@leantune/tensor';
 
@@ -53,3 +54,45 @@ export function maxDiff(a: tf.Tensor, b: tf.Tensor): number {
 }
 
 export const argmax = (logits: Float32Array): number => logits.reduce((best, v, i) => (v > logits[best] ? i : best), 0);
+
+/** Collects contract results and prints the loss fall and save/load diff after the file's tests (tf on cpu before). */
+export function contractReport(): (result: CheckResult) => void {
+  const results: CheckResult[] = [];
+  beforeAll(() => tf.setBackend('cpu'));
+  afterAll(() => {
+    for (const r of results) {
+      const m = r.measured;
+      if (r.check === 'loss') process.stdout.write(`${r.method}: loss ${Number(m.first3).toFixed(3)} → ${Number(m.last3).toFixed(3)}\n`);
+      if (r.check === 'save-load' && !r.skipped) process.stdout.write(`${r.method}: save-load max abs diff ${m.maxAbsDiff} (${m.files})\n`);
+    }
+  });
+  return (r) => void results.push(r);
+}
+
+/** The fields every prompt-learning adapter_config.json starts with, for `m` (tiny checkpoints: 2 layers). */
+export function peftPromptHeader(m: { arch: string; name: string; points?: import('@leantune/core').ModelPoints }, peftType: string, numVirtualTokens: number, tokenDim = m.points!.inputEmbeddings!.dim): Record<string, unknown> {
+  return {
+    peft_type: peftType,
+    task_type: m.arch === 'gpt2' ? 'CAUSAL_LM' : 'SEQ_CLS',
+    base_model_name_or_path: m.name,
+    revision: null,
+    inference_mode: true,
+    auto_mapping: null,
+    num_virtual_tokens: numVirtualTokens,
+    token_dim: tokenDim,
+    num_transformer_submodules: 1,
+    num_attention_heads: m.points!.attentionPrefix!.shape(0).heads,
+    num_layers: 2,
+    modules_to_save: null,
+  };
+}
+
+/** `attempt(patch)`: a thunk that loads `dir` after writing its adapter_config.json with `patch` over the saved fields. */
+export function patchedLoads(dir: string, load: () => unknown): (patch: Record<string, unknown>) => () => unknown {
+  const file = path.join(dir, 'adapter_config.json');
+  const good = JSON.parse(fs.readFileSync(file, 'utf8'));
+  return (patch) => {
+    fs.writeFileSync(file, JSON.stringify({ ...good, ...patch }));
+    return load;
+  };
+}

@@ -9,7 +9,7 @@ import { notMergeableReason, type RegisteredMethod } from '@leantune/core';
 import { readSafetensorsHeader, tf } from '@leantune/tensor';
 import { textInitIds } from '@leantune/peft';
 import { injectPromptTuning, loadPromptTuning, PROMPT_TUNING_CHILD, type PromptTuningConfig } from '../src';
-import { argmax, logits, maxDiff, record, tempDir, tinyHf, withTokensFirst } from './helpers';
+import { argmax, logits, maxDiff, patchedLoads, peftPromptHeader, record, tempDir, tinyHf, withTokensFirst } from './helpers';
 
 // The tiny checkpoints have 16 positions: virtual tokens and text share them.
 const TEXTS = ['hello world', 'the good day', 'Good films!'];
@@ -78,18 +78,7 @@ describe.each(['bert', 'gpt2'] as const)('%s', (arch) => {
     const json = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
     const dim = m.points!.inputEmbeddings!.dim;
     expect(json).toEqual({
-      peft_type: 'PROMPT_TUNING',
-      task_type: arch === 'gpt2' ? 'CAUSAL_LM' : 'SEQ_CLS',
-      base_model_name_or_path: m.name,
-      revision: null,
-      inference_mode: true,
-      auto_mapping: null,
-      num_virtual_tokens: 5,
-      token_dim: dim,
-      num_transformer_submodules: 1,
-      num_attention_heads: m.points!.attentionPrefix!.shape(0).heads,
-      num_layers: 2,
-      modules_to_save: null,
+      ...peftPromptHeader(m, 'PROMPT_TUNING', 5),
       prompt_tuning_init: 'TEXT',
       prompt_tuning_init_text: INIT_TEXT,
       tokenizer_name_or_path: m.name,
@@ -113,13 +102,8 @@ describe.each(['bert', 'gpt2'] as const)('%s', (arch) => {
     const dir = tempDir('refuse');
     const handle = injectPromptTuning(m, config({ num_virtual_tokens: 3 }));
     handle.save!(dir);
-    const file = path.join(dir, 'adapter_config.json');
-    const good = JSON.parse(fs.readFileSync(file, 'utf8'));
     const fresh = await hf.load();
-    const attempt = (patch: Record<string, unknown>) => {
-      fs.writeFileSync(file, JSON.stringify({ ...good, ...patch }));
-      return () => loadPromptTuning(fresh, dir);
-    };
+    const attempt = patchedLoads(dir, () => loadPromptTuning(fresh, dir));
     expect(attempt({ peft_type: 'P_TUNING' })).toThrow(/peft_type "P_TUNING" is not supported; @leantune\/plugin-prompt-tuning loads "PROMPT_TUNING"/);
     expect(attempt({ num_transformer_submodules: 2 })).toThrow(/num_transformer_submodules 2 is not supported: 2 is for encoder-decoder/);
     expect(attempt({ token_dim: 7 })).toThrow(/token_dim 7, the model's embeddings are \d+ wide/);
