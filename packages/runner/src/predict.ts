@@ -70,6 +70,45 @@ export function predictRecords(trained: TrainedModel, records: readonly DataReco
   return out;
 }
 
+/** A model with transformers-named outputs (@leantune/plugin-hf's `outputs(batch, names)`). */
+interface NamedOutputsModel {
+  outputNames?: readonly string[];
+  outputs?(batch: ReturnType<NonNullable<TrainedModel['model']['encode']>>, names?: readonly string[]): Record<string, tf.Tensor | tf.Tensor[]>;
+}
+
+export type NamedOutputs = { input: string } & Record<string, unknown>;
+
+/**
+ * The model's named outputs (`--output last_hidden_state`, `pooler_output`, `hidden_states`,
+ * `logits`, `text_embeds`, `image_embeds`, …) for each record, as nested arrays. Records run
+ * one at a time, so sequence outputs hold exactly that input's tokens (no padding).
+ */
+export function outputRecords(trained: TrainedModel, records: readonly DataRecord[], names: readonly string[]): NamedOutputs[] {
+  const model = trained.model as TrainedModel['model'] & NamedOutputsModel;
+  if (!model.outputs || !model.encode) throw new RunError(`Model "${model.name}" gives no named outputs (--output); Hugging Face checkpoints do.`);
+  const known = model.outputNames ?? [];
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length) throw new ConfigError(`Model "${model.name}" has no output ${unknown.map((n) => `"${n}"`).join(', ')}; --output takes ${known.join(', ')}.`);
+  const out: NamedOutputs[] = [];
+  try {
+    for (const r of records) {
+      const row: NamedOutputs = { input: r.text ?? r.id };
+      tf.tidy(() => {
+        const values = model.outputs!(model.encode!([r]), names);
+        for (const n of names) {
+          const v = values[n];
+          row[n] = Array.isArray(v) ? v.map((t) => (t.arraySync() as unknown[])[0]) : (v.arraySync() as unknown[])[0];
+        }
+        tf.dispose(Object.values(values) as tf.TensorContainer);
+      });
+      out.push(row);
+    }
+  } finally {
+    for (const r of records) if (r.image instanceof tf.Tensor) r.image.dispose();
+  }
+  return out;
+}
+
 /** Text inputs as records, as the loaders' encode() expects them. */
 export function textRecords(texts: readonly string[]): DataRecord[] {
   return texts.map((text, row) => ({ id: `input-${row}`, text, meta: { source: 'input', row } }));

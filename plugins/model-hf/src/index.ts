@@ -2,7 +2,8 @@ import plugin from './plugin';
 
 export default plugin;
 export { checkpointDir } from './plugin';
-export { loadHfCheckpoint, SUPPORTED_MODEL_TYPES, type LoadHfOptions } from './loader';
+export { loadHfCheckpoint, SUPPORTED_MODEL_TYPES, HF_TASKS, type HfTask, type LoadHfOptions } from './loader';
+export { OUTPUT_NAMES, type ModelOutputs, type OutputName } from './outputs';
 export type { HfLoadedModel } from './loader-types';
 export { pullFromHub, type PullOptions, type PullResult } from './hub';
 export { pullCommand } from './pull-command';

@@ -3,6 +3,7 @@ import type { Module, tf } from '@leantune/tensor';
 import type { ConfigReader } from './config';
 import type { Lazy } from './side-files';
 import type { HfTokenizer } from './tokenizer';
+import type { ModelOutputs, OutputName, OutputsSpec } from './outputs';
 import type { WeightLoadOptions } from './weights';
 
 export interface BuildContext {
@@ -23,11 +24,19 @@ export interface BuildContext {
    * checkpoint's, so the head is rebuilt rather than loaded.
    */
   resolveLabels(): { labels: string[]; headFresh: boolean };
+  /** The checkpoint holds this tensor (index or header only; nothing is read). */
+  hasTensor(name: string): boolean;
 }
 
 /** What an architecture builder returns; the loader adds weights and packs a LoadedModel. */
 export interface ArchBuild {
   arch: string;
+  /** The transformers class built, e.g. "RobertaModel", "ViTForImageClassification". */
+  className: string;
+  /** PEFT's task_type for adapter_config.json; null where PEFT has none (image classifiers). */
+  taskType: string | null;
+  /** The outputs `model.outputs()` gives, under transformers' names. */
+  outputs: OutputsSpec;
   module: Module;
   labels?: string[];
   /** tokenizer.json, read on first use (text given). */
@@ -44,4 +53,16 @@ export interface ArchBuild {
   meta?: Record<string, unknown>;
 }
 
-export type HfLoadedModel = LoadedModel & { tokenizer?: HfTokenizer; maxTokens?: number };
+export type HfLoadedModel = LoadedModel & {
+  tokenizer?: HfTokenizer;
+  maxTokens?: number;
+  /** The transformers class this model is, e.g. "BertModel", "GPT2LMHeadModel". */
+  className: string;
+  /** The output names `outputs()` gives. */
+  outputNames: readonly OutputName[];
+  /**
+   * transformers' outputs of a batch (`encode(records)` or inputs built by hand), in eval mode:
+   * only `names` (default all the model gives). The caller disposes them.
+   */
+  outputs(batch: Batch, names?: readonly string[]): ModelOutputs;
+};

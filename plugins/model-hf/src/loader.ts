@@ -5,17 +5,80 @@ import type { ArchBuild, BuildContext, HfLoadedModel } from './loader-types';
 import { buildBertLike, buildGpt2 } from './text-models';
 import { buildClip, buildVit } from './vision-models';
 import { loadCheckpointWeights, type WeightLoadReport } from './weights';
+import { outputsFunction } from './outputs';
+import { openTensorSource } from './shards';
 
-/** config.json `model_type` → builder. The arch key (methods' defaultTargets) is the model_type. */
-const ARCHITECTURES: Record<string, (ctx: BuildContext) => ArchBuild> = {
-  bert: (ctx) => buildBertLike(ctx, false),
-  roberta: (ctx) => buildBertLike(ctx, true),
-  gpt2: buildGpt2,
-  vit: buildVit,
-  clip: buildClip,
+/** transformers' pipeline task names a model spec may give (`model.task`) to override config.json's `architectures`. */
+export const HF_TASKS = ['feature-extraction', 'text-classification', 'image-classification', 'text-generation', 'zero-shot-image-classification'] as const;
+export type HfTask = (typeof HF_TASKS)[number];
+
+type Builder = (ctx: BuildContext) => ArchBuild;
+interface ModelType {
+  /** transformers class name → builder. */
+  classes: Record<string, Builder>;
+  /** The class built when config.json names none this package builds. */
+  fallback: string;
+  /** task → class. */
+  tasks: Partial<Record<HfTask, string>>;
+}
+
+/** config.json `model_type` → the transformers classes built for it. The arch key (methods' defaultTargets) is the model_type. */
+const MODEL_TYPES: Record<string, ModelType> = {
+  bert: {
+    classes: { BertForSequenceClassification: (ctx) => buildBertLike(ctx, false), BertModel: (ctx) => buildBertLike(ctx, false, true) },
+    fallback: 'BertForSequenceClassification',
+    tasks: { 'text-classification': 'BertForSequenceClassification', 'feature-extraction': 'BertModel' },
+  },
+  roberta: {
+    classes: { RobertaForSequenceClassification: (ctx) => buildBertLike(ctx, true), RobertaModel: (ctx) => buildBertLike(ctx, true, true) },
+    fallback: 'RobertaForSequenceClassification',
+    tasks: { 'text-classification': 'RobertaForSequenceClassification', 'feature-extraction': 'RobertaModel' },
+  },
+  gpt2: {
+    classes: { GPT2LMHeadModel: (ctx) => buildGpt2(ctx), GPT2Model: (ctx) => buildGpt2(ctx, true) },
+    fallback: 'GPT2LMHeadModel',
+    tasks: { 'text-generation': 'GPT2LMHeadModel', 'feature-extraction': 'GPT2Model' },
+  },
+  vit: {
+    classes: { ViTForImageClassification: (ctx) => buildVit(ctx), ViTModel: (ctx) => buildVit(ctx, true) },
+    fallback: 'ViTForImageClassification',
+    tasks: { 'image-classification': 'ViTForImageClassification', 'feature-extraction': 'ViTModel' },
+  },
+  clip: {
+    classes: { CLIPModel: buildClip },
+    fallback: 'CLIPModel',
+    tasks: { 'feature-extraction': 'CLIPModel', 'zero-shot-image-classification': 'CLIPModel' },
+  },
 };
 
-export const SUPPORTED_MODEL_TYPES = Object.keys(ARCHITECTURES);
+export const SUPPORTED_MODEL_TYPES = Object.keys(MODEL_TYPES);
+
+/**
+ * The class to build: `task` when given, else the first class of config.json's
+ * `architectures` this package builds, else the model_type's usual task model. Labels given
+ * for a base-model checkpoint (e.g. ViTModel) ask for its classification model, with a fresh head.
+ */
+function chooseClass(type: ModelType, modelType: string, raw: Record<string, unknown>, options: LoadHfOptions, source: string, log: Logger): string {
+  if (options.task !== undefined) {
+    const cls = type.tasks[options.task];
+    if (!cls) {
+      const known = (HF_TASKS as readonly string[]).includes(options.task) ? '' : ` ("${options.task}" is not a task name)`;
+      throw new Error(`model.task "${options.task}" does not fit model_type ${modelType}${known}; it takes ${Object.keys(type.tasks).join(', ')}`);
+    }
+    return cls;
+  }
+  const archs = Array.isArray(raw.architectures) ? raw.architectures.filter((a): a is string => typeof a === 'string') : [];
+  const named = archs.find((a) => a in type.classes);
+  if (!named && archs.length) {
+    log.info(`${source}: architectures ${archs.join(', ')} is not a class leantune builds; loading it as ${type.fallback} (set model.task to choose: ${Object.keys(type.tasks).join(', ')})`);
+  }
+  const cls = named ?? type.fallback;
+  if (options.labels?.length && /Model$/.test(cls) && cls !== 'CLIPModel') {
+    const withHead = Object.keys(type.classes).find((c) => c !== cls && c.includes('Classification'));
+    if (withHead) return withHead;
+  }
+  return cls;
+}
 
 export interface LoadHfOptions {
   /** Class names for a classification head (BERT, RoBERTa, ViT) or zero-shot prompts (CLIP). */
@@ -28,6 +91,8 @@ export interface LoadHfOptions {
   log?: Logger;
   /** LoadedModel.name; default the folder name. */
   name?: string;
+  /** Overrides config.json's `architectures`: "feature-extraction" builds the bare model (BertModel, ViTModel, GPT2Model, …). */
+  task?: HfTask;
 }
 
 const consoleLogger: Logger = { info: (m) => console.info(m), warn: (m) => console.warn(m) };
@@ -41,9 +106,6 @@ function labelResolver(config: ConfigReader, specLabels: string[] | undefined): 
   };
 }
 
-/** PEFT's task_type per architecture, as its adapter_config.json records it; image classifiers have none. */
-const PEFT_TASK_TYPES: Record<string, string> = { bert: 'SEQ_CLS', roberta: 'SEQ_CLS', gpt2: 'CAUSAL_LM', clip: 'FEATURE_EXTRACTION' };
-
 /**
  * Loads a Hugging Face checkpoint folder (config.json and model.safetensors or its shards;
  * tokenizer.json / preprocessor_config.json are read only when text / images are given) as
@@ -54,15 +116,17 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
   const configFile = path.join(dir, 'config.json');
   const raw = readJsonFile(dir, 'config.json', 'download config.json from the model page on huggingface.co into this folder');
   const modelType = raw.model_type;
-  const build = typeof modelType === 'string' ? ARCHITECTURES[modelType] : undefined;
-  if (!build) {
+  const type = typeof modelType === 'string' ? MODEL_TYPES[modelType] : undefined;
+  if (!type) {
     throw new Error(
       `${configFile}: model_type ${JSON.stringify(modelType)} is not supported; supported: ${SUPPORTED_MODEL_TYPES.join(', ')}`,
     );
   }
+  const className = chooseClass(type, modelType as string, raw, options, configFile, log);
   const config = new ConfigReader(raw, configFile);
   const truncation = new TruncationTally(log);
-  const built = build({
+  const tensors = openTensorSource(dir);
+  const built = type.classes[className]({
     truncation,
     dir,
     config,
@@ -71,10 +135,11 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
     promptTemplate: options.promptTemplate ?? 'a photo of a {}.',
     maxLength: options.maxLength,
     resolveLabels: labelResolver(config, options.labels),
+    hasTensor: (name) => tensors.has(name),
   });
   let report: WeightLoadReport;
   try {
-    report = loadCheckpointWeights(built.module, dir, { ...built.weights, configSummary: `model_type ${modelType}, ${built.summary}` });
+    report = loadCheckpointWeights(built.module, dir, { ...built.weights, configSummary: `model_type ${modelType}, ${built.className}, ${built.summary}` }, tensors);
   } catch (err) {
     built.module.dispose();
     throw err;
@@ -93,13 +158,16 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
     predict: built.predict,
     truncation: () => truncation.report(),
     freshParameters: report.fresh,
-    taskType: PEFT_TASK_TYPES[built.arch] ?? null,
+    taskType: built.taskType,
+    className: built.className,
+    outputNames: built.outputs.names,
+    outputs: outputsFunction(`${path.basename(path.resolve(dir))} (${built.className})`, built.outputs, () => built.module.eval()),
     // Read on first use; undefined when the folder has no tokenizer.json (token ids only).
     get tokenizer() {
       return built.tokenizer?.available() ? built.tokenizer() : undefined;
     },
     maxTokens: built.maxTokens,
     points: built.points,
-    meta: { ...built.meta, dir, modelType, weights: report },
+    meta: { ...built.meta, dir, modelType, className: built.className, weights: report },
   };
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { definePlugin, type ModelSpec } from '@leantune/core';
-import { loadHfCheckpoint, SUPPORTED_MODEL_TYPES } from './loader';
+import { HF_TASKS, loadHfCheckpoint, SUPPORTED_MODEL_TYPES, type HfTask } from './loader';
 import { pullCommand } from './pull-command';
 
 const PLUGIN_NAME = '@leantune/plugin-hf';
@@ -37,6 +37,10 @@ export default definePlugin({
           labels: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, description: 'class names of a new classification head (default: the dataset\'s)' },
           promptTemplate: { type: 'string', description: 'CLIP zero-shot prompt; "{}" stands for the label' },
           maxLength: { type: 'integer', minimum: 1, description: 'tokens kept per text' },
+          task: {
+            enum: [...HF_TASKS],
+            description: 'overrides config.json\'s architectures: feature-extraction builds the bare model (BertModel, RobertaModel, ViTModel, GPT2Model); text-classification, image-classification, text-generation the task model',
+          },
         },
       },
       load: async (spec, run) => {
@@ -46,6 +50,8 @@ export default definePlugin({
         if (promptTemplate !== undefined && typeof promptTemplate !== 'string') throw new Error('model.promptTemplate must be a string');
         const maxLength = spec.maxLength;
         if (maxLength !== undefined && !(Number.isInteger(maxLength) && (maxLength as number) > 0)) throw new Error(`model.maxLength must be a positive integer (tokens per text), got ${JSON.stringify(maxLength)}`);
+        const task = spec.task;
+        if (task !== undefined && !(HF_TASKS as readonly unknown[]).includes(task)) throw new Error(`model.task must be one of ${HF_TASKS.join(', ')}, got ${JSON.stringify(task)}`);
         // "path" is relative to the config file, like every other path in a config.
         const resolved = spec.name === 'hf' && run.configDir ? path.resolve(run.configDir, dir) : path.resolve(dir);
         return loadHfCheckpoint(resolved, {
@@ -53,6 +59,7 @@ export default definePlugin({
           promptTemplate,
           maxLength: maxLength as number | undefined,
           log: run.log,
+          task: task as HfTask | undefined,
         });
       },
     });

@@ -1,4 +1,6 @@
-import type { DataRecord } from '@leantune/core';
+import type { Batch, DataRecord } from '@leantune/core';
+import type { Module } from '@leantune/tensor';
+import type { ArchBuild } from './loader-types';
 import { softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
 
 /** Label indices for records, or undefined when any record has no label (prediction only). */
@@ -26,4 +28,19 @@ export function textsOf(records: readonly DataRecord[]): string[] {
 /** Mean softmax cross-entropy of logits [b, n] against int32 targets [b]. */
 export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   return softmaxCrossEntropyWithLabels(logits, targets);
+}
+
+/** loss (cross-entropy on the labels) and predict (softmax) of a classifier whose `forward` gives logits. */
+export function classifierHead(module: Module, forward: (batch: Batch) => tf.Tensor): Pick<ArchBuild, 'loss' | 'predict'> {
+  return {
+    loss(batch, training) {
+      module.train(training);
+      if (!batch.targets) throw new Error('loss() needs labelled records; every record must have a label');
+      return tf.tidy(() => crossEntropy(forward(batch), batch.targets!));
+    },
+    predict(batch) {
+      module.eval();
+      return tf.tidy(() => tf.softmax(forward(batch)));
+    },
+  };
 }

@@ -1,9 +1,11 @@
 import { stackPoints, tableVocabulary, type Batch, type DataRecord, type GenerateCapability } from '@leantune/core';
 import { tf } from '@leantune/tensor';
-import { BertForSequenceClassification, RobertaForSequenceClassification, bertDims, bertMaxTokens, type BertInputs, type BertModel } from './arch/bert';
-import { Gpt2Cache, Gpt2LMHeadModel, causalLmLoss, gpt2Dims, type Gpt2Model } from './arch/gpt2';
+import { BertForSequenceClassification, BertModel, RobertaForSequenceClassification, bertDims, bertMaxTokens, type BertInputs } from './arch/bert';
+import { Gpt2Cache, Gpt2LMHeadModel, Gpt2Model, causalLmLoss, gpt2Dims } from './arch/gpt2';
+import { call } from './attention';
+import { withHiddenStates, type ModelOutputs, type OutputName, type OutputsSpec } from './outputs';
 import type { ArchBuild, BuildContext } from './loader-types';
-import { crossEntropy, labelTargets, textsOf } from './records';
+import { classifierHead, labelTargets, textsOf } from './records';
 import { exportHubFolder, tokenizerCapability } from './points';
 import { lazyTokenizer, type Lazy } from './side-files';
 import type { HfTokenizer } from './tokenizer';
@@ -24,97 +26,140 @@ function encodeText(tokenizer: Lazy<HfTokenizer>, records: readonly DataRecord[]
   };
 }
 
-/** BERT and RoBERTa sequence classification: `classifier` on the pooled / <s> token. */
-export function buildBertLike(ctx: BuildContext, roberta: boolean): ArchBuild {
+function bertInputs(batch: Batch): BertInputs {
+  const i = textInputs(batch);
+  return { inputIds: i.input_ids, attentionMask: i.attention_mask, tokenTypeIds: i.token_type_ids };
+}
+
+/**
+ * BERT and RoBERTa: `BertForSequenceClassification` (`classifier` on the pooler) /
+ * `RobertaForSequenceClassification` (`classifier` on <s>), or with `base` the bare
+ * `BertModel` / `RobertaModel` (transformers' unprefixed keys), with the pooler when the
+ * checkpoint holds `pooler.dense.*`.
+ */
+export function buildBertLike(ctx: BuildContext, roberta: boolean, base = false): ArchBuild {
   const dims = bertDims(ctx.config, roberta);
-  const { labels, headFresh } = ctx.resolveLabels();
-  const module = roberta ? new RobertaForSequenceClassification(dims, labels.length) : new BertForSequenceClassification(dims, labels.length);
   const prefix = roberta ? 'roberta' : 'bert';
+  const withPooler = base && (ctx.hasTensor('pooler.dense.weight') || ctx.hasTensor(`${prefix}.pooler.dense.weight`));
+  const { labels, headFresh } = base ? { labels: undefined, headFresh: false } : ctx.resolveLabels();
+  const module = base ? new BertModel(dims, withPooler) : roberta ? new RobertaForSequenceClassification(dims, labels!.length) : new BertForSequenceClassification(dims, labels!.length);
+  const at = base ? '' : `${prefix}.`;
   const maxTokens = bertMaxTokens(dims);
   const tokenizer = lazyTokenizer(ctx.dir, dims.paddingIdx ?? ctx.config.optionalInt('pad_token_id') ?? 0, roberta ? 'RoBERTa' : 'BERT');
-  const forward = (batch: Batch) => {
-    const i = textInputs(batch);
-    return module.forward({ inputIds: i.input_ids, attentionMask: i.attention_mask, tokenTypeIds: i.token_type_ids } satisfies BertInputs);
+  const forward = (batch: Batch) => module.forward(bertInputs(batch)) as tf.Tensor;
+  const bare = base ? (module as BertModel) : module.child<BertModel>(prefix)!;
+  const pooler = base ? (withPooler ? bare.child('pooler') : undefined) : roberta ? undefined : bare.child('pooler');
+  const names: OutputName[] = [...(base ? [] : (['logits'] as const)), 'last_hidden_state', ...(pooler ? (['pooler_output'] as const) : []), 'hidden_states'];
+  const outputs: OutputsSpec = {
+    names,
+    compute: (batch, want) =>
+      tf.tidy(() => {
+        const { result: h, hidden } = withHiddenStates(bare.points, dims.layers, want.has('hidden_states'), () => bare.forward(bertInputs(batch)));
+        const out: ModelOutputs = { last_hidden_state: h, hidden_states: hidden };
+        if (pooler) out.pooler_output = pooler.forward(h) as tf.Tensor;
+        if (!base) out.logits = roberta ? call(module, 'classifier', h) : call(module, 'classifier', out.pooler_output);
+        for (const t of hidden) tf.keep(t);
+        return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Array.isArray(v) ? v : tf.keep(v)])) as ModelOutputs;
+      }),
   };
-  const base = module.child<BertModel>(prefix)!;
   return {
     arch: roberta ? 'roberta' : 'bert',
+    className: `${roberta ? 'Roberta' : 'Bert'}${base ? 'Model' : 'ForSequenceClassification'}`,
+    taskType: base ? 'FEATURE_EXTRACTION' : 'SEQ_CLS',
     module,
     labels,
     tokenizer,
     maxTokens,
+    outputs,
     points: {
-      ...stackPoints(base.points, {
-        embeddings: `${prefix}.embeddings`,
-        layersAt: `${prefix}.encoder.layer`,
+      ...stackPoints(bare.points, {
+        embeddings: `${at}embeddings`,
+        layersAt: `${at}encoder.layer`,
         layers: dims.layers,
         dim: dims.hidden,
         heads: dims.heads,
         placement: 'prepend',
-        vocabulary: tableVocabulary(module, `${prefix}.embeddings.word_embeddings.weight`),
+        vocabulary: tableVocabulary(module, `${at}embeddings.word_embeddings.weight`),
         maxPositions: maxTokens,
       }),
       tokenizer: tokenizerCapability(tokenizer, ctx.dir),
       exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
     },
-    weights: {
-      basePrefix: prefix,
-      optional: roberta ? ['classifier.'] : ['classifier.', 'bert.pooler.'],
-      skip: headFresh ? ['classifier.'] : [],
-    },
+    weights: base
+      ? { taskPrefix: prefix }
+      : {
+          basePrefix: prefix,
+          optional: roberta ? ['classifier.'] : ['classifier.', 'bert.pooler.'],
+          skip: headFresh ? ['classifier.'] : [],
+        },
     summary: `hidden_size ${dims.hidden}, num_hidden_layers ${dims.layers}, vocab_size ${dims.vocabSize}`,
-    encode: (records) => ({ inputs: encodeText(tokenizer, records, maxTokens, ctx), targets: labelTargets(records, labels), size: records.length }),
-    loss(batch, training) {
-      module.train(training);
-      if (!batch.targets) throw new Error('loss() needs labelled records; every record must have a label');
-      return tf.tidy(() => crossEntropy(forward(batch), batch.targets!));
-    },
-    predict(batch) {
-      module.eval();
-      return tf.tidy(() => tf.softmax(forward(batch)));
-    },
+    encode: (records) => ({ inputs: encodeText(tokenizer, records, maxTokens, ctx), targets: labels ? labelTargets(records, labels) : undefined, size: records.length }),
+    ...(base ? {} : classifierHead(module, forward)),
   };
 }
 
-/** GPT-2 causal LM: logits from the tied `wte`, next-token cross-entropy. */
-export function buildGpt2(ctx: BuildContext): ArchBuild {
+/** GPT-2: `GPT2LMHeadModel` (logits from the tied `wte`, next-token cross-entropy), or with `base` the bare `GPT2Model`. */
+export function buildGpt2(ctx: BuildContext, base = false): ArchBuild {
   const dims = gpt2Dims(ctx.config);
-  const module = new Gpt2LMHeadModel(dims);
+  const module = base ? new Gpt2Model(dims) : new Gpt2LMHeadModel(dims);
+  const at = base ? '' : 'transformer.';
   const padFallback = ctx.config.optionalInt('pad_token_id') ?? ctx.config.optionalInt('eos_token_id') ?? 0;
   const tokenizer = lazyTokenizer(ctx.dir, padFallback, 'GPT-2');
-  const base = module.child<Gpt2Model>('transformer')!;
+  const bare = base ? (module as Gpt2Model) : module.child<Gpt2Model>('transformer')!;
+  const outputs: OutputsSpec = {
+    names: [...(base ? [] : (['logits'] as const)), 'last_hidden_state', 'hidden_states'],
+    compute: (batch, want) =>
+      tf.tidy(() => {
+        const i = textInputs(batch);
+        const { result: h, hidden } = withHiddenStates(bare.points, dims.layers, want.has('hidden_states'), () => bare.forward(i.input_ids, i.attention_mask));
+        // transformers' last entry is after ln_f (= last_hidden_state), the others are block outputs.
+        if (hidden.length) {
+          const last = hidden[dims.layers];
+          hidden[dims.layers] = tf.keep(call(bare, 'ln_f', last));
+          last.dispose();
+        }
+        const out: ModelOutputs = { last_hidden_state: tf.keep(h), hidden_states: hidden };
+        if (!base) out.logits = tf.keep((module as Gpt2LMHeadModel).logitsFrom(h));
+        return out;
+      }),
+  };
   return {
     arch: 'gpt2',
+    className: base ? 'GPT2Model' : 'GPT2LMHeadModel',
+    taskType: base ? 'FEATURE_EXTRACTION' : 'CAUSAL_LM',
     module,
     tokenizer,
     maxTokens: dims.positions,
+    outputs,
     points: {
-      ...stackPoints(base.points, {
-        embeddings: 'transformer.wte',
-        layersAt: 'transformer.h',
+      ...stackPoints(bare.points, {
+        embeddings: `${at}wte`,
+        layersAt: `${at}h`,
         layers: dims.layers,
         dim: dims.embd,
         heads: dims.heads,
         placement: 'prepend',
-        vocabulary: tableVocabulary(module, 'transformer.wte.weight'),
+        vocabulary: tableVocabulary(module, `${at}wte.weight`),
         maxPositions: dims.positions,
       }),
       tokenizer: tokenizerCapability(tokenizer, ctx.dir),
-      generate: gpt2Generate(module),
+      ...(base ? {} : { generate: gpt2Generate(module as Gpt2LMHeadModel) }),
       exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
     },
-    weights: { basePrefix: 'transformer' },
+    weights: base ? { taskPrefix: 'transformer' } : { basePrefix: 'transformer' },
     summary: `n_embd ${dims.embd}, n_layer ${dims.layers}, vocab_size ${dims.vocabSize}, n_positions ${dims.positions}`,
     encode(records) {
       const { input_ids, attention_mask, token_type_ids } = encodeText(tokenizer, records, dims.positions, ctx);
       token_type_ids.dispose();
       return { inputs: { input_ids, attention_mask }, size: records.length };
     },
-    loss(batch, training) {
-      module.train(training);
-      const i = textInputs(batch);
-      return tf.tidy(() => causalLmLoss(module.forward(i.input_ids, i.attention_mask), i.input_ids, i.attention_mask));
-    },
+    loss: base
+      ? undefined
+      : (batch, training) => {
+          module.train(training);
+          const i = textInputs(batch);
+          return tf.tidy(() => causalLmLoss((module as Gpt2LMHeadModel).forward(i.input_ids, i.attention_mask), i.input_ids, i.attention_mask));
+        },
   };
 }
 

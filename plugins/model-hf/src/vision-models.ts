@@ -1,10 +1,12 @@
 import { stackPoints, tableVocabulary, type Batch, type ClassTokenPosition, type ContextOptions, type DataRecord, type TextTokenEmbeddingsPoint } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { ClipModel, clipDims, type ClipVisionTransformer } from './arch/clip';
-import { VitForImageClassification, vitDims, type VitModel } from './arch/vit';
+import { VitForImageClassification, VitModel, vitDims } from './arch/vit';
+import { call } from './attention';
+import { firstToken, withHiddenStates, type ModelOutputs, type OutputsSpec } from './outputs';
 import { preprocessImages, type HfImage } from './images';
 import type { ArchBuild, BuildContext } from './loader-types';
-import { crossEntropy, labelTargets } from './records';
+import { classifierHead, crossEntropy, labelTargets } from './records';
 import { exportHubFolder, tokenizerCapability } from './points';
 import { lazyImageProcessing, lazyTokenizer, type Lazy } from './side-files';
 import type { HfTokenizer } from './tokenizer';
@@ -22,21 +24,43 @@ function pixelsOf(batch: Batch): tf.Tensor {
   return pixels;
 }
 
-/** ViT image classification: `classifier` on the [CLS] token. */
-export function buildVit(ctx: BuildContext): ArchBuild {
+/**
+ * ViT: `ViTForImageClassification` (`classifier` on the [CLS] token), or with `base` the
+ * bare `ViTModel`, with its pooler when the checkpoint holds `pooler.dense.*`.
+ */
+export function buildVit(ctx: BuildContext, base = false): ArchBuild {
   const dims = vitDims(ctx.config);
-  const { labels, headFresh } = ctx.resolveLabels();
-  const module = new VitForImageClassification(dims, labels.length);
+  const withPooler = base && (ctx.hasTensor('pooler.dense.weight') || ctx.hasTensor('vit.pooler.dense.weight'));
+  const { labels, headFresh } = base ? { labels: undefined, headFresh: false } : ctx.resolveLabels();
+  const bareModel = base ? new VitModel(dims, undefined, withPooler) : undefined;
+  const module = bareModel ?? new VitForImageClassification(dims, labels!.length);
+  const bare = bareModel ?? module.child<VitModel>('vit')!;
+  const at = base ? '' : 'vit.';
   const proc = lazyImageProcessing(ctx.dir, 'ViT');
-  const forward = (batch: Batch) => module.forward(pixelsOf(batch));
+  const forward = (batch: Batch) => module.forward(pixelsOf(batch)) as tf.Tensor;
+  const outputs: OutputsSpec = {
+    names: [...(base ? [] : (['logits'] as const)), 'last_hidden_state', ...(withPooler ? (['pooler_output'] as const) : []), 'hidden_states'],
+    compute: (batch, want) =>
+      tf.tidy(() => {
+        // hidden_states: the embeddings (virtual tokens joined) and each layer's output, before the final layernorm, as transformers.
+        const { result: h, hidden } = withHiddenStates(bare.points, dims.layers, want.has('hidden_states'), () => bare.forward(pixelsOf(batch)));
+        const out: ModelOutputs = { last_hidden_state: h, hidden_states: hidden };
+        if (withPooler) out.pooler_output = call(bare, 'pooler', h);
+        if (!base) out.logits = call(module, 'classifier', firstToken(h));
+        return out as tf.TensorContainerObject as ModelOutputs;
+      }),
+  };
   return {
     arch: 'vit',
+    className: base ? 'ViTModel' : 'ViTForImageClassification',
+    taskType: base ? 'FEATURE_EXTRACTION' : null,
     module,
     labels,
+    outputs,
     points: {
-      ...stackPoints(module.child<VitModel>('vit')!.points, {
-        embeddings: 'vit.embeddings',
-        layersAt: 'vit.encoder.layer',
+      ...stackPoints(bare.points, {
+        embeddings: `${at}embeddings`,
+        layersAt: `${at}encoder.layer`,
         layers: dims.layers,
         dim: dims.hidden,
         heads: dims.heads,
@@ -45,22 +69,14 @@ export function buildVit(ctx: BuildContext): ArchBuild {
       }),
       exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
     },
-    weights: { basePrefix: 'vit', optional: ['classifier.'], skip: headFresh ? ['classifier.'] : [] },
+    weights: base ? { taskPrefix: 'vit' } : { basePrefix: 'vit', optional: ['classifier.'], skip: headFresh ? ['classifier.'] : [] },
     summary: `hidden_size ${dims.hidden}, num_hidden_layers ${dims.layers}, image_size ${dims.imageSize}, patch_size ${dims.patchSize}`,
     encode: (records) => ({
       inputs: { pixel_values: preprocessImages(imagesOf(records), proc(), (i) => `record ${records[i].id}`) },
-      targets: labelTargets(records, labels),
+      targets: labels ? labelTargets(records, labels) : undefined,
       size: records.length,
     }),
-    loss(batch, training) {
-      module.train(training);
-      if (!batch.targets) throw new Error('loss() needs labelled records; every record must have a label');
-      return tf.tidy(() => crossEntropy(forward(batch), batch.targets!));
-    },
-    predict(batch) {
-      module.eval();
-      return tf.tidy(() => tf.softmax(forward(batch)));
-    },
+    ...(base ? {} : classifierHead(module, forward)),
   };
 }
 
@@ -115,12 +131,40 @@ export function buildClip(ctx: BuildContext): ArchBuild {
     out.textEmbeds.dispose();
     return out.logitsPerImage;
   };
+  const outputs: OutputsSpec = {
+    names: ['text_embeds', 'image_embeds', 'logits_per_image', 'logits_per_text', ...(labels ? (['logits'] as const) : [])],
+    compute: (batch, want) =>
+      tf.tidy(() => {
+        const inputs = batch.inputs as Record<string, tf.Tensor>;
+        const needs = (name: string, what: string) => new Error(`CLIP output "${name}" needs ${what} in the batch; encode records with ${what === 'pixel_values' ? 'images' : 'texts'}, or ask only for what the batch allows`);
+        const out: ModelOutputs = {};
+        const wantImage = ['image_embeds', 'logits_per_image', 'logits_per_text', 'logits'].some((n) => want.has(n as never));
+        const wantText = ['text_embeds', 'logits_per_image', 'logits_per_text'].some((n) => want.has(n as never));
+        const unit = (x: tf.Tensor) => tf.div(x, tf.norm(x, 'euclidean', -1, true));
+        if (wantImage && !inputs.pixel_values) throw needs([...want].find((n) => n !== 'text_embeds')!, 'pixel_values');
+        if (wantText && !inputs.input_ids) throw needs([...want].find((n) => n !== 'image_embeds' && n !== 'logits')!, 'input_ids');
+        const image = wantImage ? unit(module.imageFeatures(inputs.pixel_values)) : undefined;
+        const text = wantText ? unit(module.textFeatures(inputs.input_ids, inputs.attention_mask)) : undefined;
+        const scale = tf.exp(module.getParameter('logit_scale').variable);
+        if (image) out.image_embeds = image;
+        if (text) out.text_embeds = text;
+        if (image && text) {
+          out.logits_per_image = tf.mul(tf.matMul(image, text, false, true), scale);
+          out.logits_per_text = tf.transpose(out.logits_per_image as tf.Tensor);
+        }
+        if (want.has('logits')) out.logits = logitsPerImage({ inputs: { pixel_values: inputs.pixel_values }, size: batch.size });
+        return out as tf.TensorContainerObject as ModelOutputs;
+      }),
+  };
   return {
     arch: 'clip',
+    className: 'CLIPModel',
+    taskType: 'FEATURE_EXTRACTION',
     module,
     labels,
     tokenizer,
     maxTokens,
+    outputs,
     weights: {},
     points: {
       ...stackPoints(module.child<ClipVisionTransformer>('vision_model')!.points, {

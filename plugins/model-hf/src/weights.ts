@@ -1,9 +1,14 @@
 import { Module, SafetensorsFile, tf } from '@leantune/tensor';
-import { openTensorSource } from './shards';
+import { openTensorSource, type TensorSource } from './shards';
 
 export interface WeightLoadOptions {
   /** The architecture's base-model prefix ('bert', 'transformer', ...): checkpoints saved from the bare model lack it. */
   basePrefix?: string;
+  /**
+   * A bare model (BertModel, ViTModel, GPT2Model) loads from a task model's checkpoint too:
+   * its keys carry this prefix ('bert.embeddings…'), as transformers strips base_model_prefix.
+   */
+  taskPrefix?: string;
   /** Parameter path prefixes that may be absent (task heads, the pooler): they keep their fresh init. */
   optional?: readonly string[];
   /** Parameter path prefixes never loaded: a head rebuilt for a different label set. */
@@ -22,9 +27,10 @@ export interface WeightLoadReport {
 }
 
 /** Names a checkpoint may use for a parameter, most likely first. */
-function candidateKeys(param: string, basePrefix: string | undefined): string[] {
+function candidateKeys(param: string, basePrefix: string | undefined, taskPrefix?: string): string[] {
   const names = [param];
   if (basePrefix && param.startsWith(`${basePrefix}.`)) names.push(param.slice(basePrefix.length + 1));
+  if (taskPrefix) names.push(`${taskPrefix}.${param}`);
   // Old BERT-era checkpoints (bert-base-uncased among them) name LayerNorm weights gamma/beta;
   // transformers renames them on load, so do we.
   for (const n of [...names]) {
@@ -40,8 +46,7 @@ function candidateKeys(param: string, basePrefix: string | undefined): string[] 
  * are read up front; one shard file is open at once). Every shape is checked against the
  * module, which was built from config.json, before a value is assigned.
  */
-export function loadCheckpointWeights(module: Module, dir: string, options: WeightLoadOptions): WeightLoadReport {
-  const source = openTensorSource(dir);
+export function loadCheckpointWeights(module: Module, dir: string, options: WeightLoadOptions, source: TensorSource = openTensorSource(dir)): WeightLoadReport {
   const file = source.file;
   const used = new Set<string>();
   const fresh: string[] = [];
@@ -51,7 +56,7 @@ export function loadCheckpointWeights(module: Module, dir: string, options: Weig
       fresh.push(param);
       continue;
     }
-    const tried = candidateKeys(param, options.basePrefix);
+    const tried = candidateKeys(param, options.basePrefix, options.taskPrefix);
     const key = tried.find((k) => source.has(k));
     if (!key) {
       if (options.optional?.some((prefix) => param.startsWith(prefix))) {

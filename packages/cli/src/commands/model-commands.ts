@@ -6,7 +6,7 @@ import { evaluateTrained, formatEvalReport } from '@leantune/runner';
 import { generateText } from '@leantune/runner';
 import { formatModel, inspectModel } from '@leantune/runner';
 import { mergeTrained } from '@leantune/runner';
-import { predictRecords, readNpyImage, readTextInputs, textRecords } from '@leantune/runner';
+import { outputRecords, predictRecords, readNpyImage, readTextInputs, textRecords } from '@leantune/runner';
 import { loadTrainedModel, type AdapterRef } from '@leantune/runner';
 import { parseModelSpec, warningsTo } from '@leantune/runner';
 import { readProcessStdin, type CliIO } from '../main';
@@ -83,15 +83,17 @@ export function modelCommands(io: CliIO): Command[] {
     .option('-t, --text <text>', 'an input text (repeatable)', collect)
     .option('-f, --file <file>', 'UTF-8 text file, one input per line')
     .option('--image <file>', '.npy image, [h, w] or [h, w, c] with values 0-255 (repeatable)', collect)
-    .addHelpText('after', '\nOne JSON object per input on stdout. Without -t, -f or --image, reads lines from stdin.\nExamples:\n  leantune predict runs/x -t "win a free prize" -t "meeting at 10"\n  leantune predict --model merged/ -f emails.txt')
-    .action(async (run: string | undefined, opts: ModelFlags & { text?: string[]; file?: string; image?: string[] }) => {
+    .option('--output <name>', 'a named model output instead of labels (repeatable): logits, last_hidden_state, pooler_output, hidden_states, text_embeds, image_embeds (Hugging Face models)', collect)
+    .addHelpText('after', '\nOne JSON object per input on stdout. Without -t, -f or --image, reads lines from stdin.\nExamples:\n  leantune predict runs/x -t "win a free prize" -t "meeting at 10"\n  leantune predict --model merged/ -f emails.txt\n  leantune predict --model ./roberta-base -t "hello" --output pooler_output')
+    .action(async (run: string | undefined, opts: ModelFlags & { text?: string[]; file?: string; image?: string[]; output?: string[] }) => {
       const texts = [...(opts.text ?? [])];
       if (opts.file) texts.push(...readTextInputs(readFileSync(resolve(io.cwd, opts.file)), opts.file));
       if (!texts.length && !opts.image?.length) texts.push(...readTextInputs(await (io.readStdin ?? readProcessStdin)(), 'standard input'));
       if (!texts.length && !opts.image?.length) throw new ConfigError('No inputs: give -t <text>, -f <file>, --image <file.npy>, or lines on stdin.');
       const trained = await load(io, run, opts);
       const records = [...textRecords(texts), ...(opts.image ?? []).map((f) => readNpyImage(resolve(io.cwd, f)))];
-      for (const p of predictRecords(trained, records)) io.out(`${JSON.stringify(p)}\n`);
+      const rows = opts.output?.length ? outputRecords(trained, records, opts.output) : predictRecords(trained, records);
+      for (const p of rows) io.out(`${JSON.stringify(p)}\n`);
     });
 
   const generateCmd = modelOptions(new Command('generate'))

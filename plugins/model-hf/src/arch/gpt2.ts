@@ -184,8 +184,11 @@ export class Gpt2LMHeadModel extends Module {
   }
   /** Logits [b, s, vocab] of the real tokens (virtual ones are not scored, as PEFT labels them -100). */
   forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: Gpt2Cache): tf.Tensor {
+    return tf.tidy(() => this.logitsFrom(call(this, 'transformer', inputIds, attentionMask, cache)));
+  }
+  /** lm_head (tied to wte) on a last hidden state [b, s, n_embd] → [b, s, vocab]. */
+  logitsFrom(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const h = call(this, 'transformer', inputIds, attentionMask, cache);
       const wte = this.getParameter('transformer.wte.weight').variable;
       const [b, s, d] = h.shape;
       return tf.reshape(tf.matMul(tf.reshape(h, [b * s, d]), wte, false, true), [b, s, this.dims.vocabSize]);

@@ -171,17 +171,33 @@ class VitEncoder extends Module {
   }
 }
 
-/** ViTModel without pooler (ViTForImageClassification builds it with add_pooling_layer=False). */
+/** ViTPooler: tanh(dense(first token)) (pooler_act "tanh", pooler_output_size = hidden_size). */
+class VitPooler extends Module {
+  constructor(dims: VitDims) {
+    super();
+    this.addModule('dense', new Linear(dims.hidden, dims.hidden));
+  }
+  forward(h: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => tf.tanh(call(this, 'dense', tf.squeeze(tf.slice(h, [0, 0, 0], [-1, 1, -1]), [1]))));
+  }
+}
+
+/**
+ * ViTModel; without pooler as ViTForImageClassification builds it (add_pooling_layer=False),
+ * with `pooler` as a bare ViTModel checkpoint that holds pooler.dense.* has it.
+ */
 export class VitModel extends Module {
   constructor(
     readonly dims: VitDims,
     /** Registrations of this model's extension points (model.points). */
     readonly points: PointRegistry = new PointRegistry('vit', dims.layers),
+    withPooler = false,
   ) {
     super();
     this.addModule('embeddings', new VitEmbeddings(dims));
     this.addModule('encoder', new VitEncoder(dims, points));
     this.addModule('layernorm', new LayerNorm(dims.hidden, { eps: dims.eps }));
+    if (withPooler) this.addModule('pooler', new VitPooler(dims));
   }
   /** NHWC pixels [b, H, W, C] → last hidden state [b, 1 + n + patches, hidden], n virtual tokens after [CLS] (VPT). */
   forward(pixels: tf.Tensor): tf.Tensor {
