@@ -47,7 +47,7 @@ describe('the mobilenet-v2 plugin', () => {
     }
   });
 
-  it('reports invalid options when the config is resolved (the loader's optionsSchema), before any run exists', async () => {
+  it("reports invalid options when the config is resolved (the loader's optionsSchema), before any run exists", async () => {
     const tk = await createToolkit({ plugins: [mobilenetPlugin], log: quiet });
     expect(() => tk.createRun({ model: { name: 'mobilenet-v2', inputSize: 0 }, runtime: { backend: 'cpu' } })).toThrow(
       /Model options for loader "mobilenet-v2" \(@leantune\/plugin-mobilenet-v2\) is invalid:\n\/model\/inputSize: must be >= 32 \(got 0\)/,
