@@ -4,3 +4,4 @@ export * from './plugins';
 export * from './redis';
 export * from './worker';
 export * from './coordinator';
+export * from './sweep';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, didYouMean, type CompareEntry } from '@leantune/core';
+import { ConfigError, didYouMean, type CompareEntry, type ConfigSource } from '@leantune/core';
 import type { PlannedArm } from '@leantune/report';
 
 /**
@@ -51,18 +51,37 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
   const concurrency = flags.concurrency === undefined || flags.concurrency === 'auto' ? 'auto' : positiveInt('--concurrency', flags.concurrency);
   const base = { ...structuredClone(config), compare: undefined };
   const seeds = seedCount === undefined ? (flags.resume ? undefined : [config.runtime.seed]) : Array.from({ length: seedCount }, (_, i) => config.runtime.seed + i);
-  const arms: PlannedArm[] = entries.map((entry) => {
-    const arm = toArm(entry, config.methods);
+  const bases = entries.map((entry) => toArm(entry, config.methods));
+  for (const arm of bases) {
     if (!toolkit.methods.has(arm.id)) {
       throw new ConfigError(`compare: method "${arm.id}" is not registered by the enabled plugins.${didYouMean(arm.id, toolkit.methods.ids())} Registered: ${toolkit.methods.ids().join(', ')}`);
     }
+  }
+  // A sweep section expands each arm into one per point (its own method's options and the train options).
+  const swept = config.sweep ? await sweptArms(bases, config.sweep, source) : bases.map((a) => ({ ...a, train: undefined }));
+  const rawTrain = ((source.data as { train?: Record<string, unknown> }).train ?? {}) as Record<string, unknown>;
+  /** The train section a swept arm runs with (the config file's, with the sweep's values): by label, for each run's --override. */
+  const trainOf = new Map(swept.filter((a) => a.train).map((a) => [a.label, deepMerge(rawTrain, a.train!)]));
+  const arms: PlannedArm[] = swept.map((arm) => {
+    const train = trainOf.get(arm.label);
     // Validate now (on a copy): a typo in the last arm must not cost the first arms' training.
-    const resolvedConfig = toolkit.resolveConfig({ ...structuredClone(base), name: `${config.name}-${arm.label}`, methods: { [arm.id]: structuredClone(arm.config) } });
+    const resolvedConfig = toolkit.resolveConfig({
+      ...structuredClone(base),
+      sweep: undefined,
+      name: `${config.name}-${arm.label}`,
+      methods: { [arm.id]: structuredClone(arm.config) },
+      ...(train ? { train: deepMerge(structuredClone(base.train), train) } : {}),
+    });
     return { label: arm.label, method: arm.id, config: arm.config, resolvedConfig: resolvedConfig as unknown as Record<string, unknown> };
   });
   // Runs and the store share output.dir, from the config's folder (the embedded default: the current one).
   const dir = resolve(flags.config ? configDir : io.cwd, config.output.dir);
-  const queue = flags.queue === undefined ? undefined : await queueTarget(flags, config, source.data, toolkit.plugins, dir);
+  const runOverride = (arm: { label: string; method: string; config: Record<string, unknown> }, seed: number) => ({
+    methods: { [arm.method]: arm.config },
+    runtime: { ...config.runtime, seed },
+    ...(trainOf.has(arm.label) ? { train: trainOf.get(arm.label) } : {}),
+  });
+  const queue = flags.queue === undefined ? undefined : await queueTarget(flags, config, source.data, toolkit.plugins, dir, runOverride);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
@@ -85,7 +104,7 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
       onStart: (e) => io.err(`compare: experiment ${e.name} in ${storeFileIn(dir)}: ${arms.length} arms × ${e.seeds.length} seeds (${e.seeds.join(', ')})\n`),
       commandFor: (arm, seed, attempt) => ({
         command: process.execPath,
-        args: [BIN, 'train', '-c', source.file, '--json', '--override', JSON.stringify({ name: `${config.name}-${arm.label}-seed${seed}-try${attempt}`, methods: { [arm.method]: arm.config }, runtime: { ...config.runtime, seed } })],
+        args: [BIN, 'train', '-c', source.file, '--json', '--override', JSON.stringify({ name: `${config.name}-${arm.label}-seed${seed}-try${attempt}`, ...runOverride(arm, seed) })],
         cwd: io.cwd,
       }),
     }));
@@ -94,6 +113,22 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
+}
+
+/** The compare arms expanded by the config's sweep section, checked against its schema first. */
+async function sweptArms(bases: Array<{ id: string; label: string; config: Record<string, unknown> }>, sweep: unknown, source: ConfigSource) {
+  const { sweepArms, validateSweep } = await import('@leantune/queue');
+  return sweepArms(bases, validateSweep(sweep, source));
+}
+
+/** `over` laid onto `base`, objects merged key by key (a copy). */
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = structuredClone(base);
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b) ? deepMerge(b as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
 }
 
 /** A JSON copy of the config for the queue, refusing one with code in it: a job carries config data only. */
@@ -115,6 +150,7 @@ async function queueTarget(
   data: unknown,
   plugins: ReadonlyArray<{ plugin: { meta: { name: string; version: string } } }>,
   dir: string,
+  runOverride: (arm: { label: string; method: string; config: Record<string, unknown> }, seed: number) => Record<string, unknown>,
 ): Promise<NonNullable<Parameters<Awaited<ReturnType<typeof experiments>>['runComparison']>[0]['queue']>> {
   const { redisConnection, QueueConfigError } = await import('@leantune/queue');
   try {
@@ -138,7 +174,7 @@ async function queueTarget(
       method: arm.method,
       seed: run.seed,
       config: json,
-      override: { methods: { [arm.method]: arm.config }, runtime: { ...config.runtime, seed: run.seed } },
+      override: runOverride(arm, run.seed),
       name: `${config.name}-${arm.label}-seed${run.seed}`,
       plugins: plugins.map(({ plugin }) => ({ name: plugin.meta.name, version: plugin.meta.version })),
     }),
