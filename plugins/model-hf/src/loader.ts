@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { TruncationTally, type Logger } from '@leantune/core';
 import { ConfigReader, labelsFromConfig, readJsonFile } from './config';
@@ -6,7 +7,8 @@ import { buildBertLike, buildGpt2 } from './text-models';
 import { buildClip, buildVit } from './vision-models';
 import { loadCheckpointWeights, type WeightLoadReport } from './weights';
 import { outputsFunction } from './outputs';
-import { openTensorSource } from './shards';
+import { openTensorSource, SAFETENSORS_INDEX } from './shards';
+import { otherFormatError } from './formats';
 
 /** transformers' pipeline task names a model spec may give (`model.task`) to override config.json's `architectures`. */
 export const HF_TASKS = ['feature-extraction', 'text-classification', 'image-classification', 'text-generation', 'zero-shot-image-classification'] as const;
@@ -113,6 +115,11 @@ function labelResolver(config: ConfigReader, specLabels: string[] | undefined): 
  */
 export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {}): Promise<HfLoadedModel> {
   const log = options.log ?? consoleLogger;
+  // A .gguf / pytorch_model.bin folder often has no config.json either: name the format first.
+  if (!fs.existsSync(path.join(dir, 'model.safetensors')) && !fs.existsSync(path.join(dir, SAFETENSORS_INDEX))) {
+    const other = otherFormatError(dir);
+    if (other) throw other;
+  }
   const configFile = path.join(dir, 'config.json');
   const raw = readJsonFile(dir, 'config.json', 'download config.json from the model page on huggingface.co into this folder');
   const modelType = raw.model_type;

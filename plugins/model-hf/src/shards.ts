@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readSafetensorsHeader, tf } from '@leantune/tensor';
+import { otherFormatError } from './formats';
 
 /** transformers' index file beside sharded weights. */
 export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
@@ -90,8 +91,9 @@ export function openTensorSource(dir: string): TensorSource {
   if (fs.existsSync(file)) return singleFile(file);
   const indexFile = path.join(dir, SAFETENSORS_INDEX);
   if (fs.existsSync(indexFile)) return shardedFiles(dir, indexFile);
-  const hint = `download model.safetensors (or ${SAFETENSORS_INDEX} and its shards) from the model page on huggingface.co into this folder`;
-  throw new Error(`${file} is missing; ${hint}`);
+  const other = otherFormatError(dir);
+  if (other) throw other;
+  throw new Error(`${file} is missing; download model.safetensors (or ${SAFETENSORS_INDEX} and its shards) from the model page on huggingface.co into this folder`);
 }
 
 /** `model-00001-of-00003.safetensors`, as transformers names shards. */
