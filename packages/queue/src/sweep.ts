@@ -1,4 +1,5 @@
 import { ConfigError, SchemaValidator, type ConfigSource, type JSONSchema } from '@leantune/core';
+import { createRng } from '@leantune/data';
 
 /**
  * A config's `sweep` section: grid or seeded random search over method options
@@ -54,17 +55,8 @@ export const SWEEP_SCHEMA: JSONSchema = {
 /** One point of a sweep: dotted path → value. */
 export type SweepPoint = Record<string, unknown>;
 
-/** A deterministic generator in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator of random search: the data package's (mulberry32, from @leantune/data), the same that shuffles and splits. */
+export const seededRandom = (seed: number): (() => number) => createRng(seed);
 
 const tidy = (x: number) => Number(x.toPrecision(12));
 
