@@ -1,5 +1,6 @@
 import { tf, type Module } from '@leantune/tensor';
 import type { LoraConfig } from './config';
+import { LoraLinear } from './lora-linear';
 import type { LoraModel, LoraPlan, PlannedTarget } from './model';
 import { svd } from './svd';
 
@@ -53,7 +54,10 @@ export function addWeightedAdapter(lora: LoraModel, options: WeightedAdapterOpti
       : [...new Set(configs.flatMap((c) => (c.target_modules as string[]) ?? []))].sort();
   const config: LoraConfig = { ...first, r: newRank, lora_alpha: newRank, use_rslora: false, target_modules: targetModules, rank_pattern: {}, alpha_pattern: {} };
 
-  const layers = lora.layers().filter(([, l]) => adapters.some((a) => l.settings.has(a)));
+  const touched = lora.layers().filter(([, l]) => adapters.some((a) => l.settings.has(a)));
+  const other = touched.find(([, l]) => !(l instanceof LoraLinear));
+  if (other) throw new Error(`${where}: "${other[0]}" is a LoRA ${other[1].constructor.name}; only adapters on Linear/Conv1D layers can be combined here`);
+  const layers = touched as Array<[string, LoraLinear]>;
   for (const [path, layer] of layers) {
     const limit = Math.min(layer.inFeatures, layer.outFeatures);
     if (newRank > limit) throw new Error(`${where}: rank ${newRank} exceeds min(in, out) = ${limit} of "${path}"; pass a smaller svdRank`);

@@ -5,7 +5,9 @@ import { injectLora } from './model';
 import { loadAdapter } from './peft-io';
 
 export * from './config';
+export * from './lora-layer';
 export * from './lora-linear';
+export * from './lora-embedding-conv';
 export * from './modules';
 export * from './modules-to-save';
 export * from './targets';
@@ -27,7 +29,7 @@ export const LORA_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> =
 };
 
 export default definePlugin({
-  meta: { name: PLUGIN_NAME, version: '0.1.0', core: '^0.1.0', description: 'LoRA, rsLoRA, DoRA and PiSSA init, in Hugging Face PEFT format' },
+  meta: { name: PLUGIN_NAME, version: '0.1.0', core: '^0.1.0', description: 'LoRA, rsLoRA, DoRA and PiSSA init (Linear, Conv1D, Embedding, Conv2d), in Hugging Face PEFT format' },
   apply(ctx) {
     ctx.methods.register<LoraConfig>({
       id: 'lora',

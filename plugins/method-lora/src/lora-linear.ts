@@ -1,20 +1,12 @@
-import { Conv1D, Dropout, Linear, Module, normal, tf } from '@leantune/tensor';
+import { Conv1D, Dropout, Linear, type Module, normal, tf } from '@leantune/tensor';
+import { LoraLayerBase, type AdapterSettings } from './lora-layer';
 import { DoraMagnitude, ModuleDict } from './modules';
 import { svd, svdLowRank } from './svd';
 
-/** What LoRA can wrap: a Linear ([out, in]) or GPT-2's Conv1D ([in, out]). */
-export type LoraBase = Linear | Conv1D;
+export type { AdapterSettings } from './lora-layer';
 
-/** One adapter's hyperparameters in one layer (after rank_pattern / alpha_pattern). */
-export interface AdapterSettings {
-  r: number;
-  alpha: number;
-  scaling: number;
-  dropout: number;
-  useDora: boolean;
-  /** true | false | "gaussian" | "pissa" | "pissa_niter_<n>" (PEFT's init_lora_weights). */
-  init: boolean | string;
-}
+/** What LoraLinear wraps: a Linear ([out, in]) or GPT-2's Conv1D ([in, out]). */
+export type LoraBase = Linear | Conv1D;
 
 /** Detaches a tensor from the gradient (DoRA treats the weight norm as a constant, §4.3). */
 const stopGradient = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
@@ -40,20 +32,16 @@ function rowNorm(w: tf.Tensor): tf.Tensor {
  * `lora_dropout.<name>` and, for DoRA, `lora_magnitude_vector.<name>.weight`, so parameter
  * paths equal PEFT's in-memory names. output = base(x) + B(A(dropout(x))) · scaling.
  */
-export class LoraLinear extends Module {
+export class LoraLinear extends LoraLayerBase {
   readonly inFeatures: number;
   readonly outFeatures: number;
   /** True for Conv1D: its weight is [in, out], so deltas are transposed before merging. */
   readonly fanInFanOut: boolean;
-  readonly settings = new Map<string, AdapterSettings>();
-  activeAdapters: string[];
-  disabled = false;
-  readonly mergedAdapters: string[] = [];
   /** DoRA: weight norms from merge time, needed to unmerge exactly (PEFT caches them too). */
   private readonly mergeNorms = new Map<string, tf.Tensor>();
 
   constructor(base: LoraBase, adapterName: string, settings: AdapterSettings) {
-    super();
+    super(adapterName);
     this.inFeatures = base.inFeatures;
     this.outFeatures = base.outFeatures;
     this.fanInFanOut = base instanceof Conv1D;
@@ -61,7 +49,6 @@ export class LoraLinear extends Module {
     this.addModule('lora_dropout', new ModuleDict<Dropout>());
     this.addModule('lora_A', new ModuleDict<Linear>());
     this.addModule('lora_B', new ModuleDict<Linear>());
-    this.activeAdapters = [adapterName];
     this.updateLayer(adapterName, settings);
   }
 
@@ -71,10 +58,6 @@ export class LoraLinear extends Module {
 
   private dict<M extends Module>(name: string): ModuleDict<M> {
     return this.child<ModuleDict<M>>(name)!;
-  }
-
-  get merged(): boolean {
-    return this.mergedAdapters.length > 0;
   }
 
   /** The base weight as [out, in], whatever the base layer's layout. */
@@ -147,22 +130,13 @@ export class LoraLinear extends Module {
   }
 
   forward(x: tf.Tensor): tf.Tensor {
-    if (this.disabled) {
-      if (this.merged) this.unmerge();
-      return this.baseLayer.forward(x);
-    }
-    if (this.merged) return this.baseLayer.forward(x);
-    return tf.tidy(() => {
-      let result = this.baseLayer.forward(x);
-      for (const name of this.activeAdapters) {
-        const s = this.settings.get(name);
-        if (!s) continue;
-        const xd = this.dict<Dropout>('lora_dropout').get(name)!.forward(x);
+    return tf.tidy(() =>
+      this.forwardWith(x, (v) => this.baseLayer.forward(v), (name, s, v, result) => {
+        const xd = this.dict<Dropout>('lora_dropout').get(name)!.forward(v);
         const lora = this.dict<Linear>('lora_B').get(name)!.forward(this.dict<Linear>('lora_A').get(name)!.forward(xd));
-        result = tf.add(result, s.useDora ? this.doraDelta(name, xd, lora, s.scaling) : tf.mul(lora, s.scaling));
-      }
-      return result;
-    });
+        return tf.add(result, s.useDora ? this.doraDelta(name, xd, lora, s.scaling) : tf.mul(lora, s.scaling));
+      }),
+    );
   }
 
   /** PEFT's DoraLinearLayer.forward: (m/‖W+sBA‖ − 1)·x·Wᵀ + (m/‖W+sBA‖)·s·B(A(x)). */
@@ -215,25 +189,10 @@ export class LoraLinear extends Module {
     }
   }
 
-  /** Removes adapter `name`; if it was active, the first remaining adapter becomes active. */
-  deleteAdapter(name: string): void {
-    if (this.mergedAdapters.includes(name)) this.unmerge();
-    for (const dict of ['lora_dropout', 'lora_A', 'lora_B', 'lora_magnitude_vector']) this.child<ModuleDict>(dict)?.delete(name);
-    this.settings.delete(name);
-    this.activeAdapters = this.activeAdapters.filter((a) => a !== name);
-    if (this.activeAdapters.length === 0 && this.settings.size > 0) this.activeAdapters = [[...this.settings.keys()][0]];
-  }
-
   /** Drops every adapter but keeps the base weight as it is now (merged or not); returns the base layer. */
-  releaseBase(): LoraBase {
-    this.mergedAdapters.length = 0;
+  override releaseBase(): LoraBase {
     for (const norm of this.mergeNorms.values()) norm.dispose();
     this.mergeNorms.clear();
-    for (const name of this.adapterNames()) this.deleteAdapter(name);
-    return this.baseLayer;
-  }
-
-  adapterNames(): string[] {
-    return [...this.settings.keys()];
+    return super.releaseBase() as LoraBase;
   }
 }

@@ -1,10 +1,11 @@
-import { Conv1D, type Module, type Parameter } from '@leantune/tensor';
+import { Conv1D, Conv2d, Embedding, type Module, type Parameter } from '@leantune/tensor';
 import type { MethodHandle } from '@leantune/core';
 import { tunerLifecycle, type TunerLifecycle } from '@leantune/peft';
 import { checkLoraConfig, layerHyperparameters, resolveLoraConfig, type LoraConfig } from './config';
+import { conv2dGroupsError, LoraConv2d, LoraEmbedding, refuseLinearOnly } from './lora-embedding-conv';
 import { LoraLinear, type AdapterSettings, type LoraBase } from './lora-linear';
 import { ModulesToSaveWrapper } from './modules-to-save';
-import { candidateModules, findModulesToSave, findTargetPaths, resolveTargets } from './targets';
+import { candidateModules, findModulesToSave, findTargetPaths, isLoraLayer, resolveTargets, type AnyLoraLayer } from './targets';
 import { saveAdapter, type SaveAdapterOptions } from './peft-io';
 
 export interface InjectOptions {
@@ -19,8 +20,27 @@ export interface InjectOptions {
 /** One planned replacement: which layer, with which settings. */
 export interface PlannedTarget {
   path: string;
-  module: LoraBase | LoraLinear;
+  module: LoraBase | Embedding | Conv2d | AnyLoraLayer;
   settings: AdapterSettings;
+}
+
+/** in/out features of a target as LoRA sees them (PEFT's in_features/out_features), and the largest rank that makes sense. */
+export function loraDims(m: PlannedTarget['module']): { inFeatures: number; outFeatures: number; maxRank: number } {
+  if (m instanceof Embedding) return { inFeatures: m.numEmbeddings, outFeatures: m.embeddingDim, maxRank: Math.min(m.numEmbeddings, m.embeddingDim) };
+  if (m instanceof Conv2d) {
+    const [kh, kw] = m.kernelSize;
+    return { inFeatures: m.inChannels, outFeatures: m.outChannels, maxRank: Math.min(m.inChannels * kh * kw, m.outChannels) };
+  }
+  const base = m instanceof LoraConv2d ? m.baseLayer : undefined;
+  if (base) return loraDims(base);
+  return { inFeatures: m.inFeatures, outFeatures: m.outFeatures, maxRank: Math.min(m.inFeatures, m.outFeatures) };
+}
+
+/** A fresh LoRA layer of the kind the base layer needs (PEFT's dispatch in _create_new_module). */
+function createLoraLayer(base: LoraBase | Embedding | Conv2d, name: string, settings: AdapterSettings): AnyLoraLayer {
+  if (base instanceof Embedding) return new LoraEmbedding(base, name, settings);
+  if (base instanceof Conv2d) return new LoraConv2d(base, name, settings);
+  return new LoraLinear(base, name, settings);
 }
 
 export interface LoraPlan {
@@ -42,15 +62,17 @@ export function planLora(model: Module, partial: Partial<LoraConfig>, options: I
   const targets = resolveTargets(model, cfg, options.arch, options.defaultTargets);
   const paths = findTargetPaths(model, cfg, targets);
   const planned = paths.map((path): PlannedTarget => {
-    const module = model.getSubmodule(path) as LoraBase | LoraLinear;
+    const module = model.getSubmodule(path) as PlannedTarget['module'];
     const { r, alpha, scaling } = layerHyperparameters(cfg, path);
-    const maxRank = Math.min(module.inFeatures, module.outFeatures);
+    const { inFeatures, outFeatures, maxRank } = loraDims(module);
     if (r > maxRank) {
       throw new Error(
-        `LoRA rank r=${r} for "${path}" exceeds its dimensions (${module.inFeatures}→${module.outFeatures}, at most ${maxRank}); lower r or set rank_pattern {"${path.split('.').pop()}": ${maxRank}}`,
+        `LoRA rank r=${r} for "${path}" exceeds its dimensions (${inFeatures}→${outFeatures}, at most ${maxRank}); lower r or set rank_pattern {"${path.split('.').pop()}": ${maxRank}}`,
       );
     }
-    return { path, module, settings: { r, alpha, scaling, dropout: cfg.lora_dropout, useDora: cfg.use_dora, init: options.init ?? cfg.init_lora_weights } };
+    const settings: AdapterSettings = { r, alpha, scaling, dropout: cfg.lora_dropout, useDora: cfg.use_dora, init: options.init ?? cfg.init_lora_weights };
+    checkLayerKind(path, module, settings);
+    return { path, module, settings };
   });
   const modulesToSave = cfg.modules_to_save?.length ? findModulesToSave(model, cfg.modules_to_save) : [];
   const isConv1D = (m: Module) => m instanceof Conv1D || (m instanceof LoraLinear && m.fanInFanOut);
@@ -63,14 +85,23 @@ export function planLora(model: Module, partial: Partial<LoraConfig>, options: I
   return { adapterName, config, targets: planned, modulesToSave };
 }
 
+/** Refusals of the Embedding/Conv2d kinds, checked at plan time so a bad config leaves the model untouched. */
+function checkLayerKind(path: string, module: PlannedTarget['module'], s: AdapterSettings): void {
+  const kind = module instanceof Embedding || module instanceof LoraEmbedding ? 'Embedding' : module instanceof Conv2d || module instanceof LoraConv2d ? 'Conv2d' : undefined;
+  if (!kind) return;
+  const base = module instanceof LoraConv2d ? module.baseLayer : module;
+  if (base instanceof Conv2d && base.groups > 1) throw new Error(`"${path}": ${conv2dGroupsError(base)}`);
+  refuseLinearOnly(`LoRA target "${path}" (${kind})`, kind, s);
+}
+
 /** True for parameters LoRA trains: a `lora_*` path segment or a modules_to_save copy. */
 export function isLoraParameterPath(path: string): boolean {
   const segments = path.split('.');
   return segments.some((s) => s.startsWith('lora_')) || segments.includes('modules_to_save');
 }
 
-type LoraTunerLayer = LoraLinear | ModulesToSaveWrapper;
-const isLoraTunerLayer = (m: Module): m is LoraTunerLayer => m instanceof LoraLinear || m instanceof ModulesToSaveWrapper;
+type LoraTunerLayer = AnyLoraLayer | ModulesToSaveWrapper;
+const isLoraTunerLayer = (m: Module): m is LoraTunerLayer => isLoraLayer(m) || m instanceof ModulesToSaveWrapper;
 
 /**
  * The LoRA adapters on one model and their state, as PEFT's LoraModel keeps `peft_config`
@@ -113,8 +144,8 @@ export class LoraModel implements MethodHandle<LoraConfig> {
   /** Carries out a plan made by `plan` (PEFT's inject_adapter). The first adapter becomes active; later ones are added inactive, as add_adapter does. */
   apply(plan: LoraPlan): this {
     for (const t of plan.targets) {
-      if (t.module instanceof LoraLinear) t.module.updateLayer(plan.adapterName, t.settings);
-      else this.model.setSubmodule(t.path, new LoraLinear(t.module, plan.adapterName, t.settings));
+      if (isLoraLayer(t.module)) t.module.updateLayer(plan.adapterName, t.settings);
+      else this.model.setSubmodule(t.path, createLoraLayer(t.module, plan.adapterName, t.settings));
     }
     for (const path of plan.modulesToSave) {
       const m = this.model.getSubmodule(path);
@@ -138,8 +169,8 @@ export class LoraModel implements MethodHandle<LoraConfig> {
     return isLoraParameterPath(path);
   }
 
-  layers(): Array<[string, LoraLinear]> {
-    return candidateModules(this.model).filter((e): e is [string, LoraLinear] => e[1] instanceof LoraLinear);
+  layers(): Array<[string, AnyLoraLayer]> {
+    return candidateModules(this.model).filter((e): e is [string, AnyLoraLayer] => isLoraLayer(e[1]));
   }
 
   savedModuleWrappers(): Array<[string, ModulesToSaveWrapper]> {

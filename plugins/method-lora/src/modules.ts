@@ -48,3 +48,39 @@ export class DoraMagnitude extends Module {
     throw new Error('DoraMagnitude holds a parameter; LoraLinear applies it');
   }
 }
+
+/** PEFT's nn.ParameterDict: one parameter per adapter name, so paths read `<dict>.<adapter>` (lora_embedding_A.default). */
+export class ParameterDict extends Module {
+  set(name: string, value: tf.Tensor): tf.Variable {
+    this.addParameter(name, value);
+    return this.param(name);
+  }
+
+  get(name: string): tf.Variable {
+    return this.param(name);
+  }
+
+  has(name: string): boolean {
+    return this.hasParameter(name);
+  }
+
+  /**
+   * A dict with copies of every parameter but `name` (a Module cannot drop one parameter),
+   * requiresGrad kept; this one's variables are disposed. The caller puts it in this one's place.
+   */
+  without(name: string): ParameterDict {
+    const rest = new ParameterDict();
+    for (const [key, p] of this.namedParameters('', false)) {
+      if (key !== name) {
+        rest.set(key, p.variable);
+        rest.getParameter(key).requiresGrad = p.requiresGrad;
+      }
+      p.variable.dispose();
+    }
+    return rest;
+  }
+
+  forward(): never {
+    throw new Error('ParameterDict holds parameters; the LoRA layer applies them');
+  }
+}

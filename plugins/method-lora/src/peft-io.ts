@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { closeMatches } from '@leantune/core';
 import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_FORMAT_VERSION, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
-import type { Module, tf } from '@leantune/tensor';
+import { Conv2d, Embedding, type Module, type tf } from '@leantune/tensor';
 import { LORA_DEFAULTS, type LoraConfig } from './config';
-import { LoraModel } from './model';
+import { LoraConv2d, LoraEmbedding } from './lora-embedding-conv';
+import { loraDims, LoraModel, type PlannedTarget } from './model';
 import { ModulesToSaveWrapper } from './modules-to-save';
 
 export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/peft';
@@ -119,6 +120,23 @@ export function loraConfigFromPeft(json: Record<string, unknown>, source: string
   return { ...LORA_DEFAULTS, ...cfg } as LoraConfig;
 }
 
+/**
+ * The tensors PEFT saves for one target, by key suffix, with their shapes: Linear/Conv1D
+ * `lora_A.weight` [r, in], `lora_B.weight` [out, r] (+ DoRA's `lora_magnitude_vector` [out]);
+ * Embedding `lora_embedding_A` [r, num_embeddings], `lora_embedding_B` [embedding_dim, r];
+ * Conv2d `lora_A.weight` [r, in, kh, kw], `lora_B.weight` [out, r, 1, 1].
+ */
+export function savedAdapterShapes(t: PlannedTarget): Array<[string, number[]]> {
+  const { r, useDora } = t.settings;
+  const { inFeatures, outFeatures } = loraDims(t.module);
+  const base = t.module instanceof LoraConv2d || t.module instanceof LoraEmbedding ? t.module.baseLayer : t.module;
+  if (base instanceof Embedding) return [['lora_embedding_A', [r, inFeatures]], ['lora_embedding_B', [outFeatures, r]]];
+  if (base instanceof Conv2d) return [['lora_A.weight', [r, inFeatures, ...base.kernelSize]], ['lora_B.weight', [outFeatures, r, 1, 1]]];
+  const shapes: Array<[string, number[]]> = [['lora_A.weight', [r, inFeatures]], ['lora_B.weight', [outFeatures, r]]];
+  if (useDora) shapes.push(['lora_magnitude_vector', [outFeatures]]);
+  return shapes;
+}
+
 export interface LoadAdapterOptions {
   adapterName?: string;
   /** PEFT's is_trainable: false (default) loads the adapter frozen, for inference. */
@@ -149,12 +167,7 @@ export function loadAdapter(target: Module | LoraModel, dir: string, options: Lo
   const cfg = loraConfigFromPeft(readJsonConfig(configFile), configFile);
   const plan = planForConfig(configFile, () => lora.plan(cfg, { adapterName: name, init: rewritesBase(cfg.init_lora_weights) ? cfg.init_lora_weights : true }));
   const expected = new Map<string, number[]>();
-  for (const t of plan.targets) {
-    const { r, useDora } = t.settings;
-    expected.set(`${KEY_PREFIX}${t.path}.lora_A.weight`, [r, t.module.inFeatures]);
-    expected.set(`${KEY_PREFIX}${t.path}.lora_B.weight`, [t.module.outFeatures, r]);
-    if (useDora) expected.set(`${KEY_PREFIX}${t.path}.lora_magnitude_vector`, [t.module.outFeatures]);
-  }
+  for (const t of plan.targets) for (const [key, shape] of savedAdapterShapes(t)) expected.set(`${KEY_PREFIX}${t.path}.${key}`, shape);
   for (const p of plan.modulesToSave) {
     const wrapped = model.getSubmodule(p);
     const inner = wrapped instanceof ModulesToSaveWrapper ? wrapped.originalModule : wrapped;

@@ -1,9 +1,22 @@
 import { closeMatches } from '@leantune/core';
 import { leafNames, matchesSpec, modulePaths, noTargetMatchError } from '@leantune/peft';
-import { Conv1D, Linear, type Module } from '@leantune/tensor';
+import { Conv1D, Conv2d, Embedding, Linear, type Module } from '@leantune/tensor';
 import type { LoraConfig } from './config';
+import { LoraConv2d, LoraEmbedding } from './lora-embedding-conv';
 import { LoraLinear } from './lora-linear';
 import { ModulesToSaveWrapper } from './modules-to-save';
+
+/** Every LoRA layer kind (PEFT's lora.Linear, lora.Embedding, lora.Conv2d). */
+export type AnyLoraLayer = LoraLinear | LoraEmbedding | LoraConv2d;
+
+export function isLoraLayer(m: Module): m is AnyLoraLayer {
+  return m instanceof LoraLinear || m instanceof LoraEmbedding || m instanceof LoraConv2d;
+}
+
+/** What LoRA can wrap: Linear, Conv1D (LoraLinear), Embedding, Conv2d, or a layer it already wraps. */
+export function isLoraTargetable(m: Module): boolean {
+  return m instanceof Linear || m instanceof Conv1D || m instanceof Embedding || m instanceof Conv2d || isLoraLayer(m);
+}
 
 /**
  * Names of output heads that "all-linear" leaves out. PEFT skips the output embedding of a
@@ -13,7 +26,7 @@ import { ModulesToSaveWrapper } from './modules-to-save';
  */
 export const OUTPUT_HEAD_NAMES = ['lm_head', 'score', 'classifier', 'classification_head', 'cls', 'head'] as const;
 
-const isLoraWrapper = (m: Module): boolean => m instanceof LoraLinear || m instanceof ModulesToSaveWrapper;
+const isLoraWrapper = (m: Module): boolean => isLoraLayer(m) || m instanceof ModulesToSaveWrapper;
 
 /** Modules LoRA looks at, the root first as '': everything except the insides of LoRA layers and saved-module wrappers. */
 export function candidateModules(model: Module): Array<[string, Module]> {
@@ -79,11 +92,11 @@ export function resolveTargets(model: Module, cfg: LoraConfig, arch: string | un
 export function findTargetPaths(model: Module, cfg: LoraConfig, targets: string[] | string): string[] {
   const modules = candidateModules(model).filter(([path]) => path !== '');
   const hits = modules.filter(([path]) => matchesTarget(cfg, targets, path));
-  const unsupported = hits.filter(([, m]) => !isLinearLike(m));
+  const unsupported = hits.filter(([, m]) => !isLoraTargetable(m));
   if (unsupported.length) {
     const [path, m] = unsupported[0];
     throw new Error(
-      `LoRA target "${path}" is a ${m.constructor.name}; only Linear and Conv1D layers are supported. Narrow target_modules to its Linear children (e.g. ${JSON.stringify(
+      `LoRA target "${path}" is a ${m.constructor.name}; only Linear, Conv1D, Embedding and Conv2d layers are supported. Narrow target_modules to its Linear children (e.g. ${JSON.stringify(
         modules.filter(([p, c]) => p.startsWith(`${path}.`) && isLinearLike(c)).slice(0, 3).map(([p]) => p.split('.').pop()),
       )}).`,
     );

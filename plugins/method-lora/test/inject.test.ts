@@ -98,7 +98,7 @@ describe('injectLora', () => {
     const cases: Array<[string, Record<string, unknown>, RegExp]> = [
       ['a target that matches nothing (close names listed)', { target_modules: ['c_atn'] }, /matched no module.*Close module names: "c_attn"/s],
       ['a rank larger than the layer', { target_modules: ['c_attn'], r: 9 }, /r=9 for "transformer\.h\.0\.attn\.c_attn" exceeds its dimensions \(8→24, at most 8\)/],
-      ['a non-linear target', { target_modules: ['attn'] }, /"transformer\.h\.0\.attn" is a Node; only Linear and Conv1D.*"c_attn"/s],
+      ['a non-linear target', { target_modules: ['attn'] }, /"transformer\.h\.0\.attn" is a Node; only Linear, Conv1D, Embedding and Conv2d.*"c_attn"/s],
       ['bias "all"', { target_modules: ['c_attn'], bias: 'all' }, /bias "all" is not supported; only "none"/],
       ['an unknown modules_to_save', { target_modules: ['c_attn'], modules_to_save: ['lm_haed'] }, /modules_to_save entry "lm_haed" matches no module.*"lm_head"/s],
       ['layers_to_transform with a regex target', { target_modules: '.*c_attn', layers_to_transform: [0] }, /layers_to_transform cannot be used when target_modules is a string/],
