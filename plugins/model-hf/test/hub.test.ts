@@ -60,8 +60,8 @@ test('files come from the Hub API by name, and a 404 for a required file says wh
     if (probe) return new Response(body.slice(0, 1), { status: 206, headers: { 'Content-Range': `bytes 0-0/${body.length}`, ETag: '"e"' } });
     return new Response(body, { status: 200, headers: { 'Content-Length': String(body.length), ETag: '"e"' } });
   }) as typeof fetch;
-  await expect(pullFromHub('acme/tiny', dir, { fetch: fakeFetch })).rejects.toThrow(/acme\/tiny has no model\.safetensors on the Hub/);
-  expect(requested).toEqual(['config.json', 'model.safetensors']);
+  await expect(pullFromHub('acme/tiny', dir, { fetch: fakeFetch })).rejects.toThrow(/acme\/tiny has neither model\.safetensors nor model\.safetensors\.index\.json on the Hub; leantune reads safetensors only\. If it has pytorch_model\.bin .*download it and convert once: python -c "from transformers import AutoModel/);
+  expect(requested).toEqual(['config.json', 'model.safetensors', 'model.safetensors.index.json']);
   requested.length = 0;
   expect(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).toBe(served['config.json']);
 
@@ -70,6 +70,23 @@ test('files come from the Hub API by name, and a 404 for a required file says wh
   expect(result.files.map((f) => path.basename(f))).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
   expect(requested).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'preprocessor_config.json', 'tokenizer_config.json']);
   expect(fs.readFileSync(path.join(dir, 'model.safetensors'), 'utf8')).toBe('weights');
+
+  // Sharded: the index, then every shard it lists (one at a time, streamed to disk).
+  const sharded = tempDir('pull-sharded');
+  delete served['model.safetensors'];
+  delete served['tokenizer.json'];
+  served['model.safetensors.index.json'] = JSON.stringify({ metadata: { total_size: 12 }, weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors', c: 'model-00001-of-00002.safetensors' } });
+  served['model-00001-of-00002.safetensors'] = 'shard one';
+  served['model-00002-of-00002.safetensors'] = 'shard two';
+  requested.length = 0;
+  const pulled = await pullFromHub('acme/tiny', sharded, { fetch: fakeFetch });
+  expect(pulled.files.map((f) => path.basename(f))).toEqual(['config.json', 'model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
+  expect(fs.readFileSync(path.join(sharded, 'model-00002-of-00002.safetensors'), 'utf8')).toBe('shard two');
+  expect(fs.readdirSync(sharded).filter((f) => f.endsWith('.part'))).toEqual([]);
+
+  // A hostile index cannot make the pull write outside the folder.
+  served['model.safetensors.index.json'] = JSON.stringify({ weight_map: { a: '../../evil.safetensors' } });
+  await expect(pullFromHub('acme/tiny', tempDir('pull-evil'), { fetch: fakeFetch })).rejects.toThrow('lists shard "../../evil.safetensors"; only plain .safetensors file names');
 });
 
 test('a malformed repo id is rejected before any request', async () => {
