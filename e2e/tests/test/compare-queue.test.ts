@@ -1,9 +1,9 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { redisRequired, redisServerBin, startRedisServer } from '../../../packages/queue/test/redis-server';
 
 // `leantune compare --queue` across processes as a user runs it: Redis on a free localhost
 // port, a coordinator and two `leantune worker`s on the tiny model, one worker SIGKILLed in
@@ -13,55 +13,14 @@ import Database from 'better-sqlite3';
 const repo = join(__dirname, '..', '..', '..');
 const cliBin = join(repo, 'packages', 'cli', 'bin', 'leantune.js');
 const fixtures = join(__dirname, 'fixtures');
-const redisServer = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find(existsSync);
-const required = process.env.CI === 'true' || process.env.LEANTUNE_REQUIRE_REDIS === '1';
 const workerCount = Number(process.env.LEANTUNE_E2E_QUEUE_WORKERS) || 2;
-const suite = redisServer || required ? describe : describe.skip;
+const suite = redisServerBin || redisRequired ? describe : describe.skip;
 
 beforeAll(() => {
   if (!existsSync(join(repo, 'packages', 'cli', 'dist', 'main.js')) || !existsSync(join(repo, 'packages', 'queue', 'dist', 'index.js'))) {
     execFileSync('npx', ['tsc', '-b', 'packages/cli'], { cwd: repo });
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => done(port));
-    });
-  });
-}
-
-/** redis-server on a free port, nothing saved; resolves once it accepts connections. */
-async function startRedis(): Promise<{ url: string; stop: () => Promise<void> }> {
-  if (!redisServer) throw new Error('redis-server is not installed: apt-get install -y redis-server (.ci/run installs it)');
-  const port = await freePort();
-  const child = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const up = await new Promise<boolean>((done) => {
-      const c = connect(port, '127.0.0.1', () => {
-        c.end();
-        done(true);
-      });
-      c.on('error', () => done(false));
-    });
-    if (up) break;
-    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port} within 10 s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const exited = new Promise<void>((done) => child.on('exit', () => done()));
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 /** A folder with the tiny model and data plugins and a compare config of lora and ia3 (long enough to be killed in the middle of). */
 function project(name: string): { cwd: string; config: string } {
@@ -133,7 +92,7 @@ function startWorker(cwd: string, url: string): Worker {
 }
 
 suite('leantune compare --queue on BullMQ workers', () => {
-  let redis: Awaited<ReturnType<typeof startRedis>> | undefined;
+  let redis: Awaited<ReturnType<typeof startRedisServer>> | undefined;
   const workers: Worker[] = [];
   afterAll(async () => {
     for (const w of workers) w.child.kill('SIGKILL');
@@ -149,7 +108,7 @@ suite('leantune compare --queue on BullMQ workers', () => {
     expect(l.status).toBe(0);
     const tLocal = Date.now() - t0;
 
-    redis = await startRedis();
+    redis = await startRedisServer();
     const queued = project('queued');
     for (let i = 0; i < workerCount; i++) workers.push(startWorker(queued.cwd, redis.url));
     const t1 = Date.now();
