@@ -6,7 +6,7 @@ import type { CheckResult } from '@leantune/testing';
 import { loadHfCheckpoint, writeTinyHfCheckpoint, type HfLoadedModel } from '@leantune/plugin-hf';
 import { tf } from '@leantune/tensor';
 
-export type TextArch = 'bert' | 'gpt2';
+export type TextArch = 'bert' | 'roberta' | 'gpt2';
 const quiet = { info: () => undefined, warn: () => undefined };
 
 export function tempDir(label: string): string {

@@ -21,8 +21,8 @@ function config(partial: Partial<PromptTuningConfig>): PromptTuningConfig {
 
 beforeAll(() => tf.setBackend('cpu'));
 
-describe.each(['bert', 'gpt2'] as const)('%s', (arch) => {
-  const hf = tinyHf(arch, arch === 'bert' ? 21 : 22);
+describe.each(['bert', 'roberta', 'gpt2'] as const)('%s', (arch) => {
+  const hf = tinyHf(arch, { bert: 21, roberta: 24, gpt2: 22 }[arch]);
 
   test('virtual tokens initialised from a text give exactly what that text before the input gives', async () => {
     const m = await hf.load();
