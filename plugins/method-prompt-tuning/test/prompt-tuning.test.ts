@@ -111,6 +111,20 @@ describe.each(['bert', 'roberta', 'gpt2'] as const)('%s', (arch) => {
     expect(fresh.module.child(PROMPT_TUNING_CHILD)).toBeUndefined();
   });
 
+  test('disable takes the prompt off the input (the base outputs), enable puts it back', async () => {
+    const m = await hf.load();
+    const batch = m.encode!(TEXTS.map((t, k) => record(`r${k}`, t)));
+    const base = logits(m, batch);
+    const handle = injectPromptTuning(m, config({ prompt_tuning_init: 'SAMPLE_VOCAB' }), 4);
+    const tuned = logits(m, batch);
+    expect(maxDiff(tuned, base)).toBeGreaterThan(1e-4);
+    handle.disable!();
+    expect(maxDiff(logits(m, batch), base)).toBe(0);
+    handle.enable!();
+    handle.enable!();
+    expect(maxDiff(logits(m, batch), tuned)).toBe(0);
+  });
+
   test('merge refuses with the reason', async () => {
     const m = await hf.load();
     const handle = injectPromptTuning(m, config({}));
