@@ -31,6 +31,19 @@ function singleFile(file: string): TensorSource {
   };
 }
 
+/**
+ * Where a shard may really live: the folder, and for a Hugging Face cache snapshot
+ * (models--org--name/snapshots/<rev>/, whose files are symlinks to ../../blobs/<hash>) that
+ * repository's blobs folder.
+ */
+function allowedRoots(dir: string): string[] {
+  const roots = [fs.realpathSync(dir)];
+  const abs = path.resolve(dir);
+  const blobs = path.join(abs, '..', '..', 'blobs');
+  if (path.basename(path.dirname(abs)) === 'snapshots' && path.basename(path.join(abs, '..', '..')).startsWith('models--') && fs.existsSync(blobs)) roots.push(fs.realpathSync(blobs));
+  return roots;
+}
+
 /** `entry` resolved inside `dir`, or an error naming it: no absolute paths, no `..`, no symlink out. */
 function shardPath(dir: string, entry: string, indexFile: string, tensor: string): string {
   const refuse = (why: string) => new Error(`${indexFile}: shard "${entry}" (for tensor "${tensor}") ${why}; every shard must be a file in the checkpoint folder`);
@@ -38,9 +51,8 @@ function shardPath(dir: string, entry: string, indexFile: string, tensor: string
   if (entry.split(/[\\/]/).includes('..')) throw refuse('leaves the folder (..)');
   const full = path.join(dir, entry);
   if (!fs.existsSync(full)) throw new Error(`${indexFile}: shard "${entry}" (for tensor "${tensor}") is missing from ${dir}; download every shard the index lists`);
-  const root = fs.realpathSync(dir);
   const real = fs.realpathSync(full);
-  if (real !== root && !real.startsWith(root + path.sep)) throw refuse(`leads out of the folder (to ${real})`);
+  if (!allowedRoots(dir).some((root) => real.startsWith(root + path.sep))) throw refuse(`leads out of the folder (to ${real})`);
   if (!fs.statSync(real).isFile()) throw refuse('is not a file');
   return full;
 }

@@ -124,6 +124,30 @@ test('a symlink to a shard inside the folder is fine', async () => {
   await expect(loadHfCheckpoint(dir, { log: recordingLogger() })).resolves.toBeDefined();
 });
 
+test('a Hugging Face cache snapshot (shards symlinked to ../../blobs) loads; a symlink to another repo\'s blobs does not', async () => {
+  const cache = tempDir('hf-cache');
+  const repo = path.join(cache, 'models--acme--tiny');
+  const snapshot = path.join(repo, 'snapshots', 'abc123');
+  writeTinyHfCheckpoint('bert', snapshot, { layers: 2, seed: 5, maxShardBytes: 600 });
+  fs.mkdirSync(path.join(repo, 'blobs'));
+  for (const f of fs.readdirSync(snapshot).filter((n) => n.endsWith('.safetensors'))) {
+    fs.renameSync(path.join(snapshot, f), path.join(repo, 'blobs', `hash-${f}`));
+    fs.symlinkSync(path.join('..', '..', 'blobs', `hash-${f}`), path.join(snapshot, f));
+  }
+  const single = tempDir('hf-cache-single');
+  writeTinyHfCheckpoint('bert', single, { layers: 2, seed: 5 });
+  const m = await loadHfCheckpoint(snapshot, { log: recordingLogger() });
+  expect(outputs(m)).toEqual(outputs(await loadHfCheckpoint(single, { log: recordingLogger() })));
+
+  const other = path.join(cache, 'models--evil--x', 'blobs');
+  fs.mkdirSync(other, { recursive: true });
+  const shard = fs.readdirSync(snapshot).find((f) => /^model-00001/.test(f))!;
+  fs.copyFileSync(path.join(snapshot, shard), path.join(other, 'blob'));
+  fs.rmSync(path.join(snapshot, shard));
+  fs.symlinkSync(path.join(other, 'blob'), path.join(snapshot, shard));
+  await expect(loadHfCheckpoint(snapshot, { log: recordingLogger() })).rejects.toThrow(`shard "${shard}"`);
+});
+
 test('a tensor listed in a shard that does not hold it is refused, naming tensor and shard', async () => {
   const dir = sharded('bert', 'misplaced');
   const index = JSON.parse(fs.readFileSync(path.join(dir, 'model.safetensors.index.json'), 'utf8'));
