@@ -53,7 +53,7 @@ export function readNpyImage(file: string): DataRecord {
  */
 export function predictRecords(trained: TrainedModel, records: readonly DataRecord[], batchSize = 32): Prediction[] {
   const model = trained.model;
-  if (!model.predict || !model.encode) throw new RunError(`Model "${model.name}" cannot predict: its loader gives no predict() (a language model? use "leantune generate").`);
+  if (!model.predict || !model.encode) throw new RunError(`Model "${model.name}" cannot predict: its loader gives no predict() (a language model? use "leantune generate"; a base model such as BertModel or ViTModel? ask for its features with --output last_hidden_state or pooler_output).`);
   const out: Prediction[] = [];
   for (let i = 0; i < records.length; i += batchSize) {
     const slice = records.slice(i, i + batchSize);
