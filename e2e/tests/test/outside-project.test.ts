@@ -99,8 +99,8 @@ beforeAll(() => {
   // The README's commands: the tarballs, then the plugin from its folder (a symlink).
   npm(project, 'install', ...readdirSync(packs).map((f) => join(packs, f)));
   npm(project, 'install', '--install-links=false', pluginDir);
-  // The install compiles better-sqlite3 (compare's store) from source: no prebuilt binary is reachable here, ~2–4 min.
-}, 600_000);
+  // The install compiles better-sqlite3 (compare's store) from source: no prebuilt binary is reachable here; ~3 min on an idle 2-core machine, ~10 under load.
+}, 900_000);
 
 describe('leantune from an outside project, with an outside plugin', () => {
   const seenBy = (stderr: string) => JSON.parse(/\[gain\] (.*)/.exec(stderr)![1]);
