@@ -1,0 +1,30 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Module } from '@leantune/tensor';
+import { loadAdapter, LoraModel } from '../src';
+import { describePeftCompat, type CompatCase } from './peft-compat/cases';
+
+// Adapter folders written as PEFT 0.18.0 writes them, by an independent NumPy re-implementation
+// (test/peft-compat/write_peft_adapter.py); skipped where python3 has no NumPy.
+const CASES: CompatCase[] = [
+  { name: 'LoRA', arch: 'gpt2', peftType: 'LORA', config: { target_modules: ['c_attn', 'c_proj'], r: 4, lora_alpha: 8 } },
+  { name: 'rsLoRA + rank/alpha patterns', arch: 'gpt2', peftType: 'LORA', config: { target_modules: ['c_attn', 'c_fc'], r: 4, lora_alpha: 8, use_rslora: true, rank_pattern: { c_fc: 2 }, alpha_pattern: { 'h.1.attn.c_attn': 3 } } },
+  { name: 'DoRA', arch: 'gpt2', peftType: 'LORA', config: { target_modules: ['c_attn'], r: 2, lora_alpha: 4, use_dora: true } },
+  { name: 'PiSSA', arch: 'gpt2', peftType: 'LORA', config: { target_modules: ['c_fc'], r: 2, lora_alpha: 4, init_lora_weights: 'pissa' } },
+  { name: 'LoRA, layers_to_transform', arch: 'bert', peftType: 'LORA', config: { target_modules: ['query', 'value'], r: 2, lora_alpha: 4, layers_to_transform: [1], layers_pattern: 'layer' } },
+  { name: 'DoRA, regex targets, named adapter in a subfolder', arch: 'bert', peftType: 'LORA', adapterName: 'task2', config: { target_modules: '.*attention\\.self\\.(query|key)', r: 2, lora_alpha: 2, use_dora: true } },
+  { name: 'LoRA + modules_to_save', arch: 'bert', peftType: 'LORA', config: { target_modules: ['query'], r: 2, lora_alpha: 4, modules_to_save: ['classifier'] } },
+];
+
+const handles = new WeakMap<Module, LoraModel>();
+
+describePeftCompat(
+  'PEFT compatibility: LoRA adapters written as PEFT writes them load into leantune with PEFT\'s outputs',
+  CASES,
+  100,
+  (model, folder, adapterName) => void handles.set(model, loadAdapter(model, folder, { adapterName })),
+  (c, r) => {
+    expect(handles.get(r.model)!.adapterNames()).toEqual([c.adapterName ?? 'default']);
+    expect(JSON.parse(fs.readFileSync(path.join(r.folder, 'adapter_config.json'), 'utf8')).peft_version).toBe('0.18.0');
+  },
+);

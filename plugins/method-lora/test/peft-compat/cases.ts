@@ -1,0 +1,104 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
+import { setSeed, tf, type Module } from '@leantune/tensor';
+import { maxAbsDiff, quietLog as quiet, tempDir } from '@leantune/testing';
+
+/**
+ * The PEFT compatibility suite's driver: write_peft_adapter.py (NumPy, an independent
+ * re-implementation of PEFT 0.18.0's save path and layer math) writes an adapter folder the way
+ * PEFT does plus the outputs PEFT's layers give; the test loads the folder into leantune and
+ * compares each layer's output. Shared by the LoRA and IA3 tests.
+ */
+export const PEFT_WRITER = path.join(__dirname, 'write_peft_adapter.py');
+
+/** /usr/bin/python3 (Debian's, which has NumPy) or python3 on PATH; undefined skips the suite. */
+export const python = ['/usr/bin/python3', 'python3'].find((exe) => spawnSync(exe, ['-c', 'import numpy']).status === 0);
+
+export interface CompatCase {
+  name: string;
+  arch: 'gpt2' | 'bert';
+  peftType: 'LORA' | 'IA3';
+  config: Record<string, unknown>;
+  adapterName?: string;
+}
+
+export interface CompatResult {
+  model: Module;
+  /** The folder to load (a subfolder for a non-default adapter, as PEFT writes it). */
+  folder: string;
+  /** Max |leantune − PEFT| over each checked layer's output. */
+  diffs: Array<[string, number]>;
+}
+
+const checkpoints = new Map<string, string>();
+
+function checkpoint(arch: 'gpt2' | 'bert'): string {
+  if (!checkpoints.has(arch)) {
+    const dir = tempDir(`peft-compat-${arch}`);
+    writeTinyHfCheckpoint(arch, dir, { layers: 2, seed: 17 });
+    checkpoints.set(arch, dir);
+  }
+  return checkpoints.get(arch)!;
+}
+
+/** Writes the case with the Python writer, loads the base model, calls `load`, compares every layer. */
+export async function runCompatCase(c: CompatCase, seed: number, load: (model: Module, folder: string, adapterName: string, c: CompatCase) => void): Promise<CompatResult> {
+  const ckpt = checkpoint(c.arch);
+  const out = tempDir(`peft-compat-${c.name.replace(/\W+/g, '-')}`);
+  const adapterName = c.adapterName ?? 'default';
+  const spec = {
+    checkpoint: path.join(ckpt, 'model.safetensors'),
+    arch: c.arch,
+    module_prefix: c.arch === 'gpt2' ? 'transformer.' : '',
+    peft_type: c.peftType,
+    config: c.config,
+    adapter_name: adapterName,
+    out,
+    seed,
+    rows: 3,
+  };
+  const specFile = path.join(out, 'spec.json');
+  fs.writeFileSync(specFile, JSON.stringify(spec));
+  const run = spawnSync(python!, [PEFT_WRITER, specFile], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`write_peft_adapter.py failed: ${run.stderr}`);
+  const model = (await loadHfCheckpoint(ckpt, { log: quiet })).module;
+  const folder = adapterName === 'default' ? out : path.join(out, adapterName);
+  load(model, folder, adapterName, c);
+  const expected = JSON.parse(fs.readFileSync(path.join(out, 'expected.json'), 'utf8')) as Record<string, { x: number[][]; y: number[][] }>;
+  const diffs = Object.entries(expected).map(([layer, { x, y }]): [string, number] => {
+    const got = tf.tidy(() => maxAbsDiff(model.getSubmodule(layer).forward(tf.tensor2d(x)) as tf.Tensor, tf.tensor2d(y)));
+    return [layer, got];
+  });
+  return { model, folder, diffs };
+}
+
+/** The suite's table row: case, layers checked, worst difference. */
+export function tableRow(c: CompatCase, r: CompatResult): string {
+  return `| ${c.name} | ${c.arch} | ${r.diffs.length} | ${Math.max(...r.diffs.map(([, d]) => d)).toExponential(1)} |`;
+}
+
+/**
+ * The suite for one method: skipped without NumPy; each case written, loaded by `load`, checked
+ * layer by layer (|Δ| < 1e-4) and by `check`; the table printed at the end (the issue's closing note).
+ */
+export function describePeftCompat(title: string, cases: CompatCase[], seedBase: number, load: (model: Module, folder: string, adapterName: string, c: CompatCase) => void, check?: (c: CompatCase, r: CompatResult) => void): void {
+  (python ? describe : describe.skip)(title, () => {
+    const rows: string[] = [];
+    beforeAll(async () => {
+      await tf.setBackend('cpu');
+      setSeed(3);
+    });
+    afterAll(() => {
+      if (rows.length) console.log(['| case | layout | layers | max abs diff |', '| --- | --- | --- | --- |', ...rows].join('\n'));
+    });
+    it.each(cases.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
+      const result = await runCompatCase(c, seedBase + i, load);
+      expect(result.diffs.length).toBeGreaterThan(0);
+      for (const [layer, diff] of result.diffs) expect([layer, diff < 1e-4]).toEqual([layer, true]);
+      check?.(c, result);
+      rows.push(tableRow(c, result));
+    });
+  });
+}
