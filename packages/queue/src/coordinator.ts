@@ -133,6 +133,8 @@ export async function runOnQueue(o: QueueRunOptions): Promise<QueueRunResult> {
       const state = existing ? await existing.getState() : undefined;
       if (existing && state === 'failed') await existing.remove();
       if (existing && state === 'completed') result.recovered++;
+      // A run already going (a restarted coordinator): its steps continue the attempt the store has, not a new one.
+      if (existing && state === 'active') lastAttempt.set(run.runId, existing.attemptsStarted);
       if (!existing || state === 'failed' || state === 'unknown') {
         await queue.add('run', run.data, { jobId: id, attempts, backoff: { type: 'exponential', delay: o.backoffMs ?? 2000 }, removeOnComplete: false, removeOnFail: false });
         result.added++;

@@ -28,7 +28,7 @@ function recorder() {
       seen.completed.push(runId);
       seen.results.set(runId, r);
     },
-    failed: (runId, f) => seen.failed.push({ runId, kind: f.outcome?.failureKind, attempts: f.attempts }),
+    failed: (runId, f) => void seen.failed.push({ runId, kind: f.outcome?.failureKind, attempts: f.attempts }),
   };
   return { seen, events };
 }
