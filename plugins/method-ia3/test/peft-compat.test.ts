@@ -1,6 +1,6 @@
-import { ia3Layers, loadIa3 } from '../src';
+import { ia3Layers, injectIa3, loadIa3, type Ia3Config } from '../src';
 // The suite's driver and NumPy writer live with the LoRA tests (one re-implementation of PEFT's save path).
-import { describePeftCompat, type CompatCase } from '../../method-lora/test/peft-compat/cases';
+import { describePeftCompat, describePeftRead, type CompatCase } from '../../method-lora/test/peft-compat/cases';
 
 const CASES: CompatCase[] = [
   // feedforward_modules left out: the writer fills the model type's defaults, as PEFT's _prepare_adapter_config.
@@ -15,4 +15,8 @@ describePeftCompat(
   200,
   (model, folder, _name, c) => void loadIa3(model, folder, { arch: c.arch }),
   (_c, r) => expect(ia3Layers(r.model).length).toBe(r.diffs.length),
+);
+
+describePeftRead('PEFT compatibility: IA3 folders leantune writes read as PEFT 0.18.0 loads them', CASES, 400, (model, c) =>
+  injectIa3(model, c.config as Partial<Ia3Config>, { arch: c.arch }),
 );

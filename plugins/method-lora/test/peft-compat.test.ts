@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Module } from '@leantune/tensor';
-import { loadAdapter, LoraModel } from '../src';
-import { describePeftCompat, type CompatCase } from './peft-compat/cases';
+import { injectLora, loadAdapter, LoraModel, type LoraConfig } from '../src';
+import { describePeftCompat, describePeftRead, type CompatCase } from './peft-compat/cases';
 
 // Adapter folders written as PEFT 0.18.0 writes them, by an independent NumPy re-implementation
 // (test/peft-compat/write_peft_adapter.py); skipped where python3 has no NumPy.
@@ -27,4 +27,12 @@ describePeftCompat(
     expect(handles.get(r.model)!.adapterNames()).toEqual([c.adapterName ?? 'default']);
     expect(JSON.parse(fs.readFileSync(path.join(r.folder, 'adapter_config.json'), 'utf8')).peft_version).toBe('0.18.0');
   },
+);
+
+// The other way: what leantune saves, read as PEFT 0.18.0 loads it (fields, keys, shapes, outputs).
+describePeftRead(
+  'PEFT compatibility: LoRA folders leantune writes read as PEFT 0.18.0 loads them',
+  CASES.filter((c) => !c.adapterName && !c.config.modules_to_save),
+  300,
+  (model, c) => injectLora(model, c.config as Partial<LoraConfig>),
 );

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { setSeed, tf, type Module } from '@leantune/tensor';
+import { randn } from '@leantune/testing';
 import { maxAbsDiff, quietLog as quiet, tempDir } from '@leantune/testing';
 
 /**
@@ -99,6 +100,63 @@ export function describePeftCompat(title: string, cases: CompatCase[], seedBase:
       for (const [layer, diff] of result.diffs) expect([layer, diff < 1e-4]).toEqual([layer, true]);
       check?.(c, result);
       rows.push(tableRow(c, result));
+    });
+  });
+}
+
+/** A method handle that saves itself as a PEFT folder (LoraModel, Ia3Model). */
+export interface SavingHandle {
+  save(dir: string): string;
+  layers(): Array<[string, Module]>;
+}
+
+/**
+ * The other way: leantune injects `c.config` into the base model, the adapter parameters move
+ * ("training"), leantune saves; the Python side reads the folder as PEFT 0.18.0's from_pretrained
+ * would, lists what PEFT would not accept (config fields, keys, shapes, metadata) and computes
+ * each layer's output, which must equal leantune's.
+ */
+export async function runReadCase(c: CompatCase, seed: number, inject: (model: Module, c: CompatCase) => SavingHandle): Promise<{ problems: string[]; diffs: Array<[string, number]> }> {
+  const ckpt = checkpoint(c.arch);
+  const model = (await loadHfCheckpoint(ckpt, { log: quiet })).module;
+  const handle = inject(model, c);
+  let n = seed;
+  for (const [p, param] of model.namedParameters()) {
+    if (/\.(lora_|ia3_)/.test(p)) param.variable.assign(tf.tidy(() => tf.add(param.variable, tf.mul(randn(param.shape, n++), 0.2))));
+  }
+  const folder = handle.save(tempDir(`peft-read-${c.name.replace(/\W+/g, '-')}`));
+  const inputs: Record<string, number[][]> = {};
+  const ours: Record<string, tf.Tensor> = {};
+  for (const [layer, module] of handle.layers()) {
+    const inF = (module as unknown as { inFeatures: number }).inFeatures;
+    const x = randn([3, inF], n++);
+    inputs[layer] = x.arraySync() as number[][];
+    ours[layer] = module.forward(x) as tf.Tensor;
+  }
+  const out = path.join(folder, 'peft-read.json');
+  const specFile = path.join(folder, 'read-spec.json');
+  fs.writeFileSync(specFile, JSON.stringify({ checkpoint: path.join(ckpt, 'model.safetensors'), arch: c.arch, module_prefix: c.arch === 'gpt2' ? 'transformer.' : '', peft_type: c.peftType, folder, inputs, out }));
+  const run = spawnSync(python!, [PEFT_WRITER, '--read', specFile], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`write_peft_adapter.py --read failed: ${run.stderr}`);
+  const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { problems: string[]; outputs: Record<string, number[][]> };
+  fs.rmSync(out);
+  fs.rmSync(specFile);
+  const diffs = Object.entries(result.outputs).map(([layer, y]): [string, number] => [layer, tf.tidy(() => maxAbsDiff(ours[layer], tf.tensor2d(y)))]);
+  return { problems: result.problems, diffs };
+}
+
+/** The read direction for one method: leantune saves, PEFT's loader (re-implemented) agrees. */
+export function describePeftRead(title: string, cases: CompatCase[], seedBase: number, inject: (model: Module, c: CompatCase) => SavingHandle): void {
+  (python ? describe : describe.skip)(title, () => {
+    beforeAll(async () => {
+      await tf.setBackend('cpu');
+      setSeed(5);
+    });
+    it.each(cases.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
+      const { problems, diffs } = await runReadCase(c, seedBase + i, inject);
+      expect(problems).toEqual([]);
+      expect(diffs.length).toBeGreaterThan(0);
+      for (const [layer, diff] of diffs) expect([layer, diff < 1e-4]).toEqual([layer, true]);
     });
   });
 }

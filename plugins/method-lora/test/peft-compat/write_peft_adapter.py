@@ -3,7 +3,11 @@
 layers compute with it, from NumPy only: an independent re-implementation (torch and PEFT cannot
 be installed here), written from PEFT v0.18.0's source, not from leantune's code.
 
-  write_peft_adapter.py SPEC.json
+  write_peft_adapter.py SPEC.json          write a folder as PEFT does, and PEFT's outputs
+  write_peft_adapter.py --read SPEC.json   read a folder (leantune's) as PEFT 0.18.0 would load it:
+      SPEC {"checkpoint", "arch", "module_prefix", "peft_type", "folder", "inputs": {path: x}, "out": file};
+      writes {"problems": [...], "outputs": {path: y}}: config fields and saved keys/shapes
+      that differ from PEFT's, and each layer's output computed from the folder
 
 SPEC: {"checkpoint": ".../model.safetensors", "arch": "gpt2" | "bert", "module_prefix": "transformer." | "",
        "peft_type": "LORA" | "IA3", "config": {user's config}, "adapter_name": "default",
@@ -53,11 +57,13 @@ IA3_FIELDS = {"target_modules": None, "exclude_modules": None, "feedforward_modu
               "fan_in_fan_out": False, "modules_to_save": None, "init_ia3_weights": True}
 
 
-def read_safetensors(path):
+def read_safetensors(path, metadata=None):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
         data = f.read()
+    if metadata is not None and header.get("__metadata__") != {"format": "pt"}:
+        metadata.append(f"safetensors metadata {header.get('__metadata__')} is not PEFT's {{'format': 'pt'}}")
     out = {}
     for key, info in header.items():
         if key == "__metadata__":
@@ -110,21 +116,110 @@ def pattern_value(patterns, key, default):
     return default
 
 
-def main():
-    spec = json.load(open(sys.argv[1]))
-    rng = np.random.default_rng(spec["seed"])
-    weights = read_safetensors(spec["checkpoint"])
-    prefix, arch = spec["module_prefix"], spec["arch"]
-    # Candidate layers: Linear (bert) / Conv1D (gpt2 h.*) weights, embeddings and norms left out.
+def is_feedforward(cfg, key):
+    ff = cfg["feedforward_modules"]
+    return re.fullmatch(ff, key) is not None if isinstance(ff, str) else any(key.endswith(t) for t in ff)
+
+
+def lora_rank_scaling(cfg, key):
+    r = pattern_value(cfg.get("rank_pattern") or {}, key, cfg.get("r", 8))
+    alpha = pattern_value(cfg.get("alpha_pattern") or {}, key, cfg.get("lora_alpha", 8))
+    return r, alpha / np.sqrt(r) if cfg.get("use_rslora") else alpha / r
+
+
+def is_pissa(cfg):
+    init = cfg.get("init_lora_weights", True)
+    return isinstance(init, str) and init.startswith("pissa")
+
+
+def pissa_parts(w, r, s):
+    u, sv, vt = np.linalg.svd(w, full_matrices=False)
+    root = np.sqrt(sv[:r] / s)
+    return np.diag(root) @ vt[:r], u[:, :r] @ np.diag(root)
+
+
+def pissa_residual(cfg, w, r, s):
+    """The base from_pretrained rebuilds for a PiSSA adapter (pissa_init again), else W."""
+    if not is_pissa(cfg):
+        return w
+    a0, b0 = pissa_parts(w, r, s)
+    return w - s * b0 @ a0
+
+
+def layer_output(peft_type, cfg, key, w, b, x, tensors):
+    """What PEFT's layer computes for input x, from the saved tensors."""
+    prefix = f"base_model.model.{key}."
+    if peft_type == "IA3":
+        vec = tensors[prefix + "ia3_l"]
+        return (x * vec[0]) @ w.T + b if is_feedforward(cfg, key) else (x @ w.T + b) * vec[:, 0]
+    r, s = lora_rank_scaling(cfg, key)
+    w = pissa_residual(cfg, w, r, s)
+    a, bb = tensors[prefix + "lora_A.weight"], tensors[prefix + "lora_B.weight"]
+    lora = (x @ a.T) @ bb.T
+    if not cfg.get("use_dora"):
+        return x @ w.T + b + s * lora
+    scale = tensors[prefix + "lora_magnitude_vector"] / np.linalg.norm(w + s * bb @ a, axis=1)
+    return x @ w.T + b + (scale - 1) * (x @ w.T) + scale * s * lora
+
+
+def candidate_layers(weights, arch, prefix):
+    """Linear (bert) / Conv1D (gpt2 h.*) layers as [out, in] weights and biases, by module name."""
     layers = {}
     for key, w in weights.items():
         if not key.endswith(".weight") or w.ndim != 2 or re.search(r"(embeddings|wte|wpe)\.", key + "."):
             continue
-        name = prefix + key[: -len(".weight")] if not key.startswith(prefix) else key[: -len(".weight")]
-        conv1d = arch == "gpt2"
+        name = key[: -len(".weight")] if key.startswith(prefix) else prefix + key[: -len(".weight")]
         bias = weights.get(key[: -len("weight")] + "bias")
-        w_out_in = w.T if conv1d else w
+        w_out_in = w.T if arch == "gpt2" else w
         layers[name] = (w_out_in, np.zeros(w_out_in.shape[0]) if bias is None else bias)
+    return layers
+
+
+def read_folder(spec):
+    """Loads a folder as PEFT 0.18.0's from_pretrained would; reports what PEFT would not accept."""
+    problems = []
+    config = json.load(open(os.path.join(spec["folder"], "adapter_config.json")))
+    fields = IA3_FIELDS if spec["peft_type"] == "IA3" else LORA_FIELDS
+    wanted = set(HEADER) | {"peft_type"} | set(fields)
+    if set(config) != wanted:
+        problems.append(f"config fields: missing {sorted(wanted - set(config))}, unknown {sorted(set(config) - wanted)}")
+    if config.get("peft_version") != PEFT_VERSION or config.get("peft_type") != spec["peft_type"]:
+        problems.append(f"peft_version/peft_type: {config.get('peft_version')}/{config.get('peft_type')}")
+    weights = read_safetensors(spec["checkpoint"])
+    layers = candidate_layers(weights, spec["arch"], spec["module_prefix"])
+    targets = sorted(k for k in layers if is_target(config, k))
+    tensors = read_safetensors(os.path.join(spec["folder"], "adapter_model.safetensors"), metadata=problems)
+    expected_keys = {}
+    for key in targets:
+        out_f, in_f = layers[key][0].shape
+        p = f"base_model.model.{key}."
+        if spec["peft_type"] == "IA3":
+            expected_keys[p + "ia3_l"] = [1, in_f] if is_feedforward(config, key) else [out_f, 1]
+        else:
+            r, _ = lora_rank_scaling(config, key)
+            expected_keys[p + "lora_A.weight"], expected_keys[p + "lora_B.weight"] = [r, in_f], [out_f, r]
+            if config.get("use_dora"):
+                expected_keys[p + "lora_magnitude_vector"] = [out_f]
+    got = {k: list(v.shape) for k, v in tensors.items()}
+    if got != expected_keys:
+        problems.append(f"saved tensors differ: missing {sorted(set(expected_keys) - set(got))}, unexpected {sorted(set(got) - set(expected_keys))}, "
+                        f"shapes {[(k, got[k], expected_keys[k]) for k in got if k in expected_keys and got[k] != expected_keys[k]]}")
+    outputs = {}
+    for key, x in spec["inputs"].items():
+        w, b = layers[key]
+        outputs[key] = layer_output(spec["peft_type"], config, key, w, b, np.array(x), tensors).tolist()
+    with open(spec["out"], "w") as f:
+        json.dump({"problems": problems, "outputs": outputs}, f)
+
+
+def main():
+    if sys.argv[1] == "--read":
+        return read_folder(json.load(open(sys.argv[2])))
+    spec = json.load(open(sys.argv[1]))
+    rng = np.random.default_rng(spec["seed"])
+    weights = read_safetensors(spec["checkpoint"])
+    prefix, arch = spec["module_prefix"], spec["arch"]
+    layers = candidate_layers(weights, arch, prefix)
     cfg = dict(spec["config"])
     if spec["peft_type"] == "IA3":
         cfg.setdefault("target_modules", IA3_TARGETS[arch])
@@ -139,35 +234,21 @@ def main():
         out_f, in_f = w.shape
         x = rng.standard_normal((spec["rows"], in_f))
         if spec["peft_type"] == "IA3":
-            ff = cfg["feedforward_modules"]
-            is_ff = re.fullmatch(ff, key) is not None if isinstance(ff, str) else any(key.endswith(t) for t in ff)
-            vec = 1 + 0.3 * rng.standard_normal((1, in_f) if is_ff else (out_f, 1))
-            y = (x * vec[0]) @ w.T + b if is_ff else (x @ w.T + b) * vec[:, 0]
-            tensors[f"base_model.model.{key}.ia3_l"] = vec
+            shape = (1, in_f) if is_feedforward(cfg, key) else (out_f, 1)
+            tensors[f"base_model.model.{key}.ia3_l"] = 1 + 0.3 * rng.standard_normal(shape)
         else:
-            r = pattern_value(cfg.get("rank_pattern", {}), key, cfg.get("r", 8))
-            alpha = pattern_value(cfg.get("alpha_pattern", {}), key, cfg.get("lora_alpha", 8))
-            s = alpha / np.sqrt(r) if cfg.get("use_rslora") else alpha / r
-            init = cfg.get("init_lora_weights", True)
-            if isinstance(init, str) and init.startswith("pissa"):
-                u, sv, vt = np.linalg.svd(w, full_matrices=False)
-                a0 = np.diag(np.sqrt(sv[:r] / s)) @ vt[:r]
-                b0 = u[:, :r] @ np.diag(np.sqrt(sv[:r] / s))
-                w = w - s * b0 @ a0  # the residual base from_pretrained rebuilds
+            r, s = lora_rank_scaling(cfg, key)
+            if is_pissa(cfg):
+                a0, b0 = pissa_parts(w, r, s)
                 a, bb = a0 + 0.2 * rng.standard_normal(a0.shape), b0 + 0.2 * rng.standard_normal(b0.shape)
             else:
                 a, bb = 0.3 * rng.standard_normal((r, in_f)), 0.3 * rng.standard_normal((out_f, r))
-            lora = (x @ a.T) @ bb.T
-            y = x @ w.T + b + s * lora
-            if cfg.get("use_dora"):
-                w_norm = np.linalg.norm(w + s * bb @ a, axis=1)
-                m = w_norm * (1 + 0.2 * rng.standard_normal(out_f))
-                scale = m / w_norm
-                y = x @ w.T + b + (scale - 1) * (x @ w.T) + scale * s * lora
-                tensors[f"base_model.model.{key}.lora_magnitude_vector"] = m
             tensors[f"base_model.model.{key}.lora_A.weight"] = a
             tensors[f"base_model.model.{key}.lora_B.weight"] = bb
-        expected[key] = {"x": x.tolist(), "y": y.tolist()}
+            if cfg.get("use_dora"):
+                w_norm = np.linalg.norm(pissa_residual(cfg, w, r, s) + s * bb @ a, axis=1)
+                tensors[f"base_model.model.{key}.lora_magnitude_vector"] = w_norm * (1 + 0.2 * rng.standard_normal(out_f))
+        expected[key] = {"x": x.tolist(), "y": layer_output(spec["peft_type"], cfg, key, w, b, x, tensors).tolist()}
     for module in cfg.get("modules_to_save") or []:
         full = next(k for k in weights if k.startswith(module + ".") or ("." + module + ".") in k)
         mod = full[: full.index(module) + len(module)]
