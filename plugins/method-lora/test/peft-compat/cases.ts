@@ -67,9 +67,11 @@ export async function runCompatCase(c: CompatCase, seed: number, load: (model: M
   const model = (await loadHfCheckpoint(ckpt, { log: quiet })).module;
   const folder = adapterName === 'default' ? out : path.join(out, adapterName);
   load(model, folder, adapterName, c);
-  const expected = JSON.parse(fs.readFileSync(path.join(out, 'expected.json'), 'utf8')) as Record<string, { x: number[][]; y: number[][] }>;
-  const diffs = Object.entries(expected).map(([layer, { x, y }]): [string, number] => {
-    const got = tf.tidy(() => maxAbsDiff(model.getSubmodule(layer).forward(tf.tensor2d(x)) as tf.Tensor, tf.tensor2d(y)));
+  const expected = JSON.parse(fs.readFileSync(path.join(out, 'expected.json'), 'utf8')) as Record<string, { x: number[][]; y: number[][]; ids?: boolean }>;
+  const diffs = Object.entries(expected).map(([layer, { x, y, ids }]): [string, number] => {
+    const input = ids ? tf.tensor2d(x, undefined, 'int32') : tf.tensor2d(x);
+    const got = tf.tidy(() => maxAbsDiff(model.getSubmodule(layer).forward(input) as tf.Tensor, tf.tensor(y)));
+    input.dispose();
     return [layer, got];
   });
   return { model, folder, diffs };

@@ -225,10 +225,20 @@ def main():
         cfg.setdefault("target_modules", IA3_TARGETS[arch])
         if cfg.get("feedforward_modules") is None:
             cfg["feedforward_modules"] = IA3_FEEDFORWARD[arch]
+    # Embeddings (lora.Embedding): GPT-2's wte, PEFT's in_features = num_embeddings.
+    embeddings = {("" if k.startswith(prefix) else prefix) + k[: -len(".weight")]: w for k, w in weights.items() if arch == "gpt2" and k.endswith("wte.weight")}
     targets = sorted(k for k in layers if is_target(cfg, k))
-    assert targets, "no target matched"
+    assert targets or any(is_target(cfg, k) for k in embeddings), "no target matched"
     tensors, expected = {}, {}
     name = spec["adapter_name"]
+    for key in sorted(k for k in embeddings if is_target(cfg, k)):
+        table = embeddings[key]
+        r, s = lora_rank_scaling(cfg, key)
+        a, bb = 0.3 * rng.standard_normal((r, table.shape[0])), 0.3 * rng.standard_normal((table.shape[1], r))
+        ids = rng.integers(0, table.shape[0], size=(spec["rows"], 4))
+        tensors[f"base_model.model.{key}.lora_embedding_A"], tensors[f"base_model.model.{key}.lora_embedding_B"] = a, bb
+        # lora.Embedding.forward: base(ids) + embed(ids, Aᵀ) @ Bᵀ · s
+        expected[key] = {"x": ids.tolist(), "ids": True, "y": (table[ids] + (a.T[ids] @ bb.T) * s).tolist()}
     for key in targets:
         w, b = layers[key]
         out_f, in_f = w.shape
