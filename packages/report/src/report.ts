@@ -26,6 +26,8 @@ export interface ChartData {
     savedKiB: number | null;
     seeds: number;
   }>;
+  /** Swept arms: each sweep parameter's value in the arm, and the arm's score (empty without a sweep). */
+  sweep: Array<{ arm: string; method: string; param: string; value: number; score: number; log: boolean }>;
 }
 
 export function chartData(store: ExperimentStore, a: Analysis): ChartData {
@@ -50,7 +52,30 @@ export function chartData(store: ExperimentStore, a: Analysis): ChartData {
         seeds: arm.completedSeeds.length,
       };
     });
-  return { loss, arms };
+  return { loss, arms, sweep: sweepPoints(store, a) };
+}
+
+/** For an experiment with a sweep section: each numeric swept value of each completed arm (method options from the arm, train options from its resolved config). */
+function sweepPoints(store: ExperimentStore, a: Analysis): ChartData['sweep'] {
+  const sweep = a.experiment.config.sweep as Record<string, unknown> | undefined;
+  if (!sweep || typeof sweep !== 'object') return [];
+  const params = Object.keys(sweep).filter((k) => k.includes('.'));
+  const arms = new Map(store.arms(a.experiment.id).map((arm) => [arm.label, arm]));
+  const out: ChartData['sweep'] = [];
+  for (const result of a.arms) {
+    const arm = arms.get(result.label);
+    const m = result.metrics[a.primaryMetric];
+    if (!arm || !m) continue;
+    for (const param of params) {
+      const [head, id, ...rest] = param.split('.');
+      const from = head === 'train' ? (arm.resolvedConfig?.train as Record<string, unknown> | undefined) : id === arm.method ? arm.config : undefined;
+      const path = head === 'train' ? [id, ...rest] : rest;
+      const value = path.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), from);
+      const spec = sweep[param] as { log?: unknown } | undefined;
+      if (typeof value === 'number') out.push({ arm: arm.label, method: arm.method, param, value, score: m.mean, log: !!spec && typeof spec === 'object' && 'log' in spec });
+    }
+  }
+  return out;
 }
 
 /** The Vega-Lite specs of the report, by element id. Every mark layer is named, so tests can find it. */
@@ -141,6 +166,7 @@ export function chartSpecs(data: ChartData, primary: string): Record<string, Rec
         },
       ],
     },
+    ...(data.sweep.length ? { sweep: sweepSpec(data, primary, schema) } : {}),
     cost: {
       $schema: schema,
       title: 'Train time and saved adapter size per arm',
@@ -148,6 +174,34 @@ export function chartSpecs(data: ChartData, primary: string): Record<string, Rec
       hconcat: [
         bar('time', 'trainSeconds', 'train seconds (mean over seeds)', '.1f'),
         bar('size', 'savedKiB', 'saved trainable weights (KiB, log)', '.1f', { type: 'log' }, { datum: sizeBase }),
+      ],
+    },
+  };
+}
+
+/** One panel per swept option: the score against its value, a line per method through the mean over the other options, a point per arm (log axis when a range is log-spaced). */
+function sweepSpec(data: ChartData, primary: string, schema: string): Record<string, unknown> {
+  const log = data.sweep.some((p) => p.log) && data.sweep.every((p) => p.value > 0);
+  return {
+    $schema: schema,
+    title: `Sweep: ${primary} (mean over seeds) against each swept option; lines through the mean over the other options`,
+    data: { values: data.sweep },
+    facet: { column: { field: 'param', type: 'nominal', title: null } },
+    resolve: { scale: { x: 'independent' } },
+    spec: {
+      width: 300,
+      height: 240,
+      encoding: {
+        x: { field: 'value', type: 'quantitative', title: log ? 'swept value (log axis)' : 'swept value', scale: log ? { type: 'log' } : { zero: false } },
+        color: { field: 'method', type: 'nominal', title: 'method' },
+      },
+      layer: [
+        { name: 'mean', mark: 'line', encoding: { y: { aggregate: 'mean', field: 'score', type: 'quantitative', title: `${primary} (mean over seeds)`, scale: { zero: false } } } },
+        {
+          name: 'arms',
+          mark: { type: 'point', filled: true, size: 60 },
+          encoding: { y: { field: 'score', type: 'quantitative' }, tooltip: [{ field: 'arm', type: 'nominal' }, { field: 'value', type: 'quantitative' }, { field: 'score', type: 'quantitative', format: '.4f' }] },
+        },
       ],
     },
   };
