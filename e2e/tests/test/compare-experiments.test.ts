@@ -12,7 +12,7 @@ const cliBin = join(repo, 'packages', 'cli', 'bin', 'leantune.js');
 const fixtures = join(__dirname, 'fixtures');
 
 beforeAll(() => {
-  if (!existsSync(join(repo, 'packages', 'cli', 'dist', 'main.js')) || !existsSync(join(repo, 'packages', 'experiments', 'dist', 'index.js'))) {
+  if (!existsSync(join(repo, 'packages', 'cli', 'dist', 'main.js')) || !existsSync(join(repo, 'packages', 'report', 'dist', 'index.js'))) {
     execFileSync('npx', ['tsc', '-b', 'packages/cli'], { cwd: repo });
   }
 });
