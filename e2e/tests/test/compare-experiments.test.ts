@@ -18,7 +18,7 @@ beforeAll(() => {
 });
 
 /** A folder with the tiny model and data plugins and a compare config over `methods`. */
-function project(name: string, methods: unknown[]): { cwd: string; config: string } {
+function project(name: string, methods: unknown[], epochs = 2): { cwd: string; config: string } {
   const cwd = mkdtempSync(join(tmpdir(), `lt-compare-${name}-`));
   for (const f of ['tiny-model.js', 'tiny-data.js']) copyFileSync(join(fixtures, f), join(cwd, f));
   const config = join(cwd, 'leantune.json');
@@ -30,7 +30,7 @@ function project(name: string, methods: unknown[]): { cwd: string; config: strin
       model: 'tiny-text',
       methods: { lora: { r: 4, lora_alpha: 8, modules_to_save: ['classifier'] } },
       data: { name: 'tiny-sentiment', count: 48 },
-      train: { epochs: 2, batchSize: 8, learningRate: 0.05 },
+      train: { epochs, batchSize: 8, learningRate: 0.05 },
       runtime: { backend: 'cpu', seed: 3 },
       output: { dir: 'runs' },
       compare: { methods },
@@ -69,9 +69,13 @@ function readStore(file: string) {
   }
 }
 
-/** `leantune compare` of lora and ia3 over two seeds, one run at a time, in the background. */
+/**
+ * `leantune compare` of lora and ia3 over two seeds, one run at a time, in the background.
+ * Each run takes 20 epochs (120 steps, several seconds), so the poll sees one in progress
+ * with steps recorded; at 2 epochs a run took 1.4 s and a loaded CI machine missed them all.
+ */
 function startCompare(name: string) {
-  const { cwd, config } = project(name, ['lora', 'ia3']);
+  const { cwd, config } = project(name, ['lora', 'ia3'], 20);
   const child = spawn(process.execPath, [cliBin, 'compare', '-c', config, '--seeds', '2', '--concurrency', '1'], { cwd });
   let text = '';
   child.stderr.on('data', (d) => (text += d));
@@ -80,13 +84,19 @@ function startCompare(name: string) {
   return { cwd, config, store: join(cwd, 'runs', 'experiments.sqlite'), child, stderr: () => text, closed };
 }
 
+/**
+ * How long a run may take to start and record a step: a `leantune train` child on a CI machine
+ * whose other jest worker is busy took over 40 s once; the tests' own timeouts leave room.
+ */
+const WAIT_S = 150;
+
 /** Resolves with the runs once one is running with steps recorded (and, with afterOne, another completed). */
 function whenRunning(store: string, stderr: () => string, afterOne: boolean): Promise<RunRecord[]> {
   return new Promise((done, fail) => {
     const timeout = setTimeout(() => {
       clearInterval(poll);
-      fail(new Error(`no run was in progress after 40 s; stderr:\n${stderr()}`));
-    }, 40_000);
+      fail(new Error(`no run was in progress after ${WAIT_S} s; stderr:\n${stderr()}`));
+    }, WAIT_S * 1000);
     const poll = setInterval(() => {
       if (!existsSync(store)) return;
       try {
@@ -133,7 +143,7 @@ describe('leantune compare, kept in SQLite', () => {
       expect(artifacts.filter((a) => a.run_id === r.id).map((a) => a.kind)).toEqual([`adapter:${r.label}`]);
     }
     expect(steps).toHaveLength(runs.reduce((n, r) => n + r.total_steps!, 0));
-  }, 90_000);
+  }, 300_000);
 
   it('Ctrl-C stops the runs with a checkpoint, records them as interrupted and exits 130 with the command to resume', async () => {
     const { config, store, child, stderr, closed } = startCompare('stopped');
@@ -146,7 +156,7 @@ describe('leantune compare, kept in SQLite', () => {
     // The run in progress stopped with a checkpoint (exit 130); the ones after it never started.
     expect(runs.map((r) => `${r.label}/${r.seed}:${r.status}:${r.failure_kind}`)).toEqual(['lora/3:failed:interrupted', 'lora/4:pending:null', 'ia3/3:pending:null', 'ia3/4:pending:null']);
     expect(runs[0].failure_reason).toMatch(/^interrupted \(exit 130\): .*interrupted at step \d+/);
-  }, 60_000);
+  }, 240_000);
 
   it('records an arm that crashes on purpose as failed with its reason, while the other arms finish', () => {
     const { cwd, config } = project('crashy', ['ia3', { id: 'lora', label: 'lora-broken', config: { r: 4, target_modules: ['no_such_layer'] } }, 'bitfit']);
@@ -170,5 +180,5 @@ describe('leantune compare, kept in SQLite', () => {
     expect(results.train_info.status).toBe('failed');
     expect(results.run_info.error_msg).toMatch(/^exit 1: leantune: Method "lora" failed to inject/);
     expect(JSON.parse(readFileSync(join(cwd, 'out', 'results', 'ia3--seed-3.json'), 'utf8')).train_info).toMatchObject({ status: 'success', num_trainable_params: expect.any(Number) });
-  }, 60_000);
+  }, 240_000);
 });

@@ -103,21 +103,26 @@ describe('result files', () => {
       });
     try {
       const without = worker(projectWith('2.0.0'), 'old');
-      // The worker that can run it joins a second later: the job waits for it.
-      await new Promise((r) => setTimeout(r, 1000));
-      const withIt = worker(projectWith('1.2.3'), 'new');
       const run: QueuedRun = {
         runId: 1,
         data: { v: 1, experiment: 'p', runId: 1, arm: 'shift', method: 'shift', seed: 1, config: { plugins: ['./shift.js'] }, override: {}, name: 'shift', plugins: [{ name: 'acme-shift', version: '1.2.0' }] },
       };
       const completed: number[] = [];
-      await runOnQueue({
+      const coordinator = runOnQueue({
         url: redis.url,
         queue: 'plugins',
         runs: [run],
         log: () => undefined,
         events: { started: () => undefined, step: () => undefined, refused: (_id, p) => refusals.push(p.reason), completed: (id) => void completed.push(id), failed: () => undefined },
       });
+      // Only the worker without the plugin exists until it has left the job (however long the
+      // machine takes); then the worker that can run it joins, and the job waits for it.
+      for (let waited = 0; refusals.length === 0; waited += 100) {
+        if (waited > 30_000) throw new Error(`the worker without the plugin never left the job; its log: ${lines.join(' | ')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const withIt = worker(projectWith('1.2.3'), 'new');
+      await coordinator;
       expect(completed).toEqual([1]);
       stop.abort();
       await Promise.all([without, withIt]);
