@@ -139,12 +139,6 @@ export function hasPrefixedSegment(prefix: string, path: string): boolean {
   return path.split('.').some((segment) => segment.startsWith(prefix));
 }
 
-/** The extension points `method` requires that `model` lacks (LoadedModel.points). */
-export function missingPoints(method: Pick<MethodDefinition<any>, 'requires'>, model: LoadedModel): string[] {
-  const points = (model as { points?: Record<string, unknown> }).points ?? {};
-  return (method.requires ?? []).filter((name) => points[name] == null);
-}
-
 /**
  * Why `handle` cannot be folded into the base, or undefined when it can or needs nothing
  * (in-place methods are already the weights). Prompt and adapter families say why in words.

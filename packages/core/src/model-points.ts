@@ -183,14 +183,20 @@ export interface ModelPoints {
 
 export type PointName = keyof ModelPoints | 'inputEmbeddings.vocabulary';
 
+/** The names in `needed` that `model` does not offer (a method's `requires`, checked by the run before inject). */
+export function missingPoints(model: LoadedModel, needed: readonly string[]): string[] {
+  const points = model.points ?? {};
+  const has = (name: string) => (name === 'inputEmbeddings.vocabulary' ? !!points.inputEmbeddings?.vocabulary : !!points[name as keyof ModelPoints]);
+  return needed.filter((n) => !has(n));
+}
+
 /**
  * The points a method needs, or a ConfigError naming the method, what is missing and the
  * model, for validation: `requirePoints(model, ['inputEmbeddings.vocabulary'], 'prompt-tuning')`.
  */
 export function requirePoints(model: LoadedModel, needed: readonly PointName[], who: string): ModelPoints {
   const points = model.points ?? {};
-  const has = (name: PointName) => (name === 'inputEmbeddings.vocabulary' ? !!points.inputEmbeddings?.vocabulary : !!points[name]);
-  const missing = needed.filter((n) => !has(n));
+  const missing = missingPoints(model, needed);
   if (missing.length) {
     const offered = (Object.keys(points) as PointName[]).filter((n) => points[n as keyof ModelPoints]);
     if (points.inputEmbeddings?.vocabulary) offered.push('inputEmbeddings.vocabulary');

@@ -3,7 +3,8 @@ import type { Toolkit } from './toolkit';
 import type { MethodContext, RunContext } from './context';
 import { ConfigError, RunError, errorMessage, pluginFrames } from './errors';
 import { STAGE, createRunHooks, type RunHooks } from './hooks';
-import { missingPoints, type JSONSchema, type MethodHandle, type RegisteredMethod } from './methods';
+import type { JSONSchema, MethodHandle, RegisteredMethod } from './methods';
+import { missingPoints } from './model-points';
 import { unknownModelError } from './providers';
 import { applyStructureEdits } from './structure-edits';
 import { didYouMean } from './suggest';
@@ -133,7 +134,7 @@ export class Run {
     for (const [id, methodConfig] of Object.entries(this.config.methods)) {
       const method = this.toolkit.methods.get(id);
       if (!method) throw new ConfigError(`Method "${id}" is not registered.${didYouMean(id, this.toolkit.methods.ids())}`);
-      const missing = missingPoints(method, loaded);
+      const missing = missingPoints(loaded, method.requires ?? []);
       if (missing.length) {
         throw new ConfigError(
           `/methods/${id}: method "${id}" (${method.plugin}) needs the model extension point${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which model "${loaded.name}" (loader ${loaded.loader ?? '?'}, arch ${loaded.arch}) does not provide. Use a model whose loader provides ${missing.length > 1 ? 'them' : 'it'}, or another method.`,

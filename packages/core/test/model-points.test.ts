@@ -1,5 +1,5 @@
 import { tf } from '@leantune/tensor';
-import { ConfigError, PointRegistry, requirePoints, type LoadedModel } from '../src';
+import { ConfigError, missingPoints, PointRegistry, requirePoints, type LoadedModel } from '../src';
 
 const model = (points?: LoadedModel['points']): LoadedModel => ({ name: 'm', arch: 'x', loader: 'l', module: undefined as never, points });
 
@@ -11,6 +11,15 @@ describe('requirePoints', () => {
     expect(run).toThrow(ConfigError);
     expect(run).toThrow('Method "prefix-tuning" needs "attentionPrefix", "inputEmbeddings.vocabulary" from the model, which model "m" (arch x, loader l) does not offer (it offers: tokenizer)');
     expect(() => requirePoints(model(), ['generate'], 'g')).toThrow(/it offers: none/);
+  });
+});
+
+describe('missingPoints (what the run checks against a method\'s requires)', () => {
+  it('understands the same names as requirePoints, inputEmbeddings.vocabulary included', () => {
+    const embeddings = (vocabulary?: unknown) => ({ inputEmbeddings: { vocabulary } as never });
+    expect(missingPoints(model(embeddings({ size: 3 })), ['inputEmbeddings', 'inputEmbeddings.vocabulary'])).toEqual([]);
+    expect(missingPoints(model(embeddings()), ['inputEmbeddings', 'inputEmbeddings.vocabulary', 'hiddenStates'])).toEqual(['inputEmbeddings.vocabulary', 'hiddenStates']);
+    expect(missingPoints(model(), [])).toEqual([]);
   });
 });
 
