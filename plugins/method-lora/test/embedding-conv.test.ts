@@ -28,8 +28,7 @@ describe('LoRA on Embedding and Conv2d (PEFT\'s lora.Embedding, lora.Conv2d)', (
     const base = m.module.getSubmodule(wtePath) as Embedding;
     const [vocab, dim] = base.weight.shape;
     const x = ids([[1, 2, 3, 0], [4, 4, 1, 2]]);
-    // The GPT2Model body (hidden states): GPT2LMHeadModel's tied lm_head looks wte's weight up by
-    // path (transformer.wte.weight), which LoRA moves to wte.base_layer (see the README).
+    // The GPT2Model body (hidden states); the tied lm_head with LoRA on wte is the next test's.
     const body = () => m.module.getSubmodule(wtePath.replace(/\.?wte$/, '')).forward(x) as tf.Tensor;
     const before = body();
     const lora = injectLora(m.module, { target_modules: ['wte', 'c_attn'], r: 2, lora_alpha: 6 });
@@ -64,6 +63,39 @@ describe('LoRA on Embedding and Conv2d (PEFT\'s lora.Embedding, lora.Conv2d)', (
     expect(maxAbsDiff(body(), before)).toBeGreaterThan(1e-4);
     expect(lora.unload()).toBe(m.module);
     expect(m.module.getSubmodule(wtePath)).toBe(base);
+  });
+
+  it('GPT2LMHeadModel with LoRA on wte: the tied lm_head uses the base weight unmerged and the merged weight once merged (transformers + PEFT share the Parameter)', async () => {
+    const dir = tempDir('lora-gpt2-lmhead');
+    writeTinyHfCheckpoint('gpt2', dir, { layers: 1, seed: 8 });
+    const m = await loadHfCheckpoint(dir, { log: quiet });
+    expect(m.module.constructor.name).toBe('Gpt2LMHeadModel');
+    const x = ids([[5, 2, 9, 1], [7, 7, 3, 0]]);
+    const w = tf.clone(m.module.getParameter('transformer.wte.weight').variable);
+    const lora = injectLora(m.module, { target_modules: ['wte'], r: 2, lora_alpha: 6 });
+    perturbAdapters(m.module, 40);
+    const layer = m.module.getSubmodule('transformer.wte') as LoraEmbedding;
+    const a = layer.getParameter('lora_embedding_A.default').variable;
+    const b = layer.getParameter('lora_embedding_B.default').variable;
+    // Independent of the model: lm_head(h) = h·Wᵀ over the hidden states, with W the base table
+    // unmerged and W + s·AᵀBᵀ merged (PEFT's Embedding.get_delta_weight, written into the shared weight).
+    const head = (h: tf.Tensor, table: tf.Tensor) => tf.einsum('bsd,vd->bsv', h, table);
+    const merged = tf.add(w, tf.mul(tf.matMul(a, b, true, true), 3));
+    const hidden = () => m.module.getSubmodule('transformer').forward(x) as tf.Tensor;
+    const h = hidden();
+    const unmergedLogits = m.module.forward(x) as tf.Tensor;
+    expect(maxAbsDiff(unmergedLogits, head(h, w))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(unmergedLogits, head(h, merged))).toBeGreaterThan(1e-3);
+    lora.merge();
+    // The lookup is the same merged or not; the head now multiplies by the merged table.
+    expect(maxAbsDiff(hidden(), h)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(m.module.forward(x) as tf.Tensor, head(h, merged))).toBeLessThan(1e-5);
+    lora.unmerge();
+    expect(maxAbsDiff(m.module.forward(x) as tf.Tensor, unmergedLogits)).toBeLessThan(1e-5);
+    // merge-and-unload: wte is an Embedding again, holding the merged table, and the head uses it.
+    lora.mergeAndUnload();
+    expect(m.module.getSubmodule('transformer.wte')).toBeInstanceOf(Embedding);
+    expect(maxAbsDiff(m.module.forward(x) as tf.Tensor, head(h, merged))).toBeLessThan(1e-5);
   });
 
   describe('MobileNetV2 convolutions', () => {

@@ -186,10 +186,22 @@ export class Gpt2LMHeadModel extends Module {
   forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: Gpt2Cache): tf.Tensor {
     return tf.tidy(() => this.logitsFrom(call(this, 'transformer', inputIds, attentionMask, cache)));
   }
+  /**
+   * The weight lm_head is tied to: `transformer.wte.weight`, or, when an adapter wraps wte (PEFT's
+   * lora.Embedding keeps it as `wte.base_layer`), the wrapped Embedding's weight. This is what
+   * transformers + PEFT compute: lm_head shares the Parameter with the base embedding, so unmerged
+   * the head uses the base weight (LoRA on the embedding changes the lookup only), and merging,
+   * which adds the delta into that weight in place, changes the head too.
+   */
+  tiedWeight(): tf.Variable {
+    let wte = this.getSubmodule('transformer.wte');
+    while (!wte.hasParameter('weight') && wte.child('base_layer')) wte = wte.child('base_layer')!;
+    return wte.getParameter('weight').variable;
+  }
   /** lm_head (tied to wte) on a last hidden state [b, s, n_embd] → [b, s, vocab]. */
   logitsFrom(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const wte = this.getParameter('transformer.wte.weight').variable;
+      const wte = this.tiedWeight();
       const [b, s, d] = h.shape;
       return tf.reshape(tf.matMul(tf.reshape(h, [b * s, d]), wte, false, true), [b, s, this.dims.vocabSize]);
     });
