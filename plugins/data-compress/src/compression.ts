@@ -26,9 +26,15 @@ export function compress(data: Buffer, compression: Compression, level: number):
   return Promise.resolve(data);
 }
 
-export function decompress(data: Buffer, compression: Compression): Promise<Buffer> {
-  if (compression === 'gzip') return gunzip(data);
-  if (compression === 'brotli') return unbrotli(data);
+/**
+ * Decompresses at most `maxBytes` (the size the manifest declares): zlib stops and fails with
+ * ERR_BUFFER_TOO_LARGE as soon as the output passes it, so a bomb costs `maxBytes`, not its
+ * full size.
+ */
+export function decompress(data: Buffer, compression: Compression, maxBytes: number): Promise<Buffer> {
+  const maxOutputLength = Math.max(1, maxBytes);
+  if (compression === 'gzip') return gunzip(data, { maxOutputLength });
+  if (compression === 'brotli') return unbrotli(data, { maxOutputLength });
   return Promise.resolve(data);
 }
 
