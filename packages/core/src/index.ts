@@ -17,6 +17,7 @@ export * from './config/schema';
 export * from './config/load';
 export * from './config/validate';
 export * from './truncation';
+export * from './data-reports';
 export * from './structure-edits';
 export * from './fs-atomic';
 export * from './config/schema-types';

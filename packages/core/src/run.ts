@@ -5,6 +5,7 @@ import { ConfigError, RunError, errorMessage, pluginFrames } from './errors';
 import { STAGE, createRunHooks, type RunHooks } from './hooks';
 import type { JSONSchema, MethodHandle, RegisteredMethod } from './methods';
 import { missingPoints } from './model-points';
+import { formatStageDrops } from './data-reports';
 import { unknownModelError } from './providers';
 import { applyStructureEdits } from './structure-edits';
 import { didYouMean } from './suggest';
@@ -236,6 +237,11 @@ export class Run {
     // ENCODE and later stages may use the model (context.model): it loads first when there are any.
     if (!this.model && this.hooks.datasetStage.taps.some((t) => (t.stage ?? 0) >= STAGE.ENCODE)) await this.loadBaseModel();
     this.dataset = await this.runStages(labelled, (stage) => stage >= STAGE.ENCODE);
+    // Every drop is named on the console (a warning, so --quiet shows it too), not only in data-reports.json.
+    for (const report of this.dataset.reports) {
+      const drops = formatStageDrops(report);
+      if (drops) this.context.log.warn(drops);
+    }
     return this.dataset;
   }
 

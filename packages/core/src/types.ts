@@ -38,6 +38,13 @@ export interface LoadedModel {
   defaultTargets?: readonly string[];
   /** What the model does, as PEFT's task_type names it ("SEQ_CLS", "CAUSAL_LM", "FEATURE_EXTRACTION", …). */
   taskType?: string | null;
+  /**
+   * Why this model cannot take `record` (e.g. "image has 2 channels; give 1 (grey), 3 (RGB)
+   * or 4 (RGBA)"), or undefined when it can. The run calls it on every record while
+   * preparing data, before a run folder exists, so an unusable record is reported with its
+   * id instead of failing a batch mid-run.
+   */
+  checkRecord?(record: DataRecord): string | undefined;
   encode?(records: readonly DataRecord[]): Batch;
   loss?(batch: Batch, training: boolean): tf.Scalar;
   predict?(batch: Batch): tf.Tensor;
@@ -78,6 +85,16 @@ export interface StageReport {
   changed: number;
   dropped: number;
   dropReasons: Record<string, number>;
+  /** The file (or folder) the stage read, as the config names it: loaders set it. */
+  source?: string;
+  /** What `dropRows` numbers: 'line' (JSONL lines, 1-based) or 'row' (the default). */
+  rowName?: string;
+  /** Per drop reason, the first few rows it dropped (as the reader numbers them). */
+  dropRows?: Record<string, number[]>;
+  /** Per drop reason, the first few record ids it dropped (stages that drop records). */
+  dropIds?: Record<string, string[]>;
+  /** Per drop reason, the message of its first drop ("not valid JSON (Unexpected token …)"). */
+  dropExamples?: Record<string, string>;
   details?: Record<string, unknown>;
 }
 

@@ -55,10 +55,28 @@ export async function collect(
 /** How many skip messages a load report keeps verbatim, so a report stays small. */
 const SAMPLE_SKIPS = 10;
 
-/** A Dataset whose first report (stage 'load') counts every skipped row by reason. */
-export function toDataset(name: string, collected: Collected, options: { plugin: string; labels?: string[]; details?: Record<string, unknown> }): Dataset {
+/** How many rows per drop reason a load report lists (dropRows), so a report stays small. */
+const ROWS_PER_REASON = 5;
+
+/**
+ * A Dataset whose first report (stage 'load') counts every skipped row by reason, with the
+ * first rows and the first message of each reason. `source` (the file as the config names
+ * it) and `rowName` ('line' for line-based files) let the console name what was dropped.
+ */
+export function toDataset(
+  name: string,
+  collected: Collected,
+  options: { plugin: string; labels?: string[]; details?: Record<string, unknown>; source?: string; rowName?: string },
+): Dataset {
   const reasons: Record<string, number> = {};
-  for (const s of collected.skipped) reasons[s.reason] = (reasons[s.reason] ?? 0) + 1;
+  const rows: Record<string, number[]> = {};
+  const examples: Record<string, string> = {};
+  for (const s of collected.skipped) {
+    reasons[s.reason] = (reasons[s.reason] ?? 0) + 1;
+    const at = (rows[s.reason] ??= []);
+    if (at.length < ROWS_PER_REASON) at.push(s.row);
+    examples[s.reason] ??= s.message;
+  }
   const details: Record<string, unknown> = { ...options.details };
   if (collected.skipped.length > 0) {
     details.skippedSample = collected.skipped.slice(0, SAMPLE_SKIPS).map((s) => `${s.source}:${s.row}: ${s.message}`);
@@ -69,5 +87,8 @@ export function toDataset(name: string, collected: Collected, options: { plugin:
     { in: collected.rows, out: collected.records.length, dropReasons: reasons },
     Object.keys(details).length > 0 ? details : undefined,
   );
+  if (options.source) report.source = options.source;
+  if (options.rowName) report.rowName = options.rowName;
+  if (collected.skipped.length > 0) Object.assign(report, { dropRows: rows, dropExamples: examples });
   return { name, records: collected.records, labels: options.labels ?? labelSet(collected.records), reports: [report] };
 }

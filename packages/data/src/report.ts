@@ -3,6 +3,9 @@ import type { DataRecord, Dataset, StageReport } from '@leantune/core';
 /** Drop reasons are short kebab-case keys ('invalid-json'), so reports can be summed. */
 const REASON = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
+/** How many record ids per drop reason a stage report lists (dropIds). */
+const IDS_PER_REASON = 5;
+
 function checkReason(reason: string, stage: string): void {
   if (!REASON.test(reason)) {
     throw new Error(`Stage "${stage}": drop reason "${reason}" must be a short kebab-case key such as "empty-text"`);
@@ -21,6 +24,8 @@ export class StageReporter {
   private readonly drops = new Map<string, string>();
   private readonly changed = new Set<string>();
   private readonly reasonCounts: Record<string, number> = {};
+  /** Per reason, the first few ids dropped (the console names them). */
+  private readonly reasonIds: Record<string, string[]> = {};
 
   constructor(
     readonly stage: string,
@@ -33,6 +38,8 @@ export class StageReporter {
     if (this.drops.has(record.id)) return;
     this.drops.set(record.id, reason);
     this.reasonCounts[reason] = (this.reasonCounts[reason] ?? 0) + 1;
+    const ids = (this.reasonIds[reason] ??= []);
+    if (ids.length < IDS_PER_REASON) ids.push(record.id);
   }
 
   change(record: DataRecord): void {
@@ -58,6 +65,7 @@ export class StageReporter {
       dropped: this.drops.size,
       dropReasons: { ...this.reasonCounts },
     };
+    if (this.drops.size > 0) report.dropIds = structuredClone(this.reasonIds);
     if (details) report.details = details;
     return report;
   }

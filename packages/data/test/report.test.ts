@@ -1,5 +1,8 @@
-import type { DataRecord, Dataset } from '@leantune/core';
-import { appendReport, countReport, labelSet, makeRecord, schemaViolation, StageReporter } from '@leantune/data';
+import { explainEmptyDataset, formatStageDrops, type DataRecord, type Dataset } from '@leantune/core';
+import { appendReport, collect, countReport, labelSet, makeRecord, readJsonl, schemaViolation, StageReporter, toDataset } from '@leantune/data';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const rec = (id: string, text?: string): DataRecord => ({ id, text, meta: { source: 's', row: Number(id) } });
 
@@ -22,6 +25,7 @@ describe('StageReporter', () => {
       changed: 1,
       dropped: 2,
       dropReasons: { 'empty-text': 1, duplicate: 1 },
+      dropIds: { 'empty-text': [input[1].id], duplicate: [input[3].id] },
       details: { note: 1 },
     });
   });
@@ -66,5 +70,39 @@ describe('records', () => {
 
   it('sorts numeric labels as numbers', () => {
     expect(labelSet(['10', '9', '1'].map((label, i) => ({ ...rec(String(i)), label })))).toEqual(['1', '9', '10']);
+  });
+});
+
+describe('drops named for the console', () => {
+  const jsonl = async (content: string) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lt-drops-')), 'x.jsonl');
+    writeFileSync(file, content);
+    return toDataset('jsonl', await collect(readJsonl(file)), { plugin: 'p', details: { format: 'jsonl' }, source: 'data/x.jsonl', rowName: 'line' });
+  };
+
+  it("a reader's drops: counts, reasons, first lines and the file", async () => {
+    const lines = Array.from({ length: 10 }, (_, i) => JSON.stringify({ text: `t${i}`, label: 'a' }));
+    lines[2] = '{"text": "cut';
+    lines[6] = 'nope';
+    const ds = await jsonl(lines.join('\n') + '\n');
+    expect(ds.records).toHaveLength(8);
+    expect(formatStageDrops(ds.reports[0])).toBe('jsonl reader: dropped 2 of 10 lines of data/x.jsonl: 2 invalid-json (lines 3, 7)');
+    expect(formatStageDrops(ds.reports[0], true)).toMatch(/2 invalid-json \(lines 3, 7; e\.g\. not valid JSON \(/);
+  });
+
+  it("a stage's drops name record ids; a stage that drops nothing has no line", () => {
+    const input = ['1', '2', '3'].map((id) => rec(id, 't'));
+    const rep = new StageReporter('clean', 'plugin-x', input);
+    rep.drop(input[0], 'empty-text');
+    rep.drop(input[2], 'empty-text');
+    expect(formatStageDrops(rep.finish([input[1]]))).toBe('stage "clean" (plugin-x): dropped 2 of 3 records: 2 empty-text (ids 1, 3)');
+    expect(formatStageDrops(new StageReporter('clean', 'plugin-x', input).finish(input))).toBeUndefined();
+  });
+
+  it('an empty dataset is explained by its file: empty, or every line dropped and why', async () => {
+    expect(explainEmptyDataset(await jsonl(''))).toBe('Dataset "jsonl" (data/x.jsonl) has no training records after its stages: data/x.jsonl is empty (no lines to read).');
+    expect(explainEmptyDataset(await jsonl('[1]\n{"text": 5}\n'))).toMatch(
+      /^Dataset "jsonl" \(data\/x\.jsonl\) has no training records after its stages: jsonl reader: dropped 2 of 2 lines of data\/x\.jsonl: 1 not-an-object \(line 1; e\.g\. each line must be a JSON object\), 1 bad-text \(line 2; e\.g\. field "text" must be a string/,
+    );
   });
 });

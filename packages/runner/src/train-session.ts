@@ -4,6 +4,7 @@ import {
   ConfigError,
   RunError,
   errorMessage,
+  explainEmptyDataset,
   formatTruncation,
   type LoadedConfig,
   type Metrics,
@@ -112,6 +113,39 @@ function checkRecordLabels(run: Run): void {
   }
 }
 
+/** How many unusable records an error lists by id. */
+const SHOWN_RECORDS = 5;
+
+/**
+ * Every record of every split is one the model can take (LoadedModel.checkRecord: an image
+ * with a usable shape and values, …), checked before the run folder exists, as labels are.
+ * The error groups the records by reason, with counts and the first ids.
+ */
+function checkModelRecords(run: Run): void {
+  const check = run.model?.checkRecord?.bind(run.model);
+  if (!check || !run.dataset) return;
+  const byReason = new Map<string, string[]>();
+  let total = 0;
+  let count = 0;
+  for (const records of Object.values(datasetSplits(run.dataset))) {
+    for (const r of records) {
+      count++;
+      const why = check(r);
+      if (why === undefined) continue;
+      total++;
+      const where = r.meta?.source ? `${r.id} (${r.meta.source}, row ${r.meta.row})` : r.id;
+      const ids = byReason.get(why) ?? [];
+      if (ids.length < SHOWN_RECORDS) ids.push(where);
+      byReason.set(why, ids);
+    }
+  }
+  if (!total) return;
+  const reasons = [...byReason].map(([why, ids]) => `${why}: ${ids.join(', ')}${ids.length === SHOWN_RECORDS ? ', …' : ''}`);
+  throw new RunError(
+    `Dataset "${run.dataset.name}": ${total} of ${count} record${count === 1 ? '' : 's'} cannot be used by model "${run.model!.name}": ${reasons.join('; ')}. Fix or remove these records (a data-clean stage can drop them).`,
+  );
+}
+
 /**
  * One training run into its own folder: model and data are loaded first (so bad input
  * writes nothing), then the folder is created, every step and epoch is appended to
@@ -125,9 +159,12 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   const run = loaded.toolkit.createRun(structuredClone(resumed?.config ?? loaded.config), { configDir: loaded.configDir });
   // The documented order: the base model, the data stages (ENCODE sees the model), then the methods.
   await run.prepare();
+  // Data that left no training record fails here, naming the source and what each stage dropped.
+  if (run.dataset && trainRecordCount(run) === 0) throw new RunError(explainEmptyDataset(run.dataset));
   // An impossible schedule fails here, before anything is written.
   checkSchedule(trainConfigOf(run.config), trainRecordCount(run));
   checkRecordLabels(run);
+  checkModelRecords(run);
   const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir ?? loaded.configDir));
   // A resumed run continues in its folder: reporters (tracking plugins) write there again.
   run.context.runDir = dir;

@@ -53,7 +53,9 @@ export function fileLoader(deps: LoaderDeps): DatasetLoader {
       const format = spec.name as FileFormat;
       const collected = await collect(reader(format, spec, withConfigDir(deps, ctx)), { limit: intOption(spec, 'limit') });
       const name = typeof spec.as === 'string' ? spec.as : format;
-      return toDataset(name, collected, { plugin: PLUGIN_NAME, details: { format } });
+      // The file as the config names it, so the console and errors say which file lost rows.
+      const source = String(format === 'idx' ? spec.images : spec.path);
+      return toDataset(name, collected, { plugin: PLUGIN_NAME, details: { format }, source, rowName: format === 'jsonl' ? 'line' : 'row' });
     },
   };
 }
