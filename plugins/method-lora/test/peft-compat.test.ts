@@ -15,6 +15,9 @@ const CASES: CompatCase[] = [
   { name: 'DoRA, regex targets, named adapter in a subfolder', arch: 'bert', peftType: 'LORA', adapterName: 'task2', config: { target_modules: '.*attention\\.self\\.(query|key)', r: 2, lora_alpha: 2, use_dora: true } },
   { name: 'LoRA on Embedding (wte) + Conv1D', arch: 'gpt2', peftType: 'LORA', config: { target_modules: ['wte', 'c_attn'], r: 2, lora_alpha: 4 } },
   { name: 'LoRA + modules_to_save', arch: 'bert', peftType: 'LORA', config: { target_modules: ['query'], r: 2, lora_alpha: 4, modules_to_save: ['classifier'] } },
+  { name: 'LoRA on Embedding (word_embeddings) + Linear', arch: 'bert', peftType: 'LORA', config: { target_modules: ['word_embeddings', 'value'], r: 2, lora_alpha: 4 } },
+  { name: 'LoRA on Conv2d (MobileNetV2 stem, expand, project)', arch: 'conv', peftType: 'LORA', config: { target_modules: 'features\\.[0-3]\\.(conv|expand\\.conv|project\\.conv)', r: 2, lora_alpha: 4 } },
+  { name: 'LoRA on Conv2d, rsLoRA + rank pattern', arch: 'conv', peftType: 'LORA', config: { target_modules: ['features.0.conv', 'project.conv'], r: 4, lora_alpha: 8, use_rslora: true, rank_pattern: { 'project.conv': 2 } } },
 ];
 
 const handles = new WeakMap<Module, LoraModel>();
@@ -33,8 +36,8 @@ describePeftCompat(
 // The other way: what leantune saves, read as PEFT 0.18.0 loads it (fields, keys, shapes, outputs).
 describePeftRead(
   'PEFT compatibility: LoRA folders leantune writes read as PEFT 0.18.0 loads them',
-  // (Embedding targets stay with the write direction: the read side feeds float inputs.)
-  CASES.filter((c) => !c.adapterName && !c.config.modules_to_save && !String(c.config.target_modules).includes('wte')),
+  // (Named adapters and modules_to_save stay with the write direction.)
+  CASES.filter((c) => !c.adapterName && !c.config.modules_to_save),
   300,
   (model, c) => injectLora(model, c.config as Partial<LoraConfig>),
 );

@@ -2,7 +2,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
-import { setSeed, tf, type Module } from '@leantune/tensor';
+import { createMobileNetV2 } from '@leantune/plugin-mobilenet-v2';
+import { Conv2d, LayerNorm, saveSafetensors, setSeed, tf, type Module } from '@leantune/tensor';
+import { LoraConv2d, LoraEmbedding } from '../../src';
 import { randn } from '@leantune/testing';
 import { maxAbsDiff, quietLog as quiet, tempDir } from '@leantune/testing';
 
@@ -17,10 +19,13 @@ export const PEFT_WRITER = path.join(__dirname, 'write_peft_adapter.py');
 /** /usr/bin/python3 (Debian's, which has NumPy) or python3 on PATH; undefined skips the suite. */
 export const python = ['/usr/bin/python3', 'python3'].find((exe) => spawnSync(exe, ['-c', 'import numpy']).status === 0);
 
+/** gpt2, bert: the tiny Hub-layout checkpoints; conv: MobileNetV2 (32×32, its Conv2d layers). */
+export type CompatArch = 'gpt2' | 'bert' | 'conv';
+
 export interface CompatCase {
   name: string;
-  arch: 'gpt2' | 'bert';
-  peftType: 'LORA' | 'IA3';
+  arch: CompatArch;
+  peftType: 'LORA' | 'IA3' | 'LN_TUNING';
   config: Record<string, unknown>;
   adapterName?: string;
 }
@@ -44,15 +49,35 @@ function checkpoint(arch: 'gpt2' | 'bert'): string {
   return checkpoints.get(arch)!;
 }
 
+/** A fresh base model of the case's layout, and what the Python side reads of it. */
+async function baseModel(arch: CompatArch): Promise<{ model: Module; spec: Record<string, unknown> }> {
+  if (arch !== 'conv') {
+    const ckpt = checkpoint(arch);
+    const model = (await loadHfCheckpoint(ckpt, { log: quiet })).module;
+    return { model, spec: { checkpoint: path.join(ckpt, 'model.safetensors'), module_prefix: arch === 'gpt2' ? 'transformer.' : '' } };
+  }
+  // MobileNetV2 (eval: batch norm on running statistics); its Conv2d weights, torch layout, and each one's stride/padding/groups.
+  const model = createMobileNetV2({ name: 'mobilenet-v2', inputSize: 32, labels: ['a', 'b'] }).module.eval();
+  const tensors: Record<string, tf.Tensor> = {};
+  const convLayers: Record<string, { stride: number; padding: Conv2d['padding']; groups: number }> = {};
+  for (const [p, m] of model.namedModules()) {
+    if (!(m instanceof Conv2d)) continue;
+    for (const [name, param] of m.namedParameters('', false)) tensors[`${p}.${name}`] = param.variable;
+    convLayers[p] = { stride: m.stride, padding: m.padding, groups: m.groups };
+  }
+  const file = path.join(tempDir('peft-compat-conv'), 'convs.safetensors');
+  saveSafetensors(file, tensors);
+  return { model, spec: { checkpoint: file, module_prefix: '', conv_layers: convLayers } };
+}
+
 /** Writes the case with the Python writer, loads the base model, calls `load`, compares every layer. */
 export async function runCompatCase(c: CompatCase, seed: number, load: (model: Module, folder: string, adapterName: string, c: CompatCase) => void): Promise<CompatResult> {
-  const ckpt = checkpoint(c.arch);
+  const { model, spec: base } = await baseModel(c.arch);
   const out = tempDir(`peft-compat-${c.name.replace(/\W+/g, '-')}`);
   const adapterName = c.adapterName ?? 'default';
   const spec = {
-    checkpoint: path.join(ckpt, 'model.safetensors'),
+    ...base,
     arch: c.arch,
-    module_prefix: c.arch === 'gpt2' ? 'transformer.' : '',
     peft_type: c.peftType,
     config: c.config,
     adapter_name: adapterName,
@@ -64,12 +89,11 @@ export async function runCompatCase(c: CompatCase, seed: number, load: (model: M
   fs.writeFileSync(specFile, JSON.stringify(spec));
   const run = spawnSync(python!, [PEFT_WRITER, specFile], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`write_peft_adapter.py failed: ${run.stderr}`);
-  const model = (await loadHfCheckpoint(ckpt, { log: quiet })).module;
   const folder = adapterName === 'default' ? out : path.join(out, adapterName);
   load(model, folder, adapterName, c);
   const expected = JSON.parse(fs.readFileSync(path.join(out, 'expected.json'), 'utf8')) as Record<string, { x: number[][]; y: number[][]; ids?: boolean }>;
   const diffs = Object.entries(expected).map(([layer, { x, y, ids }]): [string, number] => {
-    const input = ids ? tf.tensor2d(x, undefined, 'int32') : tf.tensor2d(x);
+    const input = ids ? tf.tensor(x, undefined, 'int32') : tf.tensor(x);
     const got = tf.tidy(() => maxAbsDiff(model.getSubmodule(layer).forward(input) as tf.Tensor, tf.tensor(y)));
     input.dispose();
     return [layer, got];
@@ -110,6 +134,16 @@ export function describePeftCompat(title: string, cases: CompatCase[], seedBase:
 export interface SavingHandle {
   save(dir: string): string;
   layers(): Array<[string, Module]>;
+  /** Paths of the parameters training moves (default: those under `.lora_` / `.ia3_`). */
+  trained?(): string[];
+}
+
+/** An input for one adapted layer as PEFT's would take it: token ids, an NHWC image, or rows of features. */
+function layerInput(module: Module, seed: number): { x: tf.Tensor; ids: boolean } {
+  if (module instanceof LoraEmbedding) return { x: tf.tensor2d(Array.from({ length: 12 }, (_, i) => (i * 7 + seed) % module.inFeatures), [3, 4], 'int32'), ids: true };
+  if (module instanceof LoraConv2d) return { x: randn([1, 8, 8, module.inFeatures], seed), ids: false };
+  const width = module instanceof LayerNorm ? module.normalizedShape : (module as unknown as { inFeatures: number }).inFeatures;
+  return { x: randn([3, width], seed), ids: false };
 }
 
 /**
@@ -119,31 +153,30 @@ export interface SavingHandle {
  * each layer's output, which must equal leantune's.
  */
 export async function runReadCase(c: CompatCase, seed: number, inject: (model: Module, c: CompatCase) => SavingHandle): Promise<{ problems: string[]; diffs: Array<[string, number]> }> {
-  const ckpt = checkpoint(c.arch);
-  const model = (await loadHfCheckpoint(ckpt, { log: quiet })).module;
+  const { model, spec: base } = await baseModel(c.arch);
   const handle = inject(model, c);
   let n = seed;
+  const trained = new Set(handle.trained?.() ?? []);
   for (const [p, param] of model.namedParameters()) {
-    if (/\.(lora_|ia3_)/.test(p)) param.variable.assign(tf.tidy(() => tf.add(param.variable, tf.mul(randn(param.shape, n++), 0.2))));
+    if (handle.trained ? trained.has(p) : /\.(lora_|ia3_)/.test(p)) param.variable.assign(tf.tidy(() => tf.add(param.variable, tf.mul(randn(param.shape, n++), 0.2))));
   }
   const folder = handle.save(tempDir(`peft-read-${c.name.replace(/\W+/g, '-')}`));
-  const inputs: Record<string, number[][]> = {};
+  const inputs: Record<string, unknown> = {};
   const ours: Record<string, tf.Tensor> = {};
   for (const [layer, module] of handle.layers()) {
-    const inF = (module as unknown as { inFeatures: number }).inFeatures;
-    const x = randn([3, inF], n++);
-    inputs[layer] = x.arraySync() as number[][];
+    const { x } = layerInput(module, n++);
+    inputs[layer] = x.arraySync();
     ours[layer] = module.forward(x) as tf.Tensor;
   }
   const out = path.join(folder, 'peft-read.json');
   const specFile = path.join(folder, 'read-spec.json');
-  fs.writeFileSync(specFile, JSON.stringify({ checkpoint: path.join(ckpt, 'model.safetensors'), arch: c.arch, module_prefix: c.arch === 'gpt2' ? 'transformer.' : '', peft_type: c.peftType, folder, inputs, out }));
+  fs.writeFileSync(specFile, JSON.stringify({ ...base, arch: c.arch, peft_type: c.peftType, folder, inputs, out }));
   const run = spawnSync(python!, [PEFT_WRITER, '--read', specFile], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`write_peft_adapter.py --read failed: ${run.stderr}`);
-  const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { problems: string[]; outputs: Record<string, number[][]> };
+  const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { problems: string[]; outputs: Record<string, number[]> };
   fs.rmSync(out);
   fs.rmSync(specFile);
-  const diffs = Object.entries(result.outputs).map(([layer, y]): [string, number] => [layer, tf.tidy(() => maxAbsDiff(ours[layer], tf.tensor2d(y)))]);
+  const diffs = Object.entries(result.outputs).map(([layer, y]): [string, number] => [layer, tf.tidy(() => maxAbsDiff(ours[layer], tf.tensor(y)))]);
   return { problems: result.problems, diffs };
 }
 

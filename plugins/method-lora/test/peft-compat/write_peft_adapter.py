@@ -9,9 +9,12 @@ be installed here), written from PEFT v0.18.0's source, not from leantune's code
       writes {"problems": [...], "outputs": {path: y}}: config fields and saved keys/shapes
       that differ from PEFT's, and each layer's output computed from the folder
 
-SPEC: {"checkpoint": ".../model.safetensors", "arch": "gpt2" | "bert", "module_prefix": "transformer." | "",
-       "peft_type": "LORA" | "IA3", "config": {user's config}, "adapter_name": "default",
-       "out": dir, "seed": int, "rows": int}
+SPEC: {"checkpoint": ".../model.safetensors", "arch": "gpt2" | "bert" | "conv", "module_prefix": "transformer." | "",
+       "peft_type": "LORA" | "IA3" | "LN_TUNING", "config": {user's config}, "adapter_name": "default",
+       "out": dir, "seed": int, "rows": int, "conv_layers": {path: {"stride", "padding", "groups"}} (arch "conv"),
+       LN_TUNING reads the LayerNorm epsilon from the checkpoint's config.json}
+arch "conv": the checkpoint holds <path>.weight [out, in/groups, kh, kw] (+ .bias) of each Conv2d
+(MobileNetV2's, torch layout); inputs and outputs are NHWC (leantune's layout), computed NCHW.
 Writes out/[<adapter_name>/]adapter_config.json + adapter_model.safetensors and
 out/expected.json: {"<module path>": {"x": [[...]], "y": [[...]]}} for every targeted layer, plus
 "classifier" for modules_to_save.
@@ -24,6 +27,15 @@ Facts used (PEFT v0.18.0):
   weights are [in, out] (fan_in_fan_out). DoRA (lora/dora.py): w_norm = ||W + s·B·A|| per output
   row (detached), y = base(x) + (m/w_norm - 1)·(x·Wᵀ) + (m/w_norm)·s·B(A(x)).
 - PiSSA (layer.pissa_init): W ← W − s·B₀A₀ from the top-r SVD, A₀ = diag(√(S/s))·Vᵀ, B₀ = U·diag(√(S/s)).
+- lora/layer.py Embedding: lora_embedding_A [r, num_embeddings], lora_embedding_B [embedding_dim, r] (ParameterDicts,
+  saved without ".weight"); y = base(ids) + embed(ids, Aᵀ)·Bᵀ·s (no dropout). Conv2d (_ConvNd): lora_A a Conv2d
+  in→r with the base's kernel, stride, padding; lora_B a 1×1 Conv2d r→out, both without bias;
+  y = base(x) + B(A(x))·s.
+- ln_tuning (config.py, layer.py, model.py): LNTuningLayer trains a deepcopy of each targeted module in
+  ln_tuning_layers.<adapter> and runs it instead of the base; saved (prefix "ln_tuning_") as
+  <name>.ln_tuning_layers.{weight,bias}; LNTuningConfig fields target_modules, exclude_modules,
+  modules_to_save; targets default to TRANSFORMERS_MODELS_TO_LNTUNING_TARGET_MODULES_MAPPING (gpt2:
+  ln_1, ln_2, ln_f; bert has none: PEFT raises "Please specify `target_modules`"), matched as LoRA's.
 - ia3/layer.py: non-feed-forward y = base(x)·l (l [out, 1]); feed-forward y = base(x·l) (l [1, in]);
   ia3/model.py: feedforward_modules default from the model type; matched by key.endswith(t).
 - utils/save_and_load.py: keys "base_model.model." + name with ".<adapter>" removed;
@@ -53,8 +65,44 @@ LORA_FIELDS = {
     "layer_replication": None, "lora_bias": False, "target_parameters": None, "arrow_config": None,
     "ensure_weight_tying": False,
 }
+LN_TUNING_TARGETS = {"gpt2": ["ln_1", "ln_2", "ln_f"]}
+LN_TUNING_FIELDS = {"target_modules": None, "exclude_modules": None, "modules_to_save": None}
 IA3_FIELDS = {"target_modules": None, "exclude_modules": None, "feedforward_modules": None,
               "fan_in_fan_out": False, "modules_to_save": None, "init_ia3_weights": True}
+
+
+def method_fields(peft_type):
+    return {"IA3": IA3_FIELDS, "LN_TUNING": LN_TUNING_FIELDS}.get(peft_type, LORA_FIELDS)
+
+
+def layer_norm(x, gamma, beta, eps):
+    mu = x.mean(axis=-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * gamma + beta
+
+
+def same_pads(size, k, stride):
+    """TF's (and leantune's) "same" padding: (before, after) for one spatial axis."""
+    total = max((-(-size // stride) - 1) * stride + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d(x, w, stride, padding):
+    """torch.nn.functional.conv2d, groups=1: x [n, in, h, w], w [out, in, kh, kw]."""
+    kh, kw = w.shape[2:]
+    if padding == "same":
+        (pt, pb), (pl, pr) = same_pads(x.shape[2], kh, stride), same_pads(x.shape[3], kw, stride)
+    else:
+        p = 0 if padding == "valid" else int(padding)
+        pt, pb, pl, pr = p, p, p, p
+    x = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    oh, ow = (x.shape[2] - kh) // stride + 1, (x.shape[3] - kw) // stride + 1
+    out = np.zeros((x.shape[0], w.shape[0], oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            patch = x[:, :, i: i + stride * (oh - 1) + 1: stride, j: j + stride * (ow - 1) + 1: stride]
+            out += np.einsum("nchw,oc->nohw", patch, w[:, :, i, j])
+    return out
 
 
 def read_safetensors(path, metadata=None):
@@ -149,10 +197,21 @@ def pissa_residual(cfg, w, r, s):
 def layer_output(peft_type, cfg, key, w, b, x, tensors):
     """What PEFT's layer computes for input x, from the saved tensors."""
     prefix = f"base_model.model.{key}."
+    if peft_type == "LN_TUNING":
+        return layer_norm(x, tensors[prefix + "ln_tuning_layers.weight"], tensors[prefix + "ln_tuning_layers.bias"], b)
     if peft_type == "IA3":
         vec = tensors[prefix + "ia3_l"]
         return (x * vec[0]) @ w.T + b if is_feedforward(cfg, key) else (x @ w.T + b) * vec[:, 0]
     r, s = lora_rank_scaling(cfg, key)
+    if prefix + "lora_embedding_A" in tensors:  # lora.Embedding: x are token ids, w the table
+        a, bb = tensors[prefix + "lora_embedding_A"], tensors[prefix + "lora_embedding_B"]
+        return w[x] + (a.T[x] @ bb.T) * s
+    if isinstance(b, dict):  # lora.Conv2d: x NHWC, w [out, in, kh, kw], b {"bias", "stride", "padding"}
+        nchw = np.transpose(x, (0, 3, 1, 2))
+        a, bb = tensors[prefix + "lora_A.weight"], tensors[prefix + "lora_B.weight"]
+        y = conv2d(nchw, w, b["stride"], b["padding"]) + b["bias"][None, :, None, None]
+        y = y + s * conv2d(conv2d(nchw, a, b["stride"], b["padding"]), bb, 1, 0)
+        return np.transpose(y, (0, 2, 3, 1))
     w = pissa_residual(cfg, w, r, s)
     a, bb = tensors[prefix + "lora_A.weight"], tensors[prefix + "lora_B.weight"]
     lora = (x @ a.T) @ bb.T
@@ -175,24 +234,74 @@ def candidate_layers(weights, arch, prefix):
     return layers
 
 
+def embedding_tables(weights, prefix):
+    """Token embedding tables (lora.Embedding targets): GPT-2's wte, BERT's word_embeddings."""
+    return {("" if k.startswith(prefix) else prefix) + k[: -len(".weight")]: w for k, w in weights.items()
+            if re.search(r"(^|\.)(wte|word_embeddings)\.weight$", k)}
+
+
+def norm_layers(weights, prefix):
+    """Modules with a 1-D weight and a bias (the LayerNorms of GPT-2 and BERT), by module name."""
+    return {("" if k.startswith(prefix) else prefix) + k[: -len(".weight")]: (w, weights[k[: -len("weight")] + "bias"])
+            for k, w in weights.items() if k.endswith(".weight") and w.ndim == 1}
+
+
+def conv_layers(weights, spec):
+    """arch "conv": each Conv2d as (weight [out, in, kh, kw], {"bias", "stride", "padding"})."""
+    out = {}
+    for key, info in spec["conv_layers"].items():
+        w = weights[key + ".weight"]
+        if info["groups"] != 1:
+            continue  # grouped/depthwise: PEFT needs r % groups == 0; not in this suite
+        out[key] = (w, {"bias": weights.get(key + ".bias", np.zeros(w.shape[0])), "stride": info["stride"], "padding": info["padding"]})
+    return out
+
+
+def model_layers(weights, spec):
+    """What a PEFT type can target, by module name: (weight, bias-or-extra)."""
+    prefix = spec["module_prefix"]
+    if spec["peft_type"] == "LN_TUNING":
+        hub = json.load(open(os.path.join(os.path.dirname(spec["checkpoint"]), "config.json")))
+        eps = hub.get("layer_norm_epsilon", hub.get("layer_norm_eps"))  # GPT2Config / BertConfig
+        return {k: (gamma_beta[0], eps) for k, gamma_beta in norm_layers(weights, prefix).items()}
+    if spec["arch"] == "conv":
+        return conv_layers(weights, spec)
+    layers = candidate_layers(weights, spec["arch"], prefix)
+    if spec["peft_type"] == "LORA":
+        layers.update({k: (w, None) for k, w in embedding_tables(weights, prefix).items()})
+    return layers
+
+
 def read_folder(spec):
     """Loads a folder as PEFT 0.18.0's from_pretrained would; reports what PEFT would not accept."""
     problems = []
     config = json.load(open(os.path.join(spec["folder"], "adapter_config.json")))
-    fields = IA3_FIELDS if spec["peft_type"] == "IA3" else LORA_FIELDS
+    fields = method_fields(spec["peft_type"])
     wanted = set(HEADER) | {"peft_type"} | set(fields)
     if set(config) != wanted:
         problems.append(f"config fields: missing {sorted(wanted - set(config))}, unknown {sorted(set(config) - wanted)}")
     if config.get("peft_version") != PEFT_VERSION or config.get("peft_type") != spec["peft_type"]:
         problems.append(f"peft_version/peft_type: {config.get('peft_version')}/{config.get('peft_type')}")
     weights = read_safetensors(spec["checkpoint"])
-    layers = candidate_layers(weights, spec["arch"], spec["module_prefix"])
+    layers = model_layers(weights, spec)
     targets = sorted(k for k in layers if is_target(config, k))
     tensors = read_safetensors(os.path.join(spec["folder"], "adapter_model.safetensors"), metadata=problems)
     expected_keys = {}
     for key in targets:
-        out_f, in_f = layers[key][0].shape
+        w, extra = layers[key]
         p = f"base_model.model.{key}."
+        if spec["peft_type"] == "LN_TUNING":
+            expected_keys[p + "ln_tuning_layers.weight"] = expected_keys[p + "ln_tuning_layers.bias"] = list(w.shape)
+            continue
+        if extra is None:  # Embedding [num_embeddings, embedding_dim]
+            r, _ = lora_rank_scaling(config, key)
+            expected_keys[p + "lora_embedding_A"], expected_keys[p + "lora_embedding_B"] = [r, w.shape[0]], [w.shape[1], r]
+            continue
+        if isinstance(extra, dict):  # Conv2d
+            r, _ = lora_rank_scaling(config, key)
+            expected_keys[p + "lora_A.weight"], expected_keys[p + "lora_B.weight"] = [r, *w.shape[1:]], [w.shape[0], r, 1, 1]
+            continue
+        out_f, in_f = w.shape
         if spec["peft_type"] == "IA3":
             expected_keys[p + "ia3_l"] = [1, in_f] if is_feedforward(config, key) else [out_f, 1]
         else:
@@ -218,58 +327,69 @@ def main():
     spec = json.load(open(sys.argv[1]))
     rng = np.random.default_rng(spec["seed"])
     weights = read_safetensors(spec["checkpoint"])
-    prefix, arch = spec["module_prefix"], spec["arch"]
-    layers = candidate_layers(weights, arch, prefix)
+    arch, peft_type = spec["arch"], spec["peft_type"]
+    layers = model_layers(weights, spec)
     cfg = dict(spec["config"])
-    if spec["peft_type"] == "IA3":
+    if peft_type == "IA3":
         cfg.setdefault("target_modules", IA3_TARGETS[arch])
         if cfg.get("feedforward_modules") is None:
             cfg["feedforward_modules"] = IA3_FEEDFORWARD[arch]
-    # Embeddings (lora.Embedding): GPT-2's wte, PEFT's in_features = num_embeddings.
-    embeddings = {("" if k.startswith(prefix) else prefix) + k[: -len(".weight")]: w for k, w in weights.items() if arch == "gpt2" and k.endswith("wte.weight")}
+    if peft_type == "LN_TUNING" and cfg.get("target_modules") is None:
+        if arch not in LN_TUNING_TARGETS:
+            raise SystemExit("Please specify `target_modules` in `peft_config`")  # BaseTuner._prepare_adapter_config
+        cfg["target_modules"] = LN_TUNING_TARGETS[arch]
     targets = sorted(k for k in layers if is_target(cfg, k))
-    assert targets or any(is_target(cfg, k) for k in embeddings), "no target matched"
+    assert targets, "no target matched"
     tensors, expected = {}, {}
     name = spec["adapter_name"]
-    for key in sorted(k for k in embeddings if is_target(cfg, k)):
-        table = embeddings[key]
-        r, s = lora_rank_scaling(cfg, key)
-        a, bb = 0.3 * rng.standard_normal((r, table.shape[0])), 0.3 * rng.standard_normal((table.shape[1], r))
-        ids = rng.integers(0, table.shape[0], size=(spec["rows"], 4))
-        tensors[f"base_model.model.{key}.lora_embedding_A"], tensors[f"base_model.model.{key}.lora_embedding_B"] = a, bb
-        # lora.Embedding.forward: base(ids) + embed(ids, Aᵀ) @ Bᵀ · s
-        expected[key] = {"x": ids.tolist(), "ids": True, "y": (table[ids] + (a.T[ids] @ bb.T) * s).tolist()}
+    rows = spec["rows"]
     for key in targets:
         w, b = layers[key]
-        out_f, in_f = w.shape
-        x = rng.standard_normal((spec["rows"], in_f))
-        if spec["peft_type"] == "IA3":
-            shape = (1, in_f) if is_feedforward(cfg, key) else (out_f, 1)
-            tensors[f"base_model.model.{key}.ia3_l"] = 1 + 0.3 * rng.standard_normal(shape)
+        p = f"base_model.model.{key}."
+        if peft_type == "LN_TUNING":
+            gamma, beta = norm_layers(weights, spec["module_prefix"])[key]
+            tensors[p + "ln_tuning_layers.weight"] = gamma + 0.3 * rng.standard_normal(gamma.shape)
+            tensors[p + "ln_tuning_layers.bias"] = beta + 0.3 * rng.standard_normal(beta.shape)
+            x = rng.standard_normal((rows, gamma.shape[0]))
+        elif b is None:  # lora.Embedding
+            r, _ = lora_rank_scaling(cfg, key)
+            tensors[p + "lora_embedding_A"], tensors[p + "lora_embedding_B"] = 0.3 * rng.standard_normal((r, w.shape[0])), 0.3 * rng.standard_normal((w.shape[1], r))
+            x = rng.integers(0, w.shape[0], size=(rows, 4))
+        elif isinstance(b, dict):  # lora.Conv2d, NHWC inputs of 8×8
+            r, _ = lora_rank_scaling(cfg, key)
+            # A at Kaiming's scale (1/√fan_in), so deep 1×1 convs (960 → 320) stay in float32's range
+            tensors[p + "lora_A.weight"] = rng.standard_normal((r, *w.shape[1:])) / np.sqrt(np.prod(w.shape[1:]))
+            tensors[p + "lora_B.weight"] = 0.3 * rng.standard_normal((w.shape[0], r, 1, 1))
+            x = rng.standard_normal((1, 8, 8, w.shape[1]))
         else:
-            r, s = lora_rank_scaling(cfg, key)
-            if is_pissa(cfg):
-                a0, b0 = pissa_parts(w, r, s)
-                a, bb = a0 + 0.2 * rng.standard_normal(a0.shape), b0 + 0.2 * rng.standard_normal(b0.shape)
+            out_f, in_f = w.shape
+            x = rng.standard_normal((rows, in_f))
+            if peft_type == "IA3":
+                shape = (1, in_f) if is_feedforward(cfg, key) else (out_f, 1)
+                tensors[p + "ia3_l"] = 1 + 0.3 * rng.standard_normal(shape)
             else:
-                a, bb = 0.3 * rng.standard_normal((r, in_f)), 0.3 * rng.standard_normal((out_f, r))
-            tensors[f"base_model.model.{key}.lora_A.weight"] = a
-            tensors[f"base_model.model.{key}.lora_B.weight"] = bb
-            if cfg.get("use_dora"):
-                w_norm = np.linalg.norm(pissa_residual(cfg, w, r, s) + s * bb @ a, axis=1)
-                tensors[f"base_model.model.{key}.lora_magnitude_vector"] = w_norm * (1 + 0.2 * rng.standard_normal(out_f))
-        expected[key] = {"x": x.tolist(), "y": layer_output(spec["peft_type"], cfg, key, w, b, x, tensors).tolist()}
+                r, s = lora_rank_scaling(cfg, key)
+                if is_pissa(cfg):
+                    a0, b0 = pissa_parts(w, r, s)
+                    a, bb = a0 + 0.2 * rng.standard_normal(a0.shape), b0 + 0.2 * rng.standard_normal(b0.shape)
+                else:
+                    a, bb = 0.3 * rng.standard_normal((r, in_f)), 0.3 * rng.standard_normal((out_f, r))
+                tensors[p + "lora_A.weight"], tensors[p + "lora_B.weight"] = a, bb
+                if cfg.get("use_dora"):
+                    w_norm = np.linalg.norm(pissa_residual(cfg, w, r, s) + s * bb @ a, axis=1)
+                    tensors[p + "lora_magnitude_vector"] = w_norm * (1 + 0.2 * rng.standard_normal(out_f))
+        expected[key] = {"x": x.tolist(), "ids": b is None and peft_type == "LORA",
+                         "y": layer_output(peft_type, cfg, key, w, b, x, tensors).tolist()}
     for module in cfg.get("modules_to_save") or []:
         full = next(k for k in weights if k.startswith(module + ".") or ("." + module + ".") in k)
         mod = full[: full.index(module) + len(module)]
         w, b = weights[mod + ".weight"], weights[mod + ".bias"]
         w2, b2 = w + 0.3 * rng.standard_normal(w.shape), b + 0.3 * rng.standard_normal(b.shape)
         tensors[f"base_model.model.{mod}.weight"], tensors[f"base_model.model.{mod}.bias"] = w2, b2
-        x = rng.standard_normal((spec["rows"], w.shape[1]))
+        x = rng.standard_normal((rows, w.shape[1]))
         expected[mod] = {"x": x.tolist(), "y": (x @ w2.T + b2).tolist()}
-    fields = IA3_FIELDS if spec["peft_type"] == "IA3" else LORA_FIELDS
-    config = {**HEADER, "peft_type": spec["peft_type"], **fields, **cfg}
-    if spec["peft_type"] == "IA3" or arch == "gpt2":
+    config = {**HEADER, "peft_type": peft_type, **method_fields(peft_type), **cfg}
+    if peft_type == "IA3" or (peft_type == "LORA" and arch == "gpt2"):
         config["fan_in_fan_out"] = arch == "gpt2"  # PEFT rewrites it to the layer type it meets
     folder = spec["out"] if name == "default" else os.path.join(spec["out"], name)
     os.makedirs(folder, exist_ok=True)

@@ -1,0 +1,28 @@
+import { loadLnTuning, saveLnTuning, selectLayerNorms, type LnTuningConfig } from '../src';
+// The suite's driver and NumPy writer live with the LoRA tests (one re-implementation of PEFT's save path).
+import { describePeftCompat, describePeftRead, type CompatCase } from '../../method-lora/test/peft-compat/cases';
+
+const CASES: CompatCase[] = [
+  // target_modules left out: the writer fills PEFT's LN_TUNING mapping for gpt2 (ln_1, ln_2, ln_f), as _prepare_adapter_config.
+  { name: 'LN tuning, GPT-2 defaults filled', arch: 'gpt2', peftType: 'LN_TUNING', config: {} },
+  { name: 'LN tuning, BERT, exclude_modules', arch: 'bert', peftType: 'LN_TUNING', config: { target_modules: ['LayerNorm'], exclude_modules: ['embeddings.LayerNorm'] } },
+  { name: 'LN tuning, regex targets', arch: 'bert', peftType: 'LN_TUNING', config: { target_modules: '.*layer\\.1\\..*LayerNorm' } },
+];
+
+describePeftCompat(
+  'PEFT compatibility: LN tuning adapters written as PEFT writes them load into leantune with PEFT\'s outputs',
+  CASES,
+  500,
+  (model, folder) => void loadLnTuning(model, folder),
+  // Every LayerNorm the folder holds was loaded (one checked output per LayerNorm).
+  (c, r) => expect(r.diffs.length).toBe(c.arch === 'gpt2' ? 5 : c.config.exclude_modules ? 4 : 2),
+);
+
+describePeftRead('PEFT compatibility: LN tuning folders leantune writes read as PEFT 0.18.0 loads them', CASES, 600, (model, c) => {
+  const selection = selectLayerNorms(model, c.config as Partial<LnTuningConfig>);
+  return {
+    save: (dir) => saveLnTuning(model, dir, selection),
+    layers: () => selection.modules.map((p) => [p, model.getSubmodule(p)]),
+    trained: () => selection.modules.flatMap((p) => ['weight', 'bias'].map((n) => `${p}.${n}`)),
+  };
+});
