@@ -31,7 +31,7 @@ describe('a third-party prompt method on two extension points (virtual tokens + 
       config,
       JSON.stringify({
         name: 'acme-prompt',
-        plugins: [join(repo, 'e2e', 'third-party-plugin', 'index.js'), '@leantune/plugin-hf', join(fixtures, 'tiny-data.js')],
+        plugins: [{ name: join(repo, 'e2e', 'third-party-plugin', 'index.js'), allowOutside: true }, '@leantune/plugin-hf', { name: join(fixtures, 'tiny-data.js'), allowOutside: true }],
         model: { name: 'hf', path: 'tiny-bert' },
         methods: { 'acme-prompt': { num_virtual_tokens: 4 } },
         trainable: ['classifier\\..*'],
@@ -87,7 +87,7 @@ describe('a third-party prompt method on two extension points (virtual tokens + 
     writeFileSync(
       tiny,
       JSON.stringify({
-        plugins: [join(repo, 'e2e', 'third-party-plugin', 'index.js'), join(fixtures, 'tiny-model.js'), join(fixtures, 'tiny-data.js')],
+        plugins: [{ name: join(repo, 'e2e', 'third-party-plugin', 'index.js'), allowOutside: true }, { name: join(fixtures, 'tiny-model.js'), allowOutside: true }, { name: join(fixtures, 'tiny-data.js'), allowOutside: true }],
         model: 'tiny-text',
         methods: { 'acme-prompt': {} },
         data: { name: 'tiny-sentiment' },

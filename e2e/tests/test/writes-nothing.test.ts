@@ -54,7 +54,7 @@ function project(): string {
 
 const good = {
   name: 'writes-nothing',
-  plugins: [join(fixtures, 'tiny-model.js'), join(fixtures, 'tiny-data.js'), 'datasets', 'lora'],
+  plugins: [{ name: join(fixtures, 'tiny-model.js'), allowOutside: true }, { name: join(fixtures, 'tiny-data.js'), allowOutside: true }, 'datasets', 'lora'],
   model: 'tiny-text',
   methods: { lora: { r: 4, lora_alpha: 8 } },
   trainable: ['classifier\\..*'],

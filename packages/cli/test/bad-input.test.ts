@@ -33,7 +33,7 @@ describe('bad input fails clearly and damages nothing', () => {
 
   it('a config whose dataset file is missing: exit 1 naming the file, and no run folder', async () => {
     const config = join(cwd, 'missing-data.json');
-    writeFileSync(config, JSON.stringify({ plugins: [join(fixtures, 'tiny-model.js'), 'datasets'], model: 'tiny-text', trainable: ['classifier\\..*'], data: { name: 'jsonl', path: 'nowhere.jsonl' }, output: { dir: 'missing' } }));
+    writeFileSync(config, JSON.stringify({ plugins: [{ name: join(fixtures, 'tiny-model.js'), allowOutside: true }, 'datasets'], model: 'tiny-text', trainable: ['classifier\\..*'], data: { name: 'jsonl', path: 'nowhere.jsonl' }, output: { dir: 'missing' } }));
     const r = await cli(cwd, ['train', '-c', config]);
     expect(r.code).not.toBe(0);
     expect(r.err).toContain('nowhere.jsonl');

@@ -77,14 +77,14 @@ describe('leantune CLI exit codes', () => {
 
   it('2 for a schema violation, and writes nothing', async () => {
     const file = config('bad-schema.json', {
-      plugins: [join(fixtures, 'tiny-model.js')],
+      plugins: [{ name: join(fixtures, 'tiny-model.js'), allowOutside: true }],
       model: 'tiny-text',
       train: { epochs: 0 },
       output: { dir: join(dir, 'must-not-exist') },
     });
     const r = await cli('train', '-c', file);
     expect(r.code).toBe(2);
-    expect(r.err).toContain(`${file}:7:15: /train/epochs: must be >= 1 (got 0)`);
+    expect(r.err).toContain(`${file}:10:15: /train/epochs: must be >= 1 (got 0)`);
     expect(existsSync(join(dir, 'must-not-exist'))).toBe(false);
   });
 

@@ -49,7 +49,7 @@ describe('the everyday path', () => {
       config,
       JSON.stringify({
         name: 'trunc',
-        plugins: ['hf', join(fixtures, 'tiny-data.js'), 'lora'],
+        plugins: ['hf', { name: join(fixtures, 'tiny-data.js'), allowOutside: true }, 'lora'],
         model: { name: 'hf', path: bert, maxLength: 3 },
         methods: { lora: { r: 2 } },
         trainable: ['classifier\\..*'],

@@ -85,7 +85,7 @@ describe('an adapter without the head it was trained with', () => {
     const adapterDir = join(onlyRun(cwd), 'adapters', 'ia3');
     const base = JSON.parse(readFileSync(tinyLora, 'utf8'));
     const threeLabels = join(cwd, 'three-labels.json');
-    const plugins = base.plugins.map((p: string) => (p.startsWith('./') ? join(fixtures, p) : p));
+    const plugins = base.plugins.map((p: string) => (p.startsWith('./') ? { name: join(fixtures, p), allowOutside: true } : p));
     writeFileSync(threeLabels, JSON.stringify({ ...base, plugins, model: { name: 'tiny-text', labels: ['a', 'b', 'c'] } }));
     const viaAdapter = await cli(cwd, ['eval', '-c', threeLabels, '--adapter', adapterDir, '--json']);
     expect(viaAdapter.code).not.toBe(0);

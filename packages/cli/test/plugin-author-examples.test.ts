@@ -16,7 +16,11 @@ const quiet = { info: () => undefined, warn: () => undefined };
 function localCopy(): string {
   const data = JSON.parse(readFileSync(config, 'utf8'));
   data.plugins = data.plugins.map((p: string | [string, object]) =>
-    Array.isArray(p) ? [join(examples, p[0]), { file: join(cwd, 'report.jsonl') }] : p.startsWith('./') ? join(examples, p) : p,
+    Array.isArray(p)
+      ? { name: join(examples, p[0]), options: { file: join(cwd, 'report.jsonl') }, allowOutside: true }
+      : p.startsWith('./')
+        ? { name: join(examples, p), allowOutside: true }
+        : p,
   );
   const file = join(cwd, 'leantune.json');
   writeFileSync(file, JSON.stringify(data));

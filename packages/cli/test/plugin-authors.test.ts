@@ -34,7 +34,7 @@ describe('a plugin that throws', () => {
   );
   const config = (where: string) => {
     const file = join(cwd, `boom-${where}.json`);
-    writeFileSync(file, JSON.stringify({ plugins: [[plugin, { in: where }], join(fixtures, 'tiny-model.js'), join(fixtures, 'tiny-data.js')], model: 'tiny-text', methods: { boom: {} }, data: { name: 'tiny-sentiment' }, runtime: { backend: 'cpu' } }));
+    writeFileSync(file, JSON.stringify({ plugins: [[plugin, { in: where }], { name: join(fixtures, 'tiny-model.js'), allowOutside: true }, { name: join(fixtures, 'tiny-data.js'), allowOutside: true }], model: 'tiny-text', methods: { boom: {} }, data: { name: 'tiny-sentiment' }, runtime: { backend: 'cpu' } }));
     return file;
   };
 
@@ -72,7 +72,7 @@ describe('names that no enabled plugin provides', () => {
   );
   const validate = async (body: object) => {
     const file = join(project, 'leantune.json');
-    const base = { plugins: [join(fixtures, 'tiny-model.js'), join(fixtures, 'tiny-data.js'), 'lora'], model: 'tiny-text', data: { name: 'tiny-sentiment' }, runtime: { backend: 'cpu' } };
+    const base = { plugins: [{ name: join(fixtures, 'tiny-model.js'), allowOutside: true }, { name: join(fixtures, 'tiny-data.js'), allowOutside: true }, 'lora'], model: 'tiny-text', data: { name: 'tiny-sentiment' }, runtime: { backend: 'cpu' } };
     writeFileSync(file, JSON.stringify({ ...base, ...body }, null, 2));
     return cli(project, ['validate', '-c', file]);
   };

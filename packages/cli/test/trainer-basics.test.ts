@@ -8,7 +8,7 @@ const override = (value: object) => ['--override', JSON.stringify(value)];
 const readJson = (file: string) => JSON.parse(readFileSync(file, 'utf8'));
 /** tiny-lora with the datasets plugin's split stage re-splitting tiny-sentiment. */
 const withSplit = (split: object, train: object = {}) => ({
-  plugins: [join(fixtures, 'tiny-model.js'), join(fixtures, 'tiny-data.js'), 'lora', 'datasets'],
+  plugins: [{ name: join(fixtures, 'tiny-model.js'), allowOutside: true }, { name: join(fixtures, 'tiny-data.js'), allowOutside: true }, 'lora', 'datasets'],
   data: { name: 'tiny-sentiment', count: 64, stages: { split: { force: true, ...split } } },
   train: { epochs: 2, batchSize: 8, learningRate: 0.05, ...train },
 });

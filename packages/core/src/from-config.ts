@@ -3,7 +3,7 @@ import { loadConfigFile, type ConfigSource } from './config/load';
 import { envelopeSchema, type PluginEntry, type ResolvedConfig } from './config/schema';
 import { SchemaValidator } from './config/validate';
 import { withEnableHints } from './providers';
-import { importPlugin, resolvePlugin } from './resolve';
+import { loadPlugin, pluginEntryParts } from './resolve';
 import { createToolkit, type PluginUse, type Toolkit, type ToolkitOptions } from './toolkit';
 
 export interface LoadedConfig {
@@ -14,10 +14,8 @@ export interface LoadedConfig {
   configDir: string;
 }
 
-function entryParts(entry: PluginEntry, index: number): { request: string; options?: Record<string, unknown>; pointer: string } {
-  if (typeof entry === 'string') return { request: entry, pointer: `/plugins/${index}/1` };
-  if (Array.isArray(entry)) return { request: entry[0], options: entry[1], pointer: `/plugins/${index}/1` };
-  return { request: entry.name, options: entry.options, pointer: `/plugins/${index}/options` };
+function optionsPointer(entry: PluginEntry, index: number): string {
+  return typeof entry === 'object' && !Array.isArray(entry) ? `/plugins/${index}/options` : `/plugins/${index}/1`;
 }
 
 /**
@@ -38,17 +36,16 @@ export async function loadConfig(
   const entries = ((source.data as { plugins?: PluginEntry[] }).plugins ?? []) as PluginEntry[];
   const uses: PluginUse[] = [];
   for (const [i, entry] of entries.entries()) {
-    const { request, options: pluginOptions, pointer } = entryParts(entry, i);
+    const { request, options: pluginOptions, allowOutside } = pluginEntryParts(entry);
     const where = `plugins[${i}] in ${source.file}`;
-    const plugin = await importPlugin(resolvePlugin(request, fromDir, where), where);
-    uses.push({ plugin, options: pluginOptions, where, optionsPointer: pointer, source });
+    uses.push({ ...(await loadPlugin(request, fromDir, where, { allowOutside })), options: pluginOptions, optionsPointer: optionsPointer(entry, i), source });
   }
   const toolkit = await createToolkit({
     ...toolkitOptions,
     plugins: uses,
     resolveDependency: async (name, requiredBy) => {
       const where = `dependency of ${requiredBy.meta.name}`;
-      return { plugin: await importPlugin(resolvePlugin(name, fromDir, where), where), where };
+      return loadPlugin(name, fromDir, where);
     },
   });
   let config: ResolvedConfig;

@@ -1,8 +1,10 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { PluginEntry } from './config/schema';
 import { PluginError, errorMessage } from './errors';
 import { packageRootOf, preparePluginLoad } from './host-modules';
 import { pluginShapeProblems, type Plugin } from './plugin';
+import type { PluginUse } from './toolkit';
 import { closeMatches } from './suggest';
 
 const SHORT_PREFIX = 'leantune-plugin';
@@ -114,6 +116,42 @@ export interface ResolvedPlugin {
   file: string;
 }
 
+/** A config's plugin entry in its parts: `'x'`, `['x', options]` or `{ name: 'x', options, allowOutside }`. */
+export function pluginEntryParts(entry: PluginEntry): { request: string; options?: Record<string, unknown>; allowOutside: boolean } {
+  if (typeof entry === 'string') return { request: entry, allowOutside: false };
+  if (Array.isArray(entry)) return { request: entry[0], options: entry[1], allowOutside: false };
+  return { request: entry.name, options: entry.options, allowOutside: entry.allowOutside === true };
+}
+
+/**
+ * Why a plugin name (not a path) could leave the package it names, or undefined. A name is
+ * an npm package name, optionally with a file inside it (`module:pkg/dist/x.js`); `..`, `.`,
+ * empty segments, backslashes, drive letters and NUL would let require() walk out of
+ * node_modules onto any file.
+ */
+function bareNameProblem(request: string): string | undefined {
+  const name = request.startsWith('module:') ? request.slice('module:'.length) : request;
+  if (!name) return 'it is empty';
+  if (/[\\\0]/.test(name)) return 'it contains a backslash or NUL';
+  if (name.includes(':')) return 'it contains ":" (a drive or URL)';
+  const segments = name.split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) return 'a path segment is empty, "." or ".."';
+  return undefined;
+}
+
+function inside(dir: string, file: string): boolean {
+  const rel = relative(dir, file);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
 /** require.resolve from the project, else from the toolkit's install unless the package found there is private. */
 function resolveCandidate(candidate: string, fromDir: string): string {
   try {
@@ -139,14 +177,30 @@ function publicManifest(pkg: string, paths: string[]): string | undefined {
  * from this toolkit's own install, so plugins installed beside the CLI are found too (but
  * not the private packages of the toolkit's own workspace, such as test fixtures).
  */
-export function resolvePlugin(request: string, fromDir: string, where: string): ResolvedPlugin {
+export function resolvePlugin(request: string, fromDir: string, where: string, options: { allowOutside?: boolean } = {}): ResolvedPlugin {
   if (isPath(request)) {
     const target = resolve(fromDir, request);
+    let file: string;
     try {
-      return { request, file: require.resolve(target) };
+      file = require.resolve(target);
     } catch {
       throw new PluginError(`Cannot find plugin file "${request}" (${where}): ${target} does not exist. Paths are relative to the config file's folder.`);
     }
+    // Checked on real paths, so a symlink inside the folder that points out counts as outside.
+    if (!options.allowOutside && !inside(realpathOr(fromDir), realpathOr(file))) {
+      throw new PluginError(
+        `Plugin "${request}" (${where}) resolves to ${realpathOr(file)}, outside the config file's folder ${fromDir}. ` +
+          `Plugins are code that runs with your rights: move the file into that folder, install it as a package, or, if you trust it, write the entry as { "name": ${JSON.stringify(request)}, "allowOutside": true }.`,
+      );
+    }
+    return { request, file };
+  }
+  const problem = bareNameProblem(request);
+  if (problem) {
+    throw new PluginError(
+      `Plugin name "${request}" (${where}) is not a package name: ${problem}. A name resolves only to an installed package in node_modules; ` +
+        `to load a file, write a path relative to the config file's folder ("./my-plugin.js"), with "allowOutside": true in an object entry if it lies outside that folder.`,
+    );
   }
   const tried = pluginNameCandidates(request);
   for (const candidate of tried) {
@@ -199,4 +253,65 @@ export async function importPlugin(resolved: ResolvedPlugin, where: string): Pro
     throw new PluginError(`Module ${resolved.file} (plugin "${resolved.request}", ${where}) is not a leantune plugin: ${problems.join('; ')}.`);
   }
   return plugin as unknown as Plugin;
+}
+
+/** Where a loaded plugin came from: its real file, and the package that file belongs to (nearest package.json). */
+export interface PluginOrigin {
+  file: string;
+  package?: { name: string; version: string; manifest: string };
+  /** Set when the plugin's meta.name claims a package it does not come from; the toolkit logs it once, when applying it. */
+  warning?: string;
+}
+
+function readManifest(manifest: string): { name?: unknown; version?: unknown } | undefined {
+  try {
+    return JSON.parse(readFileSync(manifest, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The real file and its package's name and version, read from the package's own package.json. */
+export function pluginOrigin(file: string): PluginOrigin {
+  const real = realpathOr(file);
+  const { manifest } = packageRootOf(real);
+  const pkg = manifest ? readManifest(manifest) : undefined;
+  if (!manifest || typeof pkg?.name !== 'string') return { file: real };
+  return { file: real, package: { name: pkg.name, version: typeof pkg.version === 'string' ? pkg.version : '?', manifest } };
+}
+
+/** True when `file` is what requiring its package's folder gives (the package's entry point). */
+function isPackageEntry(origin: PluginOrigin): boolean {
+  if (!origin.package) return false;
+  try {
+    return realpathOr(require.resolve(dirname(origin.package.manifest))) === origin.file;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A plugin whose meta.name is not its package's name is reported: named by a package name,
+ * or being a package's entry point, it must carry that package's name; a loose file (a
+ * project's own plugin) may call itself anything except a package installed elsewhere, so a
+ * file cannot pass itself off as `@leantune/plugin-lora`.
+ */
+function identityWarning(plugin: Plugin, resolved: ResolvedPlugin, origin: PluginOrigin, fromDir: string): string | undefined {
+  const claimed = plugin.meta.name;
+  const pkg = origin.package;
+  if (pkg?.name === claimed) return undefined;
+  const elsewhere = bareNameProblem(claimed) ? undefined : (installedManifest(claimed, [fromDir]) ?? publicManifest(claimed, [__dirname]));
+  const claimsOther = elsewhere !== undefined && dirname(realpathOr(elsewhere)) !== (pkg && dirname(pkg.manifest));
+  if (isPath(resolved.request) && !isPackageEntry(origin) && !claimsOther) return undefined;
+  const from = pkg ? `package ${pkg.name}@${pkg.version} (${pkg.manifest})` : 'no package (no package.json above it)';
+  return `plugin "${resolved.request}" calls itself ${claimed} (meta.name), but the file that ran is ${origin.file}, from ${from}. It is listed by its file; make sure it is the plugin you meant to enable.`;
+}
+
+/** Resolves, loads and identifies a plugin: what a config's plugin entry becomes. */
+export async function loadPlugin(request: string, fromDir: string, where: string, options: { allowOutside?: boolean } = {}): Promise<PluginUse> {
+  const resolved = resolvePlugin(request, fromDir, where, options);
+  const plugin = await importPlugin(resolved, where);
+  const origin = pluginOrigin(resolved.file);
+  const warning = identityWarning(plugin, resolved, origin, fromDir);
+  return { plugin, where, origin: warning ? { ...origin, warning: `${warning} (${where})` } : origin };
 }

@@ -11,6 +11,7 @@ import { CORE_VERSION } from './version';
 import { envelopeSchema, type ResolvedConfig } from './config/schema';
 import { SchemaValidator } from './config/validate';
 import type { ConfigSource } from './config/load';
+import type { PluginOrigin } from './resolve';
 
 /** A plugin to apply, with its options and where it was named (for error messages). */
 export interface PluginUse {
@@ -21,6 +22,8 @@ export interface PluginUse {
   /** JSON pointer of the options in the config source, for located validation errors. */
   optionsPointer?: string;
   source?: ConfigSource;
+  /** The file the plugin was loaded from and its package, when it was loaded from a config or an install. */
+  origin?: PluginOrigin;
 }
 
 export type PluginInput = Plugin<any> | [Plugin<any>, Record<string, unknown>?] | PluginUse;
@@ -56,7 +59,7 @@ export class Toolkit {
   readonly stages = new StageRegistry();
   /** CLI subcommands plugins add (`ctx.commands.register`). */
   readonly commands = new CommandRegistry();
-  readonly plugins: Array<{ plugin: Plugin<any>; options: Record<string, unknown> }> = [];
+  readonly plugins: Array<{ plugin: Plugin<any>; options: Record<string, unknown>; origin?: PluginOrigin }> = [];
   readonly validator = new SchemaValidator();
   readonly log: Logger;
   trainer?: TrainDriver;
@@ -140,6 +143,7 @@ export class Toolkit {
     const { plugin } = use;
     const name = plugin.meta.name;
     const options = use.options ?? {};
+    if (use.origin?.warning) this.log.warn(use.origin.warning);
     if (plugin.optionsSchema) {
       this.validator.assert(plugin.optionsSchema, options, use.source, use.optionsPointer ?? '', `Options of plugin ${name}`);
     }
@@ -159,7 +163,7 @@ export class Toolkit {
       if (err instanceof LeantuneError) throw err;
       throw new PluginError(`Plugin ${name}@${plugin.meta.version} failed in apply(): ${errorMessage(err)}${pluginFrames(err)}`, { cause: err });
     }
-    this.plugins.push({ plugin, options });
+    this.plugins.push({ plugin, options, origin: use.origin });
   }
 
   /** The envelope plus every registered method's and dataset stage's schema. */

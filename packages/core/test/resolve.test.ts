@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { importPlugin, pluginNameCandidates, resolvePlugin, shortPluginName } from '@leantune/core';
+import { createToolkit, importPlugin, loadPlugin, pluginNameCandidates, resolvePlugin, shortPluginName } from '@leantune/core';
 
 describe('plugin name resolution (Babel rules)', () => {
   it.each([
@@ -56,6 +56,43 @@ describe('plugin name resolution (Babel rules)', () => {
       expect(() => resolvePlugin('./nope.js', root, 'plugins[1] in c.json')).toThrow(
         `Cannot find plugin file "./nope.js" (plugins[1] in c.json): ${join(root, 'nope.js')} does not exist. Paths are relative to the config file's folder.`,
       );
+    });
+
+    it('refuses a name whose segments would leave node_modules, before requiring anything', () => {
+      for (const name of ['shout/../../local', 'module:../local', '@acme/shift/../../../local', 'shout\\..\\x', 'module:C:/x', 'shout//x', 'shout/./x']) {
+        expect(() => resolvePlugin(name, root, 'plugins[0] in c.json')).toThrow(`Plugin name "${name}" (plugins[0] in c.json) is not a package name`);
+      }
+      // A file inside a package is still a package name.
+      expect(resolvePlugin('module:leantune-plugin-shout/index.js', root, 'x').file).toBe(join(root, 'node_modules/leantune-plugin-shout/index.js'));
+    });
+
+    it('refuses a path outside the config folder unless allowOutside, relative or absolute', () => {
+      const project = join(root, 'project');
+      mkdirSync(project, { recursive: true });
+      for (const request of ['../local.js', join(root, 'local.js')]) {
+        expect(() => resolvePlugin(request, project, 'plugins[0] in c.json')).toThrow(
+          `Plugin "${request}" (plugins[0] in c.json) resolves to ${join(root, 'local.js')}, outside the config file's folder ${project}.`,
+        );
+        expect(resolvePlugin(request, project, 'x', { allowOutside: true }).file).toBe(join(root, 'local.js'));
+      }
+    });
+
+    it('records the file and its package, and warns once when meta.name claims another package', async () => {
+      const shout = await loadPlugin('shout', root, 'x');
+      expect(shout.origin).toEqual({ file: join(root, 'node_modules/leantune-plugin-shout/index.js'), package: { name: 'leantune-plugin-shout', version: '?', manifest: join(root, 'node_modules/leantune-plugin-shout/package.json') } });
+      // A loose file may call itself anything that is not an installed package.
+      expect((await loadPlugin('./local.js', root, 'x')).origin?.warning).toBeUndefined();
+      writeFileSync(join(root, 'impostor.js'), good('leantune-plugin-shout'));
+      const impostor = await loadPlugin('./impostor.js', root, 'plugins[1]');
+      expect(impostor.origin?.warning).toContain(`calls itself leantune-plugin-shout (meta.name), but the file that ran is ${join(root, 'impostor.js')}`);
+      // A package whose entry calls itself by another name.
+      pkg('leantune-plugin-liar', good('@acme/leantune-plugin-shift'));
+      const liar = await loadPlugin('liar', root, 'x');
+      expect(liar.origin?.warning).toContain('from package leantune-plugin-liar@?');
+      const warnings: string[] = [];
+      const toolkit = await createToolkit({ log: { info: () => undefined, warn: (m) => warnings.push(m) }, plugins: [impostor] });
+      expect(warnings).toEqual([impostor.origin?.warning]);
+      expect(toolkit.plugins[0].origin?.file).toBe(join(root, 'impostor.js'));
     });
 
     it('rejects a module that is not a plugin, naming what is missing', async () => {

@@ -1,4 +1,4 @@
-import { importPlugin, resolvePlugin } from '@leantune/core';
+import { importPlugin, pluginEntryParts, resolvePlugin, type PluginEntry } from '@leantune/core';
 
 /** A plugin a job's config needs, at the version its coordinator resolved. */
 export interface PluginRequirement {
@@ -18,12 +18,6 @@ export function compatibleVersion(want: string, have: string): boolean {
   return true;
 }
 
-/** The plugin entries of a config (strings, [name, options] or { name }), as requests. */
-export function pluginRequests(config: Record<string, unknown>): string[] {
-  const entries = (config.plugins ?? []) as unknown[];
-  return entries.map((e) => (typeof e === 'string' ? e : Array.isArray(e) ? String(e[0]) : String((e as { name?: unknown }).name)));
-}
-
 /**
  * What stops this machine from running a config: each plugin it names resolved from `dir`
  * (the worker's project folder) as `leantune train` would, and each required plugin present
@@ -32,9 +26,10 @@ export function pluginRequests(config: Record<string, unknown>): string[] {
 export async function missingPlugins(config: Record<string, unknown>, required: PluginRequirement[], dir: string): Promise<string[]> {
   const problems: string[] = [];
   const have = new Map<string, string>();
-  for (const request of pluginRequests(config)) {
+  for (const entry of (config.plugins ?? []) as PluginEntry[]) {
+    const { request, allowOutside } = pluginEntryParts(entry);
     try {
-      const plugin = await importPlugin(resolvePlugin(request, dir, `the job's plugins`), `the job's plugins`);
+      const plugin = await importPlugin(resolvePlugin(request, dir, `the job's plugins`, { allowOutside }), `the job's plugins`);
       have.set(plugin.meta.name, plugin.meta.version);
     } catch (err) {
       problems.push(`plugin "${request}" is not installed here (${(err as Error).message.split('\n')[0]})`);

@@ -1,8 +1,7 @@
 import {
   errorMessage,
-  importPlugin,
+  loadPlugin,
   pluginPackagesFor,
-  resolvePlugin,
   type Toolkit,
 } from '@leantune/core';
 import { createToolkit } from './toolkit';
@@ -18,7 +17,7 @@ export async function fromInstalled(cwd: string, warn: (message: string) => void
   for (const pkg of packages) {
     const where = `installed package ${pkg}`;
     try {
-      uses.push({ plugin: await importPlugin(resolvePlugin(`module:${pkg}`, cwd, where), where), where });
+      uses.push(await loadPlugin(`module:${pkg}`, cwd, where));
     } catch (err) {
       // One broken install must not hide the others from a listing; it is reported instead.
       warn(`skipped ${pkg}: ${errorMessage(err)}`);

@@ -16,6 +16,13 @@ export function environment(run: Run): Record<string, unknown> {
     platform: `${process.platform}-${process.arch}`,
     core: CORE_VERSION,
     plugins: run.toolkit.plugins.map(({ plugin }) => `${plugin.meta.name}@${plugin.meta.version}`),
+    // The code that ran: each plugin's real file and the package it belongs to (from that package's own package.json).
+    pluginFiles: run.toolkit.plugins.map(({ plugin, origin }) => ({
+      name: plugin.meta.name,
+      version: plugin.meta.version,
+      file: origin?.file ?? null,
+      package: origin?.package ? `${origin.package.name}@${origin.package.version}` : null,
+    })),
   };
 }
 

@@ -1,12 +1,11 @@
 import {
   ConfigError,
   createToolkit as createCoreToolkit,
-  importPlugin,
   loadConfig,
-  resolvePlugin,
+  loadPlugin,
+  pluginEntryParts,
   type LoadedConfig,
   type Logger,
-  type PluginEntry,
   type PluginUse,
   type Toolkit,
   type ToolkitOptions,
@@ -31,12 +30,6 @@ export function warningsTo(write: (text: string) => void): Logger {
 
 export const warningsOnly: Logger = warningsTo((text) => process.stderr.write(text));
 
-function entryParts(entry: PluginEntry): { request: string; options?: Record<string, unknown> } {
-  if (typeof entry === 'string') return { request: entry };
-  if (Array.isArray(entry)) return { request: entry[0], options: entry[1] };
-  return { request: entry.name, options: entry.options };
-}
-
 /**
  * The toolkit a run folder was trained with: its config's plugins, resolved from the
  * folder the original config lived in (recorded in run.json), so relative plugin paths
@@ -46,16 +39,16 @@ export async function toolkitForRunFolder(folder: RunFolder, log?: Logger): Prom
   const fromDir = folder.record.configDir;
   const uses: PluginUse[] = [];
   for (const [i, entry] of (folder.config.plugins ?? []).entries()) {
-    const { request, options } = entryParts(entry);
+    const { request, options, allowOutside } = pluginEntryParts(entry);
     const where = `plugins[${i}] of ${folder.dir}/config.json (resolved from ${fromDir})`;
-    uses.push({ plugin: await importPlugin(resolvePlugin(request, fromDir, where), where), options, where });
+    uses.push({ ...(await loadPlugin(request, fromDir, where, { allowOutside })), options });
   }
   const toolkit = await createToolkit({
     plugins: uses,
     log,
     resolveDependency: async (name, requiredBy) => {
       const where = `dependency of ${requiredBy.meta.name}`;
-      return { plugin: await importPlugin(resolvePlugin(name, fromDir, where), where), where };
+      return loadPlugin(name, fromDir, where);
     },
   });
   const config = toolkit.resolveConfig(structuredClone(folder.config));

@@ -22,7 +22,7 @@ describe('leantune train -c with CoOp on a tiny CLIP', () => {
       config,
       JSON.stringify({
         name: 'coop',
-        plugins: ['hf', 'coop', join(__dirname, '..', '..', 'method-vpt', 'test', 'fixtures', 'tiny-images.js')],
+        plugins: ['hf', 'coop', { name: join(__dirname, '..', '..', 'method-vpt', 'test', 'fixtures', 'tiny-images.js'), allowOutside: true }],
         model: { name: 'hf', path: 'tiny-clip', labels: ['cat', 'dog', 'bird'] },
         methods: { coop: { ctx_init: 'a photo of a', class_token_position: 'end' } },
         data: { name: 'tiny-images', count: 48 },

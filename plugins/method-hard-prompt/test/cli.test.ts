@@ -17,7 +17,7 @@ it('train -c evaluates zero-shot with the ensembled templates; eval --adapter re
     config,
     JSON.stringify({
       name: 'zero-shot',
-      plugins: ['hf', 'hard-prompt', join(__dirname, '..', '..', 'method-vpt', 'test', 'fixtures', 'tiny-images.js')],
+      plugins: ['hf', 'hard-prompt', { name: join(__dirname, '..', '..', 'method-vpt', 'test', 'fixtures', 'tiny-images.js'), allowOutside: true }],
       model: { name: 'hf', path: 'tiny-clip', labels: ['cat', 'dog', 'bird'] },
       methods: { 'hard-prompt': { templates } },
       data: { name: 'tiny-images', count: 48 },

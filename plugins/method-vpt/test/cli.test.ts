@@ -26,7 +26,7 @@ describe('leantune train -c with VPT on a tiny ViT', () => {
       config,
       JSON.stringify({
         name: 'vpt-deep',
-        plugins: ['hf', 'vpt', join(__dirname, 'fixtures', 'tiny-images.js')],
+        plugins: ['hf', 'vpt', { name: join(__dirname, 'fixtures', 'tiny-images.js'), allowOutside: true }],
         model: { name: 'hf', path: 'tiny-vit' },
         methods: { vpt: { mode: 'deep', num_prompts: 4 } },
         trainable: ['classifier\\..*'],

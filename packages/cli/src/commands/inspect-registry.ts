@@ -3,7 +3,14 @@ import { stageLabel, type Toolkit } from '@leantune/core';
 /** What `leantune plugins` prints: everything the enabled plugins registered. */
 export function describeRegistry(tk: Toolkit) {
   return {
-    plugins: tk.plugins.map(({ plugin }) => ({ name: plugin.meta.name, version: plugin.meta.version, core: plugin.meta.core })),
+    // The file that was loaded and its package (from its own package.json): meta.name is only what the plugin says.
+    plugins: tk.plugins.map(({ plugin, origin }) => ({
+      name: plugin.meta.name,
+      version: plugin.meta.version,
+      core: plugin.meta.core,
+      package: origin?.package ? `${origin.package.name}@${origin.package.version}` : undefined,
+      file: origin?.file,
+    })),
     methods: tk.methods.list().map((m) => ({ id: m.id, prefix: m.prefix, family: m.family, plugin: m.plugin })),
     modelLoaders: tk.models.list().map((l) => ({ name: l.name, models: l.models ?? [], plugin: l.plugin })),
     datasetLoaders: tk.datasets.list().map((l) => ({ name: l.name, datasets: l.datasets ?? [], plugin: l.plugin })),

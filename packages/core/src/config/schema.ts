@@ -3,7 +3,7 @@ import type { JSONSchema } from '../methods';
 export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'native', 'wasm', 'cpu'] as const;
 
 /** A plugin entry as written: 'name', ['name', options] or { name, options }. */
-export type PluginEntry = string | [string] | [string, Record<string, unknown>] | { name: string; options?: Record<string, unknown> };
+export type PluginEntry = string | [string] | [string, Record<string, unknown>] | { name: string; options?: Record<string, unknown>; allowOutside?: boolean };
 
 
 /** The config after both validation passes, with defaults applied. */
@@ -30,7 +30,8 @@ export type CompareEntry = string | { id: string; label?: string; config?: Recor
 
 const pluginEntry: JSONSchema = {
   type: ['string', 'array', 'object'],
-  description: "A plugin: 'lora', ['lora', { options }] or { name: 'lora', options: {} }",
+  description:
+    "A plugin: 'lora', ['lora', { options }] or { name: 'lora', options: {} }. A path ('./x.js') is relative to the config file's folder; one outside it needs the object form with allowOutside: true",
   if: { type: 'array' },
   then: {
     minItems: 1,
@@ -42,7 +43,11 @@ const pluginEntry: JSONSchema = {
     then: {
       required: ['name'],
       additionalProperties: false,
-      properties: { name: { type: 'string', minLength: 1 }, options: { type: 'object' } },
+      properties: {
+        name: { type: 'string', minLength: 1 },
+        options: { type: 'object' },
+        allowOutside: { type: 'boolean', description: "Allow a plugin path that resolves outside the config file's folder (plugins are code that runs with your rights)" },
+      },
     },
     else: { minLength: 1 },
   },
@@ -88,6 +93,11 @@ export function envelopeSchema(): JSONSchema {
         properties: {
           name: { type: 'string', minLength: 1 },
           stages: { type: 'object', additionalProperties: { type: 'object' }, default: {} },
+          maxRecordBytes: {
+            type: 'integer',
+            minimum: 1,
+            description: 'Longest record a JSONL or CSV file may hold, in bytes (default 16 MiB); a longer one stops the load with an error naming the file and line',
+          },
         },
       },
       // Opaque here: the trainer registers its schema (TrainDriver.configSchema), applied in the second pass.
