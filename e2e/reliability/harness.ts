@@ -32,6 +32,8 @@ export interface RunOptions {
   /** Kill the child after this many ms (fault injection), SIGKILL unless `killSignal` says otherwise. */
   killAfterMs?: number;
   killSignal?: NodeJS.Signals;
+  /** Kill the child (as `killAfterMs` does) as soon as this returns true for its stdout so far (fault injection at a point of its progress). */
+  killWhen?: (stdout: string) => boolean;
   stdin?: string;
 }
 
@@ -52,7 +54,14 @@ export function runChild(argv: string[], opts: RunOptions = {}): Promise<ChildRu
     let stdout = '';
     let stderr = '';
     let peak = 0;
-    child.stdout.on('data', (d) => (stdout += d));
+    let killed = false;
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (opts.killWhen && !killed && opts.killWhen(stdout)) {
+        killed = true;
+        child.kill(opts.killSignal ?? 'SIGKILL');
+      }
+    });
     child.stderr.on('data', (d) => (stderr += d));
     child.stdin.end(opts.stdin ?? '');
     const poll = setInterval(() => {

@@ -20,4 +20,5 @@ export * from './truncation';
 export * from './data-reports';
 export * from './structure-edits';
 export * from './fs-atomic';
+export * from './file-hash';
 export * from './config/schema-types';

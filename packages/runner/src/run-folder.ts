@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, RunError, errorMessage, saveSafetensorsAtomic, writeJson } from '@leantune/core';
 import type { ResolvedConfig } from '@leantune/core';
@@ -106,6 +106,25 @@ export function createRunFolder(run: Run, dir: string): string {
   }
   run.context.runDir = dir;
   return dir;
+}
+
+/**
+ * Removes what a killed process left halfway through its atomic writes: temp files and folders
+ * (names with ".tmp": checkpoints being built, `latest` or metrics being replaced, adapter
+ * folders being saved) in the run folder, checkpoints/ and adapters/. Returns their paths.
+ * Only for a folder no process is writing to (a resume).
+ */
+export function removeTempLeftovers(dir: string): string[] {
+  const removed: string[] = [];
+  for (const folder of [dir, join(dir, RUN_FILES.checkpoints), join(dir, RUN_FILES.adapters)]) {
+    if (!existsSync(folder)) continue;
+    for (const name of readdirSync(folder)) {
+      if (!name.includes('.tmp')) continue;
+      rmSync(join(folder, name), { recursive: true, force: true });
+      removed.push(join(folder, name));
+    }
+  }
+  return removed;
 }
 
 /** Marks a run folder as stopped by a signal at `step`, its checkpoint saved. */

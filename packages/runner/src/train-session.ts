@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ConfigError,
+  type Logger,
   RunError,
   errorMessage,
   explainEmptyDataset,
@@ -19,11 +20,12 @@ import {
   markRunFailed,
   markRunInterrupted,
   readRunFolder,
+  removeTempLeftovers,
   runFolderPath,
   saveRunFolder,
 } from './run-folder';
 import { datasetSplits } from './split-record';
-import { TRAIN_REPORT, checkSchedule, createTrainDriver, trainConfigOf, type FitResult, type TrainReport } from '@leantune/train';
+import { CheckpointError, TRAIN_REPORT, checkSchedule, resolveCheckpoint, createTrainDriver, trainConfigOf, type FitResult, type TrainReport } from '@leantune/train';
 import { summarize, type RunSummary } from './run-summary';
 import { metricsJsonlReporter } from './reporters/metrics-jsonl';
 import { RUN_FOLDER_STATE, tapTrainEvents, type RunFolderInfo, type TrainEvent } from './reporters/train-events';
@@ -72,12 +74,17 @@ export function configDifferences(a: unknown, b: unknown, path = '', out: string
   return out;
 }
 
-/** Checks a resume: the folder can be continued, and with the very config it started with. */
-function checkResume(dir: string, config: ResolvedConfig | undefined): { dir: string; config: ResolvedConfig; checkpoints: string } {
+/**
+ * Checks a resume: the folder can be continued, with the very config it started with, from a
+ * checkpoint that matches its manifest (sizes and sha256). Damaged checkpoints are skipped
+ * with a warning naming each and why; when none is usable the error names every one. All of
+ * this before anything is written.
+ */
+function checkResume(dir: string, config: ResolvedConfig | undefined, log: Logger): { dir: string; config: ResolvedConfig; checkpoint: string } {
   const folder = readRunFolder(dir);
   if (folder.record.status === 'completed') throw new ConfigError(`Run ${folder.dir} already completed; there is nothing to resume. Start a new run instead.`);
-  if (!existsSync(join(folder.checkpoints, 'latest'))) {
-    throw new ConfigError(`Run ${folder.dir} has no checkpoint to resume from (${folder.checkpoints}/latest is missing); set "train.checkpointEvery" and start a new run.`);
+  if (!existsSync(folder.checkpoints) || !readdirSync(folder.checkpoints).some((n) => /^step-\d+$/.test(n))) {
+    throw new ConfigError(`Run ${folder.dir} has no checkpoint to resume from (no step-* folder in ${folder.checkpoints}); set "train.checkpointEvery" and start a new run.`);
   }
   if (config) {
     const diff = configDifferences(folder.config, config);
@@ -85,7 +92,14 @@ function checkResume(dir: string, config: ResolvedConfig | undefined): { dir: st
       throw new ConfigError(`Cannot resume ${folder.dir}: the config differs from the one it was started with (${diff.join('; ')}). Resume with the same config, or leave -c out to use the run's own.`);
     }
   }
-  return { dir: folder.dir, config: folder.config, checkpoints: folder.checkpoints };
+  let checkpoint: string;
+  try {
+    checkpoint = resolveCheckpoint(folder.checkpoints, { warn: (m) => log.warn(m) });
+  } catch (err) {
+    if (err instanceof CheckpointError) throw new RunError(`Cannot resume ${folder.dir}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  return { dir: folder.dir, config: folder.config, checkpoint };
 }
 
 function trainRecordCount(run: Run): number {
@@ -154,7 +168,7 @@ function checkModelRecords(run: Run): void {
  * checkpoint and returns "interrupted"; `resume` continues such a run.
  */
 export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'config' | 'configDir'>, options: TrainToFolderOptions = {}): Promise<TrainOutcome> {
-  const resumed = options.resume ? checkResume(options.resume, loaded.config) : undefined;
+  const resumed = options.resume ? checkResume(options.resume, loaded.config, loaded.toolkit.log) : undefined;
   await useDefaultReporters(loaded.toolkit);
   const run = loaded.toolkit.createRun(structuredClone(resumed?.config ?? loaded.config), { configDir: loaded.configDir });
   // The documented order: the base model, the data stages (ENCODE sees the model), then the methods.
@@ -166,6 +180,9 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   checkRecordLabels(run);
   checkModelRecords(run);
   const dir = resumed?.dir ?? createRunFolder(run, runFolderPath(run, options.baseDir ?? loaded.configDir));
+  // What the killed process left halfway through its atomic writes goes (metrics rows past
+  // the checkpoint go when training starts: the metrics-jsonl reporter drops them).
+  if (resumed) for (const left of removeTempLeftovers(dir)) loaded.toolkit.log.info(`Removed ${left}, left by an interrupted write.`);
   // A resumed run continues in its folder: reporters (tracking plugins) write there again.
   run.context.runDir = dir;
   // Reporters (metrics.jsonl, progress) write for runs that carry this.
@@ -181,14 +198,14 @@ export async function trainToFolder(loaded: Pick<LoadedConfig, 'toolkit' | 'conf
   }
 }
 
-async function trainInFolder(run: Run, dir: string, resumed: { checkpoints: string } | undefined, options: TrainToFolderOptions): Promise<TrainOutcome> {
+async function trainInFolder(run: Run, dir: string, resumed: { checkpoint: string } | undefined, options: TrainToFolderOptions): Promise<TrainOutcome> {
   // The metrics history and progress are reporter plugins on the run's hooks; onEvent sees the same events.
   if (options.onEvent) tapTrainEvents(run, 'leantune-runner', options.onEvent);
   let result: FitResult | undefined;
   const driver = createTrainDriver({
     signal: options.signal,
     checkpointDir: join(dir, RUN_FILES.checkpoints),
-    resumeFrom: resumed?.checkpoints,
+    resumeFrom: resumed?.checkpoint,
     onResult: (r) => (result = r),
   });
   const started = performance.now();

@@ -21,11 +21,13 @@ export {
 export { epochBatches, stepsPerEpoch, type BatchPlanOptions, type IndexedDataset } from './data';
 export { defaultTensorStore, safetensorsStore, type StoredTensors, type TensorStore } from './checkpoint/tensor-store';
 export {
+  CheckpointError,
   checkpointFolderName,
   loadCheckpoint,
   resolveCheckpoint,
   saveCheckpoint,
   type CheckpointContents,
+  type ResolveCheckpointOptions,
   type LoadedCheckpoint,
   type SaveCheckpointOptions,
 } from './checkpoint/checkpoint';

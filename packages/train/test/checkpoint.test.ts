@@ -80,6 +80,46 @@ describe('checkpoints', () => {
     disposeContents(c10);
   });
 
+  it('refuses a file changed at the same size (sha256), and says what it skipped and what it used', async () => {
+    const c5 = contents(5, 1);
+    const c10 = contents(10, 2);
+    await saveCheckpoint(tmp.path, c5);
+    const folder10 = await saveCheckpoint(tmp.path, c10);
+    disposeContents(c5);
+    disposeContents(c10);
+    const weights = path.join(folder10, 'weights.safetensors');
+    const bytes = fs.readFileSync(weights);
+    bytes[bytes.length - 1] ^= 0x01;
+    fs.writeFileSync(weights, bytes);
+    const warnings: string[] = [];
+    expect(path.basename(resolveCheckpoint(tmp.path, { warn: (m) => warnings.push(m) }))).toBe('step-00000005');
+    expect(warnings).toEqual([
+      expect.stringMatching(/^Skipping checkpoint .*step-00000010: weights.safetensors has sha256 [0-9a-f]{64}, the manifest says [0-9a-f]{64}/),
+      expect.stringMatching(/^Using checkpoint .*step-00000005, the newest intact one/),
+    ]);
+    expect(() => resolveCheckpoint(folder10)).toThrow(/step-00000010 is incomplete or damaged: weights.safetensors has sha256/);
+    // With every checkpoint bad, the error names each one and why.
+    fs.rmSync(path.join(tmp.path, 'step-00000005', 'checkpoint.json'));
+    expect(() => resolveCheckpoint(tmp.path)).toThrow(/No usable checkpoint in .*\n  step-00000010: weights.safetensors has sha256 .*\n  step-00000005: no checkpoint.json/);
+  });
+
+  it('accepts a checkpoint from before hashes (manifest version 1, sizes only) as unverified, with a warning', async () => {
+    const c = contents(3, 1);
+    const folder = await saveCheckpoint(tmp.path, c);
+    disposeContents(c);
+    const manifestPath = path.join(folder, 'checkpoint.json');
+    const manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+    expect(manifest.version).toBe(2);
+    manifest.version = 1;
+    manifest.files = Object.fromEntries(Object.entries(manifest.files as Record<string, { bytes: number }>).map(([f, e]) => [f, e.bytes]));
+    fs.writeFileSync(manifestPath, JSON.stringify(manifest));
+    const warnings: string[] = [];
+    const loaded = await loadCheckpoint(tmp.path, undefined, { warn: (m) => warnings.push(m) });
+    expect(loaded.step).toBe(3);
+    disposeContents(loaded);
+    expect(warnings).toEqual([expect.stringMatching(/step-00000003 was written before checkpoints carried sha256 hashes: only its file sizes could be checked \(unverified\)/)]);
+  });
+
   it('overwrites a checkpoint of the same step and prunes to keepLast', async () => {
     for (const [step, v] of [[1, 1], [2, 2], [3, 3], [3, 7]]) {
       const c = contents(step, v);
