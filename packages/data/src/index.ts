@@ -11,4 +11,4 @@ export { readCsv, type CsvOptions } from './formats/csv';
 export { parseIdx, readIdxFile, readIdx, type IdxArray, type IdxPairOptions } from './formats/idx';
 export { parseNpy, npyToImage, type NpyArray } from './formats/npy';
 export { readImageFolder, type ImageDecoder, type ImageFolderOptions } from './formats/image-folder';
-export type { FieldMapping } from './formats/fields';
+export { DEFAULT_MAX_RECORD_BYTES, type FieldMapping } from './formats/fields';

@@ -118,3 +118,34 @@ describe('readCsv', () => {
     );
   });
 });
+
+describe('per-record byte cap (maxRecordBytes)', () => {
+  it('JSONL: a line over the cap fails naming the file, the line and the option; lines at the cap, CRLF and a last line without newline read', async () => {
+    const file = tmp.path('cap.jsonl');
+    const atCap = JSON.stringify({ text: 'x'.repeat(100 - 23), label: 'a' }); // 100 bytes
+    expect(Buffer.byteLength(atCap)).toBe(100);
+    writeFileSync(file, `${atCap}\n{"text":"é","label":"b"}\r\n${atCap}`);
+    const ok = await collect(readJsonl(file, { maxRecordBytes: 100 }));
+    expect(ok.records.map((r) => [r.text?.length, r.label, r.meta.row])).toEqual([[77, 'a', 1], [1, 'b', 2], [77, 'a', 3]]);
+    expect(ok.records[1].text).toBe('é');
+    writeFileSync(file, `{"text":"short","label":"a"}\n${JSON.stringify({ text: 'y'.repeat(200), label: 'a' })}\n`);
+    await expect(collect(readJsonl(file, { maxRecordBytes: 100 }))).rejects.toThrow(
+      `JSONL ${file} line 2 is longer than 100 bytes, the per-record cap; if the file really holds records this large, raise "maxRecordBytes" in the config's data section`,
+    );
+  });
+
+  it('JSONL: a line of 64 MiB is refused after reading no more than the cap of it', async () => {
+    const file = tmp.path('huge.jsonl');
+    writeFileSync(file, `{"text":"${'z'.repeat(64 * 1024 * 1024)}"}\n`);
+    const before = process.memoryUsage().arrayBuffers;
+    await expect(collect(readJsonl(file, { maxRecordBytes: 1024 * 1024 }))).rejects.toThrow(/line 1 is longer than 1048576 bytes/);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('CSV: a record over the cap (a long cell, or an unclosed quote) fails naming the file and the option', async () => {
+    const file = tmp.path('cap.csv');
+    writeFileSync(file, `text,label\nshort,a\n"${'w'.repeat(500)}",b\n`);
+    await expect(collect(readCsv(file, { maxRecordBytes: 100 }))).rejects.toThrow(new RegExp(`CSV ${file} line \\d+ is longer than 100 bytes.*"maxRecordBytes"`));
+    expect((await collect(readCsv(file, { maxRecordBytes: 1000 }))).records).toHaveLength(2);
+  });
+});

@@ -2,7 +2,7 @@ import { parse, type CsvError } from 'csv-parse';
 import type { DataRecord } from '@leantune/core';
 import { makeRecord } from '../records';
 import { skipRow, type ReadItem } from '../read';
-import type { FieldMapping } from './fields';
+import { DEFAULT_MAX_RECORD_BYTES, recordTooLong, type FieldMapping } from './fields';
 import { openText, sourceName } from './open';
 
 export interface CsvOptions extends FieldMapping {
@@ -35,6 +35,8 @@ function columnIndex(ref: ColumnRef, header: string[] | undefined, option: strin
  * left open swallows the rest of the file in any CSV parser; that is one skip whose message
  * names the lines lost. Stray quotes inside a cell are kept as text (relax_quotes).
  * `meta.row` is the 1-based data row (header excluded); `meta.line` the line it ends on.
+ * A record over `options.maxRecordBytes` (default 16 MiB) stops the read with an error naming
+ * the file and line.
  */
 export async function* readCsv(path: string, options: CsvOptions = {}): AsyncGenerator<ReadItem> {
   const source = sourceName(path);
@@ -42,6 +44,7 @@ export async function* readCsv(path: string, options: CsvOptions = {}): AsyncGen
   const pending: ReadItem[] = [];
   let lastLine = 0;
   let row = 0;
+  const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const parser = (await openText(path, 'CSV')).pipe(
     parse({
       info: true,
@@ -51,7 +54,13 @@ export async function* readCsv(path: string, options: CsvOptions = {}): AsyncGen
       relax_column_count: true,
       skip_empty_lines: false,
       skip_records_with_error: true,
+      // Characters, not bytes, to csv-parse: a record over it is at least that many bytes too.
+      max_record_size: maxBytes,
       on_skip: (err: CsvError | undefined) => {
+        // Thrown here, the error ends the parse (a skip would let the record keep growing).
+        if (err?.code === 'CSV_MAX_RECORD_SIZE') {
+          throw recordTooLong('CSV', path, (err as { lines?: number }).lines ?? lastLine + 1, maxBytes, ' (a quote never closed makes the rest of the file one record)');
+        }
         row++;
         const quoteOpen = err?.code === 'CSV_QUOTE_NOT_CLOSED';
         const message = quoteOpen

@@ -10,6 +10,23 @@ export interface FieldMapping {
   id?: string | number;
   /** CSV only: separator inside the `labels` cell. Default '|'. */
   labelSeparator?: string;
+  /**
+   * Longest record (a JSONL line, a CSV record) read, in bytes; a longer one stops the read
+   * with an error naming the file and line, before it is held in memory. Default
+   * DEFAULT_MAX_RECORD_BYTES (16 MiB); the data section's `maxRecordBytes` sets it.
+   */
+  maxRecordBytes?: number;
+}
+
+/** The per-record cap when none is set: far above any real record, far below what would exhaust memory. */
+export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
+
+/** The error for a record over the cap: the file, the line, the cap and the option that raises it. */
+export function recordTooLong(what: string, path: string, line: number, maxBytes: number, hint = ''): Error {
+  return new Error(
+    `${what} ${path} line ${line} is longer than ${maxBytes} bytes, the per-record cap${hint}; ` +
+      `if the file really holds records this large, raise "maxRecordBytes" in the config's data section`,
+  );
 }
 
 /** A label value as it may appear in a file: strings and numbers are kept, the rest rejected. */

@@ -1,14 +1,14 @@
-import { createInterface } from 'node:readline';
 import type { DataRecord } from '@leantune/core';
 import { makeRecord } from '../records';
 import { skipRow, type ReadItem } from '../read';
-import { asLabel, type FieldMapping } from './fields';
-import { openText, sourceName } from './open';
+import { asLabel, DEFAULT_MAX_RECORD_BYTES, recordTooLong, type FieldMapping } from './fields';
+import { openText, readLines, sourceName } from './open';
 
 /**
  * Streams a JSON Lines file (optionally gzip) one record per line. Rows that are not JSON
  * objects, or whose mapped fields have the wrong type, are yielded as counted skips.
- * Row numbers are 1-based line numbers.
+ * Row numbers are 1-based line numbers. A line over `fields.maxRecordBytes` (default 16 MiB)
+ * stops the read with an error naming the file and line, never held whole.
  */
 export async function* readJsonl(path: string, fields: FieldMapping = {}): AsyncGenerator<ReadItem> {
   const source = sourceName(path);
@@ -16,10 +16,9 @@ export async function* readJsonl(path: string, fields: FieldMapping = {}): Async
   const labelKey = String(fields.label ?? 'label');
   const labelsKey = fields.labels === undefined ? undefined : String(fields.labels);
   const idKey = fields.id === undefined ? undefined : String(fields.id);
-  const lines = createInterface({ input: await openText(path, 'JSONL'), crlfDelay: Infinity });
-  let row = 0;
-  for await (const line of lines) {
-    row++;
+  const maxBytes = fields.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const lines = readLines(await openText(path, 'JSONL'), maxBytes, (line) => recordTooLong('JSONL', path, line, maxBytes));
+  for await (const { line, number: row } of lines) {
     if (line.trim() === '') {
       yield skipRow(source, row, 'empty-line', 'blank line');
       continue;

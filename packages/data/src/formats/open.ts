@@ -37,6 +37,43 @@ export async function openText(path: string, what: string): Promise<Readable> {
   return (await startsWithGzipMagic(path)) ? raw.pipe(createGunzip()) : raw;
 }
 
+/**
+ * The lines of a stream (split at \n, a trailing \r dropped), 1-based, each at most
+ * `maxBytes`: a longer line throws `tooLong(line)` once it passes the cap, having held no
+ * more than `maxBytes` of it (readline would hold the whole line, however long).
+ */
+export async function* readLines(input: Readable, maxBytes: number, tooLong: (line: number) => Error): AsyncGenerator<{ line: string; number: number }> {
+  let parts: Buffer[] = [];
+  let held = 0;
+  let number = 0;
+  const take = (tail: Buffer): string => {
+    const bytes = parts.length ? Buffer.concat([...parts, tail]) : tail;
+    parts = [];
+    held = 0;
+    const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+    return bytes.toString('utf8', 0, end);
+  };
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+        if (held + nl - start > maxBytes) throw tooLong(number + 1);
+        number++;
+        yield { line: take(chunk.subarray(start, nl)), number };
+        start = nl + 1;
+      }
+      if (start < chunk.length) {
+        held += chunk.length - start;
+        if (held > maxBytes) throw tooLong(number + 1);
+        parts.push(chunk.subarray(start));
+      }
+    }
+    if (held > 0) yield { line: take(Buffer.alloc(0)), number: number + 1 };
+  } finally {
+    input.destroy();
+  }
+}
+
 /** Whole file as bytes, gunzipped when gzip; a corrupt gzip names the file. */
 export async function readBytes(path: string, what: string): Promise<Buffer> {
   await assertReadableFile(path, what);

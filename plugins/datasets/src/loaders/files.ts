@@ -16,6 +16,8 @@ function fieldMapping(spec: DatasetSpec): FieldMapping {
     out[key] = v;
   }
   if (typeof spec.labelSeparator === 'string') out.labelSeparator = spec.labelSeparator;
+  const maxRecordBytes = intOption(spec, 'maxRecordBytes');
+  if (maxRecordBytes !== undefined) out.maxRecordBytes = maxRecordBytes;
   return out;
 }
 
@@ -41,7 +43,8 @@ function reader(format: FileFormat, spec: DatasetSpec, deps: LoaderDeps): AsyncI
 /**
  * Datasets from files: { name: 'jsonl' | 'csv', path, text?, label?, labels?, id? },
  * { name: 'idx', images, labels, labelNames? }, { name: 'image-folder', path }. Every
- * format takes `limit` (first N records, for quick runs) and `as` (the dataset's name).
+ * format takes `limit` (first N records, for quick runs) and `as` (the dataset's name); JSONL
+ * and CSV take `maxRecordBytes` (longest line or record, default 16 MiB).
  */
 export function fileLoader(deps: LoaderDeps): DatasetLoader {
   return {
