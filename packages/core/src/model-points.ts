@@ -147,6 +147,22 @@ export interface TokenizerCapability {
   readonly files: readonly string[];
 }
 
+/** A causal LM's chat template (tokenizer_config.json's chat_template): chat-format fine-tuning and chat prompts. */
+export interface ChatCapability {
+  /** The conversation as the template renders it; with `addGenerationPrompt`, opening the assistant's turn. */
+  render(messages: ReadonlyArray<{ role: string; content: string }>, addGenerationPrompt: boolean): string;
+  /** Rendered and tokenised, with 1 on the assistant turns' tokens (the training targets); `where` names the record in errors. */
+  encode(messages: ReadonlyArray<{ role: string; content: string }>, where: string): { ids: number[]; assistant: number[] };
+  /** The ids of a chat prompt: rendered with the generation prompt (the assistant's turn opened), tokenised as apply_chat_template does. */
+  encodePrompt(messages: ReadonlyArray<{ role: string; content: string }>): number[];
+  /** Tokens per row the model takes. */
+  readonly maxTokens: number;
+  /** Ids that end an assistant turn (eos and the template's end-of-turn token): generation stops at them. */
+  readonly stopIds: readonly number[];
+  /** The file the template came from. */
+  readonly file: string;
+}
+
 export interface ModelGenerateOptions {
   /** Tokens to add. */
   maxTokens: number;
@@ -177,6 +193,7 @@ export interface ModelPoints {
   attentionPrefix?: AttentionPrefixPoint;
   textTokenEmbeddings?: TextTokenEmbeddingsPoint;
   tokenizer?: TokenizerCapability;
+  chat?: ChatCapability;
   generate?: GenerateCapability;
   exportMerged?: ExportMergedCapability;
 }

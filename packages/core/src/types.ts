@@ -36,6 +36,12 @@ export interface LoadedModel {
    * (e.g. a test model's `['dense']`): the model says where, so no method lists test models.
    */
   defaultTargets?: readonly string[];
+  /**
+   * Module paths of the model's repeated blocks (a transformer layer, a CNN's residual
+   * block): where a method that adds a layer after a whole block (bottleneck adapters) goes
+   * when it has no table for this architecture. Absent: such methods use `defaultTargets`.
+   */
+  blockTargets?: readonly string[];
   /** What the model does, as PEFT's task_type names it ("SEQ_CLS", "CAUSAL_LM", "FEATURE_EXTRACTION", …). */
   taskType?: string | null;
   /**
@@ -73,6 +79,13 @@ export interface DataRecord {
   image?: unknown;
   label?: string | number;
   labels?: Array<string | number>;
+  /** A conversation for chat-format fine-tuning: role/content turns, rendered by the model's chat template. */
+  messages?: Array<{ role: string; content: string }>;
+  /**
+   * A row already tokenised by the model (e.g. several conversations packed into one row by
+   * model-hf's `chat-pack` stage): ids, and per id 1 where it is a training target.
+   */
+  tokens?: { ids: number[]; lossMask?: number[] };
   meta: Provenance;
 }
 

@@ -14,6 +14,14 @@ export interface GenerateOptions {
   seed?: number;
   /** Stop at this token id (e.g. GPT-2's <|endoftext|>, 50256); default none. */
   stopToken?: number;
+  /**
+   * Chat: the prompt is the user's message, rendered with the model's chat template and the
+   * assistant's turn opened (as apply_chat_template(add_generation_prompt=True)); generation
+   * stops at the template's end of turn or eos. Needs a model with a chat template.
+   */
+  chat?: boolean;
+  /** With `chat`, a system message before the user's. */
+  system?: string;
   /** Called with each new piece of text as soon as it decodes. */
   onText?: (text: string) => void;
 }
@@ -75,14 +83,30 @@ export function generateText(trained: TrainedModel, prompt: string, options: Gen
   if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new ConfigError(`--max-tokens must be a positive integer, got ${maxTokens}`);
   if (options.topP !== undefined && !(options.topP > 0 && options.topP <= 1)) throw new ConfigError(`--top-p must be in (0, 1], got ${options.topP}`);
   const rng = new Rng(options.seed ?? 0);
-  const promptIds = lm.tokenizer.encode(prompt);
+  let promptIds: number[];
+  let stopToken = options.stopToken;
+  let stopIds: readonly number[] = [];
+  if (options.chat) {
+    const chat = trained.model.points?.chat;
+    if (!chat) throw new ConfigError(`Model "${trained.model.name}" has no chat template (chat_template in tokenizer_config.json, or chat_template.jinja), so --chat cannot render a conversation; add one or drop --chat`);
+    promptIds = chat.encodePrompt([...(options.system !== undefined ? [{ role: 'system', content: options.system }] : []), { role: 'user', content: prompt }]);
+    stopIds = chat.stopIds;
+    // The capability stops at one id; any end-of-turn id is mapped onto it below.
+    stopToken = -1;
+  } else {
+    if (options.system !== undefined) throw new ConfigError('--system needs --chat (a system message is rendered by the chat template)');
+    promptIds = lm.tokenizer.encode(prompt);
+  }
   if (!promptIds.length) throw new ConfigError('The prompt encodes to no tokens; give some text.');
   const added: number[] = [];
   let shown = '';
   lm.generate(promptIds, {
     maxTokens,
-    stopToken: options.stopToken,
-    pick: (logits) => sampleToken(logits, options, rng),
+    stopToken,
+    pick: (logits) => {
+      const id = sampleToken(logits, options, rng);
+      return stopIds.includes(id) || id === options.stopToken ? (stopToken as number) : id;
+    },
     onToken: (id) => {
       added.push(id);
       // Decode the whole continuation each time: a byte-level token may finish a character only with the next one.

@@ -104,10 +104,12 @@ export function modelCommands(io: CliIO): Command[] {
     .option('--top-k <k>', 'sample among the k most probable tokens (0: all)', number('--top-k', (v) => Number.parseInt(v, 10)), 0)
     .option('--top-p <p>', 'nucleus sampling mass', number('--top-p'), 1)
     .option('--seed <n>', 'sampling seed', number('--seed', (v) => Number.parseInt(v, 10)), 0)
-    .addHelpText('after', '\nExample:\n  leantune generate runs/20250101-gpt2 -p "Once upon a time" --temperature 0.8 --top-p 0.9 --seed 1')
-    .action(async (run: string | undefined, opts: ModelFlags & { prompt: string; maxTokens: number; temperature: number; topK: number; topP: number; seed: number }) => {
+    .option('--chat', "the prompt is a user message: rendered with the model's chat template, the reply stops at the end of the assistant's turn")
+    .option('--system <text>', 'with --chat, a system message before the prompt')
+    .addHelpText('after', '\nExamples:\n  leantune generate runs/20250101-gpt2 -p "Once upon a time" --temperature 0.8 --top-p 0.9 --seed 1\n  leantune generate runs/20250101-smollm2-sft --chat -p "What is LoRA?"')
+    .action(async (run: string | undefined, opts: ModelFlags & { prompt: string; maxTokens: number; temperature: number; topK: number; topP: number; seed: number; chat?: boolean; system?: string }) => {
       const trained = await load(io, run, opts);
-      io.out(opts.prompt);
+      if (!opts.chat) io.out(opts.prompt);
       generateText(trained, opts.prompt, { ...opts, onText: (t) => io.out(t) });
       io.out('\n');
     });

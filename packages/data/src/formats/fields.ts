@@ -8,6 +8,8 @@ export interface FieldMapping {
   labels?: string | number;
   /** Field holding the record id; default `<file>:<row>`. */
   id?: string | number;
+  /** JSONL only: field holding a chat conversation, an array of {role, content} (default 'messages'). */
+  messages?: string;
   /** CSV only: separator inside the `labels` cell. Default '|'. */
   labelSeparator?: string;
   /**

@@ -4,6 +4,11 @@ import { skipRow, type ReadItem } from '../read';
 import { asLabel, DEFAULT_MAX_RECORD_BYTES, recordTooLong, type FieldMapping } from './fields';
 import { openText, readLines, sourceName } from './open';
 
+/** A chat conversation as JSONL holds it: a non-empty array of {role, content} strings. */
+function isConversation(value: unknown): value is NonNullable<DataRecord['messages']> {
+  return Array.isArray(value) && value.length > 0 && value.every((m) => m && typeof m === 'object' && typeof m.role === 'string' && typeof m.content === 'string');
+}
+
 /**
  * Streams a JSON Lines file (optionally gzip) one record per line. Rows that are not JSON
  * objects, or whose mapped fields have the wrong type, are yielded as counted skips.
@@ -16,6 +21,7 @@ export async function* readJsonl(path: string, fields: FieldMapping = {}): Async
   const labelKey = String(fields.label ?? 'label');
   const labelsKey = fields.labels === undefined ? undefined : String(fields.labels);
   const idKey = fields.id === undefined ? undefined : String(fields.id);
+  const messagesKey = fields.messages ?? 'messages';
   const maxBytes = fields.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const lines = readLines(await openText(path, 'JSONL'), maxBytes, (line) => recordTooLong('JSONL', path, line, maxBytes));
   for await (const { line, number: row } of lines) {
@@ -55,7 +61,12 @@ export async function* readJsonl(path: string, fields: FieldMapping = {}): Async
         continue;
       }
     }
+    const rawMessages = obj[messagesKey];
+    if (rawMessages !== undefined && !isConversation(rawMessages)) {
+      yield skipRow(source, row, 'bad-messages', `field "${messagesKey}" must be a non-empty array of {"role": string, "content": string}`);
+      continue;
+    }
     const id = idKey !== undefined && obj[idKey] !== undefined ? String(obj[idKey]) : undefined;
-    yield { record: makeRecord({ id, text: text as string | undefined, label, labels }, { source, row }) };
+    yield { record: makeRecord({ id, text: text as string | undefined, label, labels, messages: rawMessages }, { source, row }) };
   }
 }

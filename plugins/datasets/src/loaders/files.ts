@@ -18,6 +18,7 @@ function fieldMapping(spec: DatasetSpec): FieldMapping {
   if (typeof spec.labelSeparator === 'string') out.labelSeparator = spec.labelSeparator;
   const maxRecordBytes = intOption(spec, 'maxRecordBytes');
   if (maxRecordBytes !== undefined) out.maxRecordBytes = maxRecordBytes;
+  if (typeof spec.messages === 'string') out.messages = spec.messages;
   return out;
 }
 
@@ -41,7 +42,7 @@ function reader(format: FileFormat, spec: DatasetSpec, deps: LoaderDeps): AsyncI
 }
 
 /**
- * Datasets from files: { name: 'jsonl' | 'csv', path, text?, label?, labels?, id? },
+ * Datasets from files: { name: 'jsonl' | 'csv', path, text?, label?, labels?, id?, messages? (JSONL chat) },
  * { name: 'idx', images, labels, labelNames? }, { name: 'image-folder', path }. Every
  * format takes `limit` (first N records, for quick runs) and `as` (the dataset's name); JSONL
  * and CSV take `maxRecordBytes` (longest line or record, default 16 MiB).
