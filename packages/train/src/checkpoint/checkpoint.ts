@@ -208,7 +208,8 @@ function unverifiedNote(folder: string): string {
 
 /**
  * The checkpoint folder that `p` names: a checkpoint folder itself (refused when damaged), or
- * a checkpoint directory, whose newest intact step-* folder is used. Every folder is checked
+ * a checkpoint directory: the folder its `latest` names, else (missing or damaged) its newest
+ * intact step-* folder. Every folder is checked
  * against its manifest (sizes and sha256); each damaged one skipped is reported through
  * `warn`, and when none is usable the error names each and why.
  */
@@ -219,7 +220,11 @@ export function resolveCheckpoint(p: string, options: ResolveCheckpointOptions =
     if (unverified) options.warn?.(unverifiedNote(p));
     return p;
   }
-  const folders = listCheckpointFolders(p).reverse();
+  // The folder `latest` names first, then the others, newest first.
+  const latestPath = path.join(p, LATEST);
+  const latest = fs.existsSync(latestPath) ? fs.readFileSync(latestPath, 'utf8').trim() : undefined;
+  const others = listCheckpointFolders(p).reverse();
+  const folders = latest && others.includes(latest) ? [latest, ...others.filter((n) => n !== latest)] : others;
   if (!folders.length) {
     throw new CheckpointError(`No complete checkpoint in ${p}: expected a folder with ${MANIFEST} or a directory with a "${LATEST}" file or step-* folders`);
   }
