@@ -18,6 +18,8 @@ export { svd, svdLowRank, truncate, type Svd } from './svd';
 
 export const PLUGIN_NAME = '@leantune/plugin-lora';
 
+const LLAMA_FAMILY_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+
 /** Default target modules per architecture key (PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING). */
 export const LORA_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> = {
   gpt2: ['c_attn'],
@@ -26,6 +28,10 @@ export const LORA_DEFAULT_TARGETS: Readonly<Record<string, readonly string[]>> =
   vit: ['query', 'value'],
   clip: ['q_proj', 'v_proj'],
   'use-lite': ['q', 'v'],
+  // Llama-family decoders: every projection of attention and the SwiGLU MLP (issue 14).
+  llama: LLAMA_FAMILY_TARGETS,
+  qwen2: LLAMA_FAMILY_TARGETS,
+  mistral: LLAMA_FAMILY_TARGETS,
 };
 
 export default definePlugin({

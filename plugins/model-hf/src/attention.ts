@@ -15,12 +15,43 @@ export function paddingMask(attentionMask: tf.Tensor): tf.Tensor4D {
   });
 }
 
-/** [1, 1, s, past + s] additive mask hiding future keys (GPT-2, CLIP's text tower); the s queries follow `past` cached positions. */
-export function causalMask(seq: number, past = 0): tf.Tensor4D {
+/**
+ * [1, 1, s, past + s] additive mask hiding future keys (GPT-2, CLIP's text tower); the s
+ * queries follow `past` cached positions. With `window` (Mistral's sliding_window) a query
+ * at position q also hides keys at kv ≤ q − window, as transformers' sliding-window mask.
+ */
+export function causalMask(seq: number, past = 0, window?: number): tf.Tensor4D {
   const keys = past + seq;
   const values = new Float32Array(seq * keys);
-  for (let i = 0; i < seq; i++) for (let j = past + i + 1; j < keys; j++) values[i * keys + j] = MASKED;
+  for (let i = 0; i < seq; i++) {
+    const q = past + i;
+    for (let j = 0; j < keys; j++) if (j > q || (window !== undefined && j <= q - window)) values[i * keys + j] = MASKED;
+  }
   return tf.tensor4d(values, [1, 1, seq, keys]);
+}
+
+/**
+ * Keys and values of the positions a generation has already run, per layer
+ * ([1, kvHeads, past, headDim] each), transformers' past_key_values. Virtual tokens are part
+ * of it; attention prefixes are not (they are joined on every call).
+ */
+export class KvCache {
+  length = 0;
+  readonly layers: Array<{ key: tf.Tensor; value: tf.Tensor } | undefined> = [];
+  dispose(): void {
+    for (const kv of this.layers) tf.dispose([kv?.key, kv?.value].filter((t): t is tf.Tensor => !!t));
+    this.layers.length = 0;
+    this.length = 0;
+  }
+  /** Appends this call's keys and values of `layer` and returns all of them (kept). */
+  append(layer: number, key: tf.Tensor, value: tf.Tensor): { key: tf.Tensor; value: tf.Tensor } {
+    const past = this.layers[layer];
+    const keys = past ? tf.concat([past.key, key], 2) : key;
+    const values = past ? tf.concat([past.value, value], 2) : value;
+    if (past) tf.dispose([past.key, past.value]);
+    this.layers[layer] = { key: tf.keep(keys), value: tf.keep(values) };
+    return { key: keys, value: values };
+  }
 }
 
 export interface SdpaOptions {

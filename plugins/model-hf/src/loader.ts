@@ -3,7 +3,8 @@ import path from 'node:path';
 import { TruncationTally, type Logger } from '@leantune/core';
 import { ConfigReader, labelsFromConfig, readJsonFile } from './config';
 import type { ArchBuild, BuildContext, HfLoadedModel } from './loader-types';
-import { buildBertLike, buildGpt2 } from './text-models';
+import { buildBertLike, buildGpt2, buildLlama, LLAMA_CLASS_STEMS } from './text-models';
+import type { LlamaFamily } from './arch/llama';
 import { buildClip, buildVit } from './vision-models';
 import { loadCheckpointWeights, type WeightLoadReport } from './weights';
 import { outputsFunction } from './outputs';
@@ -51,7 +52,20 @@ const MODEL_TYPES: Record<string, ModelType> = {
     fallback: 'CLIPModel',
     tasks: { 'feature-extraction': 'CLIPModel', 'zero-shot-image-classification': 'CLIPModel' },
   },
+  llama: llamaFamily('llama'),
+  qwen2: llamaFamily('qwen2'),
+  mistral: llamaFamily('mistral'),
 };
+
+/** LlamaForCausalLM / LlamaModel (Qwen2…, Mistral…). */
+function llamaFamily(family: LlamaFamily): ModelType {
+  const stem = LLAMA_CLASS_STEMS[family];
+  return {
+    classes: { [`${stem}ForCausalLM`]: (ctx) => buildLlama(ctx, family), [`${stem}Model`]: (ctx) => buildLlama(ctx, family, true) },
+    fallback: `${stem}ForCausalLM`,
+    tasks: { 'text-generation': `${stem}ForCausalLM`, 'feature-extraction': `${stem}Model` },
+  };
+}
 
 export const SUPPORTED_MODEL_TYPES = Object.keys(MODEL_TYPES);
 

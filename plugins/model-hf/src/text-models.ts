@@ -1,7 +1,9 @@
 import { stackPoints, tableVocabulary, type Batch, type DataRecord, type GenerateCapability } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { BertForSequenceClassification, BertModel, RobertaForSequenceClassification, bertDims, bertMaxTokens, type BertInputs } from './arch/bert';
-import { Gpt2Cache, Gpt2LMHeadModel, Gpt2Model, causalLmLoss, gpt2Dims } from './arch/gpt2';
+import { Gpt2LMHeadModel, Gpt2Model, causalLmLoss, gpt2Dims } from './arch/gpt2';
+import { causalGenerate } from './generate';
+import { LlamaForCausalLM, LlamaModel, llamaDims, type LlamaFamily } from './arch/llama';
 import { call } from './attention';
 import { withHiddenStates, type ModelOutputs, type OutputName, type OutputsSpec } from './outputs';
 import type { ArchBuild, BuildContext } from './loader-types';
@@ -98,6 +100,30 @@ export function buildBertLike(ctx: BuildContext, roberta: boolean, base = false)
   };
 }
 
+/**
+ * A decoder's outputs: last_hidden_state (after the final norm `norm`), hidden_states as
+ * transformers gives them (embeddings, each layer's output, the last one after `norm`), and
+ * with `logitsFrom` (the LM head) logits.
+ */
+function decoderOutputs(bare: Gpt2Model | LlamaModel, layers: number, norm: string, logitsFrom?: (h: tf.Tensor) => tf.Tensor): OutputsSpec {
+  return {
+    names: [...(logitsFrom ? (['logits'] as const) : []), 'last_hidden_state', 'hidden_states'],
+    compute: (batch, want) =>
+      tf.tidy(() => {
+        const i = textInputs(batch);
+        const { result: h, hidden } = withHiddenStates(bare.points, layers, want.has('hidden_states'), () => bare.forward(i.input_ids, i.attention_mask));
+        if (hidden.length) {
+          const last = hidden[layers];
+          hidden[layers] = tf.keep(call(bare, norm, last));
+          last.dispose();
+        }
+        const out: ModelOutputs = { last_hidden_state: tf.keep(h), hidden_states: hidden };
+        if (logitsFrom) out.logits = tf.keep(logitsFrom(h));
+        return out;
+      }),
+  };
+}
+
 /** GPT-2: `GPT2LMHeadModel` (logits from the tied `wte`, next-token cross-entropy), or with `base` the bare `GPT2Model`. */
 export function buildGpt2(ctx: BuildContext, base = false): ArchBuild {
   const dims = gpt2Dims(ctx.config);
@@ -106,23 +132,7 @@ export function buildGpt2(ctx: BuildContext, base = false): ArchBuild {
   const padFallback = ctx.config.optionalInt('pad_token_id') ?? ctx.config.optionalInt('eos_token_id') ?? 0;
   const tokenizer = lazyTokenizer(ctx.dir, padFallback, 'GPT-2');
   const bare = base ? (module as Gpt2Model) : module.child<Gpt2Model>('transformer')!;
-  const outputs: OutputsSpec = {
-    names: [...(base ? [] : (['logits'] as const)), 'last_hidden_state', 'hidden_states'],
-    compute: (batch, want) =>
-      tf.tidy(() => {
-        const i = textInputs(batch);
-        const { result: h, hidden } = withHiddenStates(bare.points, dims.layers, want.has('hidden_states'), () => bare.forward(i.input_ids, i.attention_mask));
-        // transformers' last entry is after ln_f (= last_hidden_state), the others are block outputs.
-        if (hidden.length) {
-          const last = hidden[dims.layers];
-          hidden[dims.layers] = tf.keep(call(bare, 'ln_f', last));
-          last.dispose();
-        }
-        const out: ModelOutputs = { last_hidden_state: tf.keep(h), hidden_states: hidden };
-        if (!base) out.logits = tf.keep((module as Gpt2LMHeadModel).logitsFrom(h));
-        return out;
-      }),
-  };
+  const outputs = decoderOutputs(bare, dims.layers, 'ln_f', base ? undefined : (h) => (module as Gpt2LMHeadModel).logitsFrom(h));
   return {
     arch: 'gpt2',
     className: base ? 'GPT2Model' : 'GPT2LMHeadModel',
@@ -163,48 +173,75 @@ export function buildGpt2(ctx: BuildContext, base = false): ArchBuild {
   };
 }
 
-/**
- * Greedy/sampled continuation of GPT-2 (the caller's `pick`), with the registered virtual
- * tokens and prefixes. With the cache (default) each step runs only the new token; without,
- * it runs the whole context. Past n_positions both keep the last tokens that fit (after
- * the virtual ones) and start again from them, so both give the same tokens.
- */
+/** GPT-2's generate capability: greedy/sampled continuation within n_positions (see causalGenerate). */
 export function gpt2Generate(module: Gpt2LMHeadModel): GenerateCapability {
-  return (promptIds, options) => {
-    if (!promptIds.length) throw new Error('generate: the prompt has no tokens; give some text');
-    if (!Number.isInteger(options.maxTokens) || options.maxTokens < 1) throw new Error(`generate: maxTokens must be a positive integer, got ${options.maxTokens}`);
-    module.eval();
-    const base = module.child<Gpt2Model>('transformer')!;
-    const positions = module.dims.positions;
-    const window = positions - base.virtualTokenCount();
-    if (window < 1) throw new Error(`generate: the ${positions - window} virtual tokens fill all n_positions ${positions}; use a shorter prompt`);
-    const useCache = options.cache ?? true;
-    const ids = [...promptIds];
-    const added: number[] = [];
-    const cache = new Gpt2Cache();
-    const lastLogits = (input: number[], withCache?: Gpt2Cache) =>
-      tf.tidy(() => {
-        const logits = module.forward(tf.tensor2d([input], [1, input.length], 'int32'), undefined, withCache);
-        return tf.squeeze(tf.slice(logits, [0, input.length - 1, 0], [1, 1, -1])).dataSync() as Float32Array;
-      });
-    try {
-      for (let step = 0; step < options.maxTokens; step++) {
-        let row: Float32Array;
-        if (!useCache) row = lastLogits(ids.slice(-window));
-        else if (cache.length > 0 && cache.length < positions) row = lastLogits([ids[ids.length - 1]], cache);
-        else {
-          cache.dispose();
-          row = lastLogits(ids.slice(-window), cache);
+  const base = module.child<Gpt2Model>('transformer')!;
+  return causalGenerate(module, 'n_positions', module.dims.positions, () => base.virtualTokenCount());
+}
+
+/** transformers' class-name stem of each Llama-family model_type. */
+export const LLAMA_CLASS_STEMS: Record<LlamaFamily, string> = { llama: 'Llama', qwen2: 'Qwen2', mistral: 'Mistral' };
+
+/** eos_token_id may be one id or a list (Llama 3): the first. */
+function firstTokenId(config: BuildContext['config'], key: string): number | undefined {
+  const raw = config.raw[key];
+  const id = Array.isArray(raw) ? raw[0] : raw;
+  return Number.isInteger(id) && (id as number) >= 0 ? (id as number) : undefined;
+}
+
+/**
+ * Llama, Qwen2 and Mistral decoders: `<Stem>ForCausalLM` (next-token cross-entropy, KV-cached
+ * generation, lm_head tied to embed_tokens when tie_word_embeddings) or with `base` the bare
+ * `<Stem>Model` (unprefixed keys).
+ */
+export function buildLlama(ctx: BuildContext, family: LlamaFamily, base = false): ArchBuild {
+  const dims = llamaDims(ctx.config, family);
+  const module = base ? new LlamaModel(dims) : new LlamaForCausalLM(dims);
+  const at = base ? '' : 'model.';
+  const padFallback = firstTokenId(ctx.config, 'pad_token_id') ?? firstTokenId(ctx.config, 'eos_token_id') ?? 0;
+  const tokenizer = lazyTokenizer(ctx.dir, padFallback, LLAMA_CLASS_STEMS[family]);
+  const bare = base ? (module as LlamaModel) : module.child<LlamaModel>('model')!;
+  const lm = base ? undefined : (module as LlamaForCausalLM);
+  const outputs = decoderOutputs(bare, dims.layers, 'norm', lm && ((h) => lm.logitsFrom(h)));
+  const stem = LLAMA_CLASS_STEMS[family];
+  return {
+    arch: family,
+    className: `${stem}${base ? 'Model' : 'ForCausalLM'}`,
+    taskType: base ? 'FEATURE_EXTRACTION' : 'CAUSAL_LM',
+    module,
+    tokenizer,
+    maxTokens: dims.positions,
+    outputs,
+    points: {
+      ...stackPoints(bare.points, {
+        embeddings: `${at}embed_tokens`,
+        layersAt: `${at}layers`,
+        layers: dims.layers,
+        dim: dims.hidden,
+        heads: dims.heads,
+        placement: 'prepend',
+        vocabulary: tableVocabulary(module, `${at}embed_tokens.weight`),
+        maxPositions: dims.positions,
+        // Prefixes are past key/values: one per key/value head (grouped-query attention).
+        headShape: () => ({ heads: dims.kvHeads, headDim: dims.headDim }),
+      }),
+      tokenizer: tokenizerCapability(tokenizer, ctx.dir),
+      ...(lm ? { generate: causalGenerate(lm, 'max_position_embeddings', dims.positions, () => bare.virtualTokenCount()) } : {}),
+      exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
+    },
+    weights: base ? { taskPrefix: 'model' } : { basePrefix: 'model' },
+    summary: `hidden_size ${dims.hidden}, num_hidden_layers ${dims.layers}, num_attention_heads ${dims.heads}, num_key_value_heads ${dims.kvHeads}, vocab_size ${dims.vocabSize}, tie_word_embeddings ${dims.tieWordEmbeddings}`,
+    encode(records) {
+      const { input_ids, attention_mask, token_type_ids } = encodeText(tokenizer, records, dims.positions, ctx);
+      token_type_ids.dispose();
+      return { inputs: { input_ids, attention_mask }, size: records.length };
+    },
+    loss: lm
+      ? (batch, training) => {
+          lm.train(training);
+          const i = textInputs(batch);
+          return tf.tidy(() => causalLmLoss(lm.forward(i.input_ids, i.attention_mask), i.input_ids, i.attention_mask));
         }
-        const next = options.pick(row, step);
-        if (next === options.stopToken) break;
-        ids.push(next);
-        added.push(next);
-        options.onToken?.(next);
-      }
-    } finally {
-      cache.dispose();
-    }
-    return added;
+      : undefined,
   };
 }

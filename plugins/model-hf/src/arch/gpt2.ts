@@ -1,6 +1,6 @@
 import { PointRegistry, type KeyValuePrefix } from '@leantune/core';
 import { Conv1D, Dropout, Embedding, LayerNorm, Module, BlockStack, activationFn, softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
-import { attendHeads, call, causalMask, mergeHeads, paddingMask, splitHeads } from '../attention';
+import { KvCache, attendHeads, call, causalMask, mergeHeads, paddingMask, splitHeads } from '../attention';
 import { joinVirtualTokens } from '../points';
 import type { ConfigReader } from '../config';
 
@@ -43,21 +43,6 @@ export function gpt2Dims(config: ConfigReader): Gpt2Dims {
   };
 }
 
-/**
- * Keys and values of the positions a generation has already run, per layer
- * ([1, heads, past, headDim] each), transformers' past_key_values. Virtual tokens are part
- * of it; attention prefixes are not (they are joined on every call).
- */
-export class Gpt2Cache {
-  length = 0;
-  readonly layers: Array<{ key: tf.Tensor; value: tf.Tensor } | undefined> = [];
-  dispose(): void {
-    for (const kv of this.layers) tf.dispose([kv?.key, kv?.value].filter((t): t is tf.Tensor => !!t));
-    this.layers.length = 0;
-    this.length = 0;
-  }
-}
-
 /** GPT2Attention: one fused `c_attn` Conv1D ([in, 3·in]) for q, k, v, then `c_proj`. */
 class Gpt2Attention extends Module {
   constructor(private readonly dims: Gpt2Dims, private readonly layerIdx: number) {
@@ -68,20 +53,10 @@ class Gpt2Attention extends Module {
     this.addModule('resid_dropout', new Dropout(dims.residDropout));
   }
   /** `mask` covers the cached and the new keys; `cache` gets this call's keys and values appended. */
-  forward(h: tf.Tensor, mask: tf.Tensor, prefix?: KeyValuePrefix, cache?: Gpt2Cache): tf.Tensor {
+  forward(h: tf.Tensor, mask: tf.Tensor, prefix?: KeyValuePrefix, cache?: KvCache): tf.Tensor {
     return tf.tidy(() => {
       const [q, k, v] = tf.split(call(this, 'c_attn', h), 3, 2).map((x) => splitHeads(x, this.dims.heads));
-      let keys: tf.Tensor = k;
-      let values: tf.Tensor = v;
-      if (cache) {
-        const past = cache.layers[this.layerIdx];
-        if (past) {
-          keys = tf.concat([past.key, k], 2);
-          values = tf.concat([past.value, v], 2);
-          tf.dispose([past.key, past.value]);
-        }
-        cache.layers[this.layerIdx] = { key: tf.keep(keys), value: tf.keep(values) };
-      }
+      const { key: keys, value: values } = cache ? cache.append(this.layerIdx, k, v) : { key: k, value: v };
       let scale = this.dims.scaleAttnWeights ? 1 / Math.sqrt(this.dims.embd / this.dims.heads) : 1;
       if (this.dims.scaleByInverseLayerIdx) scale /= this.layerIdx + 1;
       const context = attendHeads(q, keys, values, { mask, scale, prefix, dropout: this.child<Dropout>('attn_dropout') });
@@ -113,7 +88,7 @@ class Gpt2Block extends Module {
     this.addModule('ln_2', new LayerNorm(dims.embd, { eps: dims.eps }));
     this.addModule('mlp', new Gpt2Mlp(dims));
   }
-  forward(h: tf.Tensor, mask: tf.Tensor, prefix?: KeyValuePrefix, cache?: Gpt2Cache): tf.Tensor {
+  forward(h: tf.Tensor, mask: tf.Tensor, prefix?: KeyValuePrefix, cache?: KvCache): tf.Tensor {
     return tf.tidy(() => {
       const a = tf.add(h, call(this, 'attn', call(this, 'ln_1', h), mask, prefix, cache));
       return tf.add(a, call(this, 'mlp', call(this, 'ln_2', a)));
@@ -145,7 +120,7 @@ export class Gpt2Model extends Module {
    * prompt tuning); with a `cache`, the inputs follow its positions and only a first call
    * (empty cache) adds virtual tokens.
    */
-  forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: Gpt2Cache): tf.Tensor {
+  forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: KvCache): tf.Tensor {
     return tf.tidy(() => {
       const [batch, seq] = inputIds.shape as [number, number];
       if (cache && attentionMask) throw new Error('Gpt2Model: a cached forward (generation) takes no attentionMask; it runs one unpadded row');
@@ -183,7 +158,7 @@ export class Gpt2LMHeadModel extends Module {
     return this.child<Gpt2Model>('transformer')!.points;
   }
   /** Logits [b, s, vocab] of the real tokens (virtual ones are not scored, as PEFT labels them -100). */
-  forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: Gpt2Cache): tf.Tensor {
+  forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: KvCache): tf.Tensor {
     return tf.tidy(() => this.logitsFrom(call(this, 'transformer', inputIds, attentionMask, cache)));
   }
   /**
