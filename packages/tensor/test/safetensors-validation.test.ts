@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { decodeSafetensors, loadSafetensors, readSafetensorsHeader, SafetensorsFile, tf } from '@leantune/tensor';
+import { decodeSafetensors, loadSafetensors, MAX_HEADER_BYTES, readSafetensorsHeader, SafetensorsFile, tf } from '@leantune/tensor';
 import { makeTempDir, rawFile } from './safetensors-fixtures';
 
 let dir: string;
@@ -16,7 +16,7 @@ const json = (header: object) => JSON.stringify(header);
 const badFiles: Array<[string, Uint8Array, RegExp]> = [
   ['shorter than 8 bytes', new Uint8Array([1, 0, 0, 0, 0]), /is 5 bytes, shorter than the 8-byte header length/],
   ['empty file', new Uint8Array(0), /is 0 bytes, shorter than the 8-byte header length/],
-  ['hostile header length 2^60', rawFile('{}', [], 2n ** 60n), /header length 1152921504606846976 exceeds the 100000000-byte cap/],
+  ['hostile header length 2^60', rawFile('{}', [], 2n ** 60n), /header length 1152921504606846976 exceeds the 16777216-byte cap/],
   ['header length past the end of the file', rawFile('{}', [], 1000n), /header length 1000 is larger than the file \(10 bytes\); the file is truncated/],
   ['invalid JSON', rawFile('{"a": {"dtype": ', []), /header is not valid JSON/],
   ['header not starting with {', rawFile(' {}', []), /header does not start with '\{'/],
@@ -65,10 +65,22 @@ describe('rejecting bad safetensors files', () => {
     const file = path.join(dir, 'hostile.safetensors');
     fs.writeFileSync(file, rawFile('{}', [], 2n ** 40n - 1n));
     const reads = jest.spyOn(fs, 'readSync');
-    expect(() => readSafetensorsHeader(file)).toThrow(/header length 1099511627775 exceeds the 100000000-byte cap/);
+    expect(() => readSafetensorsHeader(file)).toThrow(/header length 1099511627775 exceeds the 16777216-byte cap/);
     // Only the 8-byte length prefix was read.
     const calls = reads.mock.calls as unknown as Array<[number, Uint8Array, number, number, number]>;
     expect(calls.map((c) => c[3])).toEqual([8]);
+    reads.mockRestore();
+  });
+
+  it('refuses a header one byte over the 16 MiB cap even when the file holds it, reading only the prefix', () => {
+    const file = path.join(dir, 'over-cap.safetensors');
+    const prefix = Buffer.alloc(8);
+    prefix.writeBigUInt64LE(BigInt(MAX_HEADER_BYTES + 1));
+    fs.writeFileSync(file, prefix);
+    fs.truncateSync(file, 8 + MAX_HEADER_BYTES + 1);
+    const reads = jest.spyOn(fs, 'readSync');
+    expect(() => readSafetensorsHeader(file)).toThrow(`${file}: header length ${MAX_HEADER_BYTES + 1} exceeds the 16777216-byte cap`);
+    expect((reads.mock.calls as unknown as Array<[number, Uint8Array, number, number]>).map((c) => c[3])).toEqual([8]);
     reads.mockRestore();
   });
 
