@@ -27,7 +27,10 @@ export interface PeftSaveOptions {
   taskType?: string | null;
 }
 
-/** The fields PEFT's PeftConfig.to_dict writes first for every method, in its order. */
+/**
+ * The fields PEFT's PeftConfig.to_dict writes for every method (PeftConfigMixin and PeftConfig
+ * of 0.18.0), `peft_version` included: every adapter_config.json leantune writes carries it.
+ */
 export function peftConfigHeader(peftType: string, options: PeftSaveOptions = {}): Record<string, unknown> {
   return {
     peft_type: peftType,
@@ -36,6 +39,7 @@ export function peftConfigHeader(peftType: string, options: PeftSaveOptions = {}
     revision: null,
     inference_mode: true,
     auto_mapping: null,
+    peft_version: PEFT_FORMAT_VERSION,
   };
 }
 

@@ -33,7 +33,7 @@ describe('adapter folder files', () => {
 
   it('starts a config with PEFT\'s common fields, in PEFT\'s order', () => {
     expect(JSON.stringify(peftConfigHeader('IA3', { taskType: 'SEQ_CLS' }))).toBe(
-      '{"peft_type":"IA3","task_type":"SEQ_CLS","base_model_name_or_path":null,"revision":null,"inference_mode":true,"auto_mapping":null}',
+      '{"peft_type":"IA3","task_type":"SEQ_CLS","base_model_name_or_path":null,"revision":null,"inference_mode":true,"auto_mapping":null,"peft_version":"0.18.0"}',
     );
     expect(peftConfigHeader('LORA', { baseModelNameOrPath: 'gpt2' }).base_model_name_or_path).toBe('gpt2');
   });

@@ -1,4 +1,4 @@
-import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_FORMAT_VERSION, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import type { Module, tf } from '@leantune/tensor';
 import { IA3_DEFAULTS, type Ia3Config } from './config';
 import { emitIa3Warnings, Ia3Model, ia3Layers, planIa3, type InjectIa3Options } from './model';
@@ -16,7 +16,6 @@ export type SaveIa3Options = PeftSaveOptions;
 export function peftIa3ConfigJson(cfg: Ia3Config, options: SaveIa3Options = {}): Record<string, unknown> {
   return {
     ...peftConfigHeader('IA3', options),
-    peft_version: PEFT_FORMAT_VERSION,
     target_modules: cfg.target_modules ?? null,
     exclude_modules: cfg.exclude_modules ?? null,
     feedforward_modules: cfg.feedforward_modules ?? null,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { closeMatches } from '@leantune/core';
-import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_FORMAT_VERSION, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import { Conv2d, Embedding, type Module, type tf } from '@leantune/tensor';
 import { LORA_DEFAULTS, type LoraConfig } from './config';
 import { LoraConv2d, LoraEmbedding } from './lora-embedding-conv';
@@ -46,7 +46,6 @@ export interface SaveAdapterOptions extends PeftSaveOptions {
 export function peftConfigJson(cfg: LoraConfig, options: SaveAdapterOptions = {}): Record<string, unknown> {
   return {
     ...peftConfigHeader('LORA', options),
-    peft_version: PEFT_FORMAT_VERSION,
     r: cfg.r,
     lora_alpha: cfg.lora_alpha,
     lora_dropout: cfg.lora_dropout,

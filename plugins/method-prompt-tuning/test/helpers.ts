@@ -78,6 +78,7 @@ export function peftPromptHeader(m: { arch: string; name: string; points?: impor
     revision: null,
     inference_mode: true,
     auto_mapping: null,
+    peft_version: '0.18.0',
     num_virtual_tokens: numVirtualTokens,
     token_dim: tokenDim,
     num_transformer_submodules: 1,
