@@ -227,7 +227,8 @@ async function trainInFolder(run: Run, dir: string, resumed: { checkpoint: strin
   // One sentence for the whole run (the model warned once, at its first cut).
   const truncated = run.model?.truncation?.();
   if (truncated) run.context.log.warn(formatTruncation(run.model!.name, truncated));
-  const artifacts = await saveRunFolder(run, metrics, options.baseDir, { dir, report: { ...report } });
+  // The total goes into metrics.json too, so the run folder says how many texts were cut.
+  const artifacts = await saveRunFolder(run, metrics, options.baseDir, { dir, report: { ...report, ...(truncated ? { truncated } : {}) } });
   const summary = summarize(run, metrics, artifacts, trainSeconds, report);
   return { status: 'completed', dir, run, metrics, step, summary: truncated ? { ...summary, truncated } : summary };
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
-import type { Logger, TruncationTally } from '@leantune/core';
+import { cutForTokens, type Logger, type TruncationTally } from '@leantune/core';
 import { readJsonFile } from './config';
 
 // The package is ESM-typed but ships a CommonJS build ("require" export), which is what loads here.
@@ -72,19 +72,26 @@ export class HfTokenizer {
     let truncated = 0;
     let longest = 0;
     const cut: string[] = [];
+    const charCut: string[] = [];
+    let charLimit = 0;
     const rows = texts.map((text) => {
-      const enc = this.tokenizer.encode(text, { return_token_type_ids: true });
+      // A huge text is cut to what maxTokens tokens can cover before it is encoded (the encoder's cost grows with the text).
+      const source = cutForTokens(text, maxTokens);
+      charLimit = source.charLimit;
+      const enc = this.tokenizer.encode(source.text, { return_token_type_ids: true });
       longest = Math.max(longest, enc.ids.length);
-      if (enc.ids.length <= maxTokens) return { ids: enc.ids, types: enc.token_type_ids ?? enc.ids.map(() => 0) };
+      if (enc.ids.length <= maxTokens && !source.cut) return { ids: enc.ids, types: enc.token_type_ids ?? enc.ids.map(() => 0) };
       truncated++;
       cut.push(text);
+      if (source.cut) charCut.push(text);
       const ids = this.truncate(enc.ids, maxTokens);
       return { ids, types: (enc.token_type_ids ?? ids.map(() => 0)).slice(0, ids.length) };
     });
     const warning =
       `${this.source}: ${truncated} of ${texts.length} texts are longer than ${maxTokens} tokens (the model's positions, or model.maxLength) ` +
-      `(longest: ${longest} tokens) and were truncated to ${maxTokens}`;
-    if (tally) tally.note(texts, cut, { longest, maxLength: maxTokens, warning });
+      `(longest: ${longest} tokens) and were truncated to ${maxTokens}` +
+      (charCut.length ? ` (${charCut.length} of them longer than ${charLimit} characters, cut to that before tokenising)` : '');
+    if (tally) tally.note(texts, cut, { longest, maxLength: maxTokens, warning, charCut, charLimit });
     else if (truncated > 0) (log ?? console).warn(warning);
     const width = Math.max(1, ...rows.map((r) => r.ids.length));
     const pad = (row: number[], value: number) => [...row, ...new Array<number>(width - row.length).fill(value)];

@@ -1,5 +1,5 @@
 import { softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
-import { TruncationTally, stackPoints, tableVocabulary, type Batch, type DataRecord, type LoadedModel, type Logger, type ModelPoints } from '@leantune/core';
+import { cutForTokens, TruncationTally, stackPoints, tableVocabulary, type Batch, type DataRecord, type LoadedModel, type Logger, type ModelPoints } from '@leantune/core';
 import { USE_LITE_CONFIG, useLiteHeads, type UseLiteEncoder } from './model';
 import type { UseLiteHead } from './spec';
 import type { UseLiteTokenizer } from './tokenizer';
@@ -59,19 +59,26 @@ export function useLitePoints(encoder: UseLiteEncoder, tokenizer: UseLiteTokeniz
 export function tokenizeBatch(tokenizer: UseLiteTokenizer, records: readonly DataRecord[], maxLength: number, log: Logger, tally?: TruncationTally): number[][] {
   const cut: string[] = [];
   const cutTexts: string[] = [];
+  const charCut: string[] = [];
+  let charLimit = 0;
   let longest = 0;
   const rows = records.map((r) => {
     if (typeof r.text !== 'string') throw new Error(`use-lite: record "${r.id}" has no text (record.text must be a string)`);
-    const ids = tokenizer.encode(r.text);
-    if (ids.length <= maxLength) return ids;
+    // A huge text is cut to what maxLength tokens can cover before it is encoded (the encoder's cost grows with the text).
+    const source = cutForTokens(r.text, maxLength);
+    charLimit = source.charLimit;
+    const ids = tokenizer.encode(source.text);
+    if (ids.length <= maxLength && !source.cut) return ids;
     cut.push(r.id);
     cutTexts.push(r.text);
+    if (source.cut) charCut.push(r.text);
     longest = Math.max(longest, ids.length);
     return ids.slice(0, maxLength);
   });
   const which = cut.slice(0, 5).join(', ') + (cut.length > 5 ? `, … (${cut.length - 5} more)` : '');
-  const warning = `use-lite: ${cut.length} of ${records.length} texts are longer than maxLength ${maxLength} tokens (longest ${longest}) and were truncated: ${which}`;
-  if (tally) tally.note(records.map((r) => r.text as string), cutTexts, { longest, maxLength, warning });
+  const chars = charCut.length ? ` (${charCut.length} of them longer than ${charLimit} characters, cut to that before tokenising)` : '';
+  const warning = `use-lite: ${cut.length} of ${records.length} texts are longer than maxLength ${maxLength} tokens (longest ${longest}) and were truncated${chars}: ${which}`;
+  if (tally) tally.note(records.map((r) => r.text as string), cutTexts, { longest, maxLength, warning, charCut, charLimit });
   else if (cut.length) log.warn(warning);
   return rows;
 }

@@ -115,6 +115,18 @@ describe('the loaded model', () => {
     expect(model.truncation!()).toEqual({ texts: 3, of: 5, maxLength: 4, longest: expect.any(Number) });
   });
 
+  it('cuts a text longer than maxLength × 32 characters before tokenising: same ids as the whole text, counted in the total', () => {
+    const log = memoryLog();
+    const model = createUseLiteModel(pretrained.encoder, pretrained.tokenizer, { head: 'embedding', maxLength: 8, log });
+    const long = 'The quick brown fox jumps over the lazy dog. '.repeat(20); // 900 characters, over 8 × 32
+    const whole = pretrained.tokenizer.encode(long).slice(0, 8);
+    const batch = model.encode!(records([long, 'short']));
+    expect((batch.inputs as unknown as UseLiteInputs).ids.arraySync()[0]).toEqual(whole);
+    tf.dispose(Object.values(batch.inputs as Record<string, tf.Tensor>));
+    expect(log.warnings[0]).toMatch(/1 of 2 texts are longer than maxLength 8 tokens .* \(1 of them longer than 256 characters, cut to that before tokenising\): r0/);
+    expect(model.truncation!()).toEqual({ texts: 1, of: 2, maxLength: 8, longest: expect.any(Number), cutBeforeTokenising: 1, charLimit: 256 });
+  });
+
   it('embedding head: predict gives unit vectors; padding does not change a text\'s embedding', () => {
     const model = createUseLiteModel(pretrained.encoder, pretrained.tokenizer, { head: 'embedding', maxLength: 128, log: memoryLog() });
     expect(model.loss).toBeUndefined();
