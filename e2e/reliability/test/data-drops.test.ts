@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostileCase, repo, runCli, scratch, type ChildRun } from '../harness';
+import { writeNpy } from '../../../plugins/method-vpt/test/fixtures/cli';
 
 // Bad data is reported where the user looks: every row a data stage drops is named on the
 // console (counts, reasons, first lines), not only in data-reports.json; a file that leaves
@@ -88,4 +89,63 @@ describe('bad data is reported on the console, and data that leaves nothing fail
       failsNaming(dir, 'data/bad.jsonl', [/dropped 5 of 5 lines/, /2 invalid-json \(lines 1, 4\)/, /2 not-an-object \(lines 2, 5\)/, /1 bad-text \(line 3\)/]),
     );
   }, 60_000);
+});
+
+/**
+ * A project training MobileNetV2 (real weights, 32 px input) with BitFit on an image folder
+ * of 8×8 .npy images, two classes: grey (h, w) ones as MNIST has, and `extra` files.
+ */
+function imageProject(extra: Record<string, { data: Uint8Array; shape: number[] }> = {}): string {
+  const dir = scratch(`${SUITE}-img`);
+  for (const [cls, shade] of [['dark', 40], ['light', 200]] as const) {
+    mkdirSync(join(dir, 'images', cls), { recursive: true });
+    for (let i = 0; i < 3; i++) writeNpy(join(dir, 'images', cls, `${i}.npy`), Uint8Array.from({ length: 64 }, (_, p) => shade + ((p * (i + 1)) % 17)), [8, 8]);
+  }
+  for (const [file, { data, shape }] of Object.entries(extra)) writeNpy(join(dir, 'images', file), data, shape);
+  const config = {
+    name: 'grey-images',
+    plugins: ['datasets', 'mobilenet-v2', 'bitfit'],
+    model: { name: 'mobilenet-v2', inputSize: 32 },
+    methods: { bitfit: {} },
+    data: { name: 'image-folder', path: 'images' },
+    train: { epochs: 1, batchSize: 4, learningRate: 0.01 },
+    runtime: { backend: 'cpu', seed: 7 },
+    output: { dir: 'runs' },
+  };
+  writeFileSync(join(dir, 'leantune.json'), JSON.stringify(config, null, 2));
+  return dir;
+}
+
+/** The status each run folder's run.json records. */
+const runStatuses = (dir: string) =>
+  existsSync(join(dir, 'runs')) ? readdirSync(join(dir, 'runs')).map((d) => JSON.parse(readFileSync(join(dir, 'runs', d, 'run.json'), 'utf8')).status) : [];
+
+describe('images in whatever form: grey trains, an unusable image is named before a run folder', () => {
+  it('grey (1-channel) images train MobileNetV2 with BitFit', async () => {
+    const dir = imageProject();
+    await hostileCase(
+      SUITE,
+      'grey images into MobileNetV2 (BitFit)',
+      train(dir),
+      (r) => (r.code !== 0 ? `exit ${r.code}, expected 0; run folders: ${JSON.stringify(runStatuses(dir))}` : runStatuses(dir).join() !== 'completed' ? `run.json status ${runStatuses(dir)}` : undefined),
+      false,
+    );
+  }, 120_000);
+
+  it('an image with 2 channels is named with its id and reason, before any run folder', async () => {
+    const dir = imageProject({ 'dark/two-channels.npy': { data: new Uint8Array(8 * 8 * 2), shape: [8, 8, 2] } });
+    await hostileCase(
+      SUITE,
+      'unusable image (2 channels) named before a run folder',
+      train(dir),
+      (r) => {
+        if (r.code !== 1) return `exit ${r.code}, expected 1`;
+        if (!/1 of 7 records cannot be used by model "mobilenet-v2": image has 2 channels; give 1 \(grey\), 3 \(RGB\) or 4 \(RGBA\): images\/dark\/two-channels\.npy/.test(r.stderr)) {
+          return 'stderr does not name the record and its reason';
+        }
+        return noRunFolder(dir) && `${noRunFolder(dir)} (run.json status ${runStatuses(dir)})`;
+      },
+      false,
+    );
+  }, 120_000);
 });

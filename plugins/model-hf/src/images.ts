@@ -1,10 +1,14 @@
+import { toRgbPixels } from '@leantune/data';
 import { tf } from '@leantune/tensor';
 import { readJsonFile, type HfConfig } from './config';
 
-/** An image as records carry it: an HWC tensor or raw interleaved pixels, values 0–255. */
-export type HfImage =
-  | tf.Tensor3D
-  | { width: number; height: number; data: ArrayLike<number>; channels?: 1 | 3 | 4 };
+/**
+ * An image as records carry it: any form @leantune/data's `toRgbPixels` takes — `{ width,
+ * height, data, channels? }` (pngjs, jpeg-js), `{ data, shape: [h, w, c] }` (the IDX, mnist
+ * and image-folder readers), an HWC tensor, a nested array — grey, RGB or RGBA; integer
+ * pixels 0–255, float pixels 0–1 or 0–255.
+ */
+export type HfImage = unknown;
 
 /** The fields of preprocessor_config.json (ViTImageProcessor / CLIPImageProcessor) used here. */
 export interface ImageProcessing {
@@ -45,20 +49,15 @@ export function readImageProcessing(dir: string): ImageProcessing {
   };
 }
 
+/**
+ * The image as RGB 0–255: grey is repeated into R, G and B and RGBA loses its alpha, as
+ * transformers' convert_to_rgb (PIL's convert("RGB")) does. CLIP's processor does it by
+ * default (do_convert_rgb); ViT's patch embedding takes 3 channels too, so both models
+ * convert whatever do_convert_rgb says (the alternative is an error at the first batch).
+ */
 function toRgbTensor(image: HfImage, where: string): tf.Tensor3D {
-  if (image instanceof tf.Tensor) {
-    if (image.rank !== 3 || image.shape[2] !== 3) throw new Error(`${where}: image tensor must be [height, width, 3], got [${image.shape}]`);
-    return tf.cast(image, 'float32');
-  }
-  const { width, height, data } = image;
-  const channels = image.channels ?? data.length / (width * height);
-  if (![1, 3, 4].includes(channels) || data.length !== width * height * channels) {
-    throw new Error(`${where}: image data holds ${data.length} values, not width·height·channels (${width}·${height}·1, 3 or 4)`);
-  }
-  const t = tf.tensor3d(Float32Array.from(data), [height, width, channels]);
-  if (channels === 3) return t;
-  // Grey → RGB; RGBA → RGB dropping alpha, as PIL's convert("RGB") does for opaque images.
-  return tf.tidy(() => (channels === 1 ? tf.tile(t, [1, 1, 3]) : tf.slice(t, [0, 0, 0], [-1, -1, 3])));
+  const { data, height, width } = toRgbPixels(image, where);
+  return tf.tensor3d(data, [height, width, 3], 'float32');
 }
 
 /**

@@ -45,6 +45,8 @@ export interface ArchBuild {
   maxTokens?: number;
   weights: Omit<WeightLoadOptions, 'configSummary'>;
   summary: string;
+  /** LoadedModel.checkRecord: why a record cannot be encoded (an unusable image), checked before a run folder. */
+  checkRecord?(record: DataRecord): string | undefined;
   encode(records: readonly DataRecord[]): Batch;
   loss?(batch: Batch, training: boolean): tf.Scalar;
   predict?(batch: Batch): tf.Tensor;

@@ -174,6 +174,7 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
     arch: built.arch,
     module: built.module,
     labels: built.labels,
+    checkRecord: built.checkRecord,
     encode: built.encode,
     loss: built.loss,
     predict: built.predict,

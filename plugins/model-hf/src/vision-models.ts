@@ -1,4 +1,5 @@
 import { stackPoints, tableVocabulary, type Batch, type ClassTokenPosition, type ContextOptions, type DataRecord, type TextTokenEmbeddingsPoint } from '@leantune/core';
+import { imageProblem } from '@leantune/data';
 import { tf } from '@leantune/tensor';
 import { ClipModel, clipDims, type ClipVisionTransformer } from './arch/clip';
 import { VitForImageClassification, VitModel, vitDims } from './arch/vit';
@@ -71,6 +72,7 @@ export function buildVit(ctx: BuildContext, base = false): ArchBuild {
     },
     weights: base ? { taskPrefix: 'vit' } : { basePrefix: 'vit', optional: ['classifier.'], skip: headFresh ? ['classifier.'] : [] },
     summary: `hidden_size ${dims.hidden}, num_hidden_layers ${dims.layers}, image_size ${dims.imageSize}, patch_size ${dims.patchSize}`,
+    checkRecord: (record) => imageProblem(record.image),
     encode: (records) => ({
       inputs: { pixel_values: preprocessImages(imagesOf(records), proc(), (i) => `record ${records[i].id}`) },
       targets: labels ? labelTargets(records, labels) : undefined,
@@ -181,6 +183,7 @@ export function buildClip(ctx: BuildContext): ArchBuild {
       exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
     },
     summary: `projection_dim ${dims.projectionDim}, text hidden_size ${dims.text.hidden}, vision hidden_size ${dims.vision.hidden}`,
+    checkRecord: (record) => imageProblem(record.image),
     encode(records): Batch {
       const pixel_values = preprocessImages(imagesOf(records), proc(), (i) => `record ${records[i].id}`);
       if (labels) return { inputs: { pixel_values }, targets: labelTargets(records, labels), size: records.length };

@@ -1,4 +1,5 @@
 import type { Batch, DataRecord, LoadedModel, ModelSpec, RunContext } from '@leantune/core';
+import { imageProblem } from '@leantune/data';
 import { softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
 import { MobileNetV2 } from './mobilenet';
 import { readNsfwjsMobileNetV2 } from './nsfwjs-assets';
@@ -76,6 +77,9 @@ export async function loadMobileNetV2(spec: ModelSpec, ctx: Partial<Pick<RunCont
     module,
     labels,
     freshParameters: fresh,
+    // Each record's image is checked while the run prepares data (before a run folder): one
+    // this model cannot turn into RGB (2 channels, a wrong byte length, NaN, 0×0) is reported by id.
+    checkRecord: (record) => imageProblem(record.image),
     encode(records): Batch {
       // Labels first: a bad label then throws before any tensor exists.
       const indices = records.every((r) => r.label !== undefined) ? records.map((r) => labelIndex(r, labels)) : undefined;
