@@ -29,8 +29,8 @@ const range = (kind: 'log' | 'linear'): JSONSchema => ({
   required: [kind],
   additionalProperties: false,
   properties: {
-    [kind]: { type: 'array', minItems: 2, maxItems: 2, items: kind === 'log' ? { type: 'number', exclusiveMinimum: 0 } : { type: 'number' } },
-    n: { type: 'integer', minimum: 1, description: 'values in a grid (default 5); random search draws from the range instead' },
+    [kind]: { type: 'array', minItems: 2, maxItems: 2, items: kind === 'log' ? { type: 'number', exclusiveMinimum: 0, maximum: 1e12 } : { type: 'number', minimum: -1e12, maximum: 1e12 } },
+    n: { type: 'integer', minimum: 1, maximum: 10000, description: 'values in a grid (default 5); random search draws from the range instead' },
     int: { type: 'boolean', description: 'round each value to an integer' },
   },
 });
@@ -41,8 +41,8 @@ export const SWEEP_SCHEMA: JSONSchema = {
   description: 'Grid or seeded random search of `leantune compare` over method options (methods.<id>.<option>) and train options (train.<option>)',
   properties: {
     mode: { enum: ['grid', 'random'], default: 'grid' },
-    samples: { type: 'integer', minimum: 1, description: 'random search: points drawn' },
-    seed: { type: 'integer', description: 'random search: the generator seed (default 0)' },
+    samples: { type: 'integer', minimum: 1, maximum: 10000, description: 'random search: points drawn' },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295, description: 'random search: the generator seed (default 0)' },
   },
   patternProperties: {
     '^(methods\\.[^.]+|train)\\.[^.].*$': {

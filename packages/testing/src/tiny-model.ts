@@ -84,7 +84,7 @@ export function tinyLoadedModel(labels: string[], options: { vocab?: number; dim
 /** A model-loader plugin for "tiny-text", for tests of the run path. */
 export const tinyModelPlugin = definePlugin<{ dim?: number }>({
   meta: { name: '@leantune/testing-tiny-model', version: '0.1.0', core: '^0.1.0' },
-  optionsSchema: { type: 'object', properties: { dim: { type: 'integer', minimum: 1, default: 16 } }, additionalProperties: false },
+  optionsSchema: { type: 'object', properties: { dim: { type: 'integer', minimum: 1, maximum: 4096, default: 16 } }, additionalProperties: false },
   apply(ctx) {
     ctx.models.register({
       name: 'tiny-text',

@@ -31,11 +31,11 @@ export const trainConfigSchema: JSONSchema = {
   additionalProperties: false,
   default: {},
   properties: {
-    epochs: { type: 'integer', minimum: 1, default: 1 },
-    batchSize: { type: 'integer', minimum: 1, default: 16 },
-    learningRate: { type: 'number', exclusiveMinimum: 0, default: 0.001 },
+    epochs: { type: 'integer', minimum: 1, maximum: 1000000, default: 1 },
+    batchSize: { type: 'integer', minimum: 1, maximum: 1048576, default: 16 },
+    learningRate: { type: 'number', exclusiveMinimum: 0, maximum: 100, default: 0.001 },
     optimizer: { enum: ['adamw', 'sgd'], default: 'adamw' },
-    weightDecay: { type: 'number', minimum: 0, default: 0 },
+    weightDecay: { type: 'number', minimum: 0, maximum: 100, default: 0 },
     momentum: { type: 'number', minimum: 0, maximum: 1, default: 0.9 },
     schedule: {
       type: 'object',
@@ -43,14 +43,14 @@ export const trainConfigSchema: JSONSchema = {
       default: {},
       properties: {
         type: { enum: ['constant', 'linear', 'cosine'], default: 'constant' },
-        warmupSteps: { type: 'integer', minimum: 0, default: 0 },
+        warmupSteps: { type: 'integer', minimum: 0, maximum: 1000000000, default: 0 },
         minLrRatio: { type: 'number', minimum: 0, maximum: 1, default: 0 },
       },
     },
-    gradAccum: { type: 'integer', minimum: 1, default: 1 },
-    clipNorm: { type: 'number', exclusiveMinimum: 0 },
-    maxSteps: { type: 'integer', minimum: 1 },
-    checkpointEvery: { type: 'integer', minimum: 1 },
+    gradAccum: { type: 'integer', minimum: 1, maximum: 65536, default: 1 },
+    clipNorm: { type: 'number', exclusiveMinimum: 0, maximum: 1e9 },
+    maxSteps: { type: 'integer', minimum: 1, maximum: 1000000000 },
+    checkpointEvery: { type: 'integer', minimum: 1, maximum: 1000000000 },
     gradientCheckpointing: {
       type: 'boolean',
       default: false,
@@ -62,14 +62,15 @@ export const trainConfigSchema: JSONSchema = {
       required: ['metric'],
       properties: {
         metric: { type: 'string' },
-        patience: { type: 'integer', minimum: 1, default: 3 },
-        minDelta: { type: 'number', minimum: 0, default: 0 },
+        patience: { type: 'integer', minimum: 1, maximum: 1000000, default: 3 },
+        minDelta: { type: 'number', minimum: 0, maximum: 1e9, default: 0 },
         mode: { enum: ['min', 'max'], default: 'min' },
       },
     },
     evalEvery: {
       type: 'integer',
       minimum: 1,
+      maximum: 1000000000,
       description: 'Evaluate on the validation split every N optimizer steps, besides after each epoch',
     },
     saveBest: {

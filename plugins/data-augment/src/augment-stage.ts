@@ -26,10 +26,10 @@ export const augmentOptionsSchema: JSONSchema = {
       properties: {
         enabled: { type: 'boolean', default: true },
         rotation: { type: 'number', minimum: 0, maximum: 180, default: 10, description: 'Max rotation in degrees (uniform in ±rotation)' },
-        translation: { type: 'number', minimum: 0, default: 2, description: 'Max shift in pixels (uniform in ±translation)' },
-        crop: { type: 'integer', minimum: 0, default: 0, description: 'Random crop: pad by this many pixels and crop back (an integer shift)' },
+        translation: { type: 'number', minimum: 0, maximum: 1024, default: 2, description: 'Max shift in pixels (uniform in ±translation)' },
+        crop: { type: 'integer', minimum: 0, maximum: 1024, default: 0, description: 'Random crop: pad by this many pixels and crop back (an integer shift)' },
         flip: { type: 'boolean', default: false, description: 'Horizontal flip with chance 1/2 (off by default: digits and text are not mirror-symmetric)' },
-        noise: { type: 'number', minimum: 0, default: 0, description: "Gaussian noise std in the image's scale (0..1 or 0..255)" },
+        noise: { type: 'number', minimum: 0, maximum: 255, default: 0, description: "Gaussian noise std in the image's scale (0..1 or 0..255)" },
       },
     },
     text: {

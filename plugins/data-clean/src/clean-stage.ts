@@ -31,8 +31,8 @@ export const cleanOptionsSchema: JSONSchema = {
     unicode: { enum: ['NFKC', 'NFC', 'none'], default: 'NFKC', description: 'Unicode normal form applied to text' },
     whitespace: { type: 'boolean', default: true, description: 'Normalise line endings and runs of whitespace, drop zero-width characters' },
     dropEmpty: { type: 'boolean', default: true, description: "Drop records whose text is empty after normalisation ('empty-text')" },
-    minLength: { type: 'integer', minimum: 0, default: 0, description: "Drop texts shorter than this many characters ('too-short')" },
-    maxLength: { type: 'integer', minimum: 1, description: "Drop texts longer than this many characters ('too-long')" },
+    minLength: { type: 'integer', minimum: 0, maximum: 1073741824, default: 0, description: "Drop texts shorter than this many characters ('too-short')" },
+    maxLength: { type: 'integer', minimum: 1, maximum: 1073741824, description: "Drop texts longer than this many characters ('too-long')" },
     exactDuplicates: { type: 'boolean', default: true, description: 'Remove records whose normalised text (or image pixels) equal an earlier one' },
     nearDuplicates: {
       description: 'Near-duplicate removal over character shingles (MinHash/LSH candidates confirmed by exact Jaccard)',
@@ -41,12 +41,12 @@ export const cleanOptionsSchema: JSONSchema = {
       properties: {
         enabled: { type: 'boolean', default: true },
         threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.9, description: 'Jaccard similarity of 5-character shingle sets' },
-        shingleSize: { type: 'integer', minimum: 1, default: 5 },
-        numHashes: { type: 'integer', minimum: 8, default: 128 },
+        shingleSize: { type: 'integer', minimum: 1, maximum: 64, default: 5 },
+        numHashes: { type: 'integer', minimum: 8, maximum: 4096, default: 128 },
       },
     },
     conflicts: { enum: ['report', 'drop'], default: 'report', description: "Same or near-same input with different labels: list them, or also drop them ('conflicting-label')" },
-    seed: { type: 'integer', description: 'MinHash seed; default the run seed' },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295, description: 'MinHash seed; default the run seed' },
   },
 };
 

@@ -27,7 +27,7 @@ export default definePlugin<IncrementalPluginOptions>({
         type: 'object',
         additionalProperties: false,
         required: ['file', 'lambda'],
-        properties: { file: { type: 'string' }, lambda: { type: 'number', minimum: 0 } },
+        properties: { file: { type: 'string' }, lambda: { type: 'number', minimum: 0, maximum: 1e9 } },
       },
       oldValidation: { type: 'string' },
     },

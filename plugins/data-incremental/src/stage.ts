@@ -24,9 +24,9 @@ export const rehearsalStageSchema: JSONSchema = {
   properties: {
     buffer: { type: 'string', description: 'Replay buffer file of earlier tasks (relative to the config file)' },
     ratio: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.2, description: 'Replayed share of the training set' },
-    seed: { type: 'integer' },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
     updateBuffer: { type: 'string', description: 'Where to write the buffer updated with this task (never the input buffer)' },
-    capacity: { type: 'integer', minimum: 1, default: 1000 },
+    capacity: { type: 'integer', minimum: 1, maximum: 100000000, default: 1000 },
   },
 };
 

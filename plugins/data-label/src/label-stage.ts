@@ -21,7 +21,7 @@ export const labelOptionsSchema: JSONSchema = {
   additionalProperties: false,
   properties: {
     features: { type: 'string', default: 'auto', description: 'Feature source: auto (tfidf for text, pixels for images), tfidf, pixels, or one given to createLabelPlugin({ featureSources })' },
-    maxFeatures: { type: 'integer', minimum: 1, default: 20000, description: 'TF-IDF vocabulary size (most frequent terms)' },
+    maxFeatures: { type: 'integer', minimum: 1, maximum: 10000000, default: 20000, description: 'TF-IDF vocabulary size (most frequent terms)' },
     import: {
       type: 'object',
       additionalProperties: false,
@@ -38,7 +38,7 @@ export const labelOptionsSchema: JSONSchema = {
       additionalProperties: false,
       properties: {
         enabled: { type: 'boolean', default: true },
-        k: { type: 'integer', minimum: 1, default: 5 },
+        k: { type: 'integer', minimum: 1, maximum: 10000, default: 5 },
         threshold: { type: 'number', minimum: 0, maximum: 1, default: 0.8, description: 'Minimum kNN vote share to accept a machine label' },
       },
     },
@@ -47,13 +47,13 @@ export const labelOptionsSchema: JSONSchema = {
       additionalProperties: false,
       properties: {
         enabled: { type: 'boolean', default: true },
-        folds: { type: 'integer', minimum: 2, default: 5 },
-        k: { type: 'integer', minimum: 1, default: 10 },
+        folds: { type: 'integer', minimum: 2, maximum: 1000, default: 5 },
+        k: { type: 'integer', minimum: 1, maximum: 10000, default: 10 },
         action: { enum: ['report', 'drop'], default: 'report', description: "drop: remove suspects ('suspected-label-noise')" },
-        listed: { type: 'integer', minimum: 0, default: 100, description: 'Suspects listed in the report' },
+        listed: { type: 'integer', minimum: 0, maximum: 10000000, default: 100, description: 'Suspects listed in the report' },
       },
     },
-    seed: { type: 'integer' },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
   },
 };
 

@@ -29,16 +29,16 @@ export const featuresStageSchema: JSONSchema = {
   required: ['method', 'k'],
   properties: {
     method: { type: 'string', enum: ['pca', 'autoencoder'] },
-    k: { type: 'integer', minimum: 1, description: 'Number of features (PCA components / bottleneck width)' },
+    k: { type: 'integer', minimum: 1, maximum: 65536, description: 'Number of features (PCA components / bottleneck width)' },
     source: { type: 'string', enum: ['image', 'features'], default: 'image' },
     fitOn: { type: 'string', enum: ['train', 'all'], default: 'train', description: 'Fit on the train split (default) or every record; labels are never used' },
     dropUnlabelled: { type: 'boolean', default: false },
     standardize: { type: 'boolean', default: false, description: "z-score each feature with the fit set's statistics" },
-    seed: { type: 'integer' },
-    hidden: { type: 'integer', minimum: 1, default: 128 },
-    epochs: { type: 'integer', minimum: 1, default: 5 },
-    batchSize: { type: 'integer', minimum: 1, default: 64 },
-    lr: { type: 'number', exclusiveMinimum: 0, default: 0.001 },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+    hidden: { type: 'integer', minimum: 1, maximum: 65536, default: 128 },
+    epochs: { type: 'integer', minimum: 1, maximum: 100000, default: 5 },
+    batchSize: { type: 'integer', minimum: 1, maximum: 65536, default: 64 },
+    lr: { type: 'number', exclusiveMinimum: 0, maximum: 10, default: 0.001 },
   },
 };
 

@@ -17,7 +17,7 @@ export const splitOptionsSchema: JSONSchema = {
     validation: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0.2, description: 'Fraction of records for validation' },
     test: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'Fraction of records for test' },
     stratify: { type: 'boolean', default: true, description: "Keep each label's share equal across splits" },
-    seed: { type: 'integer', description: 'Split seed; default the run seed (runtime.seed)' },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295, description: 'Split seed; default the run seed (runtime.seed)' },
     force: { type: 'boolean', default: false, description: 'Re-split even when the dataset already has splits' },
   },
 };

@@ -6,12 +6,16 @@ import { targetSpecProblems, targetSpecSchema } from '@leantune/peft';
  * config.py), so an `adapter_config.json` written by PEFT reads as the same config here and
  * vice versa. The one source of truth: the config type and the defaults derive from it.
  */
+/** Largest rank the schema accepts; each layer's own limit (the smaller of its two sides) is checked at plan time. */
+export const MAX_LORA_RANK = 4096;
+const MAX_LORA_ALPHA = 1_000_000;
+
 export const loraConfigSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    r: { type: 'integer', minimum: 1, default: 8, description: 'LoRA rank' },
-    lora_alpha: { type: 'number', exclusiveMinimum: 0, default: 8, description: 'scaling = lora_alpha / r (or / √r with use_rslora)' },
+    r: { type: 'integer', minimum: 1, maximum: MAX_LORA_RANK, default: 8, description: `LoRA rank (at most ${MAX_LORA_RANK}, and at most the smaller side of each targeted layer, checked when the model is loaded)` },
+    lora_alpha: { type: 'number', exclusiveMinimum: 0, maximum: MAX_LORA_ALPHA, default: 8, description: 'scaling = lora_alpha / r (or / √r with use_rslora)' },
     lora_dropout: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: 1, default: 0 },
     target_modules: targetSpecSchema(
       'Modules to wrap: list = exact path or name suffix; string = full-match regex over the module path, or "all-linear". Default: the architecture\'s default targets.',
@@ -31,12 +35,12 @@ export const loraConfigSchema = {
       description: 'true, false, "gaussian", "pissa" or "pissa_niter_<n>"',
     },
     layers_to_transform: {
-      anyOf: [{ type: 'array', items: { type: 'integer', minimum: 0 } }, { type: 'integer', minimum: 0 }, { type: 'null' }],
+      anyOf: [{ type: 'array', items: { type: 'integer', minimum: 0, maximum: 100000 } }, { type: 'integer', minimum: 0, maximum: 100000 }, { type: 'null' }],
       default: null,
     },
     layers_pattern: targetSpecSchema('Name of the layer list (e.g. "h", "layer") that layers_to_transform indexes'),
-    rank_pattern: { type: 'object', additionalProperties: { type: 'integer', minimum: 1 }, default: {} },
-    alpha_pattern: { type: 'object', additionalProperties: { type: 'number', exclusiveMinimum: 0 }, default: {} },
+    rank_pattern: { type: 'object', additionalProperties: { type: 'integer', minimum: 1, maximum: MAX_LORA_RANK }, default: {} },
+    alpha_pattern: { type: 'object', additionalProperties: { type: 'number', exclusiveMinimum: 0, maximum: MAX_LORA_ALPHA }, default: {} },
     use_dora: { type: 'boolean', default: false, description: 'Weight-decomposed LoRA (magnitude vector + direction)' },
   },
 } as const satisfies JSONSchema;
@@ -61,7 +65,7 @@ export function resolveLoraConfig(partial: Partial<LoraConfig> = {}): LoraConfig
  */
 export function checkLoraConfig(cfg: LoraConfig, where = 'LoRA config'): void {
   const problems: string[] = [];
-  if (!Number.isInteger(cfg.r) || cfg.r < 1) problems.push(`r must be an integer >= 1, got ${cfg.r}`);
+  if (!Number.isInteger(cfg.r) || cfg.r < 1 || cfg.r > MAX_LORA_RANK) problems.push(`r must be an integer from 1 to ${MAX_LORA_RANK}, got ${cfg.r}`);
   if (!(cfg.lora_alpha > 0)) problems.push(`lora_alpha must be > 0, got ${cfg.lora_alpha}`);
   if (!(cfg.lora_dropout >= 0 && cfg.lora_dropout < 1)) problems.push(`lora_dropout must be in [0, 1), got ${cfg.lora_dropout}`);
   if (cfg.bias !== 'none') {

@@ -98,6 +98,8 @@ describe('injectLora', () => {
     const cases: Array<[string, Record<string, unknown>, RegExp]> = [
       ['a target that matches nothing (close names listed)', { target_modules: ['c_atn'] }, /matched no module.*Close module names: "c_attn"/s],
       ['a rank larger than the layer', { target_modules: ['c_attn'], r: 9 }, /r=9 for "transformer\.h\.0\.attn\.c_attn" exceeds its dimensions \(8→24, at most 8\)/],
+      // Outside a run (no schema pass) the rank's upper bound is checked too.
+      ['a rank beyond any layer', { target_modules: ['c_attn'], r: 1e308 }, /r must be an integer from 1 to 4096, got 1e\+308/],
       ['a non-linear target', { target_modules: ['attn'] }, /"transformer\.h\.0\.attn" is a Node; only Linear, Conv1D, Embedding and Conv2d.*"c_attn"/s],
       ['bias "all"', { target_modules: ['c_attn'], bias: 'all' }, /bias "all" is not supported; only "none"/],
       ['an unknown modules_to_save', { target_modules: ['c_attn'], modules_to_save: ['lm_haed'] }, /modules_to_save entry "lm_haed" matches no module.*"lm_head"/s],

@@ -40,7 +40,7 @@ export const pTuningConfigSchema = {
   properties: {
     ...promptLearningSchemaFields,
     encoder_reparameterization_type: { enum: ['MLP', 'LSTM'], default: 'MLP', description: 'MLP: Linear-ReLU-Linear-ReLU-Linear; LSTM: a bidirectional LSTM, then Linear-ReLU-Linear' },
-    encoder_hidden_size: { type: ['integer', 'null'], minimum: 1, default: null, description: 'Hidden width of the prompt encoder; null: token_dim (PEFT\'s default)' },
+    encoder_hidden_size: { type: ['integer', 'null'], minimum: 1, maximum: 65536, default: null, description: 'Hidden width of the prompt encoder; null: token_dim (PEFT\'s default)' },
     encoder_num_layers: { type: 'integer', minimum: 1, maximum: 8, default: MLP_LAYERS, description: 'LSTM layers (the MLP ignores it, as PEFT)' },
     encoder_dropout: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'Dropout between LSTM layers (the MLP ignores it, as PEFT)' },
   },

@@ -36,7 +36,7 @@ export const prefixTuningConfigSchema = {
   properties: {
     ...promptLearningSchemaFields,
     prefix_projection: { type: 'boolean', default: false, description: 'Train the prefixes through a two-layer tanh MLP (folded into plain prefixes at save)' },
-    encoder_hidden_size: { type: ['integer', 'null'], minimum: 1, default: null, description: 'Hidden width of the projection MLP; null: token_dim (PEFT\'s default)' },
+    encoder_hidden_size: { type: ['integer', 'null'], minimum: 1, maximum: 65536, default: null, description: 'Hidden width of the projection MLP; null: token_dim (PEFT\'s default)' },
     init_weights: { enum: ['zero', null], default: null, description: 'null: N(0, 1) (PEFT\'s nn.Embedding); "zero": all-zero prefixes (the projection\'s last layer zeroed)' },
   },
 } as const satisfies JSONSchema;

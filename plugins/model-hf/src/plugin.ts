@@ -36,7 +36,7 @@ export default definePlugin({
           path: { type: 'string', minLength: 1, description: 'the checkpoint folder (with name "hf"), relative to the config file' },
           labels: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, description: 'class names of a new classification head (default: the dataset\'s)' },
           promptTemplate: { type: 'string', description: 'CLIP zero-shot prompt; "{}" stands for the label' },
-          maxLength: { type: 'integer', minimum: 1, description: 'tokens kept per text' },
+          maxLength: { type: 'integer', minimum: 1, maximum: 1048576, description: 'tokens kept per text' },
           task: {
             enum: [...HF_TASKS],
             description: 'overrides config.json\'s architectures: feature-extraction builds the bare model (BertModel, RobertaModel, ViTModel, GPT2Model); text-classification, image-classification, text-generation the task model',

@@ -32,10 +32,11 @@ export const MobileNetV2SpecSchema: JSONSchema = {
       items: { type: 'string', minLength: 1 },
       description: "Class names. nsfwjs's [Drawing, Hentai, Neutral, Porn, Sexy] keep the pretrained classifier; anything else gets a fresh one",
     },
-    numLabels: { type: 'integer', minimum: 1, description: 'Number of classes (labels "0".."n-1") when labels are not given' },
+    numLabels: { type: 'integer', minimum: 1, maximum: 100000, description: 'Number of classes (labels "0".."n-1") when labels are not given' },
     inputSize: {
       type: 'integer',
       minimum: 32,
+      maximum: 1024,
       multipleOf: 32,
       default: 224,
       description: 'Square input side; images of another size are resized (bilinear, alignCorners) as nsfwjs does',

@@ -11,8 +11,8 @@ export const optionsSchema = {
     runName: { type: 'string', minLength: 1, description: "MLflow run name (default the run folder's name)" },
     tags: { type: 'object', additionalProperties: { type: 'string' }, default: {}, description: 'Extra run tags' },
     flushEvery: { type: 'integer', minimum: 1, maximum: 1000, default: 100, description: 'Send step metrics once this many are waiting' },
-    maxPending: { type: 'integer', minimum: 1000, default: 100000, description: 'Most metrics kept while the server is away (oldest dropped first)' },
-    timeoutMs: { type: 'integer', minimum: 1, default: 10000, description: 'Per-request timeout' },
+    maxPending: { type: 'integer', minimum: 1000, maximum: 100000000, default: 100000, description: 'Most metrics kept while the server is away (oldest dropped first)' },
+    timeoutMs: { type: 'integer', minimum: 1, maximum: 3600000, default: 10000, description: 'Per-request timeout' },
     logParams: { type: 'boolean', default: true, description: 'Log the resolved config as params' },
   },
 } as const;

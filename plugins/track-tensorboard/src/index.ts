@@ -20,7 +20,7 @@ export const optionsSchema = {
   additionalProperties: false,
   properties: {
     logDir: { type: 'string', minLength: 1, description: 'Folder for event files (relative to the config file); default <run folder>/tensorboard' },
-    stepEvery: { type: 'integer', minimum: 1, default: 1, description: 'Write step scalars every N steps' },
+    stepEvery: { type: 'integer', minimum: 1, maximum: 1000000000, default: 1, description: 'Write step scalars every N steps' },
   },
 } as const;
 

@@ -96,6 +96,7 @@ export function envelopeSchema(): JSONSchema {
           maxRecordBytes: {
             type: 'integer',
             minimum: 1,
+            maximum: 1073741824,
             description: 'Longest record a JSONL or CSV file may hold, in bytes (default 16 MiB); a longer one stops the load with an error naming the file and line',
           },
         },
@@ -108,8 +109,8 @@ export function envelopeSchema(): JSONSchema {
         default: {},
         properties: {
           backend: { enum: [...BACKENDS], default: 'auto' },
-          threads: { type: 'integer', minimum: 1 },
-          seed: { type: 'integer', default: 42 },
+          threads: { type: 'integer', minimum: 1, maximum: 1024 },
+          seed: { type: 'integer', minimum: 0, maximum: 4294967295, default: 42 },
         },
       },
       edit: {
@@ -120,12 +121,12 @@ export function envelopeSchema(): JSONSchema {
           truncate: {
             type: 'object',
             description: 'Layer lists to cut: { "<path of a ModuleList>": layers to keep }',
-            additionalProperties: { type: 'integer', minimum: 1 },
+            additionalProperties: { type: 'integer', minimum: 1, maximum: 100000 },
           },
           grow: {
             type: 'object',
             description: 'Layer lists to extend: { "<path of a ModuleList>": layers to add, each a copy of the last }',
-            additionalProperties: { type: 'integer', minimum: 1 },
+            additionalProperties: { type: 'integer', minimum: 1, maximum: 100000 },
           },
         },
       },
