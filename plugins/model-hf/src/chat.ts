@@ -257,12 +257,14 @@ export function isChatBatch(records: readonly DataRecord[]): boolean {
 }
 
 export interface ChatPackOptions {
+  /** The stage runs for every run of a config that enables the hf plugin; it packs only when this is true. */
+  enabled?: boolean;
   /** Tokens per packed row (default: the model's maximum). */
   maxTokens?: number;
 }
 
 /**
- * The `chat-pack` stage: conversations packed into rows of at most `maxTokens` tokens by
+ * The `chat-pack` stage (`data.stages["chat-pack"]: { "enabled": true }`): conversations packed into rows of at most `maxTokens` tokens by
  * best-fit decreasing (TRL's "bfd" packing): no conversation is split, a conversation
  * longer than a row is cut (counted) and gets a row of its own. Each packed record holds
  * the tokens and the assistant mask; the rows are then padded only to the longest in a batch.
@@ -271,8 +273,16 @@ export const chatPackStage: DatasetStage<ChatPackOptions> = {
   name: 'chat-pack',
   stage: STAGE.ENCODE,
   description: 'pack chat conversations (messages) into rows of the model\'s length, best-fit decreasing; loss stays on assistant tokens',
-  optionsSchema: { type: 'object', additionalProperties: false, properties: { maxTokens: { type: 'integer', minimum: 8, maximum: 1048576 } } },
+  optionsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      enabled: { type: 'boolean', default: false, description: 'pack the conversations (data.stages["chat-pack"].enabled: true); off, the stage passes the dataset through' },
+      maxTokens: { type: 'integer', minimum: 8, maximum: 1048576, description: "tokens per packed row (default: the model's maximum length)" },
+    },
+  },
   run(dataset, options, ctx) {
+    if (!options.enabled) return dataset;
     const chat = ctx.model?.points?.chat;
     if (!chat) throw new Error(`data stage "chat-pack" needs a causal LM with a chat template (model "${ctx.model?.name ?? '(none)'}" offers none): add chat_template to tokenizer_config.json, or drop the stage`);
     const cap = options.maxTokens ?? chat.maxTokens;
@@ -297,15 +307,17 @@ export const chatPackStage: DatasetStage<ChatPackOptions> = {
         }
       }
       const cut = items.filter((it) => it.cut).length;
-      ctx.log.info(`chat-pack (${split}): ${records.length} conversations into ${bins.length} rows of at most ${cap} tokens (${(items.reduce((s, it) => s + it.ids.length, 0) / Math.max(1, bins.length * cap) * 100).toFixed(0)}% full)${cut ? `; ${cut} longer than a row were cut` : ''}`);
+      if (records.length) ctx.log.info(`chat-pack (${split}): ${records.length} conversations into ${bins.length} rows of at most ${cap} tokens (${(items.reduce((s, it) => s + it.ids.length, 0) / Math.max(1, bins.length * cap) * 100).toFixed(0)}% full)${cut ? `; ${cut} longer than a row were cut` : ''}`);
       return bins.map((b, k) => ({
         id: `${split}-pack-${k}`,
         tokens: { ids: b.members.flatMap((i) => items[i].ids), lossMask: b.members.flatMap((i) => items[i].mask) },
         meta: { source: 'chat-pack', row: k, members: b.members.map((i) => items[i].id) },
       }));
     };
-    const out: Dataset = { ...dataset, records: pack(dataset.records, 'all') };
-    if (dataset.splits) out.splits = Object.fromEntries(Object.entries(dataset.splits).map(([name, list]) => [name, pack(list, name)]));
+    // Split datasets are packed split by split (a row never mixes train and validation); records are then the rows of all splits.
+    const splits = dataset.splits ? Object.fromEntries(Object.entries(dataset.splits).map(([name, list]) => [name, pack(list, name)])) : undefined;
+    const out: Dataset = { ...dataset, records: splits ? Object.values(splits).flat() : pack(dataset.records, 'all') };
+    if (splits) out.splits = splits;
     out.reports = [
       ...dataset.reports,
       { stage: 'chat-pack', plugin: '@leantune/plugin-hf', in: dataset.records.length, out: out.records.length, changed: out.records.length, dropped: 0, dropReasons: {}, details: { maxTokens: cap } },
