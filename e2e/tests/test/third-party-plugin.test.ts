@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@leantune/core';
@@ -77,7 +77,15 @@ describe('the built CLI, as a user runs it', () => {
     const viaAdapter = leantune('eval', '-c', join(fixtures, 'shift.json'), '--adapter', join(result.dir, 'adapters', 'shift'), '--json');
     expect(viaAdapter.status).toBe(0);
     expect(JSON.parse(viaAdapter.stdout).metrics.accuracy).toBeCloseTo(result.metrics.accuracy, 6);
-    expect(JSON.parse(readFileSync(join(result.dir, 'environment.json'), 'utf8')).backend).toMatchObject({ name: 'cpu', requested: 'cpu' });
+    const environment = JSON.parse(readFileSync(join(result.dir, 'environment.json'), 'utf8'));
+    expect(environment.backend).toMatchObject({ name: 'cpu', requested: 'cpu' });
+    // The run records the code that ran: each plugin's real file and its package from that package's own package.json.
+    expect(environment.pluginFiles).toEqual(
+      expect.arrayContaining([
+        { name: PLUGIN, version: '1.2.0', file: realpathSync(join(repo, 'e2e', 'third-party-plugin', 'index.js')), package: `${PLUGIN}@1.2.0` },
+        { name: '@leantune/testing-tiny-model', version: '0.1.0', file: join(fixtures, 'tiny-model.js'), package: '@leantune/e2e@0.1.0' },
+      ]),
+    );
     expect(r.stderr).toContain('leantune: backend cpu (1 thread)');
     expect(JSON.parse(readFileSync(join(result.dir, 'metrics.json'), 'utf8'))).toEqual(result.metrics);
   });
