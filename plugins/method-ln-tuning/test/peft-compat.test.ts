@@ -1,6 +1,7 @@
+import { snapshot } from '@leantune/testing';
 import { loadLnTuning, saveLnTuning, selectLayerNorms, type LnTuningConfig } from '../src';
 // The suite's driver and NumPy writer live with the LoRA tests (one re-implementation of PEFT's save path).
-import { describePeftCompat, describePeftRead, type CompatCase } from '../../method-lora/test/peft-compat/cases';
+import { describePeftCompat, describePeftRead, python, runCompatCase, type CompatCase } from '../../method-lora/test/peft-compat/cases';
 
 const CASES: CompatCase[] = [
   // target_modules left out: the writer fills PEFT's LN_TUNING mapping for gpt2 (ln_1, ln_2, ln_f), as _prepare_adapter_config.
@@ -25,4 +26,16 @@ describePeftRead('PEFT compatibility: LN tuning folders leantune writes read as 
     layers: () => selection.modules.map((p) => [p, model.getSubmodule(p)]),
     trained: () => selection.modules.flatMap((p) => ['weight', 'bias'].map((n) => `${p}.${n}`)),
   };
+});
+
+// PEFT trains modules_to_save alongside; leantune's LN tuning does not: such a folder is refused before anything changes.
+(python ? describe : describe.skip)('PEFT compatibility: LN tuning folders leantune refuses', () => {
+  it('a PEFT LN_TUNING folder with modules_to_save fails naming the classifier tensors; the model is untouched', async () => {
+    const c: CompatCase = { name: 'LN tuning + modules_to_save', arch: 'bert', peftType: 'LN_TUNING', config: { target_modules: ['LayerNorm'], modules_to_save: ['classifier'] } };
+    await runCompatCase(c, 700, (model, folder) => {
+      const before = snapshot(model);
+      expect(() => loadLnTuning(model, folder)).toThrow(/adapter_model\.safetensors does not fit this model:[\s\S]*unexpected tensor "base_model\.model\.classifier\.weight"/);
+      expect(snapshot(model)).toEqual(before);
+    });
+  });
 });
