@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs } from 'node:fs';
 import { isAbsolute, join, sep } from 'node:path';
 import type { DataRecord, Dataset } from '@leantune/core';
 import { appendReport, countReport } from '@leantune/data';
@@ -96,10 +96,13 @@ async function readShardFile(dir: string, shard: ShardEntry, where: string): Pro
   if (!real.startsWith(realDir + sep)) {
     throw new PackIntegrityError(`${where} resolves to ${real}, outside the pack folder (a symlink?); shards must be files inside the pack folder, re-pack`, shard.file);
   }
-  const handle = await fs.open(real, 'r');
+  const notFile = () => new PackIntegrityError(`${where} is not a regular file (a device, pipe or folder); restore it or re-pack`, shard.file);
+  // Checked before open too: opening a named pipe would wait for a writer forever.
+  if (!(await fs.stat(real)).isFile()) throw notFile();
+  const handle = await fs.open(real, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const st = await handle.stat();
-    if (!st.isFile()) throw new PackIntegrityError(`${where} is not a regular file (a device, pipe or folder); restore it or re-pack`, shard.file);
+    if (!st.isFile()) throw notFile();
     if (st.size < shard.bytes) throw new PackIntegrityError(`${where} is truncated: ${st.size} of ${shard.bytes} bytes; restore it or re-pack`, shard.file);
     if (st.size > shard.bytes) throw new PackIntegrityError(`${where} is ${st.size} bytes, the manifest declares ${shard.bytes}; it is not the shard that was packed, restore it or re-pack`, shard.file);
     const bytes = Buffer.alloc(shard.bytes);

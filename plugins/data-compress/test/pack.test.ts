@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { DataRecord, Dataset } from '@leantune/core';
 import { tempDir } from '@leantune/testing';
 import plugin, { fromHalfBits, packDataset, PackIntegrityError, readManifest, toHalfBits, unpackDataset, verifyPack } from '@leantune/plugin-data-compress';
@@ -111,6 +112,34 @@ describe('integrity and bad input', () => {
     expect(report.records).toBe(3);
     expect(report.problems).toHaveLength(2);
     expect(report.problems[1]).toContain(`shard #2 ${files[2]} is missing (ENOENT)`);
+  });
+
+  it('the manifest is untrusted: paths out of the folder, declared sizes and a decompression bomb', async () => {
+    const { dir, files } = await packed();
+    const manifestFile = join(dir, 'manifest.json');
+    const original = await fs.readFile(manifestFile, 'utf8');
+    const withShard0 = async (entry: Record<string, unknown>) => {
+      const m = JSON.parse(original);
+      m.shards[0] = { ...m.shards[0], ...entry };
+      await fs.writeFile(manifestFile, JSON.stringify(m));
+    };
+    await withShard0({ file: '../x' });
+    await expect(unpackDataset(dir)).rejects.toThrow(/shard #0 \.\.\/x is outside the pack folder/);
+    await withShard0({ file: '/etc/hostname' });
+    await expect(unpackDataset(dir)).rejects.toThrow(/shard #0 \/etc\/hostname is an absolute path/);
+    await withShard0({ rawBytes: undefined });
+    await expect(verifyPack(dir)).rejects.toThrow(/declares no "rawBytes" .*re-pack it with "leantune data pack"/);
+    // A gzip member of 1 MiB of zeros, vouched for by hash and size, declared as 100 bytes raw.
+    const bomb = gzipSync(Buffer.alloc(1 << 20));
+    await fs.writeFile(join(dir, 'shards', 'bomb.gz'), bomb);
+    await withShard0({ file: 'shards/bomb.gz', sha256: sha(bomb), bytes: bomb.length, rawBytes: 100 });
+    await expect(unpackDataset(dir)).rejects.toThrow('shard #0 shards/bomb.gz decompresses to more than the 100 bytes the manifest declares');
+    // A shard that decompresses to fewer bytes than declared is refused too.
+    const bytes0 = await fs.readFile(join(dir, files[0]));
+    await withShard0({ rawBytes: gunzipSync(bytes0).length + 1 });
+    await expect(unpackDataset(dir)).rejects.toThrow(/shard #0 .* decompresses to \d+ bytes, the manifest declares \d+/);
+    await fs.writeFile(manifestFile, original);
+    expect((await unpackDataset(dir)).records).toHaveLength(8);
   });
 
   it('a damaged manifest or a non-pack folder fails clearly', async () => {
