@@ -26,7 +26,7 @@ function trainConfig(cwd: string, model: string, extra: Record<string, unknown>)
     file,
     JSON.stringify({
       name: 'sharded',
-      plugins: ['hf', TINY_DATA, 'lora'],
+      plugins: ['hf', { name: TINY_DATA, allowOutside: true }, 'lora'],
       model: { name: 'hf', path: model },
       methods: { lora: { r: 2, lora_alpha: 4 } },
       data: { name: 'tiny-sentiment', count: 16 },
