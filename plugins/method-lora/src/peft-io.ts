@@ -9,7 +9,7 @@ import { ModulesToSaveWrapper } from './modules-to-save';
 
 export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/peft';
 
-const KNOWN_PEFT_TYPES = ['LORA', 'ADALORA', 'LOHA', 'LOKR', 'IA3', 'BOFT', 'OFT', 'VERA', 'PROMPT_TUNING', 'PREFIX_TUNING', 'P_TUNING', 'ADAPTION_PROMPT'];
+const KNOWN_PEFT_TYPES = ['LORA', 'ADALORA', 'LOHA', 'LOKR', 'IA3', 'BOFT', 'OFT', 'VERA', 'PROMPT_TUNING', 'PREFIX_TUNING', 'P_TUNING', 'ADAPTION_PROMPT', 'LN_TUNING'];
 
 /** Saved-file key of an in-memory adapter parameter, or undefined if the path is not adapter `name`'s. */
 export function savedKeyFor(paramPath: string, name: string): string | undefined {

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Module } from '@leantune/tensor';
 import { injectLora, loadAdapter, LoraModel, type LoraConfig } from '../src';
-import { describePeftCompat, describePeftRead, type CompatCase } from './peft-compat/cases';
+import { snapshot } from '@leantune/testing';
+import { describePeftCompat, describePeftRead, python, runCompatCase, type CompatCase } from './peft-compat/cases';
 
 // Adapter folders written as PEFT 0.18.0 writes them, by an independent NumPy re-implementation
 // (test/peft-compat/write_peft_adapter.py); skipped where python3 has no NumPy.
@@ -41,3 +42,14 @@ describePeftRead(
   300,
   (model, c) => injectLora(model, c.config as Partial<LoraConfig>),
 );
+
+(python ? describe : describe.skip)('PEFT compatibility: folders of other PEFT types', () => {
+  it('an LN_TUNING folder given to the LoRA loader is refused as a known PEFT type this plugin does not load; the model is untouched', async () => {
+    const c: CompatCase = { name: 'LN tuning for LoRA', arch: 'gpt2', peftType: 'LN_TUNING', config: {} };
+    await runCompatCase(c, 800, (model, folder) => {
+      const before = snapshot(model);
+      expect(() => loadAdapter(model, folder)).toThrow(/peft_type "LN_TUNING" is not supported \("LN_TUNING" is a PEFT method, but not one this plugin loads\); @leantune\/plugin-lora loads "LORA" adapters/);
+      expect(snapshot(model)).toEqual(before);
+    });
+  });
+});
