@@ -39,6 +39,7 @@ test('the modules PEFT methods target by default exist under their transformers 
     gpt2: [['transformer.h.0.attn.c_attn', Conv1D], ['transformer.h.0.mlp.c_fc', Conv1D]],
     vit: [['vit.encoder.layer.0.attention.attention.query', Linear], ['vit.encoder.layer.0.attention.attention.value', Linear]],
     clip: [['text_model.encoder.layers.0.self_attn.q_proj', Linear], ['vision_model.encoder.layers.0.self_attn.v_proj', Linear]],
+    ...Object.fromEntries(['llama', 'qwen2', 'mistral'].map((arch) => [arch, ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'].map((n): [string, typeof Linear] => [`model.layers.0.${n}`, Linear])])),
   };
   for (const arch of TINY_ARCHS) {
     const dir = tempDir(`targets-${arch}`);

@@ -25,13 +25,13 @@ function textBatch(m: HfLoadedModel) {
   return m.encode!([record('a', { text: 'hello world', label: 'pos' }), record('b', { text: 'Good films!', label: 'neg' })]);
 }
 
-test.each(['bert', 'roberta', 'gpt2'] as const)('%s: config.json + weights load; token ids give the outputs of the full folder; text names tokenizer.json', async (arch) => {
+test.each(['bert', 'roberta', 'gpt2', 'llama', 'qwen2', 'mistral'] as const)('%s: config.json + weights load; token ids give the outputs of the full folder; text names tokenizer.json', async (arch) => {
   const { full, bare: dir } = bare(arch, arch);
   const a = await loadHfCheckpoint(full, { log: recordingLogger() });
   const b = await loadHfCheckpoint(dir, { log: recordingLogger() });
   expect(b.tokenizer).toBeUndefined();
   const batch = textBatch(a); // token ids, made with the full folder's tokenizer
-  const out = (m: HfLoadedModel) => Array.from((arch === 'gpt2' ? m.loss!(batch, false) : m.predict!(batch)).dataSync());
+  const out = (m: HfLoadedModel) => Array.from((m.loss && !m.predict ? m.loss(batch, false) : m.predict!(batch)).dataSync());
   expect(out(b)).toEqual(out(a));
   const missing = `${path.join(dir, 'tokenizer.json')} is missing`;
   expect(() => textBatch(b)).toThrow(missing);
