@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Template as JinjaTemplate } from '@huggingface/jinja' with { 'resolution-mode': 'import' };
-import { STAGE, type ChatCapability, type DataRecord, type Dataset, type DatasetStage, type TruncationTally } from '@leantune/core';
+import { STAGE, cutForTokens, type ChatCapability, type DataRecord, type Dataset, type DatasetStage, type TruncationTally } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { readJsonFile } from './config';
 import type { HfTokenizer } from './tokenizer';
@@ -216,7 +216,8 @@ export function chatCapability(dir: string, tokenizer: () => HfTokenizer, maxTok
   };
   return {
     render: (messages, addGenerationPrompt) => template.render(messages, addGenerationPrompt),
-    encode: (messages, where) => encodeChat(template, encode, checkMessages(messages, where), where),
+    // Each message's content is cut to what a row can hold (cutForTokens) before rendering, so a huge message costs its first characters, not its whole tokenisation; the row is cut at maxTokens after.
+    encode: (messages, where) => encodeChat(template, encode, checkMessages(messages, where).map((m) => ({ ...m, content: cutForTokens(m.content, maxTokens).text })), where),
     encodePrompt: (messages) => encode(template.render(messages, true)),
     maxTokens,
     get stopIds() {

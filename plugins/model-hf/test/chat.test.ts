@@ -154,3 +154,14 @@ describe('chat templates (tokenizer_config.json chat_template through @huggingfa
     expect(rows).toEqual({ ids: [[1, 2], [4, 9]], attentionMask: [[1, 1], [1, 0]], assistant: [[0, 1], [1, 0]], truncated: 1 });
   });
 });
+
+test('a huge message is cut to what a row can hold before it is rendered and tokenised', async () => {
+  const { model } = await chatModel();
+  const chat = model.points!.chat!;
+  const t0 = Date.now();
+  const { ids, assistant } = chat.encode([{ role: 'user', content: 'spam '.repeat(4_000_000) }, { role: 'assistant', content: 'ok' }], 'record big');
+  expect(Date.now() - t0).toBeLessThan(10_000);
+  // At most maxTokens × 32 characters of the 20 MB message reach the tokenizer; the row is cut at maxTokens afterwards.
+  expect(ids.length).toBeLessThan(chat.maxTokens * 32 + 200);
+  expect(assistant.slice(-3)).toContain(1);
+});
