@@ -237,10 +237,13 @@ export class Run {
     // ENCODE and later stages may use the model (context.model): it loads first when there are any.
     if (!this.model && this.hooks.datasetStage.taps.some((t) => (t.stage ?? 0) >= STAGE.ENCODE)) await this.loadBaseModel();
     this.dataset = await this.runStages(labelled, (stage) => stage >= STAGE.ENCODE);
-    // Every drop is named on the console (a warning, so --quiet shows it too), not only in data-reports.json.
+    // Every drop is named on the console, not only in data-reports.json: a warning (shown with
+    // --quiet too), or information when the config asked for every one of them (a limit).
     for (const report of this.dataset.reports) {
       const drops = formatStageDrops(report);
-      if (drops) this.context.log.warn(drops);
+      if (!drops) continue;
+      if (Object.keys(report.dropReasons).every((r) => report.requested?.includes(r))) this.context.log.info(drops);
+      else this.context.log.warn(drops);
     }
     return this.dataset;
   }

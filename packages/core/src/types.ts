@@ -108,6 +108,8 @@ export interface StageReport {
   dropIds?: Record<string, string[]>;
   /** Per drop reason, the message of its first drop ("not valid JSON (Unexpected token …)"). */
   dropExamples?: Record<string, string>;
+  /** Drop reasons the config asked for (a `limit`), not bad data: the console shows them as information. */
+  requested?: string[];
   details?: Record<string, unknown>;
 }
 

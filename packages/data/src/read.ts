@@ -8,6 +8,8 @@ export interface SkippedRow {
   row: number;
   reason: string;
   message: string;
+  /** A skip the config asked for (a `limit`), not bad data. */
+  requested?: boolean;
 }
 
 /**
@@ -90,5 +92,7 @@ export function toDataset(
   if (options.source) report.source = options.source;
   if (options.rowName) report.rowName = options.rowName;
   if (collected.skipped.length > 0) Object.assign(report, { dropRows: rows, dropExamples: examples });
+  const requested = Object.keys(reasons).filter((reason) => collected.skipped.every((s) => s.reason !== reason || s.requested));
+  if (requested.length) report.requested = requested;
   return { name, records: collected.records, labels: options.labels ?? labelSet(collected.records), reports: [report] };
 }

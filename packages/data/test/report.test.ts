@@ -90,6 +90,13 @@ describe('drops named for the console', () => {
     expect(formatStageDrops(ds.reports[0], true)).toMatch(/2 invalid-json \(lines 3, 7; e\.g\. not valid JSON \(/);
   });
 
+  it('skips the config asked for (a limit) are marked requested; bad rows are not', () => {
+    const skip = (row: number, reason: string, requested?: boolean) => ({ source: 's', row, reason, message: reason, requested });
+    const ds = toDataset('d', { records: [], skipped: [skip(1, 'limit-per-class', true), skip(2, 'invalid-json'), skip(3, 'limit-per-class', true)], rows: 3 }, { plugin: 'p' });
+    expect(ds.reports[0].requested).toEqual(['limit-per-class']);
+    expect(ds.reports[0].dropRows).toEqual({ 'limit-per-class': [1, 3], 'invalid-json': [2] });
+  });
+
   it("a stage's drops name record ids; a stage that drops nothing has no line", () => {
     const input = ['1', '2', '3'].map((id) => rec(id, 't'));
     const rep = new StageReporter('clean', 'plugin-x', input);

@@ -68,7 +68,7 @@ export function limitPerClass(records: DataRecord[], limit: number | undefined, 
   const skipped: SkippedRow[] = [];
   records.forEach((r, i) => {
     if (keep.has(i)) kept.push(r);
-    else skipped.push({ ...r.meta, reason: 'limit-per-class', message: `over the limit of ${limit} per class` });
+    else skipped.push({ ...r.meta, reason: 'limit-per-class', message: `over the limit of ${limit} per class`, requested: true });
   });
   return { kept, skipped };
 }
