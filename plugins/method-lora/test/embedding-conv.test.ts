@@ -65,23 +65,27 @@ describe('LoRA on Embedding and Conv2d (PEFT\'s lora.Embedding, lora.Conv2d)', (
     expect(m.module.getSubmodule(wtePath)).toBe(base);
   });
 
-  it('GPT2LMHeadModel with LoRA on wte: the tied lm_head uses the base weight unmerged and the merged weight once merged (transformers + PEFT share the Parameter)', async () => {
-    const dir = tempDir('lora-gpt2-lmhead');
-    writeTinyHfCheckpoint('gpt2', dir, { layers: 1, seed: 8 });
+  it.each([
+    ['gpt2', 'Gpt2LMHeadModel', 'transformer', 'wte'],
+    ['llama', 'LlamaForCausalLM', 'model', 'embed_tokens'],
+  ] as const)('%s: with LoRA on the tied embedding, %s\'s lm_head uses the base table unmerged and the merged table once merged (transformers + PEFT share the Parameter)', async (arch, className, body, embedding) => {
+    const dir = tempDir(`lora-${arch}-lmhead`);
+    writeTinyHfCheckpoint(arch, dir, { layers: 1, seed: 8 });
     const m = await loadHfCheckpoint(dir, { log: quiet });
-    expect(m.module.constructor.name).toBe('Gpt2LMHeadModel');
+    expect(m.module.constructor.name).toBe(className);
     const x = ids([[5, 2, 9, 1], [7, 7, 3, 0]]);
-    const w = tf.clone(m.module.getParameter('transformer.wte.weight').variable);
-    const lora = injectLora(m.module, { target_modules: ['wte'], r: 2, lora_alpha: 6 });
+    const path = `${body}.${embedding}`;
+    const w = tf.clone(m.module.getParameter(`${path}.weight`).variable);
+    const lora = injectLora(m.module, { target_modules: [embedding], r: 2, lora_alpha: 6 });
     perturbAdapters(m.module, 40);
-    const layer = m.module.getSubmodule('transformer.wte') as LoraEmbedding;
+    const layer = m.module.getSubmodule(path) as LoraEmbedding;
     const a = layer.getParameter('lora_embedding_A.default').variable;
     const b = layer.getParameter('lora_embedding_B.default').variable;
     // Independent of the model: lm_head(h) = h·Wᵀ over the hidden states, with W the base table
     // unmerged and W + s·AᵀBᵀ merged (PEFT's Embedding.get_delta_weight, written into the shared weight).
     const head = (h: tf.Tensor, table: tf.Tensor) => tf.einsum('bsd,vd->bsv', h, table);
     const merged = tf.add(w, tf.mul(tf.matMul(a, b, true, true), 3));
-    const hidden = () => m.module.getSubmodule('transformer').forward(x) as tf.Tensor;
+    const hidden = () => m.module.getSubmodule(body).forward(x) as tf.Tensor;
     const h = hidden();
     const unmergedLogits = m.module.forward(x) as tf.Tensor;
     expect(maxAbsDiff(unmergedLogits, head(h, w))).toBeLessThan(1e-5);
@@ -92,9 +96,9 @@ describe('LoRA on Embedding and Conv2d (PEFT\'s lora.Embedding, lora.Conv2d)', (
     expect(maxAbsDiff(m.module.forward(x) as tf.Tensor, head(h, merged))).toBeLessThan(1e-5);
     lora.unmerge();
     expect(maxAbsDiff(m.module.forward(x) as tf.Tensor, unmergedLogits)).toBeLessThan(1e-5);
-    // merge-and-unload: wte is an Embedding again, holding the merged table, and the head uses it.
+    // merge-and-unload: the embedding is an Embedding again, holding the merged table, and the head uses it.
     lora.mergeAndUnload();
-    expect(m.module.getSubmodule('transformer.wte')).toBeInstanceOf(Embedding);
+    expect(m.module.getSubmodule(path)).toBeInstanceOf(Embedding);
     expect(maxAbsDiff(m.module.forward(x) as tf.Tensor, head(h, merged))).toBeLessThan(1e-5);
   });
 

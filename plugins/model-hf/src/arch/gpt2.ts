@@ -3,6 +3,7 @@ import { Conv1D, Dropout, Embedding, LayerNorm, Module, BlockStack, activationFn
 import { KvCache, attendHeads, call, causalMask, mergeHeads, paddingMask, splitHeads } from '../attention';
 import { joinVirtualTokens } from '../points';
 import type { ConfigReader } from '../config';
+import { tiedEmbeddingWeight } from './tied';
 
 /** GPT2Config fields, with transformers' defaults. */
 export interface Gpt2Dims {
@@ -161,22 +162,11 @@ export class Gpt2LMHeadModel extends Module {
   forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: KvCache): tf.Tensor {
     return tf.tidy(() => this.logitsFrom(call(this, 'transformer', inputIds, attentionMask, cache)));
   }
-  /**
-   * The weight lm_head is tied to: `transformer.wte.weight`, or, when an adapter wraps wte (PEFT's
-   * lora.Embedding keeps it as `wte.base_layer`), the wrapped Embedding's weight. This is what
-   * transformers + PEFT compute: lm_head shares the Parameter with the base embedding, so unmerged
-   * the head uses the base weight (LoRA on the embedding changes the lookup only), and merging,
-   * which adds the delta into that weight in place, changes the head too.
-   */
-  tiedWeight(): tf.Variable {
-    let wte = this.getSubmodule('transformer.wte');
-    while (!wte.hasParameter('weight') && wte.child('base_layer')) wte = wte.child('base_layer')!;
-    return wte.getParameter('weight').variable;
-  }
   /** lm_head (tied to wte) on a last hidden state [b, s, n_embd] → [b, s, vocab]. */
   logitsFrom(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      const wte = this.tiedWeight();
+      // With LoRA on wte: the base table unmerged, the merged one once merged (as PEFT).
+      const wte = tiedEmbeddingWeight(this, 'transformer.wte');
       const [b, s, d] = h.shape;
       return tf.reshape(tf.matMul(tf.reshape(h, [b * s, d]), wte, false, true), [b, s, this.dims.vocabSize]);
     });

@@ -3,6 +3,7 @@ import { BlockStack, Dropout, Embedding, Linear, Module, activationFn, tf } from
 import { KvCache, attendHeads, call, causalMask, mergeHeads, paddingMask, splitHeads } from '../attention';
 import { joinVirtualTokens } from '../points';
 import type { ConfigReader } from '../config';
+import { tiedEmbeddingWeight } from './tied';
 
 /** The Llama-family model_types built here (same layout; they differ in biases, defaults and sliding windows). */
 export type LlamaFamily = 'llama' | 'qwen2' | 'mistral';
@@ -326,7 +327,8 @@ export class LlamaForCausalLM extends Module {
   logitsFrom(h: tf.Tensor): tf.Tensor {
     if (!this.dims.tieWordEmbeddings) return call(this, 'lm_head', h);
     return tf.tidy(() => {
-      const table = this.getParameter('model.embed_tokens.weight').variable;
+      // With LoRA on embed_tokens: the base table unmerged, the merged one once merged (as PEFT).
+      const table = tiedEmbeddingWeight(this, 'model.embed_tokens');
       const [b, s, d] = h.shape;
       return tf.reshape(tf.matMul(tf.reshape(h, [b * s, d]), table, false, true), [b, s, this.dims.vocabSize]);
     });
