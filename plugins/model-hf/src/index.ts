@@ -16,4 +16,5 @@ export { BertForSequenceClassification, RobertaForSequenceClassification, BertMo
 export { Gpt2LMHeadModel, Gpt2Model, causalLmLoss, gpt2Dims } from './arch/gpt2';
 export { VitForImageClassification, VitModel, vitDims } from './arch/vit';
 export { ClipModel, clipDims } from './arch/clip';
+export { LlamaForCausalLM, LlamaModel, RmsNorm, llamaDims, type LlamaDims, type LlamaFamily } from './arch/llama';
 export { writeTinyHfCheckpoint, TINY_ARCHS, type TinyArch } from './fixtures';

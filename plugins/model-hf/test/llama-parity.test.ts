@@ -3,8 +3,9 @@
  * logits, hidden states and loss against a plain-JS re-computation from the raw weights
  * (test/reference/llama.ts, written from modeling_llama.py / modeling_qwen2.py), ≤ 1e-4.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { tf } from '@leantune/tensor';
+import { saveSafetensors, tf } from '@leantune/tensor';
 import { loadHfCheckpoint, writeTinyHfCheckpoint, type HfLoadedModel, type TinyArch } from '../src';
 import { llamaForward, type LlamaRefConfig } from './reference/llama';
 import { readF32Safetensors } from './reference/plain';
@@ -98,6 +99,26 @@ test('sharded llama (untied) loads with bit-identical logits; the bare LlamaMode
   expectClose(Array.from(states[2].dataSync()), Array.from((h.last_hidden_state as tf.Tensor).dataSync()), 0);
   expect(bare.meta?.weights).toMatchObject({ unused: ['lm_head.weight'] });
   tf.dispose([la, lb, ids, mask, h.last_hidden_state as tf.Tensor, ...states]);
+});
+
+test('a bfloat16 checkpoint (as the Hub ships Llama, Qwen2.5, SmolLM2) loads and matches the reference on the BF16 values', async () => {
+  const dir = tempDir('llama-bf16');
+  writeTinyHfCheckpoint('qwen2', dir, { layers: 2, seed: 73, decoder: { kvHeads: 2, tied: true } });
+  const f32 = path.join(dir, 'model.safetensors');
+  const dict = new Map([...readF32Safetensors(f32)].map(([n, t]) => [n, tf.tensor(t.data, t.shape)]));
+  saveSafetensors(f32, dict, { format: 'pt' }, { dtype: 'BF16' });
+  tf.dispose([...dict.values()]);
+  const W = readF32Safetensors(f32);
+  const bytes = fs.readFileSync(f32);
+  const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8'));
+  expect(header['model.norm.weight'].dtype).toBe('BF16');
+  const m = await loadHfCheckpoint(dir, { log: recordingLogger() });
+  const ids = [5, 9, 200, 17, 3, 44];
+  const input = tf.tensor2d([ids], [1, ids.length], 'int32');
+  const got = (m.module.forward(input) as tf.Tensor).arraySync() as number[][][];
+  const want = llamaForward(W, ids, { layers: 2, heads: 4, kvHeads: 2, headDim: 8, eps: 1e-6, theta: 10000, qkvBias: true, tied: true });
+  want.logits.forEach((row, t) => expectClose(got[0][t], row, 1e-4));
+  input.dispose();
 });
 
 test('bad configs name the field: an unknown rope_type, heads not a multiple of num_key_value_heads', async () => {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 export interface Raw { shape: number[]; data: Float32Array }
 export type Weights = Map<string, Raw>;
 
-/** Header: u64 little-endian length, JSON; data: F32 little-endian at the given offsets. */
+/** Header: u64 little-endian length, JSON; data: F32 (or BF16) little-endian at the given offsets. */
 export function readF32Safetensors(file: string): Weights {
   const bytes = fs.readFileSync(file);
   const n = Number(bytes.readBigUInt64LE(0));
@@ -16,11 +16,20 @@ export function readF32Safetensors(file: string): Weights {
   const out: Weights = new Map();
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    if (info.dtype !== 'F32') throw new Error(`reference reader: ${name} is ${info.dtype}`);
+    if (info.dtype !== 'F32' && info.dtype !== 'BF16') throw new Error(`reference reader: ${name} is ${info.dtype}`);
     const [a, b] = info.data_offsets;
     const slice = bytes.subarray(8 + n + a, 8 + n + b);
-    const data = new Float32Array(slice.length / 4);
-    for (let i = 0; i < data.length; i++) data[i] = slice.readFloatLE(i * 4);
+    const bf16 = info.dtype === 'BF16';
+    const data = new Float32Array(slice.length / (bf16 ? 2 : 4));
+    // BF16 is the high half of an F32: the same bits with 16 zero bits below.
+    const wide = Buffer.alloc(4);
+    for (let i = 0; i < data.length; i++) {
+      if (!bf16) data[i] = slice.readFloatLE(i * 4);
+      else {
+        wide.writeUInt32LE(slice.readUInt16LE(i * 2) << 16 >>> 0);
+        data[i] = wide.readFloatLE(0);
+      }
+    }
     out.set(name, { shape: info.shape, data });
   }
   return out;
