@@ -6,10 +6,29 @@ import * as tf from '@tensorflow/tfjs-core';
  * freezing never depends on when a graph was built.
  */
 export class Parameter {
+  private grad: boolean;
+
+  /**
+   * `buffer`: state the forward updates or reads but no optimizer may change (BatchNorm's
+   * running statistics, PyTorch's register_buffer): it never requires a gradient, whatever
+   * `unfreeze` or a method selects, so "train everything" cannot train it.
+   */
   constructor(
     public variable: tf.Variable,
-    public requiresGrad = true,
-  ) {}
+    requiresGrad = true,
+    readonly buffer = false,
+  ) {
+    this.grad = requiresGrad && !buffer;
+  }
+
+  get requiresGrad(): boolean {
+    return this.grad;
+  }
+
+  /** Ignored (stays false) for a buffer. */
+  set requiresGrad(value: boolean) {
+    this.grad = value && !this.buffer;
+  }
 
   get shape(): number[] {
     return this.variable.shape;
@@ -64,14 +83,19 @@ export abstract class Module {
   abstract forward(...inputs: unknown[]): unknown;
 
   /** Registers (or replaces) a parameter; the tensor is copied into a fresh variable. */
-  protected addParameter(name: string, value: tf.Tensor, requiresGrad = true): tf.Variable {
+  protected addParameter(name: string, value: tf.Tensor, requiresGrad = true, buffer = false): tf.Variable {
     if (name.includes('.')) throw new Error(`Parameter name "${name}" must not contain '.'`);
     const old = this.params.get(name);
     if (old) old.variable.dispose();
     // Unique variable names: tfjs keeps a global registry and rejects duplicates.
     const variable = tf.variable(value, true, `lt_${++variableCounter}_${name}`);
-    this.params.set(name, new Parameter(variable, requiresGrad));
+    this.params.set(name, new Parameter(variable, requiresGrad, buffer));
     return variable;
+  }
+
+  /** Registers (or replaces) a buffer: a Parameter that never requires a gradient (see Parameter.buffer). */
+  protected addBuffer(name: string, value: tf.Tensor): tf.Variable {
+    return this.addParameter(name, value, false, true);
   }
 
   /**
@@ -107,7 +131,7 @@ export abstract class Module {
       for (const [name, p] of src.params) {
         // tidy frees the temporary clone; variables survive tidy.
         const variable = tf.tidy(() => tf.variable(tf.clone(p.variable), true, `lt_${++variableCounter}_${name}`));
-        params.set(name, new Parameter(variable, p.requiresGrad));
+        params.set(name, new Parameter(variable, p.requiresGrad, p.buffer));
       }
       const children = new Map<string, Module>();
       for (const [name, child] of src.children) children.set(name, copy(child));

@@ -1,15 +1,17 @@
 import { Dropout, LayerNorm, Linear, Module, activationFn, nextSeed, normal, tf, type ActivationFn } from '@leantune/tensor';
 import type { InitWeights, NonLinearity, ResolvedAdapterConfig } from './config';
 
-/** Features in and out of a module: its own (Linear, Conv1D, LoRA layers) or its first/last Linear-like descendant's. */
+/** Features in and out of a module: its own (Linear, Conv1D, LoRA layers, Conv2d channels) or its first/last such descendant's. */
 export interface ModuleDims {
   inFeatures: number;
   outFeatures: number;
 }
 
+/** A Linear-like layer's features, or a convolution's channels (NHWC: the adapter's Linear on the channel axis is a 1×1 conv). */
 function ownDims(m: Module): ModuleDims | undefined {
-  const { inFeatures, outFeatures } = m as unknown as Partial<ModuleDims>;
-  return typeof inFeatures === 'number' && typeof outFeatures === 'number' ? { inFeatures, outFeatures } : undefined;
+  const { inFeatures, outFeatures, inChannels, outChannels } = m as unknown as Partial<ModuleDims & { inChannels: number; outChannels: number }>;
+  if (typeof inFeatures === 'number' && typeof outFeatures === 'number') return { inFeatures, outFeatures };
+  return typeof inChannels === 'number' && typeof outChannels === 'number' ? { inFeatures: inChannels, outFeatures: outChannels } : undefined;
 }
 
 export function moduleDims(m: Module): ModuleDims | undefined {
@@ -46,6 +48,9 @@ function initialise(down: Linear, up: Linear, init: InitWeights): void {
 
 /**
  * Wraps a module with a bottleneck adapter (AdapterHub's Adapter / ParallelAdapter):
+ * On a channels-last feature map [n, h, w, c] (a CNN block's output) down/up act on the
+ * channel axis, which is exactly a 1×1 convolution, so the same layer is the residual 1×1
+ * conv adapter x + up₁ₓ₁(act(down₁ₓ₁(x))) (see the README).
  *   sequential: y = base(x); z = ln_before(y); out = ln_after(s·up(act(down(z))) + (residual_before_ln ? y : z))
  *   parallel:   out = base(x) + ln_after(s·up(act(down(ln_before(x)))))
  * Children keep AdapterHub's names: base_layer, adapter_down, adapter_up, adapter_norm_before/after.
@@ -105,6 +110,11 @@ export class AdapterLayer extends Module {
       }
       if (this.disabled) return base;
       if (this.settings.is_parallel) {
+        if (base.rank !== x.rank || base.shape.slice(0, -1).some((d: number, i: number) => d !== x.shape[i])) {
+          throw new Error(
+            `Adapter (parallel) on a ${this.baseLayer.constructor.name}: its input [${x.shape}] and output [${base.shape}] differ in more than the last (channel) axis (a strided or pooling block), so the adapter cannot run beside it; use config "pfeiffer" or "houlsby" (after the block), or exclude it`,
+          );
+        }
         return tf.add(base, this.run('adapter_norm_after', this.delta(this.run('adapter_norm_before', x))));
       }
       const z = this.run('adapter_norm_before', base);

@@ -22,7 +22,7 @@ export default definePlugin({
       description: 'Bottleneck adapters: down-projection → non-linearity → up-projection + residual, placed by target pattern',
       configSchema: adapterConfigSchema,
       defaultTargets: ADAPTER_DEFAULT_TARGETS,
-      inject: (model, config, mctx) => injectAdapter(model.module, config, { arch: mctx.arch, defaultTargets: mctx.defaultTargets }),
+      inject: (model, config, mctx) => injectAdapter(model.module, config, { arch: mctx.arch, defaultTargets: mctx.defaultTargets, blockTargets: model.blockTargets }),
       load: (model, dir) => loadAdapter(model.module, dir),
       recognizes: (dir) => peftTypeIn(dir) === PEFT_TYPE,
     });

@@ -47,6 +47,8 @@ export interface InjectAdapterOptions {
   arch?: string;
   /** The model's default targets: without a placement for `arch`, adapters go after them (Pfeiffer-style). */
   defaultTargets?: readonly string[];
+  /** The model's blocks (LoadedModel.blockTargets): without a placement for `arch`, adapters go after them, before defaultTargets. */
+  blockTargets?: readonly string[];
   placements?: Readonly<Record<string, Placement>>;
 }
 
@@ -59,7 +61,8 @@ export function planAdapter(model: Module, partial: Partial<AdapterConfig>, opti
   const t = cfg.target_modules;
   if (t != null && !(Array.isArray(t) && t.length === 0)) targets = t;
   else {
-    const fallback = options.defaultTargets?.length ? { attention: [], ffn: [...options.defaultTargets], parallel: [...options.defaultTargets] } : undefined;
+    const modelTargets = options.blockTargets?.length ? options.blockTargets : options.defaultTargets;
+    const fallback = modelTargets?.length ? { attention: [], ffn: [...modelTargets], parallel: [...modelTargets] } : undefined;
     const placement = (options.placements ?? ADAPTER_PLACEMENTS)[options.arch ?? ''] ?? fallback;
     if (!placement) {
       throw new Error(`Adapter target_modules is not set and architecture "${options.arch ?? 'unknown'}" has no default placement. Set target_modules (e.g. ["output.dense"]).`);

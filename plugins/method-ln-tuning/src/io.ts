@@ -2,7 +2,7 @@ import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_FORMAT_VERSION
 import type { Module, tf } from '@leantune/tensor';
 import type { MethodHandle } from '@leantune/core';
 import { selectionHandle } from '@leantune/peft';
-import { selectLayerNorms, type LnTuningConfig, type LnTuningSelection } from './select';
+import { applyRunningStats, selectLayerNorms, selectsBatchNorm, type LnTuningConfig, type LnTuningSelection } from './select';
 
 export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/peft';
 
@@ -30,6 +30,8 @@ export function saveLnTuning(model: Module, dir: string, selection: LnTuningSele
     target_modules: [...selection.modules].sort(),
     exclude_modules: selection.config.exclude_modules ?? null,
     modules_to_save: null,
+    // Not PEFT fields: written only when BatchNorms are tuned, so a LayerNorm file stays PEFT's.
+    ...(selectsBatchNorm(model, selection) ? { running_stats: selection.config.running_stats, momentum: selection.config.momentum } : {}),
   };
   return writeAdapterFolder(dir, stateDict(model, selection.modules), json);
 }
@@ -40,7 +42,12 @@ export function loadLnTuning(model: Module, dir: string): LnTuningSelection {
   const json = readJsonConfig(configFile);
   if (json.peft_type !== 'LN_TUNING') throw new Error(`${configFile}: peft_type ${JSON.stringify(json.peft_type)} is not supported; @leantune/plugin-ln-tuning loads "LN_TUNING" adapters`);
   const selection = planForConfig(configFile, () =>
-    selectLayerNorms(model, { target_modules: json.target_modules as string[] | string | null, exclude_modules: json.exclude_modules as string[] | string | null }),
+    selectLayerNorms(model, {
+      target_modules: json.target_modules as string[] | string | null,
+      exclude_modules: json.exclude_modules as string[] | string | null,
+      ...(json.running_stats != null ? { running_stats: json.running_stats as LnTuningConfig['running_stats'] } : {}),
+      ...(json.momentum != null ? { momentum: json.momentum as number } : {}),
+    }),
   );
   const expected = stateDict(model, selection.modules);
   const problems = tensorFitProblems(new Map([...expected].map(([key, v]) => [key, v.shape])), safetensorsShapes(weightsFile));
@@ -51,8 +58,10 @@ export function loadLnTuning(model: Module, dir: string): LnTuningSelection {
   return selection;
 }
 
-/** LN tuning's handle: the selected norms' parameters, trained in place, saved as PEFT LN_TUNING. */
+/** LN tuning's handle: the selected norms' parameters, trained in place, saved as PEFT LN_TUNING (BatchNorms: their running-statistics mode set first). */
 export function lnTuningHandle(model: Module, selection: LnTuningSelection): MethodHandle<LnTuningConfig> {
-  const params = selection.modules.flatMap((p) => [...model.getSubmodule(p).namedParameters()].map(([, param]) => param));
+  applyRunningStats(model, selection);
+  // A BatchNorm's running statistics are buffers: saved with the adapter, never trained.
+  const params = selection.modules.flatMap((p) => [...model.getSubmodule(p).namedParameters()].map(([, param]) => param).filter((param) => !param.buffer));
   return selectionHandle(selection.config, params, (dir) => void saveLnTuning(model, dir, selection));
 }

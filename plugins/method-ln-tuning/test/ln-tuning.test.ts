@@ -52,7 +52,7 @@ describe('@leantune/plugin-ln-tuning', () => {
     expect([...model.module.trainableVariables().keys()]).toEqual(['encoder.dense.1.weight', 'encoder.dense.1.bias']);
     // The run's handle holds the selection: its config (targets resolved), and trains() for exactly the norm's parameters.
     const handle = run.methods.find((m) => m.id === 'ln-tuning')!.handle;
-    expect(handle.config).toEqual({ target_modules: ['encoder.dense.1'], exclude_modules: null, modules_to_save: null });
+    expect(handle.config).toEqual({ target_modules: ['encoder.dense.1'], exclude_modules: null, modules_to_save: null, running_stats: 'frozen', momentum: 0.1 });
     expect(pathsTrainedBy(handle, model.module)).toEqual(['encoder.dense.1.weight', 'encoder.dense.1.bias']);
     expect(model.module.countParameters().trainable).toBe(32);
     const data = await run.loadData();
@@ -110,7 +110,7 @@ describe('@leantune/plugin-ln-tuning', () => {
     const again = lnTuningHandle(m, selectLayerNorms(m, { target_modules: ['dense.1'] }));
     expect(again.config).toEqual(first.handle.config);
     expect(again.trains('encoder.dense.1.weight', gain(first))).toBe(true);
-    expect(() => lnTuningHandle(m, selectLayerNorms(m, { exclude_modules: ['dense.1'] }))).toThrow(/found no LayerNorm/);
+    expect(() => lnTuningHandle(m, selectLayerNorms(m, { exclude_modules: ['dense.1'] }))).toThrow(/found no LayerNorm, RMSNorm or BatchNorm/);
     expect(first.handle.trains('encoder.dense.1.weight', gain(first))).toBe(true);
   });
 
@@ -123,7 +123,13 @@ describe('@leantune/plugin-ln-tuning', () => {
       const miss = toolkit.createRun({ model: 'tiny-ln', methods: { 'ln-tuning': { target_modules: ['dens'] } } });
       await expect(miss.loadModel()).rejects.toThrow(/Method "ln-tuning" failed to inject.*LN tuning target_modules \["dens"\] matched no module.*"dense"/s);
       const linear = toolkit.createRun({ model: 'tiny-ln', methods: { 'ln-tuning': { target_modules: ['dense.0'] } } });
-      await expect(linear.loadModel()).rejects.toThrow(/LN tuning target "encoder\.dense\.0" is a Linear, not a LayerNorm; LayerNorms in this model: 1/);
+      await expect(linear.loadModel()).rejects.toThrow(/LN tuning target "encoder\.dense\.0" is a Linear, not a normalisation layer; normalisation layers in this model: 1/);
+    });
+    it('running_stats "reestimate" needs a BatchNorm; a bad value or momentum is named', async () => {
+      const ln = toolkit.createRun({ model: 'tiny-ln', methods: { 'ln-tuning': { running_stats: 'reestimate' } } });
+      await expect(ln.loadModel()).rejects.toThrow(/running_stats "reestimate" re-estimates BatchNorm statistics, and no BatchNorm is selected/);
+      expect(() => toolkit.createRun({ model: 'tiny-ln', methods: { 'ln-tuning': { running_stats: 'thaw' } } })).toThrow(/\/methods\/ln-tuning\/running_stats/);
+      expect(() => toolkit.createRun({ model: 'tiny-ln', methods: { 'ln-tuning': { momentum: 0 } } })).toThrow(/\/methods\/ln-tuning\/momentum/);
     });
   });
 });

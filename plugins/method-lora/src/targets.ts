@@ -80,11 +80,34 @@ export function matchesTarget(cfg: LoraConfig, targets: string[] | string, path:
  */
 export function resolveTargets(model: Module, cfg: LoraConfig, arch: string | undefined, defaults: readonly string[] | undefined): string[] | string {
   const t = cfg.target_modules;
-  if (typeof t === 'string' && t.toLowerCase() === 'all-linear') return allLinearTargets(model);
+  if (typeof t === 'string' && t.toLowerCase() === 'all-linear') {
+    const linear = allLinearTargets(model);
+    if (linear.length === 0) throw allLinearNoneError(model, defaults);
+    return linear;
+  }
   if (t != null && !(Array.isArray(t) && t.length === 0)) return t;
   if (defaults?.length) return [...defaults];
   throw new Error(
     `LoRA target_modules is not set and architecture "${arch ?? 'unknown'}" has no default targets. Set target_modules, e.g. ${JSON.stringify(allLinearTargets(model).slice(0, 3))} or "all-linear".`,
+  );
+}
+
+/**
+ * "all-linear" on a model with no Linear/Conv1D outside its output head (a CNN such as
+ * MobileNetV2 with a linear head): PEFT raises here too. The message says what to write:
+ * the model's default targets, or its ungrouped Conv2d layers (LoRA cannot merge grouped ones).
+ */
+function allLinearNoneError(model: Module, defaults: readonly string[] | undefined): Error {
+  const convs = candidateModules(model).filter(([p, m]) => p !== '' && m instanceof Conv2d && m.groups === 1).map(([p]) => p);
+  // Two segments: a CNN's leaves are all "conv" (MobileNetV2: expand.conv, project.conv).
+  const convNames = [...new Set(convs.map((p) => p.split('.').slice(-2).join('.')))];
+  const suggestion = defaults?.length
+    ? `leave target_modules unset to use this model's default targets ${JSON.stringify(defaults)}, or write them out: "target_modules": ${JSON.stringify(defaults)}`
+    : convNames.length
+      ? `target its convolutions instead, e.g. "target_modules": ${JSON.stringify(convNames.slice(0, 4))}`
+      : 'set target_modules to the layers to adapt';
+  return new Error(
+    `LoRA target_modules "all-linear" picks Linear/Conv1D layers (except the output head), and this model has none${convs.length ? ` (it has ${convs.length} Conv2d layers)` : ''}: ${suggestion}.`,
   );
 }
 

@@ -10,6 +10,9 @@ import { parseMobileNetTopology } from './topology';
 import type { MobileNetPlan } from './topology-types';
 import { decodeWeights, type DecodedWeight } from './weights';
 
+/** Module names methods that wrap layers (LoRA, IA3) adapt by default: the blocks' 1×1 expand and project convs. */
+export const MOBILENET_DEFAULT_TARGETS: readonly string[] = ['expand.conv', 'project.conv'];
+
 export const WEIGHTS_SOURCE = 'nsfwjs@4.3.0 dist/models/mobilenet_v2 (MIT, Infinite Red)';
 
 interface Pretrained {
@@ -77,6 +80,11 @@ export async function loadMobileNetV2(spec: ModelSpec, ctx: Partial<Pick<RunCont
     module,
     labels,
     freshParameters: fresh,
+    // LoRA/IA3 and the like: the 1×1 pointwise convs of the inverted residual blocks (PEFT's
+    // all-linear has no Linear to pick in a conv trunk; depthwise convs are grouped, which LoRA refuses).
+    defaultTargets: MOBILENET_DEFAULT_TARGETS,
+    // Bottleneck adapters: after each inverted residual block (features.1..17).
+    blockTargets: module.blockPaths(),
     // Each record's image is checked while the run prepares data (before a run folder): one
     // this model cannot turn into RGB (2 channels, a wrong byte length, NaN, 0×0) is reported by id.
     checkRecord: (record) => imageProblem(record.image),

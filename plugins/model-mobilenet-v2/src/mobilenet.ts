@@ -102,6 +102,11 @@ export class MobileNetV2 extends Module {
     return { map: h, kept };
   }
 
+  /** Paths of the inverted residual blocks, in order ("features.1" … "features.17" for nsfwjs's export). */
+  blockPaths(): string[] {
+    return this.plan.stages.flatMap((stage, i) => (stage.kind === 'conv' ? [] : [`features.${i}`]));
+  }
+
   /** false (default): BatchNorm always uses running stats; true: batch stats while training. */
   setBatchNormTraining(useBatchStats: boolean): void {
     for (const [, m] of this.namedModules()) if (m instanceof FreezableBatchNorm) m.useBatchStats = useBatchStats;

@@ -4,24 +4,25 @@ import type { BlockRole, ConvUnitPlan, DenseActivation, ExplicitPad, UnitActivat
 import { BLOCK_ROLES } from './topology-types';
 
 /**
- * BatchNorm whose batch statistics can be switched off independently of training mode.
- * With `useBatchStats = false` (the default here) it always normalises with the running
- * mean/variance and never updates them, even while the rest of the tree trains (dropout
- * on): fine-tuning on small, often single-class batches would otherwise wreck the
- * ImageNet-era statistics. Set it true (spec `batchNorm: "train"`) to get PyTorch's
- * train-mode behaviour.
+ * BatchNorm whose training-mode statistics start as the running ones (`statistics =
+ * 'running'`): it always normalises with the running mean/variance and never updates them,
+ * even while the rest of the tree trains (dropout on): fine-tuning on small, often
+ * single-class batches would otherwise wreck the ImageNet-era statistics. `useBatchStats =
+ * true` (spec `batchNorm: "train"`) gives PyTorch's train-mode behaviour; a method (BN
+ * tuning's `running_stats: "reestimate"`) may set `statistics` itself.
  */
 export class FreezableBatchNorm extends BatchNorm {
-  useBatchStats = false;
+  constructor(...args: ConstructorParameters<typeof BatchNorm>) {
+    super(...args);
+    this.statistics = 'running';
+  }
 
-  override forward(x: tf.Tensor): tf.Tensor {
-    if (!this.training || this.useBatchStats) return super.forward(x);
-    this.training = false;
-    try {
-      return super.forward(x);
-    } finally {
-      this.training = true;
-    }
+  get useBatchStats(): boolean {
+    return this.statistics === 'batch';
+  }
+
+  set useBatchStats(value: boolean) {
+    this.statistics = value ? 'batch' : 'running';
   }
 }
 

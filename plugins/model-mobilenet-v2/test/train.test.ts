@@ -1,21 +1,7 @@
 import { tf } from '@leantune/tensor';
 import type { Batch, LoadedModel } from '@leantune/core';
 import { loadMobileNetV2 } from '../src';
-
-const meta = { source: 'test', row: 0 };
-
-/** Four 64×64 images (resized to the 32 px input by encode), two reddish ("warm") and two bluish ("cold"), with some texture. */
-function records() {
-  return [0, 1, 2, 3].map((i) => {
-    const warm = i % 2 === 0;
-    const px = new Uint8Array(64 * 64 * 3);
-    for (let p = 0; p < 64 * 64; p++) {
-      const t = ((p * (i + 3)) % 97) / 97;
-      px.set(warm ? [200 + 50 * t, 60 * t, 30] : [30, 80 * t, 180 + 70 * t], p * 3);
-    }
-    return { id: `r${i}`, image: px, label: warm ? 'warm' : 'cold', meta };
-  });
-}
+import { warmColdRecords } from './records';
 
 // A depthwise conv near the input, a 1×1 conv, a BatchNorm scale and the classifier.
 const TRAINABLE = ['features.1.depthwise.conv.weight', 'features.4.expand.conv.weight', 'features.17.project.bn.weight', 'classifier.weight'];
@@ -32,7 +18,7 @@ describe('training through the whole network', () => {
     model = await loadMobileNetV2({ name: 'mobilenet-v2', labels: ['warm', 'cold'], inputSize: 32 });
     model.module.freeze();
     model.module.unfreeze(TRAINABLE);
-    batch = model.encode!(records());
+    batch = model.encode!(warmColdRecords(64));
   });
   afterAll(() => model.module.dispose());
 
@@ -86,7 +72,7 @@ describe('training through the whole network', () => {
 it("batchNorm: 'train' uses batch statistics while training and updates the running ones", async () => {
   const model = await loadMobileNetV2({ name: 'mobilenet-v2', labels: ['warm', 'cold'], inputSize: 32, batchNorm: 'train' });
   model.module.freeze();
-  const batch = model.encode!(records());
+  const batch = model.encode!(warmColdRecords(64));
   const runningMean = model.module.getParameter('features.1.depthwise.bn.running_mean').variable;
   const before = tf.clone(runningMean);
   const trainLoss = tf.tidy(() => model.loss!(batch, true).dataSync()[0]);

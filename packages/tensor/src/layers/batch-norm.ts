@@ -11,13 +11,20 @@ export interface BatchNormOptions {
 /**
  * Batch normalisation over the last (channel) axis of an input of any rank ≥ 2 (NHWC
  * for images, [batch, features] for vectors). `running_mean` and `running_var` are
- * parameters with requiresGrad = false, so they sit in the stateDict beside `weight` and
- * `bias` under PyTorch's names. (PyTorch's `num_batches_tracked` buffer is not kept.)
+ * buffers (Parameters that never require a gradient), so they sit in the stateDict beside
+ * `weight` and `bias` under PyTorch's names. (PyTorch's `num_batches_tracked` buffer is not kept.)
  */
 export class BatchNorm extends Module {
   readonly numFeatures: number;
   readonly eps: number;
-  readonly momentum: number;
+  /** Weight of the new batch statistic in the running average; a method may change it (re-estimating statistics). */
+  momentum: number;
+  /**
+   * Statistics in training mode: 'batch' (PyTorch's train mode: normalise with the batch's
+   * mean/variance and update the running ones with `momentum`) or 'running' (always the
+   * running statistics, never updated: a frozen BatchNorm). Eval mode always uses the running ones.
+   */
+  statistics: 'batch' | 'running' = 'batch';
 
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super();
@@ -32,8 +39,8 @@ export class BatchNorm extends Module {
     tf.tidy(() => {
       this.addParameter('weight', tf.ones([numFeatures]));
       this.addParameter('bias', tf.zeros([numFeatures]));
-      this.addParameter('running_mean', tf.zeros([numFeatures]), false);
-      this.addParameter('running_var', tf.ones([numFeatures]), false);
+      this.addBuffer('running_mean', tf.zeros([numFeatures]));
+      this.addBuffer('running_var', tf.ones([numFeatures]));
     });
   }
 
@@ -43,7 +50,7 @@ export class BatchNorm extends Module {
     return tf.tidy(() => {
       let mean: tf.Tensor;
       let variance: tf.Tensor;
-      if (this.training) {
+      if (this.training && this.statistics === 'batch') {
         const count = x.size / this.numFeatures;
         if (count < 2) {
           throw new Error(`BatchNorm: training needs more than one value per channel, got input shape [${x.shape}]`);

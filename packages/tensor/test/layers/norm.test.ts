@@ -93,6 +93,31 @@ describe('BatchNorm (channels last)', () => {
     bn.dispose();
   });
 
+  it('keeps the running statistics as buffers: unfreeze (train everything) never makes them require a gradient, nor does a clone', () => {
+    const bn = new BatchNorm(3);
+    expect(bn.unfreeze()).toBe(4);
+    expect([...bn.trainableVariables().keys()]).toEqual(['weight', 'bias']);
+    const stats = bn.getParameter('running_var');
+    stats.requiresGrad = true;
+    expect([stats.buffer, stats.requiresGrad]).toEqual([true, false]);
+    expect(bn.clone().getParameter('running_var').buffer).toBe(true);
+    bn.dispose();
+  });
+
+  it('statistics "running": training mode normalises with the running stats and leaves them alone; momentum can be changed', () => {
+    const bn = new BatchNorm(3);
+    bn.statistics = 'running';
+    setParameters(bn, { weight: [1, 1, 2], bias: [0, 1, 0], running_mean: [0.5, -0.5, 0], running_var: [4, 1, 0.25] });
+    const y = bn.forward(tf.tensor2d([[1.5, 0.5, 1], [1.5, 0.5, 1]]));
+    expectClose(y.dataSync(), [0, 1].flatMap(() => [1 / Math.sqrt(4 + 1e-5), 1 / Math.sqrt(1 + 1e-5) + 1, 2 / Math.sqrt(0.25 + 1e-5)]));
+    expect(Array.from(bn.getParameter('running_mean').variable.dataSync())).toEqual([0.5, -0.5, 0]);
+    bn.statistics = 'batch';
+    bn.momentum = 1;
+    bn.forward(tf.tensor(x, [2, 2, 2, 3]));
+    expectClose(bn.getParameter('running_mean').variable.dataSync(), channelStats(x, 3).mean);
+    bn.dispose();
+  });
+
   it('uses (and does not change) the running stats in eval mode', () => {
     const bn = new BatchNorm(3).eval();
     setParameters(bn, { weight: [1, 1, 2], bias: [0, 1, 0], running_mean: [0.5, -0.5, 0], running_var: [4, 1, 0.25] });
