@@ -136,6 +136,21 @@ export function savedAdapterShapes(t: PlannedTarget): Array<[string, number[]]> 
   return shapes;
 }
 
+/**
+ * PEFT's get_peft_model_state_dict with save_embedding_layers="auto" also saves the whole table
+ * of a targeted layer named as one of its EMBEDDING_LAYER_NAMES (`embed_tokens`, `lm_head`):
+ * `<path>.base_layer.weight`. Such a key, present with the base layer's shape, is loaded into the
+ * base layer as PEFT's load_state_dict does (for a tied lm_head, that is the head's table too).
+ */
+const EMBEDDING_LAYER_NAMES = ['embed_tokens', 'lm_head'];
+
+function savedEmbeddingTables(targets: readonly PlannedTarget[], inFile: Map<string, number[]>): Array<{ key: string; variable: tf.Variable }> {
+  return targets
+    .filter((t) => EMBEDDING_LAYER_NAMES.includes(t.path.split('.').pop()!) && inFile.has(`${KEY_PREFIX}${t.path}.base_layer.weight`))
+    // The base layer LoRA wraps (already wrapped when another adapter is loaded) keeps its variables.
+    .map((t) => ({ key: `${KEY_PREFIX}${t.path}.base_layer.weight`, variable: (t.module.child('base_layer') ?? t.module).getParameter('weight').variable }));
+}
+
 export interface LoadAdapterOptions {
   adapterName?: string;
   /** PEFT's is_trainable: false (default) loads the adapter frozen, for inference. */
@@ -172,10 +187,14 @@ export function loadAdapter(target: Module | LoraModel, dir: string, options: Lo
     const inner = wrapped instanceof ModulesToSaveWrapper ? wrapped.originalModule : wrapped;
     for (const [rel, param] of inner.namedParameters()) expected.set(`${KEY_PREFIX}${p}.${rel}`, param.shape);
   }
-  const problems = tensorFitProblems(expected, safetensorsShapes(weightsFile));
+  const inFile = safetensorsShapes(weightsFile);
+  const tables = savedEmbeddingTables(plan.targets, inFile);
+  for (const { key, variable } of tables) expected.set(key, variable.shape);
+  const problems = tensorFitProblems(expected, inFile);
   if (problems.length) throw doesNotFitError(weightsFile, problems, { note: 'adapter for another architecture or size?', countRest: true });
   lora.apply(plan);
   withSafetensors(weightsFile, (tensors) => {
+    for (const { key, variable } of tables) assignFloat32(variable, tensors.get(key)!);
     for (const [p, param] of model.namedParameters()) {
       const key = savedKeyFor(p, name);
       const value = key && tensors.get(key);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { createMobileNetV2 } from '@leantune/plugin-mobilenet-v2';
-import { Conv2d, Embedding, readSafetensorsHeader, setSeed, tf, type Module } from '@leantune/tensor';
+import { Conv2d, Embedding, loadSafetensors, readSafetensorsHeader, saveSafetensors, setSeed, tf, type Module } from '@leantune/tensor';
 import { maxAbsDiff, quietLog as quiet, randn, snapshot, tempDir } from '@leantune/testing';
 import { injectLora, loadAdapter, LoraConv2d, LoraEmbedding, saveAdapter } from '../src';
 
@@ -100,6 +100,34 @@ describe('LoRA on Embedding and Conv2d (PEFT\'s lora.Embedding, lora.Conv2d)', (
     lora.mergeAndUnload();
     expect(m.module.getSubmodule(path)).toBeInstanceOf(Embedding);
     expect(maxAbsDiff(m.module.forward(x) as tf.Tensor, head(h, merged))).toBeLessThan(1e-5);
+  });
+
+  it('a folder with PEFT\'s saved embed_tokens table (save_embedding_layers="auto": <path>.base_layer.weight) loads the table into the base layer, as PEFT; a wrong shape is refused before anything changes', async () => {
+    const dir = tempDir('lora-llama-table');
+    writeTinyHfCheckpoint('llama', dir, { layers: 1, seed: 9 });
+    const m = await loadHfCheckpoint(dir, { log: quiet });
+    const lora = injectLora(m.module, { target_modules: ['embed_tokens', 'q_proj'], r: 2, lora_alpha: 4 });
+    perturbAdapters(m.module, 50);
+    const out = saveAdapter(lora, tempDir('lora-llama-table-out'));
+    const weights = path.join(out, 'adapter_model.safetensors');
+    const key = 'base_model.model.model.embed_tokens.base_layer.weight';
+    const base = m.module.getParameter('model.embed_tokens.base_layer.weight').variable;
+    // As PEFT writes it: the adapter's tensors plus the whole table (here a changed one, to see it is read).
+    const table = tf.add(base, 0.5);
+    const saved = loadSafetensors(weights).tensors;
+    saveSafetensors(weights, new Map([...saved, [key, table]]), { format: 'pt' });
+    const x = ids([[3, 1, 4, 1]]);
+    const fresh = await loadHfCheckpoint(dir, { log: quiet });
+    loadAdapter(fresh.module, out);
+    expect(maxAbsDiff(fresh.module.getParameter('model.embed_tokens.base_layer.weight').variable, table)).toBe(0);
+    base.assign(table);
+    expect(maxAbsDiff(fresh.module.forward(x) as tf.Tensor, m.module.forward(x) as tf.Tensor)).toBeLessThan(1e-5);
+    // A table of another vocabulary size does not fit: refused naming the key, the model untouched.
+    saveSafetensors(weights, new Map([...saved, [key, tf.zeros([7, base.shape[1]])]]), { format: 'pt' });
+    const other = await loadHfCheckpoint(dir, { log: quiet });
+    const before = snapshot(other.module);
+    expect(() => loadAdapter(other.module, out)).toThrow(new RegExp(`${key.replace(/\./g, '\\.')}`));
+    expect(snapshot(other.module)).toEqual(before);
   });
 
   describe('MobileNetV2 convolutions', () => {
