@@ -121,6 +121,28 @@ test('a bfloat16 checkpoint (as the Hub ships Llama, Qwen2.5, SmolLM2) loads and
   input.dispose();
 });
 
+test('key/value prefixes (prefix tuning, GQA: one per key/value head) match the reference: always attended, positions start after them', async () => {
+  const dir = tempDir('llama-prefix');
+  writeTinyHfCheckpoint('llama', dir, { layers: 2, seed: 74, decoder: { kvHeads: 2, tied: false } });
+  const m = await loadHfCheckpoint(dir, { log: recordingLogger() });
+  const a = m.points!.attentionPrefix!;
+  expect(a.shape(1)).toEqual({ heads: 2, headDim: 8 });
+  const prefixes = [0, 1].map((l) => ({ key: tf.randomNormal([2, 3, 8], 0, 1, 'float32', 30 + l), value: tf.randomNormal([2, 3, 8], 0, 1, 'float32', 40 + l) }));
+  const off = prefixes.map((p, l) => a.addPrefix(l, () => p));
+  const ids = [5, 9, 200, 17, 3, 44];
+  const input = tf.tensor2d([ids], [1, ids.length], 'int32');
+  const got = (m.module.forward(input, tf.ones([1, ids.length], 'int32')) as tf.Tensor).arraySync() as number[][][];
+  off.forEach((d) => d());
+  const W = readF32Safetensors(path.join(dir, 'model.safetensors'));
+  const prefix = prefixes.map((p) => ({ key: p.key.arraySync() as number[][][], value: p.value.arraySync() as number[][][] }));
+  const want = llamaForward(W, ids, { layers: 2, heads: 4, kvHeads: 2, headDim: 8, eps: 1e-6, theta: 10000, qkvBias: false, tied: false, prefix });
+  want.logits.forEach((row, t) => expectClose(got[0][t], row, 1e-4));
+  // Without the prefix the logits differ: the prefix reaches every layer's attention.
+  const plain = llamaForward(W, ids, { layers: 2, heads: 4, kvHeads: 2, headDim: 8, eps: 1e-6, theta: 10000, qkvBias: false, tied: false });
+  expect(Math.max(...plain.logits[5].map((v, i) => Math.abs(v - got[0][5][i])))).toBeGreaterThan(1e-3);
+  tf.dispose([input, ...prefixes.flatMap((p) => [p.key, p.value])]);
+});
+
 test('bad configs name the field: an unknown rope_type, heads not a multiple of num_key_value_heads', async () => {
   const dir = tempDir('llama-bad');
   writeTinyHfCheckpoint('llama', dir, { decoder: { ropeScaling: { rope_type: 'yarn', factor: 4 } } });

@@ -295,9 +295,12 @@ export class LlamaModel extends Module {
       const context = [cos, sin, ...windows.map(maskFor)];
       const stack = this.child<BlockStack>('layers')!;
       const heads = { heads: this.dims.kvHeads, headDim: this.dims.headDim };
-      let h = this.points.runLayers(stack, joined.h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads, context }, (block, x, i, prefix, [c, s, ...m]) =>
-        block.forward(x, m[windows.indexOf(this.dims.windows[i])], c, s, prefix, cache) as tf.Tensor,
-      );
+      let h = this.points.runLayers(stack, joined.h, { checkpointing: stack.gradientCheckpointing, training: this.training, heads: () => heads, context }, (block, x, i, prefix, [c, s, ...m]) => {
+        // A prefix is past key/values (PEFT's past_key_values): the tokens' positions start after it, as cache_position does.
+        const p = prefix?.key.shape[2] ?? 0;
+        const [pc, ps] = p > 0 ? rotaryTables(this.dims, past + p, total) : [c, s];
+        return block.forward(x, m[windows.indexOf(this.dims.windows[i])], pc, ps, prefix, cache) as tf.Tensor;
+      });
       if (cache) cache.length = past + total;
       if (joined.n > 0) h = tf.slice(h, [0, joined.n, 0], [batch, seq, -1]);
       return call(this, 'norm', h);

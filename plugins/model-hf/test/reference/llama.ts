@@ -20,6 +20,12 @@ export interface LlamaRefConfig {
   llama3?: { factor: number; low_freq_factor: number; high_freq_factor: number; original_max_position_embeddings: number };
   /** Mistral: query i sees keys j with i − window < j ≤ i. */
   window?: number;
+  /**
+   * Per layer, past keys and values [kvHeads][p][headDim] before the tokens (PEFT's prefix
+   * tuning passes them as past_key_values): always attended, and the tokens' positions start
+   * at p (transformers' cache_position).
+   */
+  prefix?: Array<{ key: number[][][]; value: number[][][] }>;
 }
 
 function rmsNorm(x: M, g: Float32Array, eps: number): M {
@@ -70,22 +76,26 @@ export function llamaForward(W: Weights, ids: number[], c: LlamaRefConfig): { lo
   for (let l = 0; l < c.layers; l++) {
     const L = `model.layers.${l}`;
     const x = rmsNorm(h, w(W, `${L}.input_layernorm.weight`).data, c.eps);
-    const q = linear(x, W, `${L}.self_attn.q_proj`, c.qkvBias).map((r, t) => rope(r, c.heads, d, t, inv));
-    const k = linear(x, W, `${L}.self_attn.k_proj`, c.qkvBias).map((r, t) => rope(r, c.kvHeads, d, t, inv));
+    const pre = c.prefix?.[l];
+    const p = pre ? pre.key[0].length : 0;
+    const q = linear(x, W, `${L}.self_attn.q_proj`, c.qkvBias).map((r, t) => rope(r, c.heads, d, p + t, inv));
+    const k = linear(x, W, `${L}.self_attn.k_proj`, c.qkvBias).map((r, t) => rope(r, c.kvHeads, d, p + t, inv));
     const v = linear(x, W, `${L}.self_attn.v_proj`, c.qkvBias);
     const ctx: M = ids.map(() => new Array<number>(c.heads * d).fill(0));
     for (let hq = 0; hq < c.heads; hq++) {
       const kv = Math.floor(hq / groups);
       for (let i = 0; i < ids.length; i++) {
-        const js: number[] = [];
-        for (let j = 0; j <= i; j++) if (c.window === undefined || i - j < c.window) js.push(j);
-        const scores = js.map((j) => {
-          let s = 0;
-          for (let e = 0; e < d; e++) s += q[i][hq * d + e] * k[j][kv * d + e];
-          return s / Math.sqrt(d);
-        });
-        const p = softmax(scores);
-        for (let e = 0; e < d; e++) ctx[i][hq * d + e] = js.reduce((a, j, n) => a + p[n] * v[j][kv * d + e], 0);
+        // Keys: the prefix's p, then the tokens' (causal, within the window).
+        const keys: number[][] = pre ? pre.key[kv].slice() : [];
+        const vals: number[][] = pre ? pre.value[kv].slice() : [];
+        for (let j = 0; j <= i; j++) {
+          if (c.window !== undefined && i - j >= c.window) continue;
+          keys.push(k[j].slice(kv * d, kv * d + d));
+          vals.push(v[j].slice(kv * d, kv * d + d));
+        }
+        const scores = keys.map((key) => key.reduce((a, ke, e) => a + q[i][hq * d + e] * ke, 0) / Math.sqrt(d));
+        const probs = softmax(scores);
+        for (let e = 0; e < d; e++) ctx[i][hq * d + e] = vals.reduce((a, val, n) => a + probs[n] * val[e], 0);
       }
     }
     const attn = linear(ctx, W, `${L}.self_attn.o_proj`, false);
