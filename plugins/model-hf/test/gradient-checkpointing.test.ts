@@ -9,12 +9,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-describe.each(['bert', 'roberta', 'gpt2'] as const)('%s with gradient checkpointing', (arch) => {
+describe.each(['bert', 'roberta', 'gpt2', 'llama', 'qwen2', 'mistral'] as const)('%s with gradient checkpointing', (arch) => {
   it('gives the gradients of the plain backward', async () => {
     await tf.setBackend('cpu');
     const dir = mkdtempSync(join(tmpdir(), 'ck-'));
     writeTinyHfCheckpoint(arch, dir, { layers: 2, seed: 3 });
-    const m = await loadHfCheckpoint(dir, { labels: arch === 'gpt2' ? undefined : ['a', 'b'] });
+    const m = await loadHfCheckpoint(dir, { labels: ['bert', 'roberta'].includes(arch) ? ['a', 'b'] : undefined });
     m.module.unfreeze();
     const batch = m.encode!([{ id: '1', text: 'hello world', label: 'a', meta: { source: 'x', row: 0 } }, { id: '2', text: 'good', label: 'b', meta: { source: 'x', row: 1 } }]);
     const grads = () => {

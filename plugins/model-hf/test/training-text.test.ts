@@ -1,3 +1,3 @@
 import { checkTraining } from './training-check';
 
-test.each(['bert', 'roberta', 'gpt2'] as const)('%s: gradient steps on every parameter lower the loss, and nothing leaks', checkTraining);
+test.each(['bert', 'roberta', 'gpt2', 'llama', 'qwen2', 'mistral'] as const)('%s: gradient steps on every parameter lower the loss, and nothing leaks', checkTraining);
