@@ -1,4 +1,4 @@
-import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_FORMAT_VERSION, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
+import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import type { Module, tf } from '@leantune/tensor';
 import type { MethodHandle } from '@leantune/core';
 import { selectionHandle } from '@leantune/peft';
@@ -26,7 +26,6 @@ export type SaveLnTuningOptions = PeftSaveOptions;
 export function saveLnTuning(model: Module, dir: string, selection: LnTuningSelection, options: SaveLnTuningOptions = {}): string {
   const json = {
     ...peftConfigHeader('LN_TUNING', options),
-    peft_version: PEFT_FORMAT_VERSION,
     target_modules: [...selection.modules].sort(),
     exclude_modules: selection.config.exclude_modules ?? null,
     modules_to_save: null,
