@@ -143,6 +143,30 @@ test('key/value prefixes (prefix tuning, GQA: one per key/value head) match the 
   tf.dispose([input, ...prefixes.flatMap((p) => [p.key, p.value])]);
 });
 
+test.each([
+  ['use_sliding_window from max_window_layers', { use_sliding_window: true, sliding_window: 3, max_window_layers: 1 }],
+  ['layer_types', { sliding_window: 3, layer_types: ['full_attention', 'sliding_attention'] }],
+])('qwen2 with sliding windows on some layers (%s): layer 0 full, layer 1 windowed, as the reference', async (_name, fields) => {
+  const dir = tempDir('qwen2-window');
+  writeTinyHfCheckpoint('qwen2', dir, { layers: 2, seed: 75, decoder: { kvHeads: 2, tied: true } });
+  const file = path.join(dir, 'config.json');
+  fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), ...fields }));
+  const m = await loadHfCheckpoint(dir, { log: recordingLogger() });
+  const ids = [5, 9, 200, 17, 3, 44, 8];
+  const input = tf.tensor2d([ids], [1, ids.length], 'int32');
+  const got = (m.module.forward(input) as tf.Tensor).arraySync() as number[][][];
+  const W = readF32Safetensors(path.join(dir, 'model.safetensors'));
+  const base = { layers: 2, heads: 4, kvHeads: 2, headDim: 8, eps: 1e-6, theta: 10000, qkvBias: true, tied: true };
+  llamaForward(W, ids, { ...base, windows: [undefined, 3] }).logits.forEach((row, t) => expectClose(got[0][t], row, 1e-4));
+  // Both layers windowed, or neither, would differ.
+  const last = got[0][6];
+  for (const windows of [[3, 3], [undefined, undefined]]) {
+    const other = llamaForward(W, ids, { ...base, windows }).logits[6];
+    expect(Math.max(...other.map((v, i) => Math.abs(v - last[i])))).toBeGreaterThan(1e-3);
+  }
+  input.dispose();
+});
+
 test('bad configs name the field: an unknown rope_type, heads not a multiple of num_key_value_heads', async () => {
   const dir = tempDir('llama-bad');
   writeTinyHfCheckpoint('llama', dir, { decoder: { ropeScaling: { rope_type: 'yarn', factor: 4 } } });

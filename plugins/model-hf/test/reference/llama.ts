@@ -20,6 +20,8 @@ export interface LlamaRefConfig {
   llama3?: { factor: number; low_freq_factor: number; high_freq_factor: number; original_max_position_embeddings: number };
   /** Mistral: query i sees keys j with i − window < j ≤ i. */
   window?: number;
+  /** Per layer windows (Qwen2's use_sliding_window / layer_types); overrides `window`. */
+  windows?: Array<number | undefined>;
   /**
    * Per layer, past keys and values [kvHeads][p][headDim] before the tokens (PEFT's prefix
    * tuning passes them as past_key_values): always attended, and the tokens' positions start
@@ -76,6 +78,7 @@ export function llamaForward(W: Weights, ids: number[], c: LlamaRefConfig): { lo
   for (let l = 0; l < c.layers; l++) {
     const L = `model.layers.${l}`;
     const x = rmsNorm(h, w(W, `${L}.input_layernorm.weight`).data, c.eps);
+    const win = c.windows ? c.windows[l] : c.window;
     const pre = c.prefix?.[l];
     const p = pre ? pre.key[0].length : 0;
     const q = linear(x, W, `${L}.self_attn.q_proj`, c.qkvBias).map((r, t) => rope(r, c.heads, d, p + t, inv));
@@ -89,7 +92,7 @@ export function llamaForward(W: Weights, ids: number[], c: LlamaRefConfig): { lo
         const keys: number[][] = pre ? pre.key[kv].slice() : [];
         const vals: number[][] = pre ? pre.value[kv].slice() : [];
         for (let j = 0; j <= i; j++) {
-          if (c.window !== undefined && i - j >= c.window) continue;
+          if (win !== undefined && i - j >= win) continue;
           keys.push(k[j].slice(kv * d, kv * d + d));
           vals.push(v[j].slice(kv * d, kv * d + d));
         }
