@@ -26,7 +26,9 @@ export type SaveLnTuningOptions = PeftSaveOptions;
 export function saveLnTuning(model: Module, dir: string, selection: LnTuningSelection, options: SaveLnTuningOptions = {}): string {
   const json = {
     ...peftConfigHeader('LN_TUNING', options),
-    target_modules: [...selection.modules].sort(),
+    // As written, as PEFT saves them; unset: the selected paths (PEFT would write its
+    // per-architecture names, and has none for most models).
+    target_modules: selection.written ?? [...selection.modules].sort(),
     exclude_modules: selection.config.exclude_modules ?? null,
     modules_to_save: null,
     // Not PEFT fields: written only when BatchNorms are tuned, so a LayerNorm file stays PEFT's.

@@ -34,6 +34,11 @@ export interface LnTuningSelection {
   config: LnTuningConfig;
   /** Module paths of the selected LayerNorms. */
   modules: string[];
+  /**
+   * target_modules as the user (or the loaded file) wrote them: a list (deduplicated, sorted, as
+   * PEFT saves its set) or a regex; null when unset (every norm by type).
+   */
+  written: string[] | string | null;
 }
 
 /** The LayerNorm modules LN tuning trains; a pattern that matches nothing, or a non-norm module, fails naming what exists. */
@@ -67,7 +72,8 @@ export function selectLayerNorms(model: Module, partial: Partial<LnTuningConfig>
   if (config.running_stats === 'reestimate' && !hits.some(([, m]) => m instanceof BatchNorm)) {
     throw new Error('LN tuning running_stats "reestimate" re-estimates BatchNorm statistics, and no BatchNorm is selected (LayerNorms have none); remove running_stats or target BatchNorm layers');
   }
-  return { config: { ...config, target_modules: hits.map(([p]) => p).sort() }, modules: hits.map(([p]) => p) };
+  const written = t == null || (Array.isArray(t) && t.length === 0) ? null : typeof t === 'string' ? t : [...new Set(t)].sort();
+  return { config: { ...config, target_modules: hits.map(([p]) => p).sort() }, modules: hits.map(([p]) => p), written };
 }
 
 /**

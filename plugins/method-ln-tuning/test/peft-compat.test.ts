@@ -1,4 +1,7 @@
-import { snapshot } from '@leantune/testing';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
+import { quietLog as quiet, snapshot, tempDir } from '@leantune/testing';
 import { loadLnTuning, saveLnTuning, selectLayerNorms, type LnTuningConfig } from '../src';
 // The suite's driver and NumPy writer live with the LoRA tests (one re-implementation of PEFT's save path).
 import { describePeftCompat, describePeftRead, python, runCompatCase, type CompatCase } from '../../method-lora/test/peft-compat/cases';
@@ -37,5 +40,33 @@ describePeftRead('PEFT compatibility: LN tuning folders leantune writes read as 
       expect(() => loadLnTuning(model, folder)).toThrow(/adapter_model\.safetensors does not fit this model:[\s\S]*unexpected tensor "base_model\.model\.classifier\.weight"/);
       expect(snapshot(model)).toEqual(before);
     });
+  });
+});
+
+describe('LN tuning saves target_modules as written (issue 20, part 2)', () => {
+  it.each([
+    ['a list (deduplicated, sorted, as PEFT saves its set)', { target_modules: ['output.LayerNorm', 'attention.output.LayerNorm', 'output.LayerNorm'] }, ['attention.output.LayerNorm', 'output.LayerNorm']],
+    ['a regex', { target_modules: '.*layer\\.1\\..*LayerNorm' }, '.*layer\\.1\\..*LayerNorm'],
+  ] as const)('%s; loading the file selects the same norms and saves the same field', async (_what, config, saved) => {
+    const ckpt = tempDir('ln-written');
+    writeTinyHfCheckpoint('bert', ckpt, { layers: 2, seed: 3 });
+    const model = (await loadHfCheckpoint(ckpt, { log: quiet })).module;
+    const selection = selectLayerNorms(model, config as Partial<LnTuningConfig>);
+    const dir = saveLnTuning(model, tempDir('ln-written-out'), selection);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'adapter_config.json'), 'utf8'));
+    expect(json.target_modules).toEqual(saved);
+    const again = loadLnTuning((await loadHfCheckpoint(ckpt, { log: quiet })).module, dir);
+    expect(again.modules.sort()).toEqual([...selection.modules].sort());
+    expect(again.written).toEqual(saved);
+  });
+
+  it('unset: the selected paths (PEFT has no LN_TUNING targets for BERT)', async () => {
+    const ckpt = tempDir('ln-written-null');
+    writeTinyHfCheckpoint('bert', ckpt, { layers: 1, seed: 3 });
+    const model = (await loadHfCheckpoint(ckpt, { log: quiet })).module;
+    const selection = selectLayerNorms(model);
+    const json = JSON.parse(fs.readFileSync(path.join(saveLnTuning(model, tempDir('ln-written-null-out'), selection), 'adapter_config.json'), 'utf8'));
+    expect(json.target_modules).toEqual([...selection.modules].sort());
+    expect(json.target_modules).toContain('bert.embeddings.LayerNorm');
   });
 });
