@@ -1,6 +1,12 @@
-import { Conv1D, Linear, Module, normal, tf } from '@leantune/tensor';
+import { Conv1D, Conv2d, Linear, Module, normal, tf } from '@leantune/tensor';
 
-export type Ia3Base = Linear | Conv1D;
+export type Ia3Base = Linear | Conv1D | Conv2d;
+
+/** Shape of ia3_l for a base layer, as PEFT saves it: Linear/Conv1D [out, 1] or [1, in] (feed-forward); Conv2d [1, out, 1, 1] or [1, in, 1, 1]. */
+export function ia3VectorShape(base: Ia3Base, isFeedforward: boolean): number[] {
+  if (base instanceof Conv2d) return [1, isFeedforward ? base.inChannels : base.outChannels, 1, 1];
+  return isFeedforward ? [1, base.inFeatures] : [base.outFeatures, 1];
+}
 
 /** Holds one vector per adapter name, so paths read `<layer>.ia3_l.<adapter>` like PEFT's ParameterDict. */
 export class Ia3Vectors extends Module {
@@ -19,6 +25,8 @@ export class Ia3Vectors extends Module {
  * PEFT's IA3 Linear: a learned vector `ia3_l` rescales the layer's output (keys, values:
  * shape [out, 1]) or, for feed-forward modules, its input (shape [1, in]):
  *   output scaling:  y = base(x) ⊙ l        input scaling:  y = base(x ⊙ l)
+ * On a Conv2d (PEFT's ia3.Conv2d) the vector is [1, out, 1, 1] or [1, in, 1, 1] and scales
+ * channels; our maps are channels-last, so it multiplies the last axis as for a Linear.
  */
 export class Ia3Layer extends Module {
   readonly inFeatures: number;
@@ -30,17 +38,24 @@ export class Ia3Layer extends Module {
 
   constructor(base: Ia3Base, readonly isFeedforward: boolean, readonly adapterName = 'default', init = true) {
     super();
-    this.inFeatures = base.inFeatures;
-    this.outFeatures = base.outFeatures;
+    const conv = base instanceof Conv2d;
+    this.inFeatures = conv ? base.inChannels : base.inFeatures;
+    this.outFeatures = conv ? base.outChannels : base.outFeatures;
     this.fanInFanOut = base instanceof Conv1D;
     this.addModule('base_layer', base);
-    const shape = isFeedforward ? [1, this.inFeatures] : [this.outFeatures, 1];
+    const shape = ia3VectorShape(base, isFeedforward);
     const vectors = this.addModule('ia3_l', new Ia3Vectors());
     tf.tidy(() => vectors.set(adapterName, init ? tf.ones(shape) : normal(shape)));
   }
 
   get baseLayer(): Ia3Base {
     return this.child<Ia3Base>('base_layer')!;
+  }
+
+  /** The base layer's weight and bias variables (Conv2d has no getters for them). */
+  private baseWeights(): { weight: tf.Variable; bias?: tf.Variable } {
+    const base = this.baseLayer;
+    return { weight: base.getParameter('weight').variable, bias: base.hasParameter('bias') ? base.getParameter('bias').variable : undefined };
   }
 
   get vector(): tf.Variable {
@@ -55,9 +70,10 @@ export class Ia3Layer extends Module {
     });
   }
 
-  /** The vector shaped to multiply the stored weight: rows of the output, columns of the input. */
+  /** The vector shaped to multiply the stored weight: rows of the output, columns of the input (a conv's [out, in, kh, kw]: axis 0 or 1). */
   private weightFactor(): tf.Tensor {
     const l = this.vector;
+    if (this.baseLayer instanceof Conv2d) return tf.reshape(l, this.isFeedforward ? [1, -1, 1, 1] : [-1, 1, 1, 1]);
     return this.fanInFanOut ? tf.transpose(l) : l;
   }
 
@@ -65,7 +81,7 @@ export class Ia3Layer extends Module {
   merge(): void {
     if (this.merged) return;
     tf.tidy(() => {
-      const { weight, bias } = this.baseLayer;
+      const { weight, bias } = this.baseWeights();
       weight.assign(tf.mul(weight, this.weightFactor()));
       if (!this.isFeedforward && bias) bias.assign(tf.mul(bias, tf.reshape(this.vector, bias.shape)));
     });
@@ -82,7 +98,7 @@ export class Ia3Layer extends Module {
   unmerge(): void {
     if (!this.merged) return;
     tf.tidy(() => {
-      const { weight, bias } = this.baseLayer;
+      const { weight, bias } = this.baseWeights();
       weight.assign(tf.div(weight, tf.add(this.weightFactor(), 1e-8)));
       if (!this.isFeedforward && bias) bias.assign(tf.div(bias, tf.add(tf.reshape(this.vector, bias.shape), 1e-8)));
     });

@@ -1,6 +1,7 @@
 import { adapterFolderFiles, assignFloat32, doesNotFitError, PEFT_KEY_PREFIX as KEY_PREFIX, peftConfigHeader, type PeftSaveOptions, planForConfig, readJsonConfig, safetensorsShapes, tensorFitProblems, withSafetensors, writeAdapterFolder } from '@leantune/peft';
 import type { Module, tf } from '@leantune/tensor';
 import { IA3_DEFAULTS, type Ia3Config } from './config';
+import { ia3VectorShape } from './ia3-layer';
 import { emitIa3Warnings, Ia3Model, ia3Layers, planIa3, type InjectIa3Options } from './model';
 
 export { ADAPTER_CONFIG_NAME, ADAPTER_WEIGHTS_NAME, PEFT_KEY_PREFIX as KEY_PREFIX } from '@leantune/peft';
@@ -55,7 +56,7 @@ export function loadIa3(model: Module, dir: string, options: LoadIa3Options = {}
   const cfg = readConfig(configFile);
   const plan = planForConfig(configFile, () => planIa3(model, cfg, { arch: options.arch, defaultTargets: options.defaultTargets }));
   emitIa3Warnings(plan, options.warn);
-  const expected = new Map(plan.targets.map((t) => [`${KEY_PREFIX}${t.path}.ia3_l`, t.feedforward ? [1, t.module.inFeatures] : [t.module.outFeatures, 1]]));
+  const expected = new Map(plan.targets.map((t) => [`${KEY_PREFIX}${t.path}.ia3_l`, ia3VectorShape(t.module, t.feedforward)]));
   const problems = tensorFitProblems(expected, safetensorsShapes(weightsFile));
   if (problems.length) throw doesNotFitError(weightsFile, problems);
   const ia3 = Ia3Model.apply(model, plan, true);

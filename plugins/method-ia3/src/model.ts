@@ -1,4 +1,4 @@
-import { Conv1D, Linear, type Module } from '@leantune/tensor';
+import { Conv1D, Conv2d, Linear, type Module } from '@leantune/tensor';
 import { hasPrefixedSegment, type MethodHandle } from '@leantune/core';
 import { findModules, tunerLifecycle, type TargetSpec, type TunerLifecycle } from '@leantune/peft';
 import { IA3_DEFAULT_FEEDFORWARD, IA3_DEFAULT_TARGETS, resolveIa3Config, type Ia3Config } from './config';
@@ -67,10 +67,15 @@ export function planIa3(model: Module, partial: Partial<Ia3Config>, options: Inj
   const hits = findModules(model, { targets, exclude: cfg.exclude_modules, opaque: (m) => m instanceof Ia3Layer, what: 'IA3 target_modules' });
   const planned = hits.map(([path, module]) => {
     if (module instanceof Ia3Layer) throw new Error(`IA3 target "${path}" already holds an IA3 vector`);
-    if (!(module instanceof Linear || module instanceof Conv1D)) {
-      throw new Error(`IA3 target "${path}" is a ${module.constructor.name}; only Linear and Conv1D layers are supported. Name its Linear children instead.`);
+    if (!(module instanceof Linear || module instanceof Conv1D || module instanceof Conv2d)) {
+      throw new Error(`IA3 target "${path}" is a ${module.constructor.name}; only Linear, Conv1D and Conv2d layers are supported. Name its Linear or Conv2d children instead.`);
     }
-    return { path, module, feedforward: isFeedforwardModule(feedforward, path) };
+    const ff = isFeedforwardModule(feedforward, path);
+    // Input scaling of a grouped conv would scale each group's input channels; its merge is not the per-column product. PEFT does not special-case it either; refuse.
+    if (module instanceof Conv2d && module.groups > 1 && ff) {
+      throw new Error(`IA3 target "${path}" is a grouped Conv2d (groups=${module.groups}) listed in feedforward_modules; input scaling of a grouped conv is not supported. Leave it out of feedforward_modules (output scaling works) or out of target_modules`);
+    }
+    return { path, module, feedforward: ff };
   });
   // Saved as PEFT saves them: what the user wrote (or the table's names), not resolved paths.
   const config: Ia3Config = {

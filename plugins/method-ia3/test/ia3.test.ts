@@ -1,5 +1,5 @@
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
-import { Conv1D, Linear, setSeed, tf, type Module } from '@leantune/tensor';
+import { Conv1D, Conv2d, Linear, setSeed, tf, type Module } from '@leantune/tensor';
 import { Ia3Layer, Ia3Model, ia3Layers, injectIa3, planIa3 } from '../src';
 import { Node, gpt2Like, linear, maxAbsDiff, quietLog as quiet, randn, toRows as rows, snapshot, tempDir, textRecords } from '@leantune/testing';
 
@@ -139,7 +139,7 @@ describe('IA3', () => {
     const cases: Array<[string, Record<string, unknown>, RegExp]> = [
       ['a target that matches nothing', { target_modules: ['c_prj'] }, /IA3 target_modules \["c_prj"\] matched no module.*Close module names: "c_proj"/s],
       ['feedforward not within targets', { target_modules: ['c_fc'], feedforward_modules: ['c_proj'] }, /feedforward_modules should be a subset of target_modules; \["c_proj"\] is not in target_modules \["c_fc"\]/],
-      ['a non-linear target', { target_modules: ['mlp'] }, /IA3 target "transformer\.h\.0\.mlp" is a Node; only Linear and Conv1D/],
+      ['a non-linear target', { target_modules: ['mlp'] }, /IA3 target "transformer\.h\.0\.mlp" is a Node; only Linear, Conv1D and Conv2d/],
       ['modules_to_save', { target_modules: ['c_fc'], modules_to_save: ['lm_head'] }, /modules_to_save is not supported/],
     ];
     it.each(cases)('%s', (_name, cfg, message) => {
@@ -190,5 +190,28 @@ describe('IA3', () => {
     // The unloaded model takes IA3 again; the one still holding vectors refuses a second set.
     expect(injectIa3(a, config).layers()).toHaveLength(1);
     expect(() => injectIa3(b, config)).toThrow(/already has IA3 vectors/);
+  });
+  it('Conv2d (PEFT\'s ia3.Conv2d): output scaling [1, out, 1, 1] on a 3×3 conv, input scaling [1, in, 1, 1] on a 1×1 conv; merge = unmerged; a grouped conv as feed-forward is refused', () => {
+    const make = () => new Node({ a: new Conv2d(3, 6, 3, { padding: 'same' }), b: new Conv2d(6, 4, 1), dw: new Conv2d(4, 4, 3, { groups: 4, padding: 'same' }) }, (n, x) => n.call('dw', n.call('b', n.call('a', x))));
+    const model = make();
+    const x = randn([2, 5, 5, 3], 31);
+    const before = model.forward(x) as tf.Tensor;
+    const ia3 = injectIa3(model, { target_modules: ['a', 'b', 'dw'], feedforward_modules: ['b'] });
+    expect(ia3.layers().map(([p, l]) => [p, l.vector.shape])).toEqual([['a', [1, 6, 1, 1]], ['b', [1, 6, 1, 1]], ['dw', [1, 4, 1, 1]]]);
+    expect(maxAbsDiff(model.forward(x) as tf.Tensor, before)).toBe(0);
+    randomiseVectors(model, 40);
+    const scaled = model.forward(x) as tf.Tensor;
+    // By hand: a's output channels, then b's input channels (the same 6), then dw's output channels.
+    const l = (p: string) => tf.reshape(ia3.layers().find(([q]) => q === p)![1].vector, [-1]);
+    const base = (p: string) => (model.getSubmodule(p) as Ia3Layer).baseLayer;
+    const byHand = base('dw').forward(base('b').forward(tf.mul(tf.mul(base('a').forward(x) as tf.Tensor, l('a')), l('b')))) as tf.Tensor;
+    expect(maxAbsDiff(scaled, tf.mul(byHand, l('dw')))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(scaled, before)).toBeGreaterThan(1e-3);
+    ia3.merge!();
+    expect(maxAbsDiff(model.forward(x) as tf.Tensor, scaled)).toBeLessThan(1e-5);
+    const grouped = make();
+    const snap = snapshot(grouped);
+    expect(() => injectIa3(grouped, { target_modules: ['dw'], feedforward_modules: ['dw'] })).toThrow(/IA3 target "dw" is a grouped Conv2d \(groups=4\) listed in feedforward_modules/);
+    expect(snapshot(grouped)).toEqual(snap);
   });
 });

@@ -4,6 +4,7 @@ import { createToolkit, type Batch, type LoadedModel, type MethodHandle, type Ru
 import adapterPlugin, { AdapterLayer } from '@leantune/plugin-adapter';
 import baselinesPlugin from '@leantune/plugin-baselines';
 import bitfitPlugin from '@leantune/plugin-bitfit';
+import ia3Plugin, { Ia3Layer } from '@leantune/plugin-ia3';
 import lnTuningPlugin from '@leantune/plugin-ln-tuning';
 import loraPlugin, { injectLora, LoraConv2d } from '@leantune/plugin-lora';
 import { BatchNorm, tf } from '@leantune/tensor';
@@ -66,7 +67,7 @@ describe('PEFT methods on MobileNetV2 (nsfwjs weights, 32 px, four images)', () 
   let batch: Batch;
   beforeAll(async () => {
     await tf.setBackend('cpu');
-    toolkit = await createToolkit({ plugins: [mobilenetPlugin, loraPlugin, adapterPlugin, bitfitPlugin, lnTuningPlugin, baselinesPlugin], log: quiet });
+    toolkit = await createToolkit({ plugins: [mobilenetPlugin, loraPlugin, adapterPlugin, ia3Plugin, bitfitPlugin, lnTuningPlugin, baselinesPlugin], log: quiet });
     const probe = await withMethod(toolkit, 'zero-shot');
     batch = probe.model.encode!(warmColdRecords(32));
     probe.model.module.dispose();
@@ -105,6 +106,19 @@ describe('PEFT methods on MobileNetV2 (nsfwjs weights, 32 px, four images)', () 
     const lora = injectLora(mlp, { target_modules: 'all-linear', r: 2 });
     expect(lora.layers().map(([p]) => p)).toEqual(['head.0.dense', 'head.1.dense']);
     for (const m of [convOnly, mlp]) m.dispose();
+  });
+
+  it('IA3 with no target_modules scales the output channels of the 33 pointwise convs ([1, out, 1, 1], PEFT\'s Conv2d shape); trains, merges into the conv weights, saves and reloads', async () => {
+    const trained = await withMethod(toolkit, 'ia3');
+    const layers = [...trained.model.module.namedModules()].filter(([, m]) => m instanceof Ia3Layer) as Array<[string, Ia3Layer]>;
+    expect(layers).toHaveLength(33);
+    expect(trained.model.module.getParameter('features.3.expand.conv.ia3_l.default').shape).toEqual([1, 144, 1, 1]);
+    expectLossDrops(trained.model, batch, 2, 0.05);
+    await reloadsIdentically(toolkit, 'ia3', trained, batch);
+    const unmerged = trained.model.predict!(batch);
+    trained.handle.merge!();
+    expect(maxAbsDiff(trained.model.predict!(batch), unmerged)).toBeLessThan(1e-5);
+    trained.model.module.dispose();
   });
 
   it('bottleneck adapters: a zero-initialised residual 1×1 conv adapter after each block; starts equal to the base, trains, saves (BOTTLENECK folder) and reloads', async () => {
