@@ -18,3 +18,4 @@ export { VitForImageClassification, VitModel, vitDims } from './arch/vit';
 export { ClipModel, clipDims } from './arch/clip';
 export { LlamaForCausalLM, LlamaModel, RmsNorm, llamaDims, type LlamaDims, type LlamaFamily } from './arch/llama';
 export { writeTinyHfCheckpoint, TINY_ARCHS, type TinyArch } from './fixtures';
+export { ChatTemplate, chatCapability, chatPackStage, chatRows, checkMessages, encodeChat, readChatTemplate, type ChatEncoding, type ChatMessage, type ChatTemplateSource } from './chat';

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { definePlugin, type ModelSpec } from '@leantune/core';
 import { HF_TASKS, loadHfCheckpoint, SUPPORTED_MODEL_TYPES, type HfTask } from './loader';
+import { chatPackStage } from './chat';
 import { pullCommand } from './pull-command';
 
 const PLUGIN_NAME = '@leantune/plugin-hf';
@@ -63,6 +64,7 @@ export default definePlugin({
         });
       },
     });
+    ctx.stages.register(chatPackStage);
     ctx.commands.register(pullCommand);
   },
 });

@@ -39,7 +39,7 @@ export function joinVirtualTokens(points: PointRegistry, embeds: tf.Tensor, atte
 }
 
 /** Files beside config.json that describe inputs: copied into an exported model as they are. */
-export const HF_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'preprocessor_config.json', 'special_tokens_map.json', 'vocab.txt', 'merges.txt', 'vocab.json'];
+export const HF_SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'preprocessor_config.json', 'special_tokens_map.json', 'vocab.txt', 'merges.txt', 'vocab.json'];
 
 /** The tokenizer capability of a tokenizer.json folder. */
 export function tokenizerCapability(tokenizer: Lazy<HfTokenizer>, dir: string): TokenizerCapability {

@@ -1,4 +1,4 @@
-import { stackPoints, tableVocabulary, type Batch, type DataRecord, type GenerateCapability } from '@leantune/core';
+import { stackPoints, tableVocabulary, type Batch, type ChatCapability, type DataRecord, type GenerateCapability } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { BertForSequenceClassification, BertModel, RobertaForSequenceClassification, bertDims, bertMaxTokens, type BertInputs } from './arch/bert';
 import { Gpt2LMHeadModel, Gpt2Model, causalLmLoss, gpt2Dims } from './arch/gpt2';
@@ -7,6 +7,7 @@ import { LlamaForCausalLM, LlamaModel, llamaDims, type LlamaFamily } from './arc
 import { call } from './attention';
 import { withHiddenStates, type ModelOutputs, type OutputName, type OutputsSpec } from './outputs';
 import type { ArchBuild, BuildContext } from './loader-types';
+import { chatCapability, encodeChatRecords, isChatBatch } from './chat';
 import { classifierHead, labelTargets, textsOf } from './records';
 import { exportHubFolder, tokenizerCapability } from './points';
 import { lazyTokenizer, type Lazy } from './side-files';
@@ -124,6 +125,34 @@ function decoderOutputs(bare: Gpt2Model | LlamaModel, layers: number, norm: stri
   };
 }
 
+/** Tokens per row of a causal LM: its positions, or fewer with the model spec's maxLength. */
+function rowTokens(ctx: BuildContext, positions: number): number {
+  return Math.min(positions, ctx.maxLength ?? positions);
+}
+
+/**
+ * encode and loss of a decoder (GPT-2, the Llama family): text rows, or chat rows (records
+ * with `messages`, or packed `tokens`) whose `loss_mask` keeps the loss on assistant tokens;
+ * without an LM head (the base model) no loss and no chat.
+ */
+function causalLmTraining(ctx: BuildContext, tokenizer: Lazy<HfTokenizer>, positions: number, chat: ChatCapability | undefined, lm?: Gpt2LMHeadModel | LlamaForCausalLM) {
+  return {
+    encode(records: readonly DataRecord[]): Batch {
+      if (lm && isChatBatch(records)) return { inputs: encodeChatRecords(chat, records, rowTokens(ctx, positions), tokenizer().padId, ctx.truncation), size: records.length };
+      const { input_ids, attention_mask, token_type_ids } = encodeText(tokenizer, records, positions, ctx);
+      token_type_ids.dispose();
+      return { inputs: { input_ids, attention_mask }, size: records.length };
+    },
+    loss: lm
+      ? (batch: Batch, training: boolean) => {
+          lm.train(training);
+          const i = textInputs(batch);
+          return tf.tidy(() => causalLmLoss(lm.forward(i.input_ids, i.attention_mask), i.input_ids, i.attention_mask, i.loss_mask));
+        }
+      : undefined,
+  };
+}
+
 /** GPT-2: `GPT2LMHeadModel` (logits from the tied `wte`, next-token cross-entropy), or with `base` the bare `GPT2Model`. */
 export function buildGpt2(ctx: BuildContext, base = false): ArchBuild {
   const dims = gpt2Dims(ctx.config);
@@ -131,6 +160,7 @@ export function buildGpt2(ctx: BuildContext, base = false): ArchBuild {
   const at = base ? '' : 'transformer.';
   const padFallback = ctx.config.optionalInt('pad_token_id') ?? ctx.config.optionalInt('eos_token_id') ?? 0;
   const tokenizer = lazyTokenizer(ctx.dir, padFallback, 'GPT-2');
+  const chat = base ? undefined : chatCapability(ctx.dir, tokenizer, rowTokens(ctx, dims.positions));
   const bare = base ? (module as Gpt2Model) : module.child<Gpt2Model>('transformer')!;
   const outputs = decoderOutputs(bare, dims.layers, 'ln_f', base ? undefined : (h) => (module as Gpt2LMHeadModel).logitsFrom(h));
   return {
@@ -153,23 +183,12 @@ export function buildGpt2(ctx: BuildContext, base = false): ArchBuild {
         maxPositions: dims.positions,
       }),
       tokenizer: tokenizerCapability(tokenizer, ctx.dir),
-      ...(base ? {} : { generate: gpt2Generate(module as Gpt2LMHeadModel) }),
+      ...(base ? {} : { generate: gpt2Generate(module as Gpt2LMHeadModel), ...(chat ? { chat } : {}) }),
       exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
     },
     weights: base ? { taskPrefix: 'transformer' } : { basePrefix: 'transformer' },
     summary: `n_embd ${dims.embd}, n_layer ${dims.layers}, vocab_size ${dims.vocabSize}, n_positions ${dims.positions}`,
-    encode(records) {
-      const { input_ids, attention_mask, token_type_ids } = encodeText(tokenizer, records, dims.positions, ctx);
-      token_type_ids.dispose();
-      return { inputs: { input_ids, attention_mask }, size: records.length };
-    },
-    loss: base
-      ? undefined
-      : (batch, training) => {
-          module.train(training);
-          const i = textInputs(batch);
-          return tf.tidy(() => causalLmLoss((module as Gpt2LMHeadModel).forward(i.input_ids, i.attention_mask), i.input_ids, i.attention_mask));
-        },
+    ...causalLmTraining(ctx, tokenizer, dims.positions, chat, base ? undefined : (module as Gpt2LMHeadModel)),
   };
 }
 
@@ -202,6 +221,7 @@ export function buildLlama(ctx: BuildContext, family: LlamaFamily, base = false)
   const tokenizer = lazyTokenizer(ctx.dir, padFallback, LLAMA_CLASS_STEMS[family]);
   const bare = base ? (module as LlamaModel) : module.child<LlamaModel>('model')!;
   const lm = base ? undefined : (module as LlamaForCausalLM);
+  const chat = lm ? chatCapability(ctx.dir, tokenizer, rowTokens(ctx, dims.positions)) : undefined;
   const outputs = decoderOutputs(bare, dims.layers, 'norm', lm && ((h) => lm.logitsFrom(h)));
   const stem = LLAMA_CLASS_STEMS[family];
   return {
@@ -226,22 +246,11 @@ export function buildLlama(ctx: BuildContext, family: LlamaFamily, base = false)
         headShape: () => ({ heads: dims.kvHeads, headDim: dims.headDim }),
       }),
       tokenizer: tokenizerCapability(tokenizer, ctx.dir),
-      ...(lm ? { generate: causalGenerate(lm, 'max_position_embeddings', dims.positions, () => bare.virtualTokenCount()) } : {}),
+      ...(lm ? { generate: causalGenerate(lm, 'max_position_embeddings', dims.positions, () => bare.virtualTokenCount()), ...(chat ? { chat } : {}) } : {}),
       exportMerged: (out, options) => exportHubFolder(options.module, ctx.dir, out, options.labels),
     },
     weights: base ? { taskPrefix: 'model' } : { basePrefix: 'model' },
     summary: `hidden_size ${dims.hidden}, num_hidden_layers ${dims.layers}, num_attention_heads ${dims.heads}, num_key_value_heads ${dims.kvHeads}, vocab_size ${dims.vocabSize}, tie_word_embeddings ${dims.tieWordEmbeddings}`,
-    encode(records) {
-      const { input_ids, attention_mask, token_type_ids } = encodeText(tokenizer, records, dims.positions, ctx);
-      token_type_ids.dispose();
-      return { inputs: { input_ids, attention_mask }, size: records.length };
-    },
-    loss: lm
-      ? (batch, training) => {
-          lm.train(training);
-          const i = textInputs(batch);
-          return tf.tidy(() => causalLmLoss(lm.forward(i.input_ids, i.attention_mask), i.input_ids, i.attention_mask));
-        }
-      : undefined,
+    ...causalLmTraining(ctx, tokenizer, dims.positions, chat, lm),
   };
 }

@@ -177,13 +177,16 @@ export class Gpt2LMHeadModel extends Module {
  * Next-token cross-entropy, as GPT2LMHeadModel computes with labels = input_ids: logits at
  * position t predict token t+1; padded targets (mask 0) are ignored like label -100.
  */
-export function causalLmLoss(logits: tf.Tensor, inputIds: tf.Tensor, attentionMask: tf.Tensor): tf.Scalar {
+export function causalLmLoss(logits: tf.Tensor, inputIds: tf.Tensor, attentionMask: tf.Tensor, lossMask?: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const [b, s, vocab] = logits.shape;
     // Position t predicts token t+1; the last position and padded targets get label −1 (ignored),
-    // so the logits are used in place: no [b, s−1, vocab] slice, no one-hot matrix.
+    // so the logits are used in place: no [b, s−1, vocab] slice, no one-hot matrix. With a
+    // loss mask (chat fine-tuning: 1 on assistant tokens), only the tokens it marks are targets.
+    const shifted = (t: tf.Tensor) => tf.concat([tf.slice(tf.cast(t, 'int32'), [0, 1], [b, s - 1]), tf.zeros([b, 1], 'int32')], 1);
     const next = tf.concat([tf.slice(tf.cast(inputIds, 'int32'), [0, 1], [b, s - 1]), tf.fill([b, 1], -1, 'int32')], 1);
-    const attended = tf.concat([tf.slice(tf.cast(attentionMask, 'int32'), [0, 1], [b, s - 1]), tf.zeros([b, 1], 'int32')], 1);
+    let attended = shifted(attentionMask);
+    if (lossMask) attended = tf.mul(attended, shifted(lossMask));
     const labels = tf.where(tf.greater(attended, 0), next, tf.fill([b, s], -1, 'int32'));
     return softmaxCrossEntropyWithLabels(tf.reshape(logits, [b * s, vocab]), tf.reshape(labels, [-1]));
   });
