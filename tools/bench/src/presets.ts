@@ -3,10 +3,12 @@ import {
   BertForSequenceClassification,
   ConfigReader,
   Gpt2LMHeadModel,
+  LlamaForCausalLM,
   VitForImageClassification,
   bertDims,
   causalLmLoss,
   gpt2Dims,
+  llamaDims,
   vitDims,
   type HfConfig,
 } from '@leantune/plugin-hf';
@@ -14,12 +16,15 @@ import { softmaxCrossEntropyWithLabels, tf, type Module } from '@leantune/tensor
 import { loaderPlugin } from './loader-plugin';
 
 /**
- * Real-model presets: the hf plugin's own GPT-2, BERT and ViT classes, built from a
+ * Real-model presets: the hf plugin's own GPT-2, BERT, ViT and Llama classes, built from a
  * config.json-shaped object the way the loader does, with random init (no checkpoint).
  * The same resolved config goes to the PyTorch peer (peer/<model>.py), which reads the
  * same keys, so both sides build the same network.
  */
-export type PresetName = 'gpt2-small' | 'bert-base' | 'vit-b16';
+export type PresetName = 'gpt2-small' | 'bert-base' | 'vit-b16' | 'smollm2-135m';
+
+/** Presets whose model is a causal LM (ids in, next-token loss, no labels). */
+const CAUSAL_LMS: readonly PresetName[] = ['gpt2-small', 'smollm2-135m'];
 
 /** Config keys each override maps to, per model family. */
 interface Keys {
@@ -28,6 +33,8 @@ interface Keys {
   heads: string;
   inner: string;
   vocab?: string;
+  /** Grouped-query attention: key/value heads, kept a divisor of the heads when those change. */
+  kvHeads?: string;
 }
 
 export interface Preset {
@@ -63,6 +70,23 @@ export const PRESETS: Record<PresetName, Preset> = {
     keys: { layers: 'n_layer', hidden: 'n_embd', heads: 'n_head', inner: 'n_inner', vocab: 'vocab_size' },
     lora: { target_modules: ['c_attn'] },
     peer: 'gpt2.py',
+  },
+  'smollm2-135m': {
+    title: 'SmolLM2-135M (LlamaForCausalLM: RMSNorm, RoPE θ 1e5, grouped-query attention 9/3 heads, SwiGLU, tied lm_head), causal LM loss',
+    unit: 'tok/s',
+    batch: 4,
+    seq: 128,
+    labels: 0,
+    // HuggingFaceTB/SmolLM2-135M's config.json.
+    config: {
+      model_type: 'llama', num_hidden_layers: 30, hidden_size: 576, num_attention_heads: 9, num_key_value_heads: 3, intermediate_size: 1536,
+      vocab_size: 49152, max_position_embeddings: 8192, rope_theta: 100000, rms_norm_eps: 1e-5, tie_word_embeddings: true, hidden_act: 'silu',
+      initializer_range: 0.041666666666666664, attention_bias: false, mlp_bias: false,
+    },
+    keys: { layers: 'num_hidden_layers', hidden: 'hidden_size', heads: 'num_attention_heads', inner: 'intermediate_size', vocab: 'vocab_size', kvHeads: 'num_key_value_heads' },
+    // PEFT's default LoRA targets for Llama.
+    lora: { target_modules: ['q_proj', 'v_proj'] },
+    peer: 'llama.py',
   },
   'bert-base': {
     title: 'BERT base (BertForSequenceClassification, exact gelu)',
@@ -124,6 +148,7 @@ export function presetJob(name: string, o: PresetOverrides = {}): PresetJob {
   if (o.dModel) Object.assign(config, { [k.hidden]: o.dModel, [k.inner]: 4 * o.dModel, [k.heads]: Math.max(1, Math.round(o.dModel / 64)) });
   if (o.heads) config[k.heads] = o.heads;
   if (o.vocab && k.vocab) config[k.vocab] = o.vocab;
+  if (k.kvHeads && (config[k.heads] as number) % (config[k.kvHeads] as number) !== 0) config[k.kvHeads] = config[k.heads];
   let seq = o.seq ?? preset.seq;
   if (name === 'vit-b16') {
     if (o.image) config.image_size = o.image;
@@ -175,7 +200,7 @@ export function presetBatch(job: PresetJob, batch: number, step: number): Batch 
   const vocab = c[PRESETS[job.name].keys.vocab!] as number;
   const input_ids = tf.tensor2d(intsBelow(1, step, batch * job.seq, vocab), [batch, job.seq], 'int32');
   const attention_mask = tf.ones([batch, job.seq], 'int32');
-  if (job.name === 'gpt2-small') return { inputs: { input_ids, attention_mask }, size: batch };
+  if (CAUSAL_LMS.includes(job.name)) return { inputs: { input_ids, attention_mask }, size: batch };
   return { inputs: { input_ids, attention_mask, token_type_ids: tf.zeros([batch, job.seq], 'int32') }, targets: tf.tensor1d(intsBelow(2, step, batch, job.labels), 'int32'), size: batch };
 }
 
@@ -187,6 +212,10 @@ export function presetLoadedModel(job: PresetJob): LoadedModel {
   let logitsLoss: (b: Batch) => tf.Scalar;
   if (job.name === 'gpt2-small') {
     const m = new Gpt2LMHeadModel(gpt2Dims(config));
+    logitsLoss = (b) => causalLmLoss(m.forward(inputs(b).input_ids, inputs(b).attention_mask), inputs(b).input_ids, inputs(b).attention_mask);
+    module = m;
+  } else if (job.name === 'smollm2-135m') {
+    const m = new LlamaForCausalLM(llamaDims(config, 'llama'));
     logitsLoss = (b) => causalLmLoss(m.forward(inputs(b).input_ids, inputs(b).attention_mask), inputs(b).input_ids, inputs(b).attention_mask);
     module = m;
   } else if (job.name === 'bert-base') {

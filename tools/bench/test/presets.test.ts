@@ -12,7 +12,10 @@ describe('bench presets', () => {
     expect(tiny.config).toMatchObject({ num_hidden_layers: 1, hidden_size: 32, num_attention_heads: 1, intermediate_size: 128 });
     expect(tiny.seq).toBe(5);
     expect(describePreset(tiny, 2)).toContain('1 layers, d 32');
-    expect(() => presetJob('llama')).toThrow(/gpt2-small, bert-base, vit-b16/);
+    expect(presetJob('smollm2-135m').config).toMatchObject({ num_hidden_layers: 30, hidden_size: 576, num_attention_heads: 9, num_key_value_heads: 3, intermediate_size: 1536, vocab_size: 49152, tie_word_embeddings: true });
+    // Narrower: the key/value heads stay a divisor of the heads.
+    expect(presetJob('smollm2-135m', { dModel: 128 }).config).toMatchObject({ num_attention_heads: 2, num_key_value_heads: 2, intermediate_size: 512 });
+    expect(() => presetJob('llama')).toThrow(/gpt2-small, smollm2-135m, bert-base, vit-b16/);
   });
 
   it('draws the same numbers as the PyTorch peer (peer/common.py hash_stream)', () => {
@@ -26,6 +29,8 @@ describe('bench presets', () => {
     ['gpt2-small', Math.log(100), 32 * 8 + 8 * 96],
     // query and value: 2 · (32·8 + 8·32), plus the classifier 32·2 + 2.
     ['bert-base', Math.log(2), 2 * (32 * 8 + 8 * 32) + 66],
+    // q_proj and v_proj (2 key/value heads of 16 = 32 wide): 2 · (32·8 + 8·32).
+    ['smollm2-135m', Math.log(100), 2 * (32 * 8 + 8 * 32)],
     ['vit-b16', Math.log(10), 2 * (32 * 8 + 8 * 32) + 330],
   ];
   it.each(cases)('%s: a 1-layer tiny model trains 2 steps, full and LoRA, with loss near ln(classes)', async (name, lnClasses, loraTrainable) => {
