@@ -4,7 +4,7 @@ import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { quietLog as quiet, snapshot, tempDir } from '@leantune/testing';
 import { loadLnTuning, saveLnTuning, selectLayerNorms, type LnTuningConfig } from '../src';
 // The suite's driver and NumPy writer live with the LoRA tests (one re-implementation of PEFT's save path).
-import { describePeftCompat, describePeftRead, python, runCompatCase, type CompatCase } from '../../method-lora/test/peft-compat/cases';
+import { describePeftCompat, describePeftRead, describeWithNumpy, runCompatCase, type CompatCase } from '../../method-lora/test/peft-compat/cases';
 
 const CASES: CompatCase[] = [
   // target_modules left out: the writer fills PEFT's LN_TUNING mapping for gpt2 (ln_1, ln_2, ln_f), as _prepare_adapter_config.
@@ -32,7 +32,7 @@ describePeftRead('PEFT compatibility: LN tuning folders leantune writes read as 
 });
 
 // PEFT trains modules_to_save alongside; leantune's LN tuning does not: such a folder is refused before anything changes.
-(python ? describe : describe.skip)('PEFT compatibility: LN tuning folders leantune refuses', () => {
+describeWithNumpy('PEFT compatibility: LN tuning folders leantune refuses', () => {
   it('a PEFT LN_TUNING folder with modules_to_save fails naming the classifier tensors; the model is untouched', async () => {
     const c: CompatCase = { name: 'LN tuning + modules_to_save', arch: 'bert', peftType: 'LN_TUNING', config: { target_modules: ['LayerNorm'], modules_to_save: ['classifier'] } };
     await runCompatCase(c, 700, (model, folder) => {

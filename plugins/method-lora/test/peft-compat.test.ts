@@ -3,10 +3,10 @@ import path from 'node:path';
 import type { Module } from '@leantune/tensor';
 import { injectLora, loadAdapter, LoraModel, type LoraConfig } from '../src';
 import { snapshot } from '@leantune/testing';
-import { describePeftCompat, describePeftRead, python, runCompatCase, type CompatCase } from './peft-compat/cases';
+import { describePeftCompat, describePeftRead, describeWithNumpy, runCompatCase, type CompatCase } from './peft-compat/cases';
 
 // Adapter folders written as PEFT 0.18.0 writes them, by an independent NumPy re-implementation
-// (test/peft-compat/write_peft_adapter.py); skipped where python3 has no NumPy.
+// (test/peft-compat/write_peft_adapter.py); skipped where python3 has no NumPy (failed instead under CI=true).
 const CASES: CompatCase[] = [
   { name: 'LoRA', arch: 'gpt2', peftType: 'LORA', config: { target_modules: ['c_attn', 'c_proj'], r: 4, lora_alpha: 8 } },
   { name: 'rsLoRA + rank/alpha patterns', arch: 'gpt2', peftType: 'LORA', config: { target_modules: ['c_attn', 'c_fc'], r: 4, lora_alpha: 8, use_rslora: true, rank_pattern: { c_fc: 2 }, alpha_pattern: { 'h.1.attn.c_attn': 3 } } },
@@ -43,7 +43,7 @@ describePeftRead(
   (model, c) => injectLora(model, c.config as Partial<LoraConfig>),
 );
 
-(python ? describe : describe.skip)('PEFT compatibility: folders of other PEFT types', () => {
+describeWithNumpy('PEFT compatibility: folders of other PEFT types', () => {
   it('an LN_TUNING folder given to the LoRA loader is refused as a known PEFT type this plugin does not load; the model is untouched', async () => {
     const c: CompatCase = { name: 'LN tuning for LoRA', arch: 'gpt2', peftType: 'LN_TUNING', config: {} };
     await runCompatCase(c, 800, (model, folder) => {

@@ -19,6 +19,19 @@ export const PEFT_WRITER = path.join(__dirname, 'write_peft_adapter.py');
 /** /usr/bin/python3 (Debian's, which has NumPy) or python3 on PATH; undefined skips the suite. */
 export const python = ['/usr/bin/python3', 'python3'].find((exe) => spawnSync(exe, ['-c', 'import numpy']).status === 0);
 
+/**
+ * Where the suite must run (CI=true, where .ci/run installs NumPy, or LEANTUNE_REQUIRE_NUMPY=1),
+ * a python3 without NumPy fails it instead of skipping it.
+ */
+const numpyRequired = process.env.CI === 'true' || process.env.LEANTUNE_REQUIRE_NUMPY === '1';
+
+/** describe when NumPy is there; else a skip, or (where required) one failing test that says why. */
+export function describeWithNumpy(title: string, body: () => void): void {
+  if (python) describe(title, body);
+  else if (numpyRequired) describe(title, () => it('needs python3 with NumPy', () => { throw new Error('no python3 with NumPy (/usr/bin/python3 or python3 on PATH); .ci/run installs Debian\'s python3-numpy'); }));
+  else describe.skip(title, body);
+}
+
 /** gpt2, bert: the tiny Hub-layout checkpoints; conv: MobileNetV2 (32×32, its Conv2d layers). */
 export type CompatArch = 'gpt2' | 'bert' | 'conv';
 
@@ -111,7 +124,7 @@ export function tableRow(c: CompatCase, r: CompatResult): string {
  * layer by layer (|Δ| < 1e-4) and by `check`; the table printed at the end (the issue's closing note).
  */
 export function describePeftCompat(title: string, cases: CompatCase[], seedBase: number, load: (model: Module, folder: string, adapterName: string, c: CompatCase) => void, check?: (c: CompatCase, r: CompatResult) => void): void {
-  (python ? describe : describe.skip)(title, () => {
+  describeWithNumpy(title, () => {
     const rows: string[] = [];
     beforeAll(async () => {
       await tf.setBackend('cpu');
@@ -182,7 +195,7 @@ export async function runReadCase(c: CompatCase, seed: number, inject: (model: M
 
 /** The read direction for one method: leantune saves, PEFT's loader (re-implemented) agrees. */
 export function describePeftRead(title: string, cases: CompatCase[], seedBase: number, inject: (model: Module, c: CompatCase) => SavingHandle): void {
-  (python ? describe : describe.skip)(title, () => {
+  describeWithNumpy(title, () => {
     beforeAll(async () => {
       await tf.setBackend('cpu');
       setSeed(5);
