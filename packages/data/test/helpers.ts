@@ -16,3 +16,15 @@ export function idxBytes(typeCode: number, dims: number[], body: Uint8Array): Bu
   dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
   return Buffer.concat([header, Buffer.from(body)]);
 }
+
+/** A version-1 .npy file written by hand from the format spec; `shape` is written as given (a string lets a test put anything there). */
+export function npyBytes(descr: string, shape: number[] | string, body: Uint8Array): Buffer {
+  const dims = typeof shape === 'string' ? shape : `${shape.join(', ')}${shape.length === 1 ? ',' : ''}`;
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;
+  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+  const pre = Buffer.alloc(10);
+  pre.write('\x93NUMPY', 0, 'latin1');
+  pre[6] = 1;
+  pre.writeUInt16LE(header.length, 8);
+  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(body)]);
+}

@@ -1,6 +1,6 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import { basename } from 'node:path';
-import { createGunzip, gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 
 const GZIP_MAGIC = [0x1f, 0x8b];
@@ -8,7 +8,7 @@ const GZIP_MAGIC = [0x1f, 0x8b];
 /** The name records cite as their source: the file name, not the full path. */
 export const sourceName = (path: string): string => basename(path);
 
-async function startsWithGzipMagic(path: string): Promise<boolean> {
+export async function startsWithGzipMagic(path: string): Promise<boolean> {
   const handle = await fs.open(path, 'r');
   try {
     const head = Buffer.alloc(2);
@@ -28,6 +28,31 @@ export async function assertReadableFile(path: string, what: string): Promise<vo
     throw new Error(`${what} file not found: ${path} (check the "path" option; relative paths resolve from the config's folder)`);
   }
   if (!stat.isFile()) throw new Error(`${what} path is not a file: ${path}`);
+}
+
+/**
+ * The size of `path`, a regular file of at most `maxBytes` (checked with stat, before a byte
+ * is read); a larger one fails naming the file, both sizes and `option`, which raises the cap.
+ */
+export async function fileSizeWithin(path: string, what: string, maxBytes: number, option: string): Promise<number> {
+  await assertReadableFile(path, what);
+  const { size } = await fs.stat(path);
+  if (size > maxBytes) {
+    throw new Error(`${what} file ${path} is ${size} bytes, over the cap of ${maxBytes} bytes; if the file really is this large, raise "${option}" in the config's data section`);
+  }
+  return size;
+}
+
+/** `length` bytes of `path` from `position` (fewer where the file ends first). */
+export async function readSlice(path: string, position: number, length: number): Promise<Buffer> {
+  const handle = await fs.open(path, 'r');
+  try {
+    const out = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(out, 0, length, position);
+    return out.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** A read stream that transparently gunzips files that start with the gzip magic bytes. */
@@ -72,18 +97,4 @@ export async function* readLines(input: Readable, maxBytes: number, tooLong: (li
   } finally {
     input.destroy();
   }
-}
-
-/** Whole file as bytes, gunzipped when gzip; a corrupt gzip names the file. */
-export async function readBytes(path: string, what: string): Promise<Buffer> {
-  await assertReadableFile(path, what);
-  const bytes = await fs.readFile(path);
-  if (bytes.length >= 2 && bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1]) {
-    try {
-      return gunzipSync(bytes);
-    } catch (err) {
-      throw new Error(`${what} file ${path} is gzip but could not be decompressed (${(err as Error).message}); it is probably truncated, download it again`);
-    }
-  }
-  return bytes;
 }

@@ -35,9 +35,10 @@ function reader(format: FileFormat, spec: DatasetSpec, deps: LoaderDeps): AsyncI
     case 'idx':
       return readIdx(resolveDataPath(spec.images, spec, deps, 'images'), resolveDataPath(spec.labels, spec, deps, 'labels'), {
         labelNames: Array.isArray(spec.labelNames) ? spec.labelNames.map(String) : undefined,
+        maxFileBytes: intOption(spec, 'maxFileBytes'),
       });
     case 'image-folder':
-      return readImageFolder(resolveDataPath(spec.path, spec, deps));
+      return readImageFolder(resolveDataPath(spec.path, spec, deps), { maxRecordBytes: intOption(spec, 'maxRecordBytes') });
   }
 }
 
@@ -45,7 +46,8 @@ function reader(format: FileFormat, spec: DatasetSpec, deps: LoaderDeps): AsyncI
  * Datasets from files: { name: 'jsonl' | 'csv', path, text?, label?, labels?, id?, messages? (JSONL chat) },
  * { name: 'idx', images, labels, labelNames? }, { name: 'image-folder', path }. Every
  * format takes `limit` (first N records, for quick runs) and `as` (the dataset's name); JSONL
- * and CSV take `maxRecordBytes` (longest line or record, default 16 MiB).
+ * and CSV take `maxRecordBytes` (longest line or record, default 16 MiB), image folders too
+ * (largest image file); IDX takes `maxFileBytes` (largest file, decompressed, default 1 GiB).
  */
 export function fileLoader(deps: LoaderDeps): DatasetLoader {
   return {
