@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { ConfigError, RunError, type DataRecord } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import type { TrainedModel } from './restore';
@@ -34,15 +33,19 @@ export function readTextInputs(bytes: Uint8Array, source: string): string[] {
 }
 
 interface NpyModule {
-  parseNpy(bytes: Uint8Array, path: string): { data: ArrayLike<number>; shape: number[] };
+  readNpyFile(path: string): Promise<{ data: ArrayLike<number>; shape: number[] }>;
   npyToImage(array: { data: ArrayLike<number>; shape: number[] }, path: string): { data: ArrayLike<number>; shape: [number, number, number] };
 }
 
-/** An image record from a .npy file ([h, w] or [h, w, c], values 0–255), via @leantune/data. */
-export function readNpyImage(file: string): DataRecord {
+/**
+ * An image record from a .npy file ([h, w] or [h, w, c], values 0–255), via @leantune/data:
+ * the size is checked against the per-record cap and the header against the file before the
+ * body is read (readNpyFile).
+ */
+export async function readNpyImage(file: string): Promise<DataRecord> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazily: only image inputs need it
   const npy = require('@leantune/data') as NpyModule;
-  const image = npy.npyToImage(npy.parseNpy(readFileSync(file), file), file);
+  const image = npy.npyToImage(await npy.readNpyFile(file), file);
   const rgb = image.shape[2] === 1 ? tf.tile(tf.tensor3d(Float32Array.from(image.data), image.shape), [1, 1, 3]) : tf.tensor3d(Float32Array.from(image.data), image.shape);
   return { id: file, image: rgb, meta: { source: file, row: 0 } };
 }

@@ -91,7 +91,7 @@ export function modelCommands(io: CliIO): Command[] {
       if (!texts.length && !opts.image?.length) texts.push(...readTextInputs(await (io.readStdin ?? readProcessStdin)(), 'standard input'));
       if (!texts.length && !opts.image?.length) throw new ConfigError('No inputs: give -t <text>, -f <file>, --image <file.npy>, or lines on stdin.');
       const trained = await load(io, run, opts);
-      const records = [...textRecords(texts), ...(opts.image ?? []).map((f) => readNpyImage(resolve(io.cwd, f)))];
+      const records = [...textRecords(texts), ...(await Promise.all((opts.image ?? []).map((f) => readNpyImage(resolve(io.cwd, f)))))];
       const rows = opts.output?.length ? outputRecords(trained, records, opts.output) : predictRecords(trained, records);
       for (const p of rows) io.out(`${JSON.stringify(p)}\n`);
     });
