@@ -11,3 +11,4 @@ export * from './autograd';
 export * from './checkpoint';
 export * from './random';
 export * from './backend';
+export * from './quant';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { QuantizedWeight, quantizeWeight, type QuantizeSpec, type WeightLayout } from './quant/quantized-weight';
 
 /**
  * A named weight of a Module. `requiresGrad` is ours, not tfjs's `trainable` flag: the
@@ -7,35 +8,120 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export class Parameter {
   private grad: boolean;
+  private stored: tf.Variable | undefined;
+  private packed: QuantizedWeight | undefined;
 
-  /**
-   * `buffer`: state the forward updates or reads but no optimizer may change (BatchNorm's
-   * running statistics, PyTorch's register_buffer): it never requires a gradient, whatever
-   * `unfreeze` or a method selects, so "train everything" cannot train it.
-   */
+  /** `variable`: the live fp32 variable, or a packed weight (then frozen: requiresGrad is false). */
   constructor(
-    public variable: tf.Variable,
+    variable: tf.Variable | QuantizedWeight,
     requiresGrad = true,
     readonly buffer = false,
   ) {
-    this.grad = requiresGrad && !buffer;
+    if (variable instanceof QuantizedWeight) this.packed = variable;
+    else this.stored = variable;
+    this.grad = requiresGrad && !buffer && !this.packed;
+  }
+
+  /**
+   * The live variable. A quantized parameter (`model.quantize`) has none: its fp32 values
+   * exist only transiently (`dequantize()`), so asking for it is an error that says so.
+   */
+  get variable(): tf.Variable {
+    if (!this.stored) {
+      throw new Error(
+        `A frozen weight of shape [${this.shape}] is stored quantized (${this.packed!.format}, model.quantize) and has no fp32 variable; ` +
+          'use param.dequantize() for a transient fp32 copy, or load the model without model.quantize',
+      );
+    }
+    return this.stored;
+  }
+
+  set variable(value: tf.Variable) {
+    this.stored = value;
+    this.packed = undefined;
+  }
+
+  /** The packed weight when this parameter is stored quantized, else undefined. */
+  get quantized(): QuantizedWeight | undefined {
+    return this.packed;
   }
 
   get requiresGrad(): boolean {
     return this.grad;
   }
 
-  /** Ignored (stays false) for a buffer. */
+  /** Ignored (stays false) for a buffer; an error for a quantized weight, which cannot train. */
   set requiresGrad(value: boolean) {
+    if (value && this.packed) {
+      throw new Error(`A quantized weight of shape [${this.shape}] (${this.packed.format}, model.quantize) cannot train: only frozen weights are quantized. Train an adapter over it, or load without model.quantize`);
+    }
     this.grad = value && !this.buffer;
   }
 
   get shape(): number[] {
-    return this.variable.shape;
+    return this.packed ? this.packed.shape : this.stored!.shape;
   }
 
   get size(): number {
-    return this.variable.size;
+    return this.packed ? this.packed.size : this.stored!.size;
+  }
+
+  /** Bytes the stored values take (4 a float32 element; a quantized weight's packed bytes). */
+  get bytes(): number {
+    return this.packed ? this.packed.bytes : this.stored!.size * 4;
+  }
+
+  /**
+   * Stores this frozen 2-D weight quantized (`layout`: how the module holds it, Linear's
+   * [out, in] or Conv1D's [in, out]) and frees the fp32 variable.
+   */
+  quantize(spec: QuantizeSpec, layout: WeightLayout): QuantizedWeight {
+    if (this.grad) throw new Error(`Only a frozen weight can be quantized; this one of shape [${this.shape}] requires a gradient`);
+    if (this.packed) throw new Error(`This weight of shape [${this.shape}] is already quantized (${this.packed.format})`);
+    this.packed = quantizeWeight(this.stored!, spec, layout);
+    this.stored!.dispose();
+    this.stored = undefined;
+    return this.packed;
+  }
+
+  /** Replaces the packed weight (a requantized merge); only for a quantized parameter. */
+  setQuantized(weight: QuantizedWeight): void {
+    if (!this.packed) throw new Error('setQuantized: this parameter is not quantized');
+    if (!tf.util.arraysEqual(weight.shape, this.packed.shape)) throw new Error(`setQuantized: shape [${weight.shape}] for a weight of shape [${this.packed.shape}]`);
+    this.packed = weight;
+  }
+
+  /** The values as a fresh fp32 tensor (the caller disposes it): dequantized, or a copy of the variable. */
+  dequantize(): tf.Tensor {
+    return this.packed ? this.packed.toTensor() : tf.clone(this.stored!);
+  }
+
+  /** Sets the values: assigned to the variable, or quantized again in this weight's format. */
+  assign(value: tf.Tensor): void {
+    if (this.packed) {
+      const p = this.packed;
+      const spec = { type: p.format, doubleQuant: p.doubleQuant != null };
+      const f32 = value.dtype === 'float32' ? value : tf.cast(value, 'float32');
+      try {
+        this.packed = quantizeWeight(f32, spec, p.sourceLayout);
+      } finally {
+        if (f32 !== value) f32.dispose();
+      }
+      return;
+    }
+    const v = this.stored!;
+    tf.tidy(() => v.assign(value.dtype === v.dtype ? value : tf.cast(value, v.dtype)));
+  }
+
+  dispose(): void {
+    this.stored?.dispose();
+    this.packed = undefined;
+  }
+
+  /** A copy sharing no storage (used by Module.clone); `name` names the new variable. */
+  copy(name: string): Parameter {
+    if (this.packed) return new Parameter(this.packed.clone(), false, this.buffer);
+    return new Parameter(tf.tidy(() => tf.variable(tf.clone(this.stored!), true, name)), this.grad, this.buffer);
   }
 }
 
@@ -128,11 +214,7 @@ export abstract class Module {
     const copies = new Map<Module, Module>();
     const copy = (src: Module): Module => {
       const params = new Map<string, Parameter>();
-      for (const [name, p] of src.params) {
-        // tidy frees the temporary clone; variables survive tidy.
-        const variable = tf.tidy(() => tf.variable(tf.clone(p.variable), true, `lt_${++variableCounter}_${name}`));
-        params.set(name, new Parameter(variable, p.requiresGrad, p.buffer));
-      }
+      for (const [name, p] of src.params) params.set(name, p.copy(`lt_${++variableCounter}_${name}`));
       const children = new Map<string, Module>();
       for (const [name, child] of src.children) children.set(name, copy(child));
       const dst = Object.assign(Object.create(Object.getPrototypeOf(src)) as Module, src, { params, children });
@@ -263,7 +345,11 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Current values by dotted path. The tensors are the live variables: clone to keep. */
+  /**
+   * Current values by dotted path. The tensors are the live variables: clone to keep. A
+   * quantized weight (model.quantize) has no variable and makes this throw, saying so;
+   * dequantize those parameters yourself (Parameter.dequantize) where fp32 copies are wanted.
+   */
   stateDict(): Map<string, tf.Tensor> {
     const out = new Map<string, tf.Tensor>();
     for (const [path, p] of this.namedParameters()) out.set(path, p.variable);
@@ -299,12 +385,12 @@ export abstract class Module {
     }
     for (const [key, value] of entries) {
       const p = own.get(key);
-      if (p) tf.tidy(() => p.variable.assign(value.dtype === p.variable.dtype ? value : tf.cast(value, p.variable.dtype)));
+      if (p) p.assign(value);
     }
     return { missingKeys, unexpectedKeys };
   }
 
   dispose(): void {
-    for (const [, p] of this.namedParameters()) p.variable.dispose();
+    for (const [, p] of this.namedParameters()) p.dispose();
   }
 }

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { QuantizedWeight } from '../quant/quantized-weight';
 
 /**
  * Work a backend may do natively beyond tfjs kernels, offered as methods on the backend
@@ -34,6 +35,12 @@ export interface BackendCapabilities {
   adamwInPlace(param: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, step: AdamWStep): boolean;
   /** A float32 tensor of `shape` filled from the seeded generator of this backend. */
   randomFill(shape: readonly number[], fill: RandomFill): tf.Tensor;
+  /**
+   * x·Wᵀ (transposeW) or x·W for a quantized [out, in] weight, dequantizing inside the GEMM
+   * (see quantizedMatMul in @leantune/tensor). Returns undefined when it cannot (a format it
+   * does not read), and the caller dequantizes in JS.
+   */
+  quantizedMatMul(x: tf.Tensor2D, weight: QuantizedWeight, transposeW: boolean): tf.Tensor2D | undefined;
 }
 
 /** The active backend's implementation of `name`, bound to it, or undefined. */

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../module';
 import { frozenWeightLinear } from '../ops/fused';
+import { quantizedLinear } from '../quant/ops';
 import { fanInUniform, kaimingUniform, normal } from '../random';
 import { checkLastDim, checkPositiveInt } from './checks';
 
@@ -53,6 +54,11 @@ export class Linear extends Module {
     checkLastDim(x, this.inFeatures, 'Linear');
     const bias = this.bias;
     const weight = this.getParameter('weight');
+    if (weight.quantized) {
+      const q = weight.quantized;
+      const biasTrains = bias != null && this.getParameter('bias').requiresGrad;
+      return applyToLastAxis(x, this.outFeatures, (x2d) => quantizedLinear(x2d, q, bias, biasTrains));
+    }
     if (!weight.requiresGrad) {
       const biasTrains = bias != null && this.getParameter('bias').requiresGrad;
       return applyToLastAxis(x, this.outFeatures, (x2d) => frozenWeightLinear(x2d, weight.variable, bias, biasTrains, false));
@@ -97,6 +103,10 @@ export class Conv1D extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     checkLastDim(x, this.inFeatures, 'Conv1D');
     const weight = this.getParameter('weight');
+    if (weight.quantized) {
+      const q = weight.quantized;
+      return applyToLastAxis(x, this.outFeatures, (x2d) => quantizedLinear(x2d, q, this.bias, this.getParameter('bias').requiresGrad));
+    }
     if (!weight.requiresGrad) {
       return applyToLastAxis(x, this.outFeatures, (x2d) => frozenWeightLinear(x2d, weight.variable, this.bias, this.getParameter('bias').requiresGrad, true));
     }

@@ -1,0 +1,3 @@
+export * from './quantized-weight';
+export * from './ops';
+export * from './quantize-module';
