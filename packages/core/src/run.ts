@@ -1,4 +1,4 @@
-import { formatBackendInfo, initBackend, setGradientCheckpointing, setSeed, tf, type Parameter } from '@leantune/tensor';
+import { formatBackendInfo, initBackend, parseQuantizeSpec, quantizeModule, setGradientCheckpointing, setSeed, tf, type Parameter, type QuantizeModuleReport } from '@leantune/tensor';
 import type { Toolkit } from './toolkit';
 import type { MethodContext, RunContext } from './context';
 import { ConfigError, RunError, errorMessage, pluginFrames } from './errors';
@@ -52,6 +52,8 @@ export class Run {
   readonly context: RunContext;
   model?: LoadedModel;
   dataset?: Dataset;
+  /** What `model.quantize` stored quantized (set by loadModel; undefined without it). */
+  quantization?: QuantizeModuleReport;
 
   constructor(
     readonly toolkit: Toolkit,
@@ -166,7 +168,34 @@ export class Run {
     const trainable = this.hooks.selectTrainable.call(this.initialTrainable(loaded), loaded.module, this.context);
     loaded.module.freeze();
     loaded.module.unfreeze((path) => trainable.has(path));
+    if (this.config.model.quantize !== undefined) this.quantizeBase(loaded, this.config.model.quantize);
     return loaded;
+  }
+
+  /**
+   * `model.quantize`: once the trainable set is chosen, every frozen Linear/Conv1D weight
+   * (the base's, inside a method's wrappers too) is stored quantized and its fp32 variable
+   * freed; adapters, embeddings, norms and biases stay fp32. Applied here rather than by each
+   * loader so every loader gets it.
+   */
+  private quantizeBase(loaded: LoadedModel, value: unknown): void {
+    let spec;
+    try {
+      spec = parseQuantizeSpec(value, '/model/quantize');
+    } catch (err) {
+      throw new ConfigError(errorMessage(err));
+    }
+    const report = quantizeModule(loaded.module, spec);
+    this.quantization = report;
+    const log = this.context.log;
+    for (const s of report.skipped) log.warn(`model.quantize: ${s.path} stays fp32: ${s.reason}`);
+    if (!report.quantized.length) {
+      log.warn(`model.quantize: model "${loaded.name}" has no frozen Linear or Conv1D weight to quantize; it runs in fp32`);
+      return;
+    }
+    const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MB`;
+    const format = spec.type + (spec.doubleQuant ? ' (double quantization)' : '');
+    log.info(`model.quantize: ${report.quantized.length} frozen Linear/Conv1D weights (${report.elements} values) stored as ${format}: ${mb(report.bytesBefore)} → ${mb(report.bytesAfter)}`);
   }
 
   private injected = false;

@@ -8,7 +8,7 @@ import type { Plugin, PluginContext } from './plugin';
 import { Run, type TrainDriver } from './run';
 import type { Artifacts, LoadedModel, Logger, Metrics } from './types';
 import { CORE_VERSION } from './version';
-import { envelopeSchema, type ResolvedConfig } from './config/schema';
+import { MODEL_QUANTIZE_SCHEMA, envelopeSchema, type ResolvedConfig } from './config/schema';
 import { SchemaValidator } from './config/validate';
 import type { ConfigSource } from './config/load';
 import type { PluginOrigin } from './resolve';
@@ -222,7 +222,7 @@ export class Toolkit {
       });
       if (!loader?.optionsSchema) return;
       const schema = loader.optionsSchema as { properties?: Record<string, unknown> };
-      const own = pointer === '/data' ? { name: { type: 'string' }, stages: { type: 'object' } } : { name: { type: 'string' } };
+      const own = pointer === '/data' ? { name: { type: 'string' }, stages: { type: 'object' } } : { name: { type: 'string' }, quantize: MODEL_QUANTIZE_SCHEMA };
       const withName = { ...loader.optionsSchema, properties: { ...own, ...schema.properties } };
       this.validator.assert(withName, spec, source, pointer, `${what} options for loader "${loader.name}" (${loader.plugin})`);
     };

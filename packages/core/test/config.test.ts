@@ -147,7 +147,7 @@ describe('config files', () => {
     });
     const tk = await createToolkit({ plugins: [loader] });
     expect(tk.resolveConfig({ model: { name: 'strict' } }).model).toEqual({ name: 'strict', maxLength: 128 });
-    expect(() => tk.resolveConfig({ model: { name: 'strict', maxLenght: 64 } })).toThrow(/Model options for loader "strict" \(schema-loader\) is invalid:\n\/model\/maxLenght: unknown key "maxLenght"\. Allowed keys: name, maxLength\. Did you mean "maxLength"\?/);
+    expect(() => tk.resolveConfig({ model: { name: 'strict', maxLenght: 64 } })).toThrow(/Model options for loader "strict" \(schema-loader\) is invalid:\n\/model\/maxLenght: unknown key "maxLenght"\. Allowed keys: name, quantize, maxLength\. Did you mean "maxLength"\?/);
     // A spec the loader does not answer is not its business.
     expect(tk.resolveConfig({ model: { name: 'other', maxLenght: 64 } }).model).toEqual({ name: 'other', maxLenght: 64 });
   });

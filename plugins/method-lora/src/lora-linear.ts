@@ -60,14 +60,28 @@ export class LoraLinear extends LoraLayerBase {
     return this.child<ModuleDict<M>>(name)!;
   }
 
+  /**
+   * The base weight in its own layout: the variable, or for a quantized base (model.quantize)
+   * a transient fp32 copy that the caller's tf.tidy frees.
+   */
+  private baseWeight(): tf.Tensor {
+    const p = this.baseLayer.getParameter('weight');
+    return p.quantized ? p.dequantize() : p.variable;
+  }
+
+  /** Sets the base weight (its own layout); a quantized base is quantized again in its format. */
+  private assignBaseWeight(w: tf.Tensor): void {
+    this.baseLayer.getParameter('weight').assign(w);
+  }
+
   /** The base weight as [out, in], whatever the base layer's layout. */
   private weightOutIn(): tf.Tensor {
-    const w = this.baseLayer.weight;
+    const w = this.baseWeight();
     return this.fanInFanOut ? tf.transpose(w) : w;
   }
 
   private assignWeightOutIn(wOutIn: tf.Tensor): void {
-    tf.tidy(() => this.baseLayer.weight.assign(this.fanInFanOut ? tf.transpose(wOutIn) : wOutIn));
+    tf.tidy(() => this.assignBaseWeight(this.fanInFanOut ? tf.transpose(wOutIn) : wOutIn));
   }
 
   /** Adds (or re-initialises) adapter `name` (PEFT's update_layer). */
@@ -155,7 +169,7 @@ export class LoraLinear extends LoraLayerBase {
       if (!s || this.mergedAdapters.includes(name)) continue;
       tf.tidy(() => {
         if (!s.useDora) {
-          this.baseLayer.weight.assign(tf.add(this.baseLayer.weight, this.deltaWeight(name)));
+          this.assignBaseWeight(tf.add(this.baseWeight(), this.deltaWeight(name)));
           return;
         }
         const delta = this.fanInFanOut ? tf.transpose(this.deltaWeight(name)) : this.deltaWeight(name);
@@ -176,7 +190,7 @@ export class LoraLinear extends LoraLayerBase {
       const s = this.settings.get(name)!;
       tf.tidy(() => {
         if (!s.useDora) {
-          this.baseLayer.weight.assign(tf.sub(this.baseLayer.weight, this.deltaWeight(name)));
+          this.assignBaseWeight(tf.sub(this.baseWeight(), this.deltaWeight(name)));
           return;
         }
         const norm = this.mergeNorms.get(name)!;

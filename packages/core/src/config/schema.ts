@@ -57,6 +57,24 @@ const pluginEntry: JSONSchema = {
  * The first validation pass: the envelope only. Method and plugin sections are opaque
  * objects here; the second pass fills them with the registered schemas.
  */
+/**
+ * `model.quantize`: store the base's frozen Linear/Conv1D weights in a smaller format once
+ * the trainable set is chosen (Run.loadModel; @leantune/tensor's quantizeModule). Every
+ * loader accepts it: the run applies it, not the loader.
+ */
+export const MODEL_QUANTIZE_SCHEMA: JSONSchema = {
+  description: 'Frozen Linear/Conv1D weights of the base stored as bf16, fp16, int8 (per-channel absmax) or nf4 (QLoRA NormalFloat, blocks of 64; doubleQuant quantizes the block scales); adapters stay fp32',
+  oneOf: [
+    { enum: ['bf16', 'fp16', 'int8', 'nf4'] },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type'],
+      properties: { type: { enum: ['bf16', 'fp16', 'int8', 'nf4'] }, doubleQuant: { type: 'boolean', description: 'nf4 only' } },
+    },
+  ],
+};
+
 export function envelopeSchema(): JSONSchema {
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
@@ -73,7 +91,7 @@ export function envelopeSchema(): JSONSchema {
         type: ['string', 'object'],
         description: "A model name such as 'use-lite', or { name, ...loader options }",
         if: { type: 'object' },
-        then: { required: ['name'], properties: { name: { type: 'string', minLength: 1 } } },
+        then: { required: ['name'], properties: { name: { type: 'string', minLength: 1 }, quantize: MODEL_QUANTIZE_SCHEMA } },
       },
       methods: {
         type: 'object',
