@@ -50,6 +50,17 @@ bool IsNullish(napi_env env, napi_value v) {
   return type == napi_null || type == napi_undefined;
 }
 
+const char* TypedArrayName(napi_typedarray_type type) {
+  switch (type) {
+    case napi_float32_array: return "Float32Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_int8_array: return "Int8Array";
+    case napi_uint8_array: return "Uint8Array";
+    case napi_uint16_array: return "Uint16Array";
+    default: return "typed array";
+  }
+}
+
 template <typename T>
 T* TypedData(napi_env env, napi_value v, napi_typedarray_type want, const char* name, size_t* length) {
   bool is = false;
@@ -58,7 +69,7 @@ T* TypedData(napi_env env, napi_value v, napi_typedarray_type want, const char* 
   void* data = nullptr;
   if (is) Check(env, napi_get_typedarray_info(env, v, &type, length, &data, nullptr, nullptr), name);
   if (!is || type != want) {
-    throw Failure{std::string(g_fn) + ": " + name + " must be a " + (want == napi_float32_array ? "Float32Array" : "Int32Array")};
+    throw Failure{std::string(g_fn) + ": " + name + " must be a " + TypedArrayName(want)};
   }
   if (data == nullptr && *length > 0) throw Failure{std::string(g_fn) + ": " + name + " has no readable data (detached buffer?)"};
   return static_cast<T*>(data);
@@ -566,12 +577,82 @@ napi_value InfoJs(napi_env env, napi_callback_info) {
   return out;
 }
 
+// quantMatmul(a, out, m, n, k, transposeB, format, data, scales, dqCodes, dqScales, dqOffset, rows, cols):
+// out [m, n] = a [m, k] · B, B = W [k, n] or Wᵀ (transposeB; W [n, k]) for a quantized W
+// [rows, cols] (csrc/quant.h), dequantized block by block inside the GEMM's packing.
+napi_value QuantMatMulJs(napi_env env, napi_callback_info info) {
+  g_fn = "quantMatmul";
+  try {
+    size_t argc = 14;
+    napi_value argv[14];
+    Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "arguments");
+    if (argc != 14) throw Failure{"quantMatmul: expected 14 arguments (a, out, m, n, k, transposeB, format, data, scales, dqCodes, dqScales, dqOffset, rows, cols)"};
+    leantune::MatMulDesc d;
+    leantune::QuantMatrix q;
+    size_t aLen = 0, outLen = 0, dataLen = 0, len = 0;
+    d.a = TypedData<float>(env, argv[0], napi_float32_array, "a", &aLen);
+    d.out = TypedData<float>(env, argv[1], napi_float32_array, "out", &outLen);
+    d.m = Int(env, argv[2], "m");
+    d.n = Int(env, argv[3], "n");
+    d.k = Int(env, argv[4], "k");
+    d.transB = Bool(env, argv[5], "transposeB");
+    q.format = static_cast<int>(Int(env, argv[6], "format"));
+    q.rows = Int(env, argv[12], "rows");
+    q.cols = Int(env, argv[13], "cols");
+    const int64_t size = q.rows * q.cols;
+    if (static_cast<int64_t>(aLen) != d.m * d.k) throw Failure{"quantMatmul: a must hold m·k values"};
+    if (static_cast<int64_t>(outLen) != d.m * d.n) throw Failure{"quantMatmul: out must hold m·n values"};
+    if ((d.transB ? d.n : d.k) != q.rows || (d.transB ? d.k : d.n) != q.cols) throw Failure{"quantMatmul: W [rows, cols] must be [k, n], or [n, k] with transposeB"};
+    int64_t wantData = size;
+    switch (q.format) {
+      case leantune::kQuantBf16:
+      case leantune::kQuantFp16:
+        q.data = TypedData<uint16_t>(env, argv[7], napi_uint16_array, "data", &dataLen);
+        break;
+      case leantune::kQuantInt8:
+        q.data = TypedData<int8_t>(env, argv[7], napi_int8_array, "data", &dataLen);
+        break;
+      case leantune::kQuantNf4:
+        q.data = TypedData<uint8_t>(env, argv[7], napi_uint8_array, "data", &dataLen);
+        wantData = (size + 1) / 2;
+        break;
+      default:
+        throw Failure{"quantMatmul: unknown format code (1 bf16, 2 fp16, 3 int8, 4 nf4)"};
+    }
+    if (static_cast<int64_t>(dataLen) != wantData) throw Failure{"quantMatmul: data must hold rows·cols codes (nf4: two a byte)"};
+    const int64_t blocks = (size + leantune::kNf4Block - 1) / leantune::kNf4Block;
+    if (!IsNullish(env, argv[8])) {
+      q.scales = TypedData<float>(env, argv[8], napi_float32_array, "scales", &len);
+      const int64_t want = q.format == leantune::kQuantInt8 ? q.rows : blocks;
+      if (q.format != leantune::kQuantInt8 && q.format != leantune::kQuantNf4) throw Failure{"quantMatmul: bf16/fp16 take no scales"};
+      if (static_cast<int64_t>(len) != want) throw Failure{"quantMatmul: scales must hold one value a row (int8) or a block of 64 (nf4)"};
+    } else if (q.format == leantune::kQuantInt8) {
+      throw Failure{"quantMatmul: int8 needs scales (one a row)"};
+    }
+    if (q.format == leantune::kQuantNf4 && q.scales == nullptr) {
+      if (IsNullish(env, argv[9]) || IsNullish(env, argv[10])) throw Failure{"quantMatmul: nf4 needs scales, or dqCodes and dqScales (double quantization)"};
+      q.dqCodes = TypedData<int8_t>(env, argv[9], napi_int8_array, "dqCodes", &len);
+      if (static_cast<int64_t>(len) != blocks) throw Failure{"quantMatmul: dqCodes must hold one code a block of 64"};
+      q.dqScales = TypedData<float>(env, argv[10], napi_float32_array, "dqScales", &len);
+      if (static_cast<int64_t>(len) != (blocks + leantune::kDoubleQuantGroup - 1) / leantune::kDoubleQuantGroup) throw Failure{"quantMatmul: dqScales must hold one scale a group of 256 blocks"};
+      Check(env, napi_get_value_double(env, argv[11], &q.dqOffset), "dqOffset");
+    }
+    d.quantB = &q;
+    leantune::MatMul(d, Pool());
+    return nullptr;
+  } catch (const Failure& f) {
+    napi_throw_error(env, nullptr, f.message.c_str());
+    return nullptr;
+  }
+}
+
 // Joins the pool's threads before the environment goes away.
 void Cleanup(void*) { g_pool.reset(); }
 
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"matmul", nullptr, MatMulJs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"quantMatmul", nullptr, QuantMatMulJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"binary", nullptr, BinaryJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"unary", nullptr, UnaryJs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduce", nullptr, ReduceJs, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -134,6 +134,32 @@ void PackB(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t nc, int n
   }
 }
 
+// PackB for a quantized B (MatMulDesc::quantB): depth [p0, p0 + kc) × columns [j0, j0 + nc)
+// of B = W (transB false: each depth row is a run of a row of W, decoded in place) or Wᵀ
+// (each column is a run of a row of W, decoded aside and scattered into the panel).
+void PackBQuant(const QuantMatrix& q, bool transB, int64_t p0, int64_t j0, int64_t kc, int64_t nc, int nr, float* dst) {
+  alignas(64) float run[KC];
+  for (int64_t jp = 0; jp < nc; jp += nr, dst += nr * kc) {
+    const int64_t cols = std::min<int64_t>(nr, nc - jp);
+    if (!transB) {
+      for (int64_t p = 0; p < kc; p++) {
+        float* row = dst + p * nr;
+        DecodeRun(q, p0 + p, j0 + jp, cols, row);
+        for (int64_t j = cols; j < nr; j++) row[j] = 0.f;
+      }
+      continue;
+    }
+    for (int64_t j = 0; j < nr; j++) {
+      if (j >= cols) {
+        for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = 0.f;
+        continue;
+      }
+      DecodeRun(q, j0 + jp + j, p0, kc, run);
+      for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = run[p];
+    }
+  }
+}
+
 template <int kActivation>
 inline float Activate(float x, float alpha) {
   switch (kActivation) {
@@ -271,7 +297,9 @@ class Schedule {
     const Step s = At(step);
     const int64_t nr = kernel_.nr, panels = (s.nc + nr - 1) / nr, per = (panels + packs_ - 1) / packs_;
     const int64_t j0 = std::min(panels, index * per) * nr, j1 = std::min(s.nc, (index + 1) * per * nr);
-    if (j0 < j1) {
+    if (j0 < j1 && d_.quantB != nullptr) {
+      PackBQuant(*d_.quantB, d_.transB, s.pc, s.jc + j0, s.kc, j1 - j0, nr, packedB_[step % kBuffers] + j0 * s.kc);
+    } else if (j0 < j1) {
       const int64_t bi = d_.bIndex != nullptr ? d_.bIndex[s.o] : (d_.bBatches == 1 ? 0 : s.o);
       const float* b = d_.b + bi * d_.k * d_.n + s.pc * brs_ + (s.jc + j0) * bcs_;
       PackB(b, brs_, bcs_, s.kc, j1 - j0, nr, packedB_[step % kBuffers] + j0 * s.kc);

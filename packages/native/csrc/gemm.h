@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "quant.h"
+
 namespace leantune {
 
 class ThreadPool;
@@ -27,6 +29,9 @@ struct MatMulDesc {
   const int32_t* bIndex = nullptr;
   int64_t aBatches = 1, bBatches = 1;
   const float* bias = nullptr;  // n values (one per column) or null
+  // When set, B is this quantized matrix W (one batch; `b` unused): B = W [k, n], or Wᵀ
+  // when transB (W [n, k]). It is dequantized block by block as B is packed.
+  const QuantMatrix* quantB = nullptr;
   int activation = kLinear;
   float alpha = 0.2f;  // leaky-relu slope
 };

@@ -13,6 +13,9 @@ export const REDUCE_CODES = { Sum: 0, Mean: 1, Max: 2, Min: 3 } as const;
 
 export type Isa = 'avx512' | 'avx2' | 'scalar';
 
+/** Quantized weight formats as csrc/quant.h numbers them. */
+export const QUANT_CODES = { bf16: 1, fp16: 2, int8: 3, nf4: 4 } as const;
+
 /** The N-API surface of build/Release/leantune_native.node (csrc/addon.cc). */
 export interface NativeAddon {
   /**
@@ -25,6 +28,18 @@ export interface NativeAddon {
     m: number, n: number, k: number, transposeA: boolean, transposeB: boolean,
     batch: number, aIndex: Int32Array | null, bIndex: Int32Array | null,
     bias: Float32Array | null, activation: number, alpha: number,
+  ): void;
+  /**
+   * out [m, n] = a [m, k] · B for a quantized W [rows, cols] (csrc/quant.h): B = W ([k, n]),
+   * or Wᵀ when transposeB (W [n, k]). W is dequantized block by block while the GEMM packs
+   * it; no fp32 copy of W is made. format: QUANT_CODES; data: Uint16Array (bf16/fp16),
+   * Int8Array (int8), Uint8Array (nf4, two codes a byte); scales: one a row (int8) or a block
+   * of 64 (nf4), else null with dqCodes/dqScales/dqOffset (nf4 double quantization).
+   */
+  quantMatmul(
+    a: Float32Array, out: Float32Array, m: number, n: number, k: number, transposeB: boolean,
+    format: number, data: Uint16Array | Int8Array | Uint8Array, scales: Float32Array | null,
+    dqCodes: Int8Array | null, dqScales: Float32Array | null, dqOffset: number, rows: number, cols: number,
   ): void;
   /** out = op(a, b) over `shape`, each input read at Σ index·stride (stride 0 = broadcast axis). */
   binary(op: number, a: Float32Array, b: Float32Array, out: Float32Array, shape: Int32Array, aStrides: Int32Array, bStrides: Int32Array): void;

@@ -1,5 +1,6 @@
-import { OutOfMemoryError, tf, type AdamWStep, type RandomFill } from '@leantune/tensor';
+import { OutOfMemoryError, tf, type AdamWStep, type QuantizedWeight, type RandomFill } from '@leantune/tensor';
 import { adamwInPlace, randomFill } from './fused-kernels';
+import { quantMatMul } from './matmul-kernels';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon';
 import { BufferPool } from './buffer-pool';
@@ -161,6 +162,11 @@ export class NativeBackend extends MathBackendCPU {
   /** Seeded native fill (the backend capability @leantune/tensor's init and dropout use). */
   randomFill(shape: readonly number[], fill: RandomFill): tf.Tensor {
     return randomFill(this, shape, fill);
+  }
+
+  /** Capability: x·Wᵀ or x·W for a quantized W, dequantized inside the GEMM (see quantMatMul). */
+  quantizedMatMul(x: tf.Tensor2D, weight: QuantizedWeight, transposeW: boolean): tf.Tensor2D | undefined {
+    return quantMatMul(this, x, weight, transposeW);
   }
 
   /** Values leave the backend (dataSync, data, a move to another backend): their buffer is never recycled. */

@@ -1,5 +1,5 @@
-import { tf } from '@leantune/tensor';
-import { ACTIVATION_CODES, type NativeActivation } from './addon';
+import { tf, type QuantizedWeight } from '@leantune/tensor';
+import { ACTIVATION_CODES, QUANT_CODES, type NativeActivation } from './addon';
 import type { NativeBackend } from './backend';
 import type { KernelMaker } from './kernels';
 import { planMatMul } from './matmul-plan';
@@ -62,3 +62,24 @@ export const MATMUL_KERNELS: ReadonlyArray<[string, KernelMaker]> = [
   [tf.BatchMatMul, batchMatMul],
   [tf._FusedMatMul, fusedMatMul],
 ];
+
+/**
+ * The `quantizedMatMul` capability: x [m, in]·Wᵀ (transposeW) or x [m, out]·W for a
+ * quantized W [out, in] (@leantune/tensor's QuantizedWeight), by the addon's GEMM, which
+ * dequantizes W while packing it (csrc/quant.cc): the fp32 W is never formed.
+ */
+export function quantMatMul(backend: NativeBackend, x: tf.Tensor2D, w: QuantizedWeight, transposeW: boolean): tf.Tensor2D | undefined {
+  if (x.dtype !== 'float32' || x.rank !== 2) return undefined;
+  const [m, k] = x.shape;
+  const n = transposeW ? w.rows : w.cols;
+  if (k !== (transposeW ? w.cols : w.rows)) {
+    throw new Error(`quantizedMatMul: x [${x.shape}] does not fit a weight [${w.rows}, ${w.cols}]${transposeW ? ' transposed' : ''}`);
+  }
+  const out = backend.allocate('quantizedMatMul', [m, n], m * n);
+  if (out.length > 0) {
+    const input = backend.f32(x);
+    const dq = w.doubleQuant;
+    backend.addon.quantMatmul(input, out, m, n, k, transposeW, QUANT_CODES[w.format], w.data, w.scales ?? null, dq?.codes ?? null, dq?.groupScales ?? null, dq?.offset ?? 0, w.rows, w.cols);
+  }
+  return tf.engine().makeTensorFromTensorInfo(backend.makeTensorInfo([m, n], 'float32', out), backend) as tf.Tensor2D;
+}
