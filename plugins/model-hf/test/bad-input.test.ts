@@ -43,10 +43,10 @@ test('missing preprocessor_config.json for an image model: it loads, and an imag
 });
 
 test('unknown model_type lists the supported ones', async () => {
-  const dir = bert('llama');
+  const dir = bert('t5');
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'llama' }));
-  await expect(loadHfCheckpoint(dir)).rejects.toThrow(/config\.json: model_type "llama" is not supported; supported: bert, roberta, gpt2, vit, clip/);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 't5' }));
+  await expect(loadHfCheckpoint(dir)).rejects.toThrow(/config\.json: model_type "t5" is not supported; supported: bert, roberta, gpt2, vit, clip, llama, qwen2, mistral/);
 });
 
 test('a bad config value names the key', async () => {
