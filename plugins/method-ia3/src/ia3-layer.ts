@@ -52,10 +52,15 @@ export class Ia3Layer extends Module {
     return this.child<Ia3Base>('base_layer')!;
   }
 
-  /** The base layer's weight and bias variables (Conv2d has no getters for them). */
-  private baseWeights(): { weight: tf.Variable; bias?: tf.Variable } {
+  /**
+   * The base weight's values (a transient fp32 copy, freed by the caller's tidy, when the base
+   * is quantized by model.quantize), a setter (a quantized base is quantized again in its
+   * format), and the bias variable. Conv2d has no getters for them.
+   */
+  private baseWeights(): { weight: tf.Tensor; setWeight: (w: tf.Tensor) => void; bias?: tf.Variable } {
     const base = this.baseLayer;
-    return { weight: base.getParameter('weight').variable, bias: base.hasParameter('bias') ? base.getParameter('bias').variable : undefined };
+    const p = base.getParameter('weight');
+    return { weight: p.quantized ? p.dequantize() : p.variable, setWeight: (w) => p.assign(w), bias: base.hasParameter('bias') ? base.getParameter('bias').variable : undefined };
   }
 
   get vector(): tf.Variable {
@@ -81,8 +86,8 @@ export class Ia3Layer extends Module {
   merge(): void {
     if (this.merged) return;
     tf.tidy(() => {
-      const { weight, bias } = this.baseWeights();
-      weight.assign(tf.mul(weight, this.weightFactor()));
+      const { weight, setWeight, bias } = this.baseWeights();
+      setWeight(tf.mul(weight, this.weightFactor()));
       if (!this.isFeedforward && bias) bias.assign(tf.mul(bias, tf.reshape(this.vector, bias.shape)));
     });
     this.merged = true;
@@ -98,8 +103,8 @@ export class Ia3Layer extends Module {
   unmerge(): void {
     if (!this.merged) return;
     tf.tidy(() => {
-      const { weight, bias } = this.baseWeights();
-      weight.assign(tf.div(weight, tf.add(this.weightFactor(), 1e-8)));
+      const { weight, setWeight, bias } = this.baseWeights();
+      setWeight(tf.div(weight, tf.add(this.weightFactor(), 1e-8)));
       if (!this.isFeedforward && bias) bias.assign(tf.div(bias, tf.add(tf.reshape(this.vector, bias.shape), 1e-8)));
     });
     this.merged = false;
