@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateText, loadTrainedModel, sampleToken } from '@leantune/cli';
 import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
-import { tf } from '@leantune/tensor';
+import { quantizedBytes, tf, type QuantizeSpec } from '@leantune/tensor';
 import { tinyLoadedModel } from '@leantune/testing';
 import { Rng } from '@leantune/train';
 import { cli, localConfig, fixtures, onlyRun, tempDir, tinyLora } from './helpers';
@@ -95,6 +95,28 @@ describe('leantune inspect', () => {
     expect(d.defaultTargets.lora).toEqual(['dense']);
     const text = await cli(cwd, ['inspect', 'tiny-text', '-c', tinyLora]);
     expect(text.out).toContain('  encoder (TinyEncoder) 272\n    dense (Linear) 272\n');
+  });
+
+  it('lists parameter bytes with model.quantize in each format, and the loaded bytes of a model given with quantize', async () => {
+    const r = await cli(cwd, ['inspect', 'tiny-text', '-c', tinyLora, '--json']);
+    const d = JSON.parse(r.out);
+    // tiny-text: encoder.dense [16, 16] and classifier [2, 16] are the Linear weights; their biases stay fp32.
+    const rest = 4 * (d.params - 16 * 16 - 2 * 16);
+    const expected = (spec: QuantizeSpec) => rest + quantizedBytes(16, 16, spec) + quantizedBytes(2, 16, spec);
+    expect(d.bytes.quantizable).toEqual({ weights: 2, elements: 16 * 16 + 2 * 16 });
+    expect(d.bytes.loaded).toBe(4 * d.params);
+    expect(d.bytes.formats).toEqual({
+      fp32: 4 * d.params,
+      bf16: expected({ type: 'bf16' }),
+      fp16: expected({ type: 'fp16' }),
+      int8: expected({ type: 'int8' }),
+      nf4: expected({ type: 'nf4' }),
+      'nf4+doubleQuant': expected({ type: 'nf4', doubleQuant: true }),
+    });
+    const q = JSON.parse((await cli(cwd, ['inspect', '{"name": "tiny-text", "quantize": "int8"}', '-c', tinyLora, '--json'])).out);
+    expect(q.bytes.loaded).toBe(expected({ type: 'int8' }));
+    const text = await cli(cwd, ['inspect', 'tiny-text', '-c', tinyLora]);
+    expect(text.out).toMatch(/with model\.quantize, 2 Linear\/Conv1D weights \(288 values\) quantized, the rest fp32:\n {2}fp32 .*\n {2}bf16 /);
   });
 
   it('reads a Hugging Face folder given as a path', async () => {

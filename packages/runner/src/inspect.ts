@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { LoadedModel, Logger, ModelSpec, Toolkit } from '@leantune/core';
-import type { Module } from '@leantune/tensor';
+import { Conv1D, Linear, quantizedBytes, type Module, type QuantizeSpec } from '@leantune/tensor';
 import { toolkitFor } from './toolkit';
 
 /** Layer classes that LoRA-style methods wrap: PyTorch-layout Linear and GPT-2's Conv1D. */
@@ -27,6 +27,40 @@ export interface ModelDescription {
   targets: Array<{ name: string; type: string; count: number }>;
   /** Each registered method's default targets for this architecture. */
   defaultTargets: Record<string, readonly string[]>;
+  /** Bytes of the model's parameters as loaded, and with model.quantize in each format. */
+  bytes: WeightBytes;
+}
+
+/** The QLoRA formats inspect lists, as model.quantize spells them. */
+const INSPECT_FORMATS: Array<[string, QuantizeSpec]> = [['bf16', { type: 'bf16' }], ['fp16', { type: 'fp16' }], ['int8', { type: 'int8' }], ['nf4', { type: 'nf4' }], ['nf4+doubleQuant', { type: 'nf4', doubleQuant: true }]];
+
+export interface WeightBytes {
+  /** All parameters as they are stored now (4 bytes an fp32 value; packed bytes for a weight loaded quantized). */
+  loaded: number;
+  /** Linear/Conv1D weights model.quantize would store quantized (all of them: inspect applies no method, so none trains). */
+  quantizable: { weights: number; elements: number };
+  /** Total parameter bytes with those weights in each format and everything else fp32, by format. */
+  formats: Record<string, number>;
+}
+
+function weightBytes(module: Module): WeightBytes {
+  // [out, in] of each Linear/Conv1D weight, by path.
+  const quantizable = new Map<string, [number, number]>();
+  for (const [path, m] of module.namedModules()) {
+    if (m instanceof Linear || m instanceof Conv1D) quantizable.set(path ? `${path}.weight` : 'weight', [m.outFeatures, m.inFeatures]);
+  }
+  let loaded = 0;
+  let rest = 0;
+  const weights: Array<[number, number]> = [];
+  for (const [path, p] of module.namedParameters()) {
+    loaded += p.bytes;
+    const dims = quantizable.get(path);
+    if (dims) weights.push(dims);
+    else rest += p.size * 4;
+  }
+  const formats: Record<string, number> = { fp32: rest + weights.reduce((n, [r, c]) => n + 4 * r * c, 0) };
+  for (const [name, spec] of INSPECT_FORMATS) formats[name] = rest + weights.reduce((n, [r, c]) => n + quantizedBytes(r, c, spec), 0);
+  return { loaded, quantizable: { weights: weights.length, elements: weights.reduce((n, [r, c]) => n + r * c, 0) }, formats };
 }
 
 function node(module: Module, path: string): ModuleNode {
@@ -52,7 +86,7 @@ export function describeModel(model: LoadedModel, toolkit?: Toolkit): ModelDescr
     if (targets) defaultTargets[m.id] = targets;
   }
   const tree = node(model.module, '');
-  return { model: model.name, arch: model.arch, loader: model.loader, labels: model.labels, params: tree.params, tree, targets: [...targets.values()], defaultTargets };
+  return { model: model.name, arch: model.arch, loader: model.loader, labels: model.labels, params: tree.params, tree, targets: [...targets.values()], defaultTargets, bytes: weightBytes(model.module) };
 }
 
 const count = (n: number) => n.toLocaleString('en');
@@ -70,6 +104,9 @@ export function formatModel(d: ModelDescription, maxDepth = Infinity): string {
   lines.push('', 'Target module names (Linear / Conv1D leaves):');
   for (const t of d.targets) lines.push(`  ${t.name.padEnd(16)} ${t.type.padEnd(7)} ×${t.count}`);
   if (!d.targets.length) lines.push('  none');
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(2)} MB`;
+  lines.push('', `Parameter bytes (loaded: ${mb(d.bytes.loaded)}); with model.quantize, ${d.bytes.quantizable.weights} Linear/Conv1D weights (${count(d.bytes.quantizable.elements)} values) quantized, the rest fp32:`);
+  for (const [format, bytes] of Object.entries(d.bytes.formats)) lines.push(`  ${format.padEnd(16)} ${mb(bytes).padStart(12)}  ${(bytes / d.bytes.formats.fp32).toFixed(3)}×`);
   const defaults = Object.entries(d.defaultTargets);
   if (defaults.length) {
     lines.push('', `Default targets for ${d.arch}:`);

@@ -84,11 +84,12 @@ export class Parameter {
     return this.packed;
   }
 
-  /** Replaces the packed weight (a requantized merge); only for a quantized parameter. */
-  setQuantized(weight: QuantizedWeight): void {
-    if (!this.packed) throw new Error('setQuantized: this parameter is not quantized');
-    if (!tf.util.arraysEqual(weight.shape, this.packed.shape)) throw new Error(`setQuantized: shape [${weight.shape}] for a weight of shape [${this.packed.shape}]`);
-    this.packed = weight;
+  /** Gives a quantized weight back an fp32 variable holding its dequantized values; returns the packed weight it was (undefined when not quantized). */
+  dequantizeInPlace(): QuantizedWeight | undefined {
+    const q = this.packed;
+    if (!q) return undefined;
+    this.variable = tf.tidy(() => tf.variable(q.toTensor(), false, `lt_${++variableCounter}_dequantized`));
+    return q;
   }
 
   /** The values as a fresh fp32 tensor (the caller disposes it): dequantized, or a copy of the variable. */

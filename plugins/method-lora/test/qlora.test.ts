@@ -1,7 +1,7 @@
 import { createToolkit, type Toolkit } from '@leantune/core';
 import { causalLmLoss, loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { quietLog as quiet, tempDir, tinyDataPlugin, tinyModelPlugin } from '@leantune/testing';
-import { loadSafetensors, quantizeModule, setSeed, tf, type Module, type QuantizeSpec } from '@leantune/tensor';
+import { dequantizedStateDict, loadSafetensors, quantizeModule, setSeed, tf, type QuantizeSpec } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,13 +29,6 @@ function cosine(a: tf.Tensor, b: tf.Tensor): number {
 
 function maxAbs(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
-}
-
-/** The dequantized values of every quantized weight of `m`, by path (for an fp32 twin). */
-function dequantizedState(m: Module): Map<string, tf.Tensor> {
-  const out = new Map<string, tf.Tensor>();
-  for (const [path, p] of m.namedParameters()) if (p.quantized) out.set(path, p.dequantize());
-  return out;
 }
 
 describe('QLoRA: LoRA over a quantized base', () => {
@@ -97,7 +90,9 @@ describe('QLoRA: LoRA over a quantized base', () => {
       };
       const q = await setup(true);
       const twin = await setup(false);
-      twin.m.module.loadStateDict(dequantizedState(q.m.module));
+      const state = dequantizedStateDict(q.m.module);
+      twin.m.module.loadStateDict(state);
+      tf.dispose([...state.values()]);
       // Same adapters (same seed), same effective base weights: same logits.
       const a = q.m.module.forward(ids, mask) as tf.Tensor;
       const b = twin.m.module.forward(ids, mask) as tf.Tensor;

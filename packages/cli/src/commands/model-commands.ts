@@ -5,7 +5,7 @@ import { ConfigError } from '@leantune/core';
 import { evaluateTrained, formatEvalReport } from '@leantune/runner';
 import { generateText } from '@leantune/runner';
 import { formatModel, inspectModel } from '@leantune/runner';
-import { mergeTrained } from '@leantune/runner';
+import { mergeTrained, type QuantizedMerge } from '@leantune/runner';
 import { outputRecords, predictRecords, readNpyImage, readTextInputs, textRecords } from '@leantune/runner';
 import { loadTrainedModel, type AdapterRef } from '@leantune/runner';
 import { parseModelSpec, warningsTo } from '@leantune/runner';
@@ -117,9 +117,10 @@ export function modelCommands(io: CliIO): Command[] {
   const mergeCmd = modelOptions(new Command('merge'))
     .description('Fold a mergeable adapter (LoRA family, IA3) into the base weights and write a full model.')
     .requiredOption('-o, --out <dir>', 'folder for the merged model (must be new or empty)')
+    .addOption(new Option('--quantized <mode>', 'a base quantized with model.quantize: dequantize (merge into fp32 and write fp32) or requantize (merge, quantize again in its format, report the added error)').choices(['dequantize', 'requantize']))
     .addHelpText('after', '\nHugging Face models get their own layout (config.json, model.safetensors, tokenizer files);\nothers a model.safetensors with leantune-merged.json. Load either with --model <dir>.\nExample:\n  leantune merge runs/20250101-120000-spam -o merged/spam')
-    .action(async (run: string | undefined, opts: ModelFlags & { out: string }) => {
-      const result = mergeTrained(await load(io, run, opts), resolve(io.cwd, opts.out));
+    .action(async (run: string | undefined, opts: ModelFlags & { out: string; quantized?: QuantizedMerge }) => {
+      const result = mergeTrained(await load(io, run, opts), resolve(io.cwd, opts.out), { quantized: opts.quantized });
       io.out(`${JSON.stringify(result)}\n`);
     });
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Conv1D, Linear } from '../layers/linear';
-import type { Module } from '../module';
-import type { QuantFormat, QuantizeSpec } from './quantized-weight';
+import type { Module, Parameter } from '../module';
+import { quantizeWeight, type QuantFormat, type QuantizeSpec, type WeightLayout } from './quantized-weight';
 
 export interface QuantizeModuleReport {
   format: QuantFormat;
@@ -47,4 +47,70 @@ export function quantizeModule(root: Module, spec: QuantizeSpec): QuantizeModule
     report.bytesAfter += p.bytes;
   }
   return report;
+}
+
+/** How a weight was stored before dequantizeModule gave it back its fp32 variable. */
+export interface QuantizedOrigin {
+  spec: QuantizeSpec;
+  layout: WeightLayout;
+}
+
+/**
+ * Gives every quantized weight of the tree an fp32 variable again, holding its dequantized
+ * values (for a merge: LoRA deltas then add to exact fp32 values). Returns how each one was
+ * stored, keyed by Parameter (paths change when a method unloads), for requantizeModule.
+ */
+export function dequantizeModule(root: Module): Map<Parameter, QuantizedOrigin> {
+  const origins = new Map<Parameter, QuantizedOrigin>();
+  for (const [, p] of root.namedParameters()) {
+    const q = p.dequantizeInPlace();
+    if (q) origins.set(p, { spec: { type: q.format, doubleQuant: q.doubleQuant != null }, layout: q.sourceLayout });
+  }
+  return origins;
+}
+
+export interface RequantizeReport {
+  /** Each weight's ‖Q(W) − W‖ / ‖W‖, by dotted path. */
+  weights: Array<{ path: string; relativeError: number }>;
+  /** Over all of them: √(Σ‖Q(W) − W‖²) / √(Σ‖W‖²). */
+  relativeError: number;
+  maxRelativeError: number;
+}
+
+/**
+ * Quantizes again, in its original format, each weight dequantizeModule restored (e.g. after
+ * a merge), leaving it an fp32 variable that holds the requantized values (what a reload
+ * with the same model.quantize gives), and reports the error the requantization added.
+ */
+export function requantizeModule(root: Module, origins: ReadonlyMap<Parameter, QuantizedOrigin>): RequantizeReport {
+  const report: RequantizeReport = { weights: [], relativeError: 0, maxRelativeError: 0 };
+  let num = 0;
+  let den = 0;
+  for (const [path, p] of root.namedParameters()) {
+    const origin = origins.get(p);
+    if (!origin || p.quantized) continue;
+    const v = p.variable;
+    const requantized = quantizeWeight(v, origin.spec, origin.layout);
+    const [d2, w2] = tf.tidy(() => {
+      const back = requantized.toTensor();
+      const d = tf.sum(tf.square(tf.sub(back, v))).dataSync()[0];
+      const w = tf.sum(tf.square(v)).dataSync()[0];
+      v.assign(back);
+      return [d, w];
+    });
+    const relativeError = w2 > 0 ? Math.sqrt(d2 / w2) : 0;
+    report.weights.push({ path, relativeError });
+    report.maxRelativeError = Math.max(report.maxRelativeError, relativeError);
+    num += d2;
+    den += w2;
+  }
+  report.relativeError = den > 0 ? Math.sqrt(num / den) : 0;
+  return report;
+}
+
+/** Fresh fp32 tensors of every quantized weight's dequantized values, by dotted path (the caller disposes them). */
+export function dequantizedStateDict(root: Module): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>();
+  for (const [path, p] of root.namedParameters()) if (p.quantized) out.set(path, p.dequantize());
+  return out;
 }

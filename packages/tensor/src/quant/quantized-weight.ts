@@ -180,6 +180,22 @@ export class QuantizedWeight implements QuantizedWeightParts {
   }
 }
 
+/** Bytes a [rows, cols] weight takes in `spec`'s format: codes plus scales (what QuantizedWeight.bytes reports). */
+export function quantizedBytes(rows: number, cols: number, spec: QuantizeSpec): number {
+  const n = rows * cols;
+  switch (spec.type) {
+    case 'bf16':
+    case 'fp16':
+      return 2 * n;
+    case 'int8':
+      return n + 4 * rows;
+    case 'nf4': {
+      const blocks = Math.ceil(n / NF4_BLOCK);
+      return Math.ceil(n / 2) + (spec.doubleQuant ? blocks + 4 * Math.ceil(blocks / DOUBLE_QUANT_GROUP) + 4 : 4 * blocks);
+    }
+  }
+}
+
 /** Checks and normalizes a `model.quantize` value ("nf4" or { type: "nf4", doubleQuant: true }); `where` names the field in errors. */
 export function parseQuantizeSpec(value: unknown, where = 'model.quantize'): QuantizeSpec {
   const field = (name: string) => (where.startsWith('/') ? `${where}/${name}` : `${where}.${name}`);

@@ -1,4 +1,4 @@
-import { Conv1D, Linear, NF4_BLOCK, NF4_CODE, Parameter, QuantizedWeight, parseQuantizeSpec, quantizeMatrix, quantizeModule, quantizeWeight, tf, type QuantizeSpec } from '@leantune/tensor';
+import { Conv1D, Linear, NF4_BLOCK, NF4_CODE, Parameter, QuantizedWeight, parseQuantizeSpec, quantizedBytes, quantizeMatrix, quantizeModule, quantizeWeight, tf, type QuantizeSpec } from '@leantune/tensor';
 
 /** ‖w − ŵ‖ / ‖w‖. */
 function relativeRmse(w: Float32Array, back: Float32Array): number {
@@ -114,10 +114,14 @@ describe('QuantizedWeight', () => {
     expect(e.int8).toBeLessThan(e.nf4);
   });
 
-  it('handles a length that is not a whole number of blocks or bytes, and all-zero blocks', () => {
+  it('handles a length that is not a whole number of blocks or bytes, and all-zero blocks; quantizedBytes predicts .bytes', () => {
     const v = Float32Array.from({ length: 3 * 37 }, (_, i) => (i < 64 ? 0 : Math.sin(i)));
-    for (const spec of [{ type: 'nf4' }, { type: 'nf4', doubleQuant: true }, { type: 'int8' }] as QuantizeSpec[]) {
-      const back = quantizeMatrix(v, 3, 37, spec).dequantize();
+    for (const spec of [{ type: 'nf4' }, { type: 'nf4', doubleQuant: true }, { type: 'int8' }, { type: 'bf16' }] as QuantizeSpec[]) {
+      const q = quantizeMatrix(v, 3, 37, spec);
+      expect(quantizedBytes(3, 37, spec)).toBe(q.bytes);
+      expect(quantizedBytes(rows, cols, spec)).toBe(quantizeMatrix(w, rows, cols, spec).bytes);
+      if (spec.type === 'bf16') continue;
+      const back = q.dequantize();
       expect(back.length).toBe(v.length);
       for (let i = 0; i < 64; i++) expect(back[i]).toBe(0);
       expect(relativeRmse(v, back)).toBeLessThan(0.15);
