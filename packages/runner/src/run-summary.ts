@@ -26,6 +26,8 @@ export interface RunSummary {
   test?: TrainReport['test'];
   /** Texts cut to the model's maximum length, over the whole run, when any were. */
   truncated?: TruncationReport;
+  /** With model.quantize: the format and the bytes of the quantized weights as fp32 and as stored. */
+  quantized?: { format: string; doubleQuant: boolean; weights: number; bytesBefore: number; bytesAfter: number };
 }
 
 export function summarize(run: Run, metrics: Metrics, artifacts: Artifacts, trainSeconds: number, report: TrainReport = {}): RunSummary {
@@ -45,5 +47,10 @@ export function summarize(run: Run, metrics: Metrics, artifacts: Artifacts, trai
     backend: run.context.backend?.name,
     dir: artifacts.dir,
     ...report,
+    ...(run.quantization ? { quantized: quantizedSummary(run.quantization) } : {}),
   };
+}
+
+function quantizedSummary(q: NonNullable<Run['quantization']>): NonNullable<RunSummary['quantized']> {
+  return { format: q.format, doubleQuant: q.doubleQuant, weights: q.quantized.length, bytesBefore: q.bytesBefore, bytesAfter: q.bytesAfter };
 }
