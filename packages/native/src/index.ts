@@ -1,6 +1,6 @@
 import { registerNativeBackend } from './provider';
 
-export { ACTIVATION_CODES, BINARY_CODES, REDUCE_CODES, UNARY_CODES, addonPath, loadAddon, type Isa, type NativeActivation, type NativeAddon } from './addon';
+export { ACTIVATION_CODES, BINARY_CODES, QUANT_CODES, REDUCE_CODES, UNARY_CODES, addonPath, loadAddon, type Isa, type NativeActivation, type NativeAddon } from './addon';
 export { NATIVE_BACKEND_NAME, NativeBackend, type NativeBackendOptions } from './backend';
 export { NATIVE_KERNEL_NAMES, registerNativeKernels, type KernelMaker } from './kernels';
 export { DEFAULT_MEMORY_SHARE, MEMORY_LIMIT_ENV, cgroupMemoryMax, parseMemorySize, resolveMemoryLimit, type MemoryLimit } from './memory-limit';
