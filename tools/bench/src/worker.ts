@@ -18,6 +18,8 @@ export interface WorkerJob {
   steps: number;
   /** Stop measuring once this many seconds are spent (the steps done so far count). */
   maxSeconds: number;
+  /** model.quantize for the frozen base (bf16, fp16, int8, nf4, nf4-dq = NF4 with double quantization); unset: fp32. */
+  quantize?: string;
 }
 
 export interface WorkerResult {
@@ -72,8 +74,9 @@ export async function runJob(job: WorkerJob): Promise<WorkerResult> {
   const setup = job.preset ? presetSetup(job.preset, job.batch) : decoderSetup(job.shape!, job.batch);
   const info = await initBackend({ backend: job.backend as BackendName });
   const tk = await createToolkit({ plugins: [setup.plugin, loraPlugin], log: { info: () => {}, warn: () => {} } });
+  const quantize = job.quantize === 'nf4-dq' ? { type: 'nf4', doubleQuant: true } : job.quantize;
   const run = tk.createRun({
-    model: setup.model,
+    model: quantize ? { ...setup.model, quantize } : setup.model,
     runtime: { backend: job.backend as BackendName },
     methods: job.method === 'lora' ? { lora: { r: 8, lora_alpha: 16, ...setup.lora } } : {},
     trainable: job.method === 'full' ? ['.*'] : [],
