@@ -2,6 +2,7 @@ import { tf } from '@leantune/tensor';
 import { NATIVE_BACKEND_NAME, type NativeBackend } from './backend';
 import { CLIP_KERNELS } from './clip-kernels';
 import { CONV_KERNELS } from './conv-kernels';
+import { DEPTHWISE_KERNELS } from './depthwise-kernels';
 import { ELEMENTWISE_KERNELS } from './elementwise-kernels';
 import { FUSED_NATIVE_KERNELS } from './fused-kernels';
 import { MATMUL_KERNELS } from './matmul-kernels';
@@ -10,7 +11,7 @@ import { MOVEMENT_KERNELS } from './movement-kernels';
 /** Makes a native kernel from the cpu kernel it falls back to (small tensors, other dtypes). */
 export type KernelMaker = (fallback: tf.KernelFunc) => tf.KernelFunc;
 
-const NATIVE_KERNELS: ReadonlyMap<string, KernelMaker> = new Map([...MATMUL_KERNELS, ...CONV_KERNELS, ...CLIP_KERNELS, ...ELEMENTWISE_KERNELS, ...MOVEMENT_KERNELS]);
+const NATIVE_KERNELS: ReadonlyMap<string, KernelMaker> = new Map([...MATMUL_KERNELS, ...CONV_KERNELS, ...DEPTHWISE_KERNELS, ...CLIP_KERNELS, ...ELEMENTWISE_KERNELS, ...MOVEMENT_KERNELS]);
 
 /** Kernels the addon computes (above NATIVE_MIN_ELEMENTS, for float32). */
 export const NATIVE_KERNEL_NAMES: readonly string[] = [...NATIVE_KERNELS.keys()];
