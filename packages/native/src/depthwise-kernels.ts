@@ -32,8 +32,14 @@ function convInfo(xShape: number[], filterShape: number[], attrs: DepthwiseAttrs
     attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, true);
 }
 
-/** Calls visit(xOffset, yOffset, filterOffset) for every in-bounds (output pixel, tap) pair. */
-function forEachTap(info: tf.backend_util.Conv2DInfo, visit: (xo: number, yo: number, fo: number) => void): void {
+/**
+ * Runs every in-bounds (output pixel, tap) pair, the channels innermost: 'forward' adds
+ * x·w into y, 'input' dy·w into dx, 'filter' x·dy into the filter sums. One function with the
+ * mode branch outside the channel loop (a callback per pair would be three closures at one
+ * call site, which V8 does not inline: ~1.6× slower in the MobileNetV2 step).
+ */
+function taps(info: tf.backend_util.Conv2DInfo, mode: 'forward' | 'input' | 'filter',
+  x: Float32Array, y: Float32Array, f: Float32Array | Float64Array): void {
   const { batchSize, inHeight, inWidth, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, inChannels: c } = info;
   const { top, left } = info.padInfo;
   for (let b = 0; b < batchSize; b++) {
@@ -46,7 +52,11 @@ function forEachTap(info: tf.backend_util.Conv2DInfo, visit: (xo: number, yo: nu
           for (let kx = 0; kx < filterWidth; kx++) {
             const ix = ox * strideWidth - left + kx;
             if (ix < 0 || ix >= inWidth) continue;
-            visit(((b * inHeight + iy) * inWidth + ix) * c, yo, (ky * filterWidth + kx) * c);
+            const xo = ((b * inHeight + iy) * inWidth + ix) * c;
+            const fo = (ky * filterWidth + kx) * c;
+            if (mode === 'forward') for (let ch = 0; ch < c; ch++) y[yo + ch] += x[xo + ch] * f[fo + ch];
+            else if (mode === 'input') for (let ch = 0; ch < c; ch++) x[xo + ch] += y[yo + ch] * f[fo + ch];
+            else for (let ch = 0; ch < c; ch++) f[fo + ch] += x[xo + ch] * y[yo + ch];
           }
         }
       }
@@ -62,12 +72,9 @@ const forward: KernelMaker = (fallback) => (args) => {
   const backend = args.backend as NativeBackend;
   const xs = backend.f32(x);
   const ws = backend.f32(filter);
-  const c = info.inChannels;
   const out = backend.allocate(tf.DepthwiseConv2dNative, info.outShape, tf.util.sizeFromShape(info.outShape));
   out.fill(0);
-  forEachTap(info, (xo, yo, fo) => {
-    for (let ch = 0; ch < c; ch++) out[yo + ch] += xs[xo + ch] * ws[fo + ch];
-  });
+  taps(info, 'forward', xs, out, ws);
   return backend.makeTensorInfo(info.outShape, 'float32', out);
 };
 
@@ -83,12 +90,9 @@ const backpropInput: KernelMaker = (fallback) => (args) => {
   const backend = args.backend as NativeBackend;
   const dys = backend.f32(dy);
   const ws = backend.f32(filter);
-  const c = info.inChannels;
   const dx = backend.allocate(tf.DepthwiseConv2dNativeBackpropInput, inputShape, tf.util.sizeFromShape(inputShape));
   dx.fill(0);
-  forEachTap(info, (xo, yo, fo) => {
-    for (let ch = 0; ch < c; ch++) dx[xo + ch] += dys[yo + ch] * ws[fo + ch];
-  });
+  taps(info, 'input', dx, dys, ws);
   return backend.makeTensorInfo(inputShape, 'float32', dx);
 };
 
@@ -102,11 +106,8 @@ const backpropFilter: KernelMaker = (fallback) => (args) => {
   const backend = args.backend as NativeBackend;
   const xs = backend.f32(x);
   const dys = backend.f32(dy);
-  const c = info.inChannels;
   const sums = new Float64Array(tf.util.sizeFromShape(filterShape));
-  forEachTap(info, (xo, yo, fo) => {
-    for (let ch = 0; ch < c; ch++) sums[fo + ch] += xs[xo + ch] * dys[yo + ch];
-  });
+  taps(info, 'filter', xs, dys, sums);
   const dw = backend.allocate(tf.DepthwiseConv2dNativeBackpropFilter, filterShape, sums.length);
   dw.set(sums);
   return backend.makeTensorInfo(filterShape, 'float32', dw);
