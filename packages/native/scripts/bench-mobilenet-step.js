@@ -2,7 +2,8 @@
 // One training step of MobileNetV2 (nsfwjs weights, 96 px, batch 16, LoRA r 8 on the 1×1
 // expand/project convs, fresh linear head trained too) on a tfjs backend, as
 // `leantune compare -c examples/fashion-mobilenet.json` runs it; prints the median step time and
-// the kernels that took the time (tf.profile of one step, summed per kernel name).
+// the kernels that took the time (tf.profile of one step, summed per kernel name). The first
+// step (warm-up: buffer pool, JIT) is printed apart and left out of the median.
 // Run from the repo root after `npx tsc -b tsconfig.json`:
 //   node packages/native/scripts/bench-mobilenet-step.js [--backend native] [--steps 5] [--size 96] [--batch 16] [--no-profile]
 'use strict';
@@ -47,13 +48,15 @@ async function main() {
     for (const g of Object.values(grads)) g.dataSync();
   });
   const times = [];
-  for (let i = 0; i < steps; i++) {
+  for (let i = 0; i <= steps; i++) {
     const t0 = performance.now();
     step();
     times.push(performance.now() - t0);
   }
+  const [first, ...rest] = times;
   console.log(`backend ${tf.getBackend()}, ${size} px, batch ${batchSize}, ${vars.length} trainable tensors`);
-  console.log(`step ms: ${times.map((t) => t.toFixed(0)).join(' ')}; median ${median(times).toFixed(0)} (first step included in the list); load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`step ms: warm-up ${first.toFixed(0)}, then ${rest.map((t) => t.toFixed(0)).join(' ')}; median ${median(rest).toFixed(0)}; `
+    + `${(batchSize / (median(rest) / 1000)).toFixed(2)} samples/s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   if (process.argv.includes('--no-profile')) return;
   const info = await tf.profile(step);
   const byKernel = new Map();
