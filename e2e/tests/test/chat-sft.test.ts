@@ -20,7 +20,7 @@ beforeAll(() => {
 it('trains the chat example with LoRA on packed conversations, then answers with --chat', () => {
   const override = {
     model: { name: 'hf', path: join(cwd, 'smollm2-chat-tiny'), maxLength: 1024 },
-    data: { name: 'jsonl', path: join(cwd, 'spam-chat.jsonl'), limit: 40, stages: { split: { validation: 0.1 }, 'chat-pack': { enabled: true } } },
+    data: { name: 'jsonl', path: join(cwd, 'spam-chat.jsonl'), limit: 40, stages: { split: { validation: 0.1 }, 'chat-pack': {} } },
     train: { epochs: 1, batchSize: 2, learningRate: 0.002 },
     output: { dir: join(cwd, 'runs') },
   };

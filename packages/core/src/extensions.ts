@@ -36,6 +36,12 @@ export interface DatasetStage<O = Record<string, unknown>> {
   stage: number;
   description?: string;
   optionsSchema?: JSONSchema;
+  /**
+   * Runs only when the config names it under `data.stages` (e.g. a model plugin's packing
+   * stage, which most runs of that model do not want); otherwise every enabled plugin's
+   * stages run, with their schema defaults.
+   */
+  optIn?: boolean;
   run(dataset: Dataset, options: O, ctx: RunContext): Promise<Dataset> | Dataset;
 }
 

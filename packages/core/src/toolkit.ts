@@ -193,9 +193,9 @@ export class Toolkit {
   resolveConfig(data: unknown, source?: ConfigSource, options: { envelopeChecked?: boolean } = {}): ResolvedConfig {
     if (data && typeof data === 'object' && this.resolvedConfigs.has(data)) return data as ResolvedConfig;
     if (!options.envelopeChecked) this.validator.assert(envelopeSchema(), data, source);
-    // Every enabled stage runs; an empty options object lets its schema defaults apply.
+    // Every enabled stage runs (opt-in ones only when named); an empty options object lets its schema defaults apply.
     const stages = (data as { data?: { stages?: Record<string, unknown> } }).data?.stages;
-    if (stages) for (const stage of this.stages.list()) stages[stage.name] ??= {};
+    if (stages) for (const stage of this.stages.list()) if (!stage.optIn) stages[stage.name] ??= {};
     this.validator.assert(this.combinedSchema(), data, source);
     const config = data as ResolvedConfig & { model: string | ResolvedConfig['model'] };
     if (typeof config.model === 'string') config.model = { name: config.model };
@@ -244,6 +244,8 @@ export class Toolkit {
       run.hooks.loadDataset.tapPromise(loader.name, async (spec, ctx) => (loader.test(spec) ? loader.load(spec, ctx) : undefined));
     }
     for (const stage of this.stages.ordered()) {
+      // An opt-in stage not named in the config is not tapped at all (so, e.g., it does not make the model load before the data).
+      if (stage.optIn && !(resolved.data?.stages && stage.name in resolved.data.stages)) continue;
       run.hooks.datasetStage.tapPromise({ name: stage.name, stage: stage.stage }, async (dataset, ctx) => {
         const options = resolved.data?.stages?.[stage.name] ?? {};
         return stage.run(dataset, options, ctx);

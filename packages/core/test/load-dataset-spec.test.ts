@@ -54,3 +54,22 @@ describe('RunContext.loadDatasetSpec', () => {
     await expect(run.context.loadDatasetSpec({} as { name: string })).rejects.toThrow(/A dataset spec needs a "name"/);
   });
 });
+
+describe('opt-in dataset stages', () => {
+  it('run only for configs that name them under data.stages; other stages of the plugin always run', async () => {
+    const calls: string[] = [];
+    const staging = definePlugin({
+      meta: { name: 'staging', version: '0.1.0', core: '^0.1.0' },
+      apply(ctx) {
+        ctx.stages.register({ name: 'always', stage: STAGE.CLEAN, run: (d) => (calls.push('always'), d) });
+        ctx.stages.register({ name: 'packing', stage: STAGE.CLEAN + 1, optIn: true, optionsSchema: { type: 'object', properties: { size: { type: 'integer', default: 4 } } }, run: (d, o) => (calls.push(`packing ${JSON.stringify(o)}`), d) });
+      },
+    });
+    const toolkit = await createToolkit({ plugins: [memoryData, staging], log: quiet });
+    await toolkit.createRun({ model: 'none', data: { name: 'mem-a', stages: {} } }).loadData();
+    expect(calls).toEqual(['always']);
+    calls.length = 0;
+    await toolkit.createRun({ model: 'none', data: { name: 'mem-a', stages: { packing: {} } } }).loadData();
+    expect(calls).toEqual(['always', 'packing {"size":4}']);
+  });
+});

@@ -258,14 +258,12 @@ export function isChatBatch(records: readonly DataRecord[]): boolean {
 }
 
 export interface ChatPackOptions {
-  /** The stage runs for every run of a config that enables the hf plugin; it packs only when this is true. */
-  enabled?: boolean;
   /** Tokens per packed row (default: the model's maximum). */
   maxTokens?: number;
 }
 
 /**
- * The `chat-pack` stage (`data.stages["chat-pack"]: { "enabled": true }`): conversations packed into rows of at most `maxTokens` tokens by
+ * The `chat-pack` stage, opt-in (`data.stages["chat-pack"]: {}`): conversations packed into rows of at most `maxTokens` tokens by
  * best-fit decreasing (TRL's "bfd" packing): no conversation is split, a conversation
  * longer than a row is cut (counted) and gets a row of its own. Each packed record holds
  * the tokens and the assistant mask; the rows are then padded only to the longest in a batch.
@@ -273,17 +271,16 @@ export interface ChatPackOptions {
 export const chatPackStage: DatasetStage<ChatPackOptions> = {
   name: 'chat-pack',
   stage: STAGE.ENCODE,
+  optIn: true,
   description: 'pack chat conversations (messages) into rows of the model\'s length, best-fit decreasing; loss stays on assistant tokens',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: {
-      enabled: { type: 'boolean', default: false, description: 'pack the conversations (data.stages["chat-pack"].enabled: true); off, the stage passes the dataset through' },
       maxTokens: { type: 'integer', minimum: 8, maximum: 1048576, description: "tokens per packed row (default: the model's maximum length)" },
     },
   },
   run(dataset, options, ctx) {
-    if (!options.enabled) return dataset;
     const chat = ctx.model?.points?.chat;
     if (!chat) throw new Error(`data stage "chat-pack" needs a causal LM with a chat template (model "${ctx.model?.name ?? '(none)'}" offers none): add chat_template to tokenizer_config.json, or drop the stage`);
     const cap = options.maxTokens ?? chat.maxTokens;

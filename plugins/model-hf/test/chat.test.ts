@@ -122,10 +122,10 @@ describe('chat templates (tokenizer_config.json chat_template through @huggingfa
     const log = recordingLogger();
     const ctx = { model, log } as unknown as RunContext;
     const dataset: Dataset = { name: 'chat', records: convs, reports: [] };
-    const out = await chatPackStage.run(dataset, { enabled: true, maxTokens: cap }, ctx);
+    const out = await chatPackStage.run(dataset, { maxTokens: cap }, ctx);
     expect(chatPackStage.stage).toBe(STAGE.ENCODE);
-    // Off (the default), it passes the dataset through untouched.
-    expect(await chatPackStage.run(dataset, {}, ctx)).toBe(dataset);
+    // Opt-in: the toolkit taps it only for configs that name it (packages/core/test: opt-in stages).
+    expect(chatPackStage.optIn).toBe(true);
     // Every conversation is in exactly one row, whole, with its own mask.
     const members = out.records.flatMap((r) => r.meta.members as string[]);
     expect(members.sort()).toEqual(convs.map((c) => c.id).sort());
@@ -146,7 +146,7 @@ describe('chat templates (tokenizer_config.json chat_template through @huggingfa
     // The packed rows encode as they are.
     const batch = model.encode!(out.records.slice(0, 2));
     expect(((batch.inputs as Record<string, tf.Tensor>).input_ids.shape[1])).toBe(Math.max(...out.records.slice(0, 2).map((r) => r.tokens!.ids.length)));
-    await expect(Promise.resolve().then(() => chatPackStage.run(dataset, { enabled: true }, { model: { name: 'x', points: {} }, log } as unknown as RunContext))).rejects.toThrow(/needs a causal LM with a chat template/);
+    await expect(Promise.resolve().then(() => chatPackStage.run(dataset, {}, { model: { name: 'x', points: {} }, log } as unknown as RunContext))).rejects.toThrow(/needs a causal LM with a chat template/);
   });
 
   it('chatRows pads to the longest row and cuts (counting) rows over the limit', () => {
