@@ -138,6 +138,23 @@ def bench(job, model, make_batch, loss_fn, targets, save=(), tokens_per_sample=N
     }
 
 
+def causal_lm_build(model_class, targets):
+    """The `build` of a causal-LM preset peer (gpt2.py, llama.py): the model from the config,
+    the hashed token batches, next-token cross-entropy, LoRA on `targets`."""
+
+    def build(job):
+        c, seq, batch = job["preset"]["config"], job["preset"]["seq"], job["batch"]
+
+        def loss_fn(m, ids):
+            logits = m(ids)
+            return torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, c["vocab_size"]), ids[:, 1:].reshape(-1))
+
+        make_batch = lambda step: ints_below(1, step, batch * seq, c["vocab_size"]).view(batch, seq)
+        return model_class(c), make_batch, loss_fn, {"targets": targets}
+
+    return build
+
+
 def main(build):
     """Entry point of a preset peer: `build(job) -> (model, make_batch, loss_fn, bench kwargs)`."""
     torch.set_num_threads(2)

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import attention, ints_below, main
+from common import attention, causal_lm_build, main
 
 
 class Conv1D(nn.Module):
@@ -59,17 +59,5 @@ class Gpt2LMHead(nn.Module):
         return self.ln_f(x) @ self.wte.weight.t()  # tied lm_head
 
 
-def build(job):
-    c, seq, batch = job["preset"]["config"], job["preset"]["seq"], job["batch"]
-    model = Gpt2LMHead(c)
-
-    def loss_fn(m, ids):
-        logits = m(ids)
-        return F.cross_entropy(logits[:, :-1].reshape(-1, c["vocab_size"]), ids[:, 1:].reshape(-1))
-
-    make_batch = lambda step: ints_below(1, step, batch * seq, c["vocab_size"]).view(batch, seq)
-    return model, make_batch, loss_fn, {"targets": ("c_attn",)}
-
-
 if __name__ == "__main__":
-    main(build)
+    main(causal_lm_build(Gpt2LMHead, ("c_attn",)))

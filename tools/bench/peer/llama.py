@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import init_weights, ints_below, main
+from common import causal_lm_build, init_weights, main
 
 
 class RMSNorm(nn.Module):
@@ -96,17 +96,5 @@ class LlamaForCausalLM(nn.Module):
         return x @ self.embed_tokens.weight.t() if self.lm_head is None else self.lm_head(x)
 
 
-def build(job):
-    c, seq, batch = job["preset"]["config"], job["preset"]["seq"], job["batch"]
-    model = LlamaForCausalLM(c)
-
-    def loss_fn(m, ids):
-        logits = m(ids)
-        return F.cross_entropy(logits[:, :-1].reshape(-1, c["vocab_size"]), ids[:, 1:].reshape(-1))
-
-    make_batch = lambda step: ints_below(1, step, batch * seq, c["vocab_size"]).view(batch, seq)
-    return model, make_batch, loss_fn, {"targets": ("q_proj", "v_proj")}
-
-
 if __name__ == "__main__":
-    main(build)
+    main(causal_lm_build(LlamaForCausalLM, ("q_proj", "v_proj")))
