@@ -153,26 +153,10 @@ export interface ChatRows {
 }
 
 /**
- * One row per conversation, right-padded to the longest (cut at `maxTokens`, counted), or with
- * `pack` the conversations concatenated and cut into rows of exactly `maxTokens` tokens (the
- * "wrapped" packing of TRL and of transformers' run_clm: nothing padded, nothing dropped
- * but the last partial row's padding; a row's tokens attend to the earlier conversations in
- * the same row, as there).
+ * One row per conversation, right-padded to the longest and cut at `maxTokens` (counted).
+ * Packing several conversations into a row is the `chat-pack` stage's work, before this.
  */
-export function chatRows(encodings: readonly ChatEncoding[], maxTokens: number, padId: number, pack: boolean): ChatRows {
-  if (pack) {
-    const ids = encodings.flatMap((e) => e.ids);
-    const mask = encodings.flatMap((e) => e.assistant);
-    const rows: ChatRows = { ids: [], attentionMask: [], assistant: [], truncated: 0 };
-    for (let start = 0; start < ids.length; start += maxTokens) {
-      const n = Math.min(maxTokens, ids.length - start);
-      const pad = maxTokens - n;
-      rows.ids.push([...ids.slice(start, start + n), ...new Array<number>(pad).fill(padId)]);
-      rows.attentionMask.push([...new Array<number>(n).fill(1), ...new Array<number>(pad).fill(0)]);
-      rows.assistant.push([...mask.slice(start, start + n), ...new Array<number>(pad).fill(0)]);
-    }
-    return rows;
-  }
+export function chatRows(encodings: readonly ChatEncoding[], maxTokens: number, padId: number): ChatRows {
   let truncated = 0;
   const cut = encodings.map((e) => {
     if (e.ids.length <= maxTokens) return e;
@@ -234,7 +218,7 @@ export function encodeChatRecords(chat: ChatCapability | undefined, records: rea
     if (!chat) throw new Error(`record ${r.id} has "messages" but the model's folder has no chat template (chat_template in tokenizer_config.json, or chat_template.jinja); add one, or give "text"`);
     return chat.encode(r.messages!, `record ${r.id}`);
   });
-  const rows = chatRows(encodings, maxTokens, padId, false);
+  const rows = chatRows(encodings, maxTokens, padId);
   if (rows.truncated && tally) {
     const cut = records.filter((_, i) => encodings[i].ids.length > maxTokens).map((r) => r.id);
     tally.note(records.map((r) => r.id), cut, { longest: Math.max(...encodings.map((e) => e.ids.length)), maxLength: maxTokens, warning: `${cut.length} of ${records.length} conversations are longer than ${maxTokens} tokens and were cut` });

@@ -150,7 +150,7 @@ describe('chat templates (tokenizer_config.json chat_template through @huggingfa
   });
 
   it('chatRows pads to the longest row and cuts (counting) rows over the limit', () => {
-    const rows = chatRows([{ ids: [1, 2, 3], assistant: [0, 1, 1] }, { ids: [4], assistant: [1] }], 2, 9, false);
+    const rows = chatRows([{ ids: [1, 2, 3], assistant: [0, 1, 1] }, { ids: [4], assistant: [1] }], 2, 9);
     expect(rows).toEqual({ ids: [[1, 2], [4, 9]], attentionMask: [[1, 1], [1, 0]], assistant: [[0, 1], [1, 0]], truncated: 1 });
   });
 });
