@@ -168,8 +168,8 @@ export interface ModelGenerateOptions {
   maxTokens: number;
   /** Picks the next id from the last position's logits [vocab]. */
   pick(logits: Float32Array, step: number): number;
-  /** Generation ends before adding this id. */
-  stopToken?: number;
+  /** Generation ends before adding any of these ids (eos, a chat template's end of turn). */
+  stopTokens?: readonly number[];
   /** Keys and values of earlier positions are kept (default true); false recomputes the whole context each step. */
   cache?: boolean;
   /** Called with each id added. */

@@ -84,15 +84,12 @@ export function generateText(trained: TrainedModel, prompt: string, options: Gen
   if (options.topP !== undefined && !(options.topP > 0 && options.topP <= 1)) throw new ConfigError(`--top-p must be in (0, 1], got ${options.topP}`);
   const rng = new Rng(options.seed ?? 0);
   let promptIds: number[];
-  let stopToken = options.stopToken;
-  let stopIds: readonly number[] = [];
+  const stopTokens = options.stopToken === undefined ? [] : [options.stopToken];
   if (options.chat) {
     const chat = trained.model.points?.chat;
     if (!chat) throw new ConfigError(`Model "${trained.model.name}" has no chat template (chat_template in tokenizer_config.json, or chat_template.jinja), so --chat cannot render a conversation; add one or drop --chat`);
     promptIds = chat.encodePrompt([...(options.system !== undefined ? [{ role: 'system', content: options.system }] : []), { role: 'user', content: prompt }]);
-    stopIds = chat.stopIds;
-    // The capability stops at one id; any end-of-turn id is mapped onto it below.
-    stopToken = -1;
+    stopTokens.push(...chat.stopIds);
   } else {
     if (options.system !== undefined) throw new ConfigError('--system needs --chat (a system message is rendered by the chat template)');
     promptIds = lm.tokenizer.encode(prompt);
@@ -102,11 +99,8 @@ export function generateText(trained: TrainedModel, prompt: string, options: Gen
   let shown = '';
   lm.generate(promptIds, {
     maxTokens,
-    stopToken,
-    pick: (logits) => {
-      const id = sampleToken(logits, options, rng);
-      return stopIds.includes(id) || id === options.stopToken ? (stopToken as number) : id;
-    },
+    stopTokens,
+    pick: (logits) => sampleToken(logits, options, rng),
     onToken: (id) => {
       added.push(id);
       // Decode the whole continuation each time: a byte-level token may finish a character only with the next one.

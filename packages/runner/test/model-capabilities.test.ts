@@ -20,7 +20,7 @@ const points = (): ModelPoints => ({
       const logits = new Float32Array(WORDS.length);
       logits[(last + 1) % WORDS.length] = 5;
       const next = options.pick(logits, step);
-      if (next === options.stopToken) break;
+      if (options.stopTokens?.includes(next)) break;
       out.push(next);
       options.onToken?.(next);
       last = next;
@@ -43,6 +43,26 @@ test('generate streams the continuation through points.generate and points.token
   expect(result.text).toBe(' three four zero one');
   expect(pieces.join('')).toBe(result.text);
   expect(generateText(trained(model), 'two', { maxTokens: 4, stopToken: 0 }).tokens).toEqual([3, 4]);
+});
+
+test('--chat: the prompt is the chat template\'s rendering of the user (and system) message, and any end-of-turn id stops the reply', () => {
+  const rendered: unknown[] = [];
+  const chat = {
+    render: () => '',
+    encode: () => ({ ids: [], assistant: [] }),
+    encodePrompt: (messages: ReadonlyArray<{ role: string; content: string }>) => (rendered.push(messages), [1]),
+    maxTokens: 8,
+    stopIds: [4],
+    file: 'tokenizer_config.json',
+  };
+  const model: LoadedModel = { name: 'words', arch: 'words', module: layer(), points: { ...points(), chat } };
+  // From "one" the model goes two, three, four: four ends the turn and is not added.
+  expect(generateText(trained(model), 'hello', { maxTokens: 4, chat: true, system: 'be brief' }).tokens).toEqual([2, 3]);
+  expect(rendered).toEqual([[{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hello' }]]);
+  // With a stop token of its own as well, the earlier one wins.
+  expect(generateText(trained(model), 'hello', { maxTokens: 4, chat: true, stopToken: 3 }).tokens).toEqual([2]);
+  expect(() => generateText(trained({ ...model, points: points() }), 'hello', { chat: true })).toThrow(/has no chat template/);
+  expect(() => generateText(trained(model), 'two', { system: 'x' })).toThrow(/--system needs --chat/);
 });
 
 test('a model without the generate capability is refused, naming it (even from the hf loader)', () => {

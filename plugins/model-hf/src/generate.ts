@@ -42,7 +42,7 @@ export function causalGenerate(module: CachedCausalLm, positionsKey: string, pos
           row = lastLogits(ids.slice(-window), cache);
         }
         const next = options.pick(row, step);
-        if (next === options.stopToken) break;
+        if (options.stopTokens?.includes(next)) break;
         ids.push(next);
         added.push(next);
         options.onToken?.(next);

@@ -77,13 +77,13 @@ test('a virtual prompt equal to the embeddings of real tokens generates what tho
   expect(generate(m, prompt, 6, true)).toEqual(generate(m, prompt, 6, false));
 });
 
-test('stopToken ends generation before adding it; onToken sees each id; no tensor leaks', async () => {
+test('stopTokens end generation before adding it; onToken sees each id; no tensor leaks', async () => {
   const m = await gpt2();
   const prompt = m.points!.tokenizer!.encode('hello');
   const all = generate(m, prompt, 5, true);
   const before = tf.memory().numTensors;
   const seen: number[] = [];
-  const cut = m.points!.generate!(prompt, { maxTokens: 5, pick: argmax, stopToken: all[2], onToken: (id) => void seen.push(id) });
+  const cut = m.points!.generate!(prompt, { maxTokens: 5, pick: argmax, stopTokens: [all[2]], onToken: (id) => void seen.push(id) });
   expect(cut).toEqual(all.slice(0, all.indexOf(all[2])));
   expect(seen).toEqual(cut);
   expect(tf.memory().numTensors).toBe(before);
