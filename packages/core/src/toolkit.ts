@@ -235,7 +235,9 @@ export class Toolkit {
     const resolved = this.resolveConfig(config);
     const run = new Run(this, resolved, this.log, options.configDir);
     for (const loader of this.models.list()) {
-      run.hooks.loadModel.tapPromise(loader.name, async (spec, ctx) => {
+      run.hooks.loadModel.tapPromise(loader.name, async (config, ctx) => {
+        // model.quantize is the run's (Run.loadModel), not the loader's: loaders that check their own options never see it.
+        const { quantize: _quantize, ...spec } = config;
         if (!loader.test(spec)) return undefined;
         return { ...(await loader.load(spec, ctx)), loader: loader.name };
       });

@@ -152,6 +152,28 @@ describe('config files', () => {
     expect(tk.resolveConfig({ model: { name: 'other', maxLenght: 64 } }).model).toEqual({ name: 'other', maxLenght: 64 });
   });
 
+  it('model.quantize is the run\'s: the loader is handed the model options without it (a loader that checks its own options accepts the config)', async () => {
+    const seen: unknown[] = [];
+    const loader = definePlugin({
+      meta: { name: 'own-check-loader', version: '1.0.0', core: '^0.1.0' },
+      apply(ctx) {
+        ctx.models.register({
+          name: 'own-check',
+          test: (spec) => spec.name === 'own-check',
+          load: async (spec) => {
+            seen.push(spec);
+            throw new Error('not loaded in this test');
+          },
+        });
+      },
+    });
+    const tk = await createToolkit({ plugins: [loader] });
+    const run = tk.createRun({ model: { name: 'own-check', maxLength: 8, quantize: { type: 'nf4', doubleQuant: true } }, runtime: { backend: 'cpu' } });
+    expect(run.config.model.quantize).toEqual({ type: 'nf4', doubleQuant: true });
+    await expect(run.loadBaseModel()).rejects.toThrow('not loaded in this test');
+    expect(seen).toEqual([{ name: 'own-check', maxLength: 8 }]);
+  });
+
   it('applies defaults from the envelope and from method schemas', async () => {
     const tk = await createToolkit({ plugins: [loraLike] });
     const config = tk.resolveConfig({ model: 'tiny-text', methods: { lora: {} } });
