@@ -1,5 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -180,5 +180,45 @@ describe('leantune compare, kept in SQLite', () => {
     expect(results.train_info.status).toBe('failed');
     expect(results.run_info.error_msg).toMatch(/^exit 1: leantune: Method "lora" failed to inject/);
     expect(JSON.parse(readFileSync(join(cwd, 'out', 'results', 'ia3--seed-3.json'), 'utf8')).train_info).toMatchObject({ status: 'success', num_trainable_params: expect.any(Number) });
+  }, 240_000);
+
+  it('an arm\'s model options (model.quantize) reach its runs and its resolved config; a bad one fails before any run folder, a changed one refuses --resume', () => {
+    const arms = [
+      { id: 'lora', label: 'lora-int8', model: { quantize: 'int8' } },
+      { id: 'lora', label: 'lora-nf4dq', model: { quantize: { type: 'nf4', doubleQuant: true } } },
+    ];
+    const { cwd, config } = project('quant', arms, 1);
+    const r = leantune(cwd, 'compare', '-c', config, '--concurrency', '1');
+    expect(r.status).toBe(0);
+    const db = new Database(join(cwd, 'runs', 'experiments.sqlite'), { readonly: true });
+    const stored = db.prepare('SELECT label, resolved_config_json FROM arms ORDER BY position').all() as Array<{ label: string; resolved_config_json: string }>;
+    db.close();
+    expect(stored.map((a) => [a.label, JSON.parse(a.resolved_config_json).model])).toEqual([
+      ['lora-int8', { name: 'tiny-text', quantize: 'int8' }],
+      ['lora-nf4dq', { name: 'tiny-text', quantize: { type: 'nf4', doubleQuant: true } }],
+    ]);
+    // Each run trained with its arm's quantize (the run folder's config) and the base's other options.
+    const runDirs = readdirSync(join(cwd, 'runs')).filter((d) => d.includes('-quant-lora-'));
+    const quantizeOf = (arm: string) => JSON.parse(readFileSync(join(cwd, 'runs', runDirs.find((d) => d.includes(`-${arm}-seed`))!, 'config.json'), 'utf8')).model;
+    expect(runDirs).toHaveLength(2);
+    expect(quantizeOf('lora-int8')).toEqual({ name: 'tiny-text', quantize: 'int8' });
+    expect(quantizeOf('lora-nf4dq')).toEqual({ name: 'tiny-text', quantize: { type: 'nf4', doubleQuant: true } });
+
+    // Resuming after an arm's model override changed is refused, naming the path.
+    const changed = JSON.parse(readFileSync(config, 'utf8'));
+    changed.compare.methods[0].model.quantize = 'bf16';
+    writeFileSync(config, JSON.stringify(changed));
+    const resumed = leantune(cwd, 'compare', '-c', config, '--resume', experimentName(r.stderr)!);
+    expect(resumed.status).toBe(2);
+    expect(resumed.stderr).toContain('arm "lora-int8" resolves differently');
+    expect(resumed.stderr).toContain('model.quantize: "int8" → "bf16"');
+
+    // A bad quantize in the last arm fails before the store or any run folder exists.
+    const bad = project('badquant', ['lora', { id: 'lora', label: 'lora-q3', model: { quantize: 'nf3' } }]);
+    const b = leantune(bad.cwd, 'compare', '-c', bad.config);
+    expect(b.status).toBe(2);
+    expect(b.stderr).toContain('compare arm "lora-q3"');
+    expect(b.stderr).toContain('/model/quantize: must be one of "bf16", "fp16", "int8", "nf4" (got "nf3")');
+    expect(existsSync(join(bad.cwd, 'runs'))).toBe(false);
   }, 240_000);
 });

@@ -130,7 +130,7 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
  * method's options and the train options): labels name the values, e.g. "lora-r8-learningRate0.001".
  * A sweep path of a method that no arm trains is an error.
  */
-export function sweepArms(arms: BaseArm[], sweep: SweepSpec | undefined): SweptArm[] {
+export function sweepArms<A extends BaseArm>(arms: A[], sweep: SweepSpec | undefined): Array<A & SweptArm> {
   if (!sweep) return arms.map((a) => ({ ...a, point: {} }));
   const params = sweepParams(sweep);
   for (const p of params) {

@@ -25,9 +25,17 @@ export interface CompareFlags {
   attempts?: string;
 }
 
-function toArm(entry: CompareEntry, configured: Record<string, Record<string, unknown>>) {
+interface BaseArm {
+  id: string;
+  label: string;
+  config: Record<string, unknown>;
+  /** The arm's own model options, merged over the config's model. */
+  model?: Record<string, unknown>;
+}
+
+function toArm(entry: CompareEntry, configured: Record<string, Record<string, unknown>>): BaseArm {
   if (typeof entry === 'string') return { id: entry, label: entry, config: configured[entry] ?? {} };
-  return { id: entry.id, label: entry.label ?? entry.id, config: entry.config ?? configured[entry.id] ?? {} };
+  return { id: entry.id, label: entry.label ?? entry.id, config: entry.config ?? configured[entry.id] ?? {}, ...(entry.model ? { model: entry.model } : {}) };
 }
 
 function positiveInt(flag: string, text: string): number {
@@ -62,16 +70,27 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
   const rawTrain = ((source.data as { train?: Record<string, unknown> }).train ?? {}) as Record<string, unknown>;
   /** The train section a swept arm runs with (the config file's, with the sweep's values): by label, for each run's --override. */
   const trainOf = new Map(swept.filter((a) => a.train).map((a) => [a.label, deepMerge(rawTrain, a.train!)]));
+  /** The model section an arm with its own model options runs with (the config file's, merged with them): by label, for each run's --override. */
+  const rawModel = (source.data as { model?: unknown }).model;
+  const modelOf = new Map(swept.filter((a) => a.model).map((a) => [a.label, deepMerge(typeof rawModel === 'string' ? { name: rawModel } : ((rawModel ?? {}) as Record<string, unknown>), a.model!)]));
   const arms: PlannedArm[] = swept.map((arm) => {
     const train = trainOf.get(arm.label);
+    const model = modelOf.get(arm.label);
     // Validate now (on a copy): a typo in the last arm must not cost the first arms' training.
-    const resolvedConfig = toolkit.resolveConfig({
-      ...structuredClone(base),
-      sweep: undefined,
-      name: `${config.name}-${arm.label}`,
-      methods: { [arm.id]: structuredClone(arm.config) },
-      ...(train ? { train: deepMerge(structuredClone(base.train), train) } : {}),
-    });
+    let resolvedConfig;
+    try {
+      resolvedConfig = toolkit.resolveConfig({
+        ...structuredClone(base),
+        sweep: undefined,
+        name: `${config.name}-${arm.label}`,
+        methods: { [arm.id]: structuredClone(arm.config) },
+        ...(train ? { train: deepMerge(structuredClone(base.train), train) } : {}),
+        ...(model ? { model: deepMerge(structuredClone(base.model), model) } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ConfigError(`${source.file}: compare arm "${arm.label}" (the config with this arm's method options${arm.model ? ', model options' : ''}${train ? ', train options' : ''}) is invalid; fix the arm in compare.methods. ${err.message}`, { cause: err });
+    }
     return { label: arm.label, method: arm.id, config: arm.config, resolvedConfig: resolvedConfig as unknown as Record<string, unknown> };
   });
   // Runs and the store share output.dir, from the config's folder (the embedded default: the current one).
@@ -80,6 +99,7 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
     methods: { [arm.method]: arm.config },
     runtime: { ...config.runtime, seed },
     ...(trainOf.has(arm.label) ? { train: trainOf.get(arm.label) } : {}),
+    ...(modelOf.has(arm.label) ? { model: modelOf.get(arm.label) } : {}),
   });
   const queue = flags.queue === undefined ? undefined : await queueTarget(flags, config, source.data, toolkit.plugins, dir, runOverride);
   const stop = new AbortController();
@@ -116,7 +136,7 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
 }
 
 /** The compare arms expanded by the config's sweep section, checked against its schema first. */
-async function sweptArms(bases: Array<{ id: string; label: string; config: Record<string, unknown> }>, sweep: unknown, source: ConfigSource) {
+async function sweptArms(bases: BaseArm[], sweep: unknown, source: ConfigSource) {
   const { sweepArms, validateSweep } = await import('@leantune/queue');
   return sweepArms(bases, validateSweep(sweep, source));
 }

@@ -25,8 +25,11 @@ export interface ResolvedConfig {
   edit?: { truncate?: Record<string, number>; grow?: Record<string, number> };
 }
 
-/** One arm of `leantune compare`: a method id, or an id with its own label and config. */
-export type CompareEntry = string | { id: string; label?: string; config?: Record<string, unknown> };
+/**
+ * One arm of `leantune compare`: a method id, or an id with its own label, method config and
+ * model options (`model`, merged over the config's model for that arm only, e.g. { "quantize": "nf4" }).
+ */
+export type CompareEntry = string | { id: string; label?: string; config?: Record<string, unknown>; model?: Record<string, unknown> };
 
 const pluginEntry: JSONSchema = {
   type: ['string', 'array', 'object'],
@@ -169,7 +172,12 @@ export function envelopeSchema(): JSONSchema {
               then: {
                 required: ['id'],
                 additionalProperties: false,
-                properties: { id: { type: 'string', minLength: 1 }, label: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' }, config: { type: 'object' } },
+                properties: {
+                  id: { type: 'string', minLength: 1 },
+                  label: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' },
+                  config: { type: 'object' },
+                  model: { type: 'object', description: "Model options for this arm only, merged over the config's model (e.g. { \"quantize\": \"nf4\" })" },
+                },
               },
             },
           },
