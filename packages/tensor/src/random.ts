@@ -101,3 +101,10 @@ export function ones(shape: readonly number[]): tf.Tensor {
   checkShape(shape, 'ones');
   return tf.ones([...shape]);
 }
+
+/** The kept positions' scale 1/(1 − p), 0 at the dropped ones: the mask dropoutBySeed draws from `seed`. */
+export function scaledDropoutMask(shape: readonly number[], p: number, seed: number): tf.Tensor {
+  // floor(u + 1 − p) is 1 exactly when u ≥ p: the mask in float arithmetic, which every
+  // backend computes natively (a comparison with a scalar is a slow JS loop on cpu/native).
+  return tf.tidy(() => tf.mul(tf.floor(tf.add(uniform(shape, 0, 1, seed), 1 - p)), 1 / (1 - p)));
+}

@@ -1,4 +1,4 @@
-import { Conv2d, Dropout, Embedding, normal, tf } from '@leantune/tensor';
+import { Conv2d, Dropout, Embedding, normal, scaleBy, tf } from '@leantune/tensor';
 import { LoraLayerBase, type AdapterSettings } from './lora-layer';
 import { ModuleDict, ParameterDict } from './modules';
 
@@ -68,7 +68,7 @@ export class LoraEmbedding extends LoraLayerBase {
         const afterA = tf.gather(tf.transpose(this.a.get(name)), v);
         const lead = afterA.shape.slice(0, -1);
         const out = tf.matMul(tf.reshape(afterA, [-1, s.r]) as tf.Tensor2D, this.b.get(name) as tf.Tensor2D, false, true);
-        return tf.add(result, tf.mul(tf.reshape(out, [...lead, this.outFeatures]), s.scaling));
+        return tf.add(result, scaleBy(tf.reshape(out, [...lead, this.outFeatures]), s.scaling));
       }),
     );
   }
@@ -144,7 +144,7 @@ export class LoraConv2d extends LoraLayerBase {
       this.forwardWith(x, (v) => this.baseLayer.forward(v), (name, s, v, result) => {
         const xd = this.child<ModuleDict<Dropout>>('lora_dropout')!.get(name)!.forward(v);
         const lora = this.dict('lora_B').get(name)!.forward(this.dict('lora_A').get(name)!.forward(xd));
-        return tf.add(result, tf.mul(lora, s.scaling));
+        return tf.add(result, scaleBy(lora, s.scaling));
       }),
     );
   }

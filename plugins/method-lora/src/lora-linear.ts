@@ -1,4 +1,4 @@
-import { Conv1D, Dropout, Linear, type Module, normal, tf } from '@leantune/tensor';
+import { Conv1D, Dropout, Linear, type Module, normal, scaleBy, tf } from '@leantune/tensor';
 import { LoraLayerBase, type AdapterSettings } from './lora-layer';
 import { DoraMagnitude, ModuleDict } from './modules';
 import { svd, svdLowRank } from './svd';
@@ -148,7 +148,7 @@ export class LoraLinear extends LoraLayerBase {
       this.forwardWith(x, (v) => this.baseLayer.forward(v), (name, s, v, result) => {
         const xd = this.dict<Dropout>('lora_dropout').get(name)!.forward(v);
         const lora = this.dict<Linear>('lora_B').get(name)!.forward(this.dict<Linear>('lora_A').get(name)!.forward(xd));
-        return tf.add(result, s.useDora ? this.doraDelta(name, xd, lora, s.scaling) : tf.mul(lora, s.scaling));
+        return tf.add(result, s.useDora ? this.doraDelta(name, xd, lora, s.scaling) : scaleBy(lora, s.scaling));
       }),
     );
   }

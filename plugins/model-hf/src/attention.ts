@@ -1,4 +1,4 @@
-import { Dropout, Module, tf } from '@leantune/tensor';
+import { Dropout, Module, attention, nextSeed, tf } from '@leantune/tensor';
 
 /**
  * Added to masked scores. transformers uses the dtype's minimum; any value this negative
@@ -88,11 +88,11 @@ export function attendHeads(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, options: O
       v = tf.concat([options.prefix.value, v], 2);
       if (mask && p > 0) mask = tf.concat([tf.zeros([...mask.shape.slice(0, -1), p]), mask], -1);
     }
-    let scores = tf.mul(tf.matMul(q, k, false, true), options.scale ?? 1 / Math.sqrt(q.shape[3]!));
-    if (mask) scores = tf.add(scores, mask);
-    let probs = tf.softmax(scores, -1);
-    if (options.dropout) probs = options.dropout.forward(probs);
-    return tf.matMul(probs, v) as tf.Tensor4D;
+    const scale = options.scale ?? 1 / Math.sqrt(q.shape[3]!);
+    const drop = options.dropout;
+    if (drop?.training && drop.p === 1) return tf.zeros([q.shape[0]!, q.shape[1]!, q.shape[2]!, v.shape[3]!]);
+    // One op that keeps only q, k, v for its backward (the probabilities are recomputed there).
+    return attention(q, k, v, { scale, mask, dropout: drop?.training && drop.p > 0 ? { p: drop.p, seed: nextSeed() } : undefined });
   });
 }
 

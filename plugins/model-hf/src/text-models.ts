@@ -1,7 +1,7 @@
 import { stackPoints, tableVocabulary, type Batch, type ChatCapability, type DataRecord, type GenerateCapability } from '@leantune/core';
 import { tf } from '@leantune/tensor';
 import { BertForSequenceClassification, BertModel, RobertaForSequenceClassification, bertDims, bertMaxTokens, type BertInputs } from './arch/bert';
-import { Gpt2LMHeadModel, Gpt2Model, causalLmLoss, gpt2Dims } from './arch/gpt2';
+import { Gpt2LMHeadModel, Gpt2Model, gpt2Dims } from './arch/gpt2';
 import { causalGenerate } from './generate';
 import { LlamaForCausalLM, LlamaModel, llamaDims, type LlamaFamily } from './arch/llama';
 import { call } from './attention';
@@ -147,7 +147,7 @@ function causalLmTraining(ctx: BuildContext, tokenizer: Lazy<HfTokenizer>, posit
       ? (batch: Batch, training: boolean) => {
           lm.train(training);
           const i = textInputs(batch);
-          return tf.tidy(() => causalLmLoss(lm.forward(i.input_ids, i.attention_mask), i.input_ids, i.attention_mask, i.loss_mask));
+          return lm.loss(i.input_ids, i.attention_mask, i.loss_mask);
         }
       : undefined,
   };

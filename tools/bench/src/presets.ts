@@ -6,7 +6,6 @@ import {
   LlamaForCausalLM,
   VitForImageClassification,
   bertDims,
-  causalLmLoss,
   gpt2Dims,
   llamaDims,
   vitDims,
@@ -212,11 +211,11 @@ export function presetLoadedModel(job: PresetJob): LoadedModel {
   let logitsLoss: (b: Batch) => tf.Scalar;
   if (job.name === 'gpt2-small') {
     const m = new Gpt2LMHeadModel(gpt2Dims(config));
-    logitsLoss = (b) => causalLmLoss(m.forward(inputs(b).input_ids, inputs(b).attention_mask), inputs(b).input_ids, inputs(b).attention_mask);
+    logitsLoss = (b) => m.loss(inputs(b).input_ids, inputs(b).attention_mask);
     module = m;
   } else if (job.name === 'smollm2-135m') {
     const m = new LlamaForCausalLM(llamaDims(config, 'llama'));
-    logitsLoss = (b) => causalLmLoss(m.forward(inputs(b).input_ids, inputs(b).attention_mask), inputs(b).input_ids, inputs(b).attention_mask);
+    logitsLoss = (b) => m.loss(inputs(b).input_ids, inputs(b).attention_mask);
     module = m;
   } else if (job.name === 'bert-base') {
     const m = new BertForSequenceClassification(bertDims(config, false), job.labels);

@@ -20,6 +20,8 @@ export interface WorkerJob {
   maxSeconds: number;
   /** model.quantize for the frozen base (bf16, fp16, int8, nf4, nf4-dq = NF4 with double quantization); unset: fp32. */
   quantize?: string;
+  /** train.gradientCheckpointing: keep each block's input only and recompute it in the backward. */
+  gradientCheckpointing?: boolean;
 }
 
 export interface WorkerResult {
@@ -30,6 +32,8 @@ export interface WorkerResult {
   samplesPerSec: number;
   stepMs: Spread;
   peakRssMB: number;
+  /** Peak RSS when the model was ready (built or loaded, methods injected, base quantized), before the first step. */
+  loadPeakRssMB: number;
   trainable: number;
   total: number;
   firstLoss: number;
@@ -80,8 +84,10 @@ export async function runJob(job: WorkerJob): Promise<WorkerResult> {
     runtime: { backend: job.backend as BackendName },
     methods: job.method === 'lora' ? { lora: { r: 8, lora_alpha: 16, ...setup.lora } } : {},
     trainable: job.method === 'full' ? ['.*'] : [],
+    train: job.gradientCheckpointing ? { gradientCheckpointing: true } : {},
   });
   const model = await run.loadModel();
+  const loadPeakRssMB = process.resourceUsage().maxRSS / 1024;
   const params = model.module.trainableVariables();
   const optimizer = createOptimizer({ name: 'adamw', lr: 1e-4, weightDecay: 0.01 }, params);
   const loss = (b: Batch) => model.loss!(b, true);
@@ -107,6 +113,7 @@ export async function runJob(job: WorkerJob): Promise<WorkerResult> {
     samplesPerSec,
     stepMs,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    loadPeakRssMB,
     trainable: counts.trainable,
     total: counts.total,
     firstLoss: losses[0],

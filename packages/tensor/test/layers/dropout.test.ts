@@ -54,4 +54,32 @@ describe('Dropout', () => {
     for (let i = 0; i < y.length; i++) expect(g[i]).toBeCloseTo(y[i], 5); // y = mask·2 = dy/dx
     tf.dispose([value, grads[v.name], v]);
   });
+
+  it('keeps nothing for the backward but draws the same mask again from its seed', () => {
+    const v = tf.variable(tf.randomNormal([64, 64]));
+    const layer = new Dropout(0.3);
+    let added = -1;
+    let out = 0;
+    const { grads, value } = tf.variableGrads(() => {
+      const before = tf.memory().numBytes;
+      const y = layer.forward(v);
+      // Only the output is new: no float mask, no scaled mask (tf.mul would keep both).
+      added = tf.memory().numBytes - before;
+      out = y.size * 4;
+      return tf.sum(tf.mul(y, y));
+    }, [v]);
+    expect(added).toBe(out);
+    // d/dx Σ (x·m)² = 2·x·m² where m is the scaled mask: zero where dropped, 2x/(1−p)² where kept.
+    const g = grads[v.name].dataSync();
+    const xv = v.dataSync();
+    let kept = 0;
+    for (let i = 0; i < g.length; i++) {
+      if (g[i] === 0) continue;
+      kept++;
+      expect(g[i]).toBeCloseTo((2 * xv[i]) / 0.49, 3);
+    }
+    expect(kept / g.length).toBeGreaterThan(0.6);
+    expect(kept / g.length).toBeLessThan(0.8);
+    tf.dispose([value, grads[v.name], v]);
+  });
 });

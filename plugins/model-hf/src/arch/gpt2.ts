@@ -1,9 +1,9 @@
 import { PointRegistry, type KeyValuePrefix } from '@leantune/core';
-import { Conv1D, Dropout, Embedding, LayerNorm, Module, BlockStack, activationFn, softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
+import { Conv1D, Dropout, Embedding, LayerNorm, Module, BlockStack, activationFn, linearCrossEntropyWithLabels, softmaxCrossEntropyWithLabels, tf } from '@leantune/tensor';
 import { KvCache, attendHeads, call, causalMask, mergeHeads, paddingMask, splitHeads } from '../attention';
 import { joinVirtualTokens } from '../points';
 import type { ConfigReader } from '../config';
-import { tiedEmbeddingWeight } from './tied';
+import { lmHeadWeight, tiedEmbeddingWeight, type LmHeadWeight } from './tied';
 
 /** GPT2Config fields, with transformers' defaults. */
 export interface Gpt2Dims {
@@ -162,6 +162,18 @@ export class Gpt2LMHeadModel extends Module {
   forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: KvCache): tf.Tensor {
     return tf.tidy(() => this.logitsFrom(call(this, 'transformer', inputIds, attentionMask, cache)));
   }
+  /** The last hidden state [b, s, n_embd] of the real tokens. */
+  hidden(inputIds: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
+    return call(this, 'transformer', inputIds, attentionMask);
+  }
+  /** The tied head's weight (wte) for the fused loss. */
+  head(): LmHeadWeight | undefined {
+    return lmHeadWeight(this, 'transformer.wte');
+  }
+  /** Next-token loss (headLoss: the fused LM head, no logits kept). */
+  loss(inputIds: tf.Tensor, attentionMask: tf.Tensor, lossMask?: tf.Tensor): tf.Scalar {
+    return headLoss(this, inputIds, attentionMask, lossMask);
+  }
   /** lm_head (tied to wte) on a last hidden state [b, s, n_embd] → [b, s, vocab]. */
   logitsFrom(h: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
@@ -174,20 +186,41 @@ export class Gpt2LMHeadModel extends Module {
 }
 
 /**
- * Next-token cross-entropy, as GPT2LMHeadModel computes with labels = input_ids: logits at
- * position t predict token t+1; padded targets (mask 0) are ignored like label -100.
+ * Next-token labels [b·s], as GPT2LMHeadModel shifts labels = input_ids: position t is
+ * labelled with token t+1; the last position and padded targets (mask 0) get −1, ignored
+ * like −100. With a loss mask (chat fine-tuning: 1 on assistant tokens), only the tokens it
+ * marks are targets. The logits are then used in place: no [b, s−1, vocab] slice.
  */
-export function causalLmLoss(logits: tf.Tensor, inputIds: tf.Tensor, attentionMask: tf.Tensor, lossMask?: tf.Tensor): tf.Scalar {
+export function nextTokenLabels(inputIds: tf.Tensor, attentionMask: tf.Tensor, lossMask?: tf.Tensor): tf.Tensor1D {
   return tf.tidy(() => {
-    const [b, s, vocab] = logits.shape;
-    // Position t predicts token t+1; the last position and padded targets get label −1 (ignored),
-    // so the logits are used in place: no [b, s−1, vocab] slice, no one-hot matrix. With a
-    // loss mask (chat fine-tuning: 1 on assistant tokens), only the tokens it marks are targets.
+    const [b, s] = inputIds.shape;
     const shifted = (t: tf.Tensor) => tf.concat([tf.slice(tf.cast(t, 'int32'), [0, 1], [b, s - 1]), tf.zeros([b, 1], 'int32')], 1);
     const next = tf.concat([tf.slice(tf.cast(inputIds, 'int32'), [0, 1], [b, s - 1]), tf.fill([b, 1], -1, 'int32')], 1);
     let attended = shifted(attentionMask);
     if (lossMask) attended = tf.mul(attended, shifted(lossMask));
-    const labels = tf.where(tf.greater(attended, 0), next, tf.fill([b, s], -1, 'int32'));
-    return softmaxCrossEntropyWithLabels(tf.reshape(logits, [b * s, vocab]), tf.reshape(labels, [-1]));
+    return tf.reshape(tf.where(tf.greater(attended, 0), next, tf.fill([b, s], -1, 'int32')), [-1]) as tf.Tensor1D;
+  });
+}
+
+/** Next-token cross-entropy of logits [b, s, vocab] (nextTokenLabels). */
+export function causalLmLoss(logits: tf.Tensor, inputIds: tf.Tensor, attentionMask: tf.Tensor, lossMask?: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [b, s, vocab] = logits.shape;
+    return softmaxCrossEntropyWithLabels(tf.reshape(logits, [b * s, vocab]), nextTokenLabels(inputIds, attentionMask, lossMask));
+  });
+}
+
+/**
+ * The causal LM loss of a model with an LM head: from the last hidden state through
+ * linearCrossEntropyWithLabels when the head is one plain weight (the logits never exist
+ * whole), through `logitsFrom` otherwise. Equal to causalLmLoss(model.forward(…)).
+ */
+export function headLoss(lm: { hidden(ids: tf.Tensor, mask: tf.Tensor): tf.Tensor; logitsFrom(h: tf.Tensor): tf.Tensor; head(): LmHeadWeight | undefined }, inputIds: tf.Tensor, attentionMask: tf.Tensor, lossMask?: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const h = lm.hidden(inputIds, attentionMask);
+    const head = lm.head();
+    if (!head) return causalLmLoss(lm.logitsFrom(h), inputIds, attentionMask, lossMask);
+    const [b, s, d] = h.shape;
+    return linearCrossEntropyWithLabels(tf.reshape(h, [b * s, d]), head.weight, nextTokenLabels(inputIds, attentionMask, lossMask), { weightTrains: head.trains });
   });
 }

@@ -3,7 +3,8 @@ import { BlockStack, Dropout, Embedding, Linear, Module, activationFn, tf } from
 import { KvCache, attendHeads, call, causalMask, mergeHeads, paddingMask, splitHeads } from '../attention';
 import { joinVirtualTokens } from '../points';
 import type { ConfigReader } from '../config';
-import { tiedEmbeddingWeight } from './tied';
+import { headLoss } from './gpt2';
+import { lmHeadWeight, tiedEmbeddingWeight, type LmHeadWeight } from './tied';
 
 /** The Llama-family model_types built here (same layout; they differ in biases, defaults and sliding windows). */
 export type LlamaFamily = 'llama' | 'qwen2' | 'mistral';
@@ -325,6 +326,18 @@ export class LlamaForCausalLM extends Module {
   /** Logits [b, s, vocab] of the real tokens. */
   forward(inputIds: tf.Tensor, attentionMask?: tf.Tensor, cache?: KvCache): tf.Tensor {
     return tf.tidy(() => this.logitsFrom(call(this, 'model', inputIds, attentionMask, cache)));
+  }
+  /** The last hidden state [b, s, hidden] of the real tokens. */
+  hidden(inputIds: tf.Tensor, attentionMask?: tf.Tensor): tf.Tensor {
+    return call(this, 'model', inputIds, attentionMask);
+  }
+  /** embed_tokens when tied, a plain lm_head otherwise, for the fused loss. */
+  head(): LmHeadWeight | undefined {
+    return lmHeadWeight(this, this.dims.tieWordEmbeddings ? 'model.embed_tokens' : undefined);
+  }
+  /** Next-token loss (headLoss: the fused LM head where it is one plain weight). */
+  loss(inputIds: tf.Tensor, attentionMask: tf.Tensor, lossMask?: tf.Tensor): tf.Scalar {
+    return headLoss(this, inputIds, attentionMask, lossMask);
   }
   /** lm_head on a last hidden state [b, s, hidden] → [b, s, vocab]. */
   logitsFrom(h: tf.Tensor): tf.Tensor {
