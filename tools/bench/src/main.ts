@@ -13,6 +13,7 @@ const { values: args } = parseArgs({
     backends: { type: 'string', default: 'auto' },
     methods: { type: 'string', default: 'full,lora' },
     // LoRA arms over a quantized frozen base (model.quantize), e.g. int8,nf4,nf4-dq; ours only (the peer stays fp32).
+    // A "+gc" suffix adds train.gradientCheckpointing to that arm (fp32+gc: no quantization, checkpointing).
     quantize: { type: 'string' },
     steps: { type: 'string', default: '8' },
     warmup: { type: 'string', default: '2' },
@@ -94,26 +95,32 @@ async function main(): Promise<void> {
   }
   const quantized = args.quantize ? args.quantize.split(',').filter(Boolean) : [];
   for (const q of quantized) {
+    const checkpointing = q.endsWith('+gc');
+    const format = checkpointing ? q.slice(0, -3) : q;
     for (const backend of args.backends!.split(',')) {
-      const r = runWorker({ ...base, backend, method: 'lora', quantize: q });
+      const r = runWorker({ ...base, backend, method: 'lora', ...(format === 'fp32' ? {} : { quantize: format }), ...(checkpointing ? { gradientCheckpointing: true } : {}) });
       results.push(r);
       process.stderr.write(`lora over ${q} on ${backend}: ${'error' in r ? r.error : `${fmt(rate(r, unit), 1)} ${unit}`}\n`);
     }
   }
-  for (const r of results) lines.push(row(r.job.quantize ? `${r.job.method} over ${r.job.quantize}` : r.job.method, unit, r, peers.get(r.job.method)));
+  const variant = (job: WorkerJob) => job.quantize !== undefined || job.gradientCheckpointing === true;
+  const armLabel = (job: WorkerJob) =>
+    `${job.method}${variant(job) ? ` over ${job.quantize ?? 'fp32'}` : ''}${job.gradientCheckpointing ? ' + gradient checkpointing' : ''}`;
+  for (const r of results) lines.push(row(armLabel(r.job), unit, r, peers.get(r.job.method)));
   for (const [method, p] of peers) lines.push(row(`${method} (peer)`, unit, p, p));
   if (missing) lines.push('', `PyTorch peer not run: ${missing}. Our figures stand alone.`);
   const warn = !missing && peerWarning();
   if (warn) lines.push('', `Warning: ${warn}.`);
   const full = results.find((r) => r.job.method === 'full' && !('error' in r)) as WorkerResult | undefined;
-  const lora = results.find((r) => r.job.method === 'lora' && !r.job.quantize && !('error' in r)) as WorkerResult | undefined;
+  const lora = results.find((r) => r.job.method === 'lora' && !variant(r.job) && !('error' in r)) as WorkerResult | undefined;
   if (full && lora) lines.push('', `LoRA peak RSS is ${fmt(lora.peakRssMB / full.peakRssMB, 2)}× full fine-tune's (ours).`);
   for (const r of results) {
-    if (!r.job.quantize || 'error' in r) continue;
+    if (!variant(r.job) || 'error' in r) continue;
     const pl = peers.get('lora');
     const vsOurs = lora ? `${fmt(rate(r, unit) / rate(lora, unit), 2)}× our fp32 LoRA's ${unit}` : '';
     const vsPeer = pl ? `, peak RSS ${fmt(r.peakRssMB / pl.peakRssMB, 2)}× PyTorch's fp32 LoRA` : '';
-    lines.push(`LoRA over ${r.job.quantize}: ${vsOurs}${vsPeer}${lora ? `, ${fmt(r.peakRssMB / lora.peakRssMB, 2)}× ours` : ''}.`);
+    const load = ` (peak when the model was ready: ${fmt(r.loadPeakRssMB)} MB)`;
+    lines.push(`${armLabel(r.job).replace(/^lora/, 'LoRA')}: ${vsOurs}${vsPeer}${lora ? `, ${fmt(r.peakRssMB / lora.peakRssMB, 2)}× ours` : ''}${load}.`);
   }
   const pf = peers.get('full');
   const pl = peers.get('lora');
