@@ -222,3 +222,43 @@ describe('leantune compare, kept in SQLite', () => {
     expect(existsSync(join(bad.cwd, 'runs'))).toBe(false);
   }, 240_000);
 });
+
+describe('leantune compare: an arm\'s own train options', () => {
+  it('an arm\'s train options (train.learningRate) reach its runs and its resolved config, merged over the config\'s train; a bad one fails before any run folder, a changed one refuses --resume', () => {
+    const arms = ['lora', { id: 'lora', label: 'lora-lr0.01', train: { learningRate: 0.01 } }];
+    const { cwd, config } = project('armtrain', arms, 1);
+    const r = leantune(cwd, 'compare', '-c', config, '--concurrency', '1');
+    expect(r.status).toBe(0);
+    const db = new Database(join(cwd, 'runs', 'experiments.sqlite'), { readonly: true });
+    const stored = db.prepare('SELECT label, resolved_config_json FROM arms ORDER BY position').all() as Array<{ label: string; resolved_config_json: string }>;
+    db.close();
+    expect(stored.map((a) => [a.label, JSON.parse(a.resolved_config_json).train.learningRate])).toEqual([
+      ['lora', 0.05],
+      ['lora-lr0.01', 0.01],
+    ]);
+    // Each run trained with its arm's learning rate (the run folder's config) and the config's other train options.
+    const runDirs = readdirSync(join(cwd, 'runs')).filter((d) => d.includes('-armtrain-lora'));
+    const trainOf = (seedDir: RegExp) => JSON.parse(readFileSync(join(cwd, 'runs', runDirs.find((d) => seedDir.test(d))!, 'config.json'), 'utf8')).train;
+    expect(runDirs).toHaveLength(2);
+    expect(trainOf(/-armtrain-lora-seed/)).toMatchObject({ epochs: 1, batchSize: 8, learningRate: 0.05 });
+    expect(trainOf(/-armtrain-lora-lr0\.01-seed/)).toMatchObject({ epochs: 1, batchSize: 8, learningRate: 0.01 });
+
+    // Resuming after an arm's train override changed is refused, naming the path.
+    const changed = JSON.parse(readFileSync(config, 'utf8'));
+    changed.compare.methods[1].train.learningRate = 0.02;
+    writeFileSync(config, JSON.stringify(changed));
+    const resumed = leantune(cwd, 'compare', '-c', config, '--resume', experimentName(r.stderr)!);
+    expect(resumed.status).toBe(2);
+    expect(resumed.stderr).toContain('arm "lora-lr0.01" resolves differently');
+    expect(resumed.stderr).toContain('train.learningRate: 0.01 → 0.02');
+
+    // A bad learning rate in the last arm fails before the store or any run folder exists.
+    const bad = project('badtrain', ['lora', { id: 'lora', label: 'lora-neg', train: { learningRate: -1 } }]);
+    const b = leantune(bad.cwd, 'compare', '-c', bad.config);
+    expect(b.status).toBe(2);
+    expect(b.stderr).toContain('compare arm "lora-neg"');
+    expect(b.stderr).toContain('train options');
+    expect(b.stderr).toContain('/train/learningRate');
+    expect(existsSync(join(bad.cwd, 'runs'))).toBe(false);
+  }, 240_000);
+});

@@ -31,11 +31,13 @@ interface BaseArm {
   config: Record<string, unknown>;
   /** The arm's own model options, merged over the config's model. */
   model?: Record<string, unknown>;
+  /** The arm's own train options (e.g. { learningRate: 0.02 }), merged over the config's train; a sweep's train values go on top. */
+  armTrain?: Record<string, unknown>;
 }
 
 function toArm(entry: CompareEntry, configured: Record<string, Record<string, unknown>>): BaseArm {
   if (typeof entry === 'string') return { id: entry, label: entry, config: configured[entry] ?? {} };
-  return { id: entry.id, label: entry.label ?? entry.id, config: entry.config ?? configured[entry.id] ?? {}, ...(entry.model ? { model: entry.model } : {}) };
+  return { id: entry.id, label: entry.label ?? entry.id, config: entry.config ?? configured[entry.id] ?? {}, ...(entry.model ? { model: entry.model } : {}), ...(entry.train ? { armTrain: entry.train } : {}) };
 }
 
 function positiveInt(flag: string, text: string): number {
@@ -69,7 +71,7 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
   const swept = config.sweep ? await sweptArms(bases, config.sweep, source) : bases.map((a) => ({ ...a, train: undefined }));
   const rawTrain = ((source.data as { train?: Record<string, unknown> }).train ?? {}) as Record<string, unknown>;
   /** The train section a swept arm runs with (the config file's, with the sweep's values): by label, for each run's --override. */
-  const trainOf = new Map(swept.filter((a) => a.train).map((a) => [a.label, deepMerge(rawTrain, a.train!)]));
+  const trainOf = new Map(swept.filter((a) => a.train || a.armTrain).map((a) => [a.label, deepMerge(deepMerge(rawTrain, a.armTrain ?? {}), a.train ?? {})]));
   /** The model section an arm with its own model options runs with (the config file's, merged with them): by label, for each run's --override. */
   const rawModel = (source.data as { model?: unknown }).model;
   const modelOf = new Map(swept.filter((a) => a.model).map((a) => [a.label, deepMerge(typeof rawModel === 'string' ? { name: rawModel } : ((rawModel ?? {}) as Record<string, unknown>), a.model!)]));

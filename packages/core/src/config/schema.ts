@@ -27,9 +27,10 @@ export interface ResolvedConfig {
 
 /**
  * One arm of `leantune compare`: a method id, or an id with its own label, method config and
- * model options (`model`, merged over the config's model for that arm only, e.g. { "quantize": "nf4" }).
+ * model options (`model`, merged over the config's model for that arm only, e.g. { "quantize": "nf4" }) and
+ * train options (`train`, merged over the config's train for that arm only, e.g. { "learningRate": 0.02 }).
  */
-export type CompareEntry = string | { id: string; label?: string; config?: Record<string, unknown>; model?: Record<string, unknown> };
+export type CompareEntry = string | { id: string; label?: string; config?: Record<string, unknown>; model?: Record<string, unknown>; train?: Record<string, unknown> };
 
 const pluginEntry: JSONSchema = {
   type: ['string', 'array', 'object'],
@@ -177,6 +178,7 @@ export function envelopeSchema(): JSONSchema {
                   label: { type: 'string', pattern: '^[A-Za-z0-9._-]+$' },
                   config: { type: 'object' },
                   model: { type: 'object', description: "Model options for this arm only, merged over the config's model (e.g. { \"quantize\": \"nf4\" })" },
+                  train: { type: 'object', description: "Train options for this arm only, merged over the config's train (e.g. { \"learningRate\": 0.02 }); a sweep's train values go on top" },
                 },
               },
             },
