@@ -109,7 +109,10 @@ export const integrateStage: DatasetStage<IntegrateOptions> = {
       labelConflictsAcrossSources: conflicts,
       dedupe,
     };
-    const labels = labelSet([...records, ...(dataset.labels ?? []).map((l) => ({ id: '', label: l, meta: { source: '', row: 0 } }))]);
+    // The dataset's declared labels go through the primary labelMap too: an excluded (null) or renamed class must not stay in the label set (it would size the classifier head).
+    const primaryMap: Record<string, string | null> = options.primary?.labelMap ?? {};
+    const declared = (dataset.labels ?? []).flatMap((l) => (!(l in primaryMap) ? [l] : primaryMap[l] === null ? [] : [primaryMap[l] as string]));
+    const labels = labelSet([...records, ...declared.map((l) => ({ id: '', label: l, meta: { source: '', row: 0 } }))]);
     return appendReport({ ...dataset, records, labels }, rep.finish(records, details));
   },
 };

@@ -86,4 +86,24 @@ describe('integrate stage', () => {
     const untouched = await load({});
     expect(untouched.records).toEqual(main);
   });
+
+  it('maps the dataset\'s declared labels through the primary labelMap: excluded and renamed classes leave the label set', async () => {
+    // A loader that declares its classes (as brown does: all 15 genres), one of them with no record here.
+    const declaring = definePlugin({
+      meta: { name: 'declaring', version: '0.1.0', core: '^0.1.0' },
+      apply(ctx) {
+        ctx.datasets.register({ name: 'declared', datasets: ['declared'], test: (s) => s.name === 'declared', load: async () => ({ name: 'declared', records: main, labels: ['ham', 'promo', 'spam'], reports: [] }) });
+      },
+    });
+    const toolkit = await createToolkit({ plugins: [declaring, integratePlugin], log: quiet });
+    const loadWith = (labelMap: Record<string, string | null>) => toolkit.createRun({ model: 'none', data: { name: 'declared', stages: { integrate: { primary: { labelMap } } } } }).loadData();
+    const kept = await loadWith({ ham: 'ham', spam: null, promo: null });
+    expect(kept.records.map((r) => r.id)).toEqual(['m2', 'm3']);
+    expect(kept.labels).toEqual(['ham']);
+    const renamed = await loadWith({ ham: 'personal', spam: 'junk', promo: 'offers' });
+    expect(renamed.labels).toEqual(['junk', 'offers', 'personal']);
+    // Without a primary mapping the declared labels stay, also one no record carries.
+    const merged = await toolkit.createRun({ model: 'none', data: { name: 'declared', stages: { integrate: { primary: {} } } } }).loadData();
+    expect(merged.labels).toEqual(['ham', 'promo', 'spam']);
+  });
 });
