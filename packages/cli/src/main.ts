@@ -5,7 +5,7 @@ import { CORE_VERSION, ConfigError, checkModelKnown } from '@leantune/core';
 import { checkSchedule, trainConfigOf } from '@leantune/train';
 import { datasetSplits, useDefaultReporters } from '@leantune/runner';
 import { describeRegistry, formatRegistry } from './commands/inspect-registry';
-import { runCompare, runReport } from './commands/compare';
+import { planCompareArms, runCompare, runReport } from './commands/compare';
 import { runWorkerCommand } from './commands/worker';
 import { modelCommands } from './commands/model-commands';
 import { runTrain, useCliReporters } from './commands/train';
@@ -77,7 +77,10 @@ function buildProgram(io: CliIO): { program: Command; groups: Command[] } {
         const dataset = await toolkit.createRun(structuredClone(config), { configDir }).loadData();
         checkSchedule(trainConfigOf(config), datasetSplits(dataset).train?.length ?? dataset.records.length, source.file);
       }
-      io.out(`${source.file}: valid. Plugins: ${toolkit.plugins.map((p) => p.plugin.meta.name).join(', ') || 'none'}; methods: ${Object.keys(config.methods).join(', ') || 'none'}; model: ${config.model.name}.\n`);
+      // Each compare arm is a config of its own (its method, train and model options): checked as `compare` would before its first run.
+      const arms = config.compare?.methods?.length ? (await planCompareArms(toolkit, config, source, config.compare.methods)).arms : [];
+      const compared = arms.length ? `; compare: ${arms.length} arms (${arms.map((a) => a.label).join(', ')})` : '';
+      io.out(`${source.file}: valid. Plugins: ${toolkit.plugins.map((p) => p.plugin.meta.name).join(', ') || 'none'}; methods: ${Object.keys(config.methods).join(', ') || 'none'}; model: ${config.model.name}${compared}.\n`);
     });
 
   program

@@ -28,6 +28,28 @@ describe('leantune CLI exit codes', () => {
     );
   });
 
+  it('checks each compare arm as compare would: 0 naming the arms, 2 naming the bad arm and its field', async () => {
+    const plugin = (file: string) => ({ name: file.startsWith('/') ? file : join(fixtures, file), allowOutside: true });
+    const shift = require.resolve('@acme/leantune-plugin-shift', { paths: [fixtures] });
+    const body = (arms: unknown[]) => ({
+      name: 'arms',
+      plugins: [plugin(shift), plugin('tiny-model.js'), plugin('tiny-data.js')],
+      model: 'tiny-text',
+      methods: { shift: {} },
+      data: { name: 'tiny-sentiment' },
+      runtime: { backend: 'cpu', seed: 7 },
+      compare: { methods: arms },
+    });
+    const ok = await cli('validate', '-c', config('arms-ok.json', body(['shift', { id: 'shift', label: 'shift-lr', train: { learningRate: 0.1 } }])));
+    expect([ok.code, ok.err]).toEqual([0, '']);
+    expect(ok.out).toContain('; compare: 2 arms (shift, shift-lr).');
+    const badFile = config('arms-bad.json', body(['shift', { id: 'shift', label: 'shift-bad', train: { learningRate: -1 } }]));
+    const bad = await cli('validate', '-c', badFile);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain(`${badFile}: compare arm "shift-bad"`);
+    expect(bad.err).toContain('/train/learningRate');
+  });
+
   it('0 for --help, which shows an example', async () => {
     const r = await cli('validate', '--help');
     expect(r.code).toBe(0);

@@ -61,40 +61,7 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
   const concurrency = flags.concurrency === undefined || flags.concurrency === 'auto' ? 'auto' : positiveInt('--concurrency', flags.concurrency);
   const base = { ...structuredClone(config), compare: undefined };
   const seeds = seedCount === undefined ? (flags.resume ? undefined : [config.runtime.seed]) : Array.from({ length: seedCount }, (_, i) => config.runtime.seed + i);
-  const bases = entries.map((entry) => toArm(entry, config.methods));
-  for (const arm of bases) {
-    if (!toolkit.methods.has(arm.id)) {
-      throw new ConfigError(`compare: method "${arm.id}" is not registered by the enabled plugins.${didYouMean(arm.id, toolkit.methods.ids())} Registered: ${toolkit.methods.ids().join(', ')}`);
-    }
-  }
-  // A sweep section expands each arm into one per point (its own method's options and the train options).
-  const swept = config.sweep ? await sweptArms(bases, config.sweep, source) : bases.map((a) => ({ ...a, train: undefined }));
-  const rawTrain = ((source.data as { train?: Record<string, unknown> }).train ?? {}) as Record<string, unknown>;
-  /** The train section a swept arm runs with (the config file's, with the sweep's values): by label, for each run's --override. */
-  const trainOf = new Map(swept.filter((a) => a.train || a.armTrain).map((a) => [a.label, deepMerge(deepMerge(rawTrain, a.armTrain ?? {}), a.train ?? {})]));
-  /** The model section an arm with its own model options runs with (the config file's, merged with them): by label, for each run's --override. */
-  const rawModel = (source.data as { model?: unknown }).model;
-  const modelOf = new Map(swept.filter((a) => a.model).map((a) => [a.label, deepMerge(typeof rawModel === 'string' ? { name: rawModel } : ((rawModel ?? {}) as Record<string, unknown>), a.model!)]));
-  const arms: PlannedArm[] = swept.map((arm) => {
-    const train = trainOf.get(arm.label);
-    const model = modelOf.get(arm.label);
-    // Validate now (on a copy): a typo in the last arm must not cost the first arms' training.
-    let resolvedConfig;
-    try {
-      resolvedConfig = toolkit.resolveConfig({
-        ...structuredClone(base),
-        sweep: undefined,
-        name: `${config.name}-${arm.label}`,
-        methods: { [arm.id]: structuredClone(arm.config) },
-        ...(train ? { train: deepMerge(structuredClone(base.train), train) } : {}),
-        ...(model ? { model: deepMerge(structuredClone(base.model), model) } : {}),
-      });
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      throw new ConfigError(`${source.file}: compare arm "${arm.label}" (the config with this arm's method options${arm.model ? ', model options' : ''}${train ? ', train options' : ''}) is invalid; fix the arm in compare.methods. ${err.message}`, { cause: err });
-    }
-    return { label: arm.label, method: arm.id, config: arm.config, resolvedConfig: resolvedConfig as unknown as Record<string, unknown> };
-  });
+  const { arms, trainOf, modelOf } = await planCompareArms(toolkit, config, source, entries);
   // Runs and the store share output.dir, from the config's folder (the embedded default: the current one).
   const dir = resolve(flags.config ? configDir : io.cwd, config.output.dir);
   const runOverride = (arm: { label: string; method: string; config: Record<string, unknown> }, seed: number) => ({
@@ -135,6 +102,53 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
   } finally {
     process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
   }
+}
+
+type LoadedConfig = Awaited<ReturnType<typeof fromConfig>>;
+
+/**
+ * The arms `compare` will run: each entry with its method options, expanded by the config's
+ * sweep section, with its own train and model options merged over the config's, each one
+ * resolved (validated) as a whole config now, so a typo in the last arm fails before the
+ * first arm trains. `leantune validate` runs the same check.
+ */
+export async function planCompareArms(toolkit: LoadedConfig['toolkit'], config: LoadedConfig['config'], source: ConfigSource, entries: CompareEntry[]) {
+  const base = { ...structuredClone(config), compare: undefined };
+  const bases = entries.map((entry) => toArm(entry, config.methods));
+  for (const arm of bases) {
+    if (!toolkit.methods.has(arm.id)) {
+      throw new ConfigError(`compare: method "${arm.id}" is not registered by the enabled plugins.${didYouMean(arm.id, toolkit.methods.ids())} Registered: ${toolkit.methods.ids().join(', ')}`);
+    }
+  }
+  // A sweep section expands each arm into one per point (its own method's options and the train options).
+  const swept = config.sweep ? await sweptArms(bases, config.sweep, source) : bases.map((a) => ({ ...a, train: undefined }));
+  const rawTrain = ((source.data as { train?: Record<string, unknown> }).train ?? {}) as Record<string, unknown>;
+  /** The train section a swept arm runs with (the config file's, with the sweep's values): by label, for each run's --override. */
+  const trainOf = new Map(swept.filter((a) => a.train || a.armTrain).map((a) => [a.label, deepMerge(deepMerge(rawTrain, a.armTrain ?? {}), a.train ?? {})]));
+  /** The model section an arm with its own model options runs with (the config file's, merged with them): by label, for each run's --override. */
+  const rawModel = (source.data as { model?: unknown }).model;
+  const modelOf = new Map(swept.filter((a) => a.model).map((a) => [a.label, deepMerge(typeof rawModel === 'string' ? { name: rawModel } : ((rawModel ?? {}) as Record<string, unknown>), a.model!)]));
+  const arms: PlannedArm[] = swept.map((arm) => {
+    const train = trainOf.get(arm.label);
+    const model = modelOf.get(arm.label);
+    // Validate now (on a copy): a typo in the last arm must not cost the first arms' training.
+    let resolvedConfig;
+    try {
+      resolvedConfig = toolkit.resolveConfig({
+        ...structuredClone(base),
+        sweep: undefined,
+        name: `${config.name}-${arm.label}`,
+        methods: { [arm.id]: structuredClone(arm.config) },
+        ...(train ? { train: deepMerge(structuredClone(base.train), train) } : {}),
+        ...(model ? { model: deepMerge(structuredClone(base.model), model) } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ConfigError(`${source.file}: compare arm "${arm.label}" (the config with this arm's method options${arm.model ? ', model options' : ''}${train ? ', train options' : ''}) is invalid; fix the arm in compare.methods. ${err.message}`, { cause: err });
+    }
+    return { label: arm.label, method: arm.id, config: arm.config, resolvedConfig: resolvedConfig as unknown as Record<string, unknown> };
+  });
+  return { arms, trainOf, modelOf };
 }
 
 /** The compare arms expanded by the config's sweep section, checked against its schema first. */
