@@ -99,6 +99,12 @@ function chooseClass(type: ModelType, modelType: string, raw: Record<string, unk
 export interface LoadHfOptions {
   /** Class names for a classification head (BERT, RoBERTa, ViT) or zero-shot prompts (CLIP). */
   labels?: string[];
+  /**
+   * Start a new classification head even when `labels` are as many as the checkpoint's (a
+   * classifier fine-tuned on another task with as many classes, e.g. digits → clothes); by
+   * default, as transformers, a head of the same size is loaded.
+   */
+  freshHead?: boolean;
   /** CLIP zero-shot prompt; "{}" is replaced by the label. Default "a photo of a {}.". */
   promptTemplate?: string;
   /** Cut texts to this many tokens (transformers' max_length with truncation); default the model's positions. */
@@ -113,11 +119,12 @@ export interface LoadHfOptions {
 
 const consoleLogger: Logger = { info: (m) => console.info(m), warn: (m) => console.warn(m) };
 
-function labelResolver(config: ConfigReader, specLabels: string[] | undefined): BuildContext['resolveLabels'] {
+function labelResolver(config: ConfigReader, specLabels: string[] | undefined, freshHead = false): BuildContext['resolveLabels'] {
   return () => {
     const fromConfig = labelsFromConfig(config);
     const checkpointCount = fromConfig?.length ?? config.positiveInt('num_labels', 2);
-    if (specLabels?.length) return { labels: specLabels, headFresh: specLabels.length !== checkpointCount };
+    if (specLabels?.length) return { labels: specLabels, headFresh: freshHead || specLabels.length !== checkpointCount };
+    if (freshHead) throw new Error(`freshHead needs the new head's labels (model.labels, or a dataset with labels)`);
     return { labels: fromConfig ?? Array.from({ length: checkpointCount }, (_, i) => `LABEL_${i}`), headFresh: false };
   };
 }
@@ -155,7 +162,7 @@ export async function loadHfCheckpoint(dir: string, options: LoadHfOptions = {})
     specLabels: options.labels,
     promptTemplate: options.promptTemplate ?? 'a photo of a {}.',
     maxLength: options.maxLength,
-    resolveLabels: labelResolver(config, options.labels),
+    resolveLabels: labelResolver(config, options.labels, options.freshHead),
     hasTensor: (name) => tensors.has(name),
   });
   let report: WeightLoadReport;

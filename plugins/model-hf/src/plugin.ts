@@ -36,6 +36,7 @@ export default definePlugin({
         properties: {
           path: { type: 'string', minLength: 1, description: 'the checkpoint folder (with name "hf"), relative to the config file' },
           labels: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, description: 'class names of a new classification head (default: the dataset\'s)' },
+          freshHead: { type: 'boolean', description: 'a new classification head even when the labels are as many as the checkpoint\'s (another task with as many classes); default: a head of the same size is loaded, as transformers does' },
           promptTemplate: { type: 'string', description: 'CLIP zero-shot prompt; "{}" stands for the label' },
           maxLength: { type: 'integer', minimum: 1, maximum: 1048576, description: 'tokens kept per text' },
           task: {
@@ -57,6 +58,7 @@ export default definePlugin({
         const resolved = spec.name === 'hf' && run.configDir ? path.resolve(run.configDir, dir) : path.resolve(dir);
         return loadHfCheckpoint(resolved, {
           labels: stringArray(spec.labels, 'labels'),
+          freshHead: spec.freshHead === true,
           promptTemplate,
           maxLength: maxLength as number | undefined,
           log: run.log,
