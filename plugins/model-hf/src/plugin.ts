@@ -35,8 +35,8 @@ export default definePlugin({
         additionalProperties: false,
         properties: {
           path: { type: 'string', minLength: 1, description: 'the checkpoint folder (with name "hf"), relative to the config file' },
-          labels: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, description: 'class names of a new classification head (default: the dataset\'s)' },
-          freshHead: { type: 'boolean', description: 'a new classification head even when the labels are as many as the checkpoint\'s (another task with as many classes); default: a head of the same size is loaded, as transformers does' },
+          labels: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, description: 'class names of the classification head (BERT, RoBERTa, ViT; a count unlike the checkpoint\'s makes a new head) or CLIP\'s zero-shot labels; default: the checkpoint\'s id2label, or with freshHead the dataset\'s' },
+          freshHead: { type: 'boolean', description: 'a new classification head (labels: model.labels, else the dataset\'s) even when they are as many as the checkpoint\'s (another task with as many classes); default: a head of the same size is loaded, as transformers does' },
           promptTemplate: { type: 'string', description: 'CLIP zero-shot prompt; "{}" stands for the label' },
           maxLength: { type: 'integer', minimum: 1, maximum: 1048576, description: 'tokens kept per text' },
           task: {
@@ -57,7 +57,9 @@ export default definePlugin({
         // "path" is relative to the config file, like every other path in a config.
         const resolved = spec.name === 'hf' && run.configDir ? path.resolve(run.configDir, dir) : path.resolve(dir);
         return loadHfCheckpoint(resolved, {
-          labels: stringArray(spec.labels, 'labels'),
+          // A fresh head takes the dataset's class names when the spec gives none (a head loaded
+          // from the checkpoint keeps the checkpoint's names and order unless the spec names them).
+          labels: stringArray(spec.labels, 'labels') ?? (spec.freshHead === true ? await run.datasetLabels?.() : undefined),
           freshHead: spec.freshHead === true,
           promptTemplate,
           maxLength: maxLength as number | undefined,

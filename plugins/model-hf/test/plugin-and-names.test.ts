@@ -88,6 +88,22 @@ describe('plugin', () => {
   });
 });
 
+describe('freshHead through the plugin', () => {
+  test('a new head named by the dataset when the spec names no labels; the checkpoint\'s head and names otherwise', async () => {
+    const dir = tempDir('fresh-head');
+    writeTinyHfCheckpoint('bert', dir); // two labels: neg, pos
+    const hf = (await createToolkit({ plugins: [plugin] })).models.get('hf')!;
+    const datasetLabels = async () => ['spam', 'ham'];
+    const kept = await hf.load({ name: 'hf', path: dir }, { log: recordingLogger(), datasetLabels } as never);
+    expect(kept.labels).toEqual(['neg', 'pos']);
+    const log = recordingLogger();
+    const fresh = await hf.load({ name: 'hf', path: dir, freshHead: true }, { log, datasetLabels } as never);
+    expect(fresh.labels).toEqual(['spam', 'ham']);
+    expect(log.warnings.join('\n')).toMatch(/classifier/);
+    await expect(hf.load({ name: 'hf', path: dir, freshHead: true }, { log: recordingLogger(), datasetLabels: async () => undefined } as never)).rejects.toThrow(/freshHead needs the new head's labels/);
+  });
+});
+
 describe('model spec options', () => {
   test('"path" resolves from the config file\'s folder and "maxLength" cuts texts to that many tokens', async () => {
     const root = tempDir('spec-options');
