@@ -5,8 +5,8 @@
 // lose their spread across images within ~8 steps and accuracy falls to chance (0.10). See the
 // model plugin's README, "Fine-tuning evidence (issue 21)".
 // A compare arm may now carry its own train options ({ "id": "full", "train": { "learningRate":
-// 0.0001 } }, as examples/mnist-mobilenet.json does), but that came while the 7-arm
-// fashion-mobilenet experiment was running; adding the arm to fashion-mobilenet.json would stop
+// 0.0001 } }, as examples/mnist-mobilenet.json does), but that came to this work only after the 7-arm
+// fashion-mobilenet experiment had started; adding the arm to fashion-mobilenet.json would stop
 // that experiment from resuming. Fold this file into it once that experiment is complete.
 const base = require('./fashion-mobilenet.json');
 
