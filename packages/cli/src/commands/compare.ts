@@ -59,9 +59,8 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
   }
   const seedCount = flags.seeds === undefined ? undefined : positiveInt('--seeds', flags.seeds);
   const concurrency = flags.concurrency === undefined || flags.concurrency === 'auto' ? 'auto' : positiveInt('--concurrency', flags.concurrency);
-  const base = { ...structuredClone(config), compare: undefined };
   const seeds = seedCount === undefined ? (flags.resume ? undefined : [config.runtime.seed]) : Array.from({ length: seedCount }, (_, i) => config.runtime.seed + i);
-  const { arms, trainOf, modelOf } = await planCompareArms(toolkit, config, source, entries);
+  const { base, arms, trainOf, modelOf } = await planCompareArms(toolkit, config, source, entries);
   // Runs and the store share output.dir, from the config's folder (the embedded default: the current one).
   const dir = resolve(flags.config ? configDir : io.cwd, config.output.dir);
   const runOverride = (arm: { label: string; method: string; config: Record<string, unknown> }, seed: number) => ({
@@ -148,7 +147,7 @@ export async function planCompareArms(toolkit: LoadedConfig['toolkit'], config: 
     }
     return { label: arm.label, method: arm.id, config: arm.config, resolvedConfig: resolvedConfig as unknown as Record<string, unknown> };
   });
-  return { arms, trainOf, modelOf };
+  return { base, arms, trainOf, modelOf };
 }
 
 /** The compare arms expanded by the config's sweep section, checked against its schema first. */
