@@ -105,14 +105,23 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
 
 type LoadedConfig = Awaited<ReturnType<typeof fromConfig>>;
 
+/** What planCompareArms returns: named rather than inferred, so the declaration emitted for this package does not spell the config's type out (that made a clean `tsc -b` probe other packages' outputs before they were built). */
+export interface CompareArmsPlan {
+  /** The config without its compare section, the copy each arm's config is merged over. */
+  base: LoadedConfig['config'];
+  arms: PlannedArm[];
+  trainOf: Map<string, Record<string, unknown>>;
+  modelOf: Map<string, Record<string, unknown>>;
+}
+
 /**
  * The arms `compare` will run: each entry with its method options, expanded by the config's
  * sweep section, with its own train and model options merged over the config's, each one
  * resolved (validated) as a whole config now, so a typo in the last arm fails before the
  * first arm trains. `leantune validate` runs the same check.
  */
-export async function planCompareArms(toolkit: LoadedConfig['toolkit'], config: LoadedConfig['config'], source: ConfigSource, entries: CompareEntry[]) {
-  const base = { ...structuredClone(config), compare: undefined };
+export async function planCompareArms(toolkit: LoadedConfig['toolkit'], config: LoadedConfig['config'], source: ConfigSource, entries: CompareEntry[]): Promise<CompareArmsPlan> {
+  const base: LoadedConfig['config'] = { ...structuredClone(config), compare: undefined };
   const bases = entries.map((entry) => toArm(entry, config.methods));
   for (const arm of bases) {
     if (!toolkit.methods.has(arm.id)) {
