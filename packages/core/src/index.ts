@@ -1,6 +1,7 @@
 export * from './errors';
 export * from './types';
 export * from './model-points';
+export * from './text-context';
 export * from './context';
 export * from './hooks';
 export * from './methods';

@@ -1,4 +1,4 @@
-import { stackPoints, tableVocabulary, type Batch, type ClassTokenPosition, type ContextOptions, type DataRecord, type TextTokenEmbeddingsPoint } from '@leantune/core';
+import { stackPoints, tableVocabulary, textContextPoint, type Batch, type DataRecord } from '@leantune/core';
 import { imageProblem } from '@leantune/data';
 import { tf } from '@leantune/tensor';
 import { ClipModel, clipDims, type ClipVisionTransformer } from './arch/clip';
@@ -121,13 +121,7 @@ export function buildClip(ctx: BuildContext): ArchBuild {
   const logitsPerImage = (batch: Batch) => {
     const inputs = batch.inputs as Record<string, tf.Tensor>;
     const image = module.imageFeatures(pixelsOf(batch));
-    const context = textPoint.labelContext?.(module.training);
-    const features = textPoint.labelFeatures?.();
-    const text = inputs.input_ids
-      ? module.textFeatures(inputs.input_ids, inputs.attention_mask)
-      : context
-        ? textPoint.point.encodeWithContext(labels!, context, textPoint.labelContextOptions)
-        : features ?? textFeatures(prompts!);
+    const text = inputs.input_ids ? module.textFeatures(inputs.input_ids, inputs.attention_mask) : textPoint.labelTextFeatures(labels!, module.training, () => textFeatures(prompts!));
     const out = module.logits(image, text);
     out.imageEmbeds.dispose();
     out.textEmbeds.dispose();
@@ -213,123 +207,27 @@ export function buildClip(ctx: BuildContext): ArchBuild {
   };
 }
 
-const CLASS_POSITIONS: readonly ClassTokenPosition[] = ['end', 'middle', 'front'];
-
-/** The placeholder CoOp writes for each context slot before it substitutes the vectors. */
-const CONTEXT_PLACEHOLDER = 'X';
-
 /**
- * CLIP's textTokenEmbeddings point. A class prompt is tokenized as CoOp does it,
- * "X X … X <name>." → [SOS][X…][name tokens][.][EOS], and the placeholders' embeddings are
- * replaced by the n context vectors; the ids still place CLIP's EOS pooling.
+ * CLIP's textTokenEmbeddings point (core's textContextPoint): a class prompt is tokenized as
+ * CoOp does it, "X X … X <name>." → [SOS][X…][name tokens][.][EOS], and the placeholders'
+ * embeddings are replaced by the n context vectors; the ids still place CLIP's EOS pooling.
  */
 function clipTextPoint(module: ClipModel, lazyTok: Lazy<HfTokenizer>, encodeTexts: (texts: readonly string[]) => tf.Tensor2D) {
   const dims = module.dims.text;
-  const state: { labelContext?: (training: boolean) => tf.Tensor; labelContextOptions?: ContextOptions; labelFeatures?: () => tf.Tensor2D } = {};
-  /**
-   * Token ids of CoOp's prompt for each class with n context slots: "X … X <name>." is
-   * tokenized as CoOp does, then the k tokens of "X … X" (whatever the tokenizer makes of
-   * them) become n slots, placed before, around or after the name's tokens (`position`).
-   * Returns the ids (slots hold the first placeholder id) and, per row, the position of each
-   * context vector.
-   */
-  const promptIds = (classNames: readonly string[], n: number, position: ClassTokenPosition) => {
-    const tokenizer = lazyTok();
-    const prompt = Array(n).fill(CONTEXT_PLACEHOLDER).join(' ');
-    const empty = tokenizer.tokenizer.encode('').ids;
-    const alone: number[] = tokenizer.tokenizer.encode(prompt).ids;
-    let start = 0; // the special tokens before the text (SOS)
-    while (start < empty.length && empty[start] === alone[start]) start++;
-    const k = alone.length - empty.length;
-    const slots: number[][] = [];
-    const rows = classNames.map((c) => {
-      const ids: number[] = tokenizer.tokenizer.encode(`${prompt} ${c}.`).ids;
-      if (ids.slice(0, start + k).some((id, i) => id !== alone[i])) {
-        throw new Error(`${tokenizer.source}: the prompt for class "${c}" does not begin with the tokens of "${prompt}", so the context slots cannot be placed`);
-      }
-      const slot = alone[start];
-      const pre = ids.slice(0, start);
-      const rest = ids.slice(start + k);
-      // The name's tokens: what "X … X <name>" adds to "X … X" (CoOp's name_lens).
-      const nameLen = position === 'end' ? 0 : tokenizer.tokenizer.encode(`${prompt} ${c}`).ids.length - alone.length;
-      if (nameLen < 0 || nameLen > rest.length) throw new Error(`${tokenizer.source}: the tokens of class "${c}" cannot be told apart from the rest of its prompt`);
-      const name = rest.slice(0, nameLen);
-      const suffix = rest.slice(nameLen);
-      const half = position === 'middle' ? Math.floor(n / 2) : position === 'front' ? 0 : n;
-      const before = position === 'front' ? 0 : half;
-      const row = [...pre, ...new Array<number>(before).fill(slot), ...name, ...new Array<number>(n - before).fill(slot), ...suffix];
-      slots.push([...Array.from({ length: before }, (_, i) => start + i), ...Array.from({ length: n - before }, (_, i) => start + before + name.length + i)]);
-      return row;
-    });
-    return { rows, slots };
-  };
-  const point: TextTokenEmbeddingsPoint = {
+  return textContextPoint({
     where: 'text_model.embeddings.token_embedding',
     dim: dims.hidden,
     vocabulary: tableVocabulary(module, 'text_model.embeddings.token_embedding.weight'),
     maxPositions: dims.maxPositions,
+    get source() {
+      return lazyTok().source;
+    },
+    get padId() {
+      return lazyTok().padId;
+    },
+    encodeIds: (text) => lazyTok().tokenizer.encode(text).ids,
+    embedIds: (ids) => module.getSubmodule('text_model.embeddings.token_embedding').forward(ids) as tf.Tensor3D,
+    featuresFromEmbeds: (ids, mask, embeds) => module.textFeatures(ids, mask, embeds),
     encodeTexts,
-    encodeWithContext(classNames, context, options = {}) {
-      const position = options.classPosition ?? 'end';
-      if (!CLASS_POSITIONS.includes(position)) throw new Error(`textTokenEmbeddings: classPosition must be one of ${CLASS_POSITIONS.join(', ')}, got ${JSON.stringify(position)}`);
-      const classes = classNames.length;
-      const shared = context.rank === 2;
-      if (!(shared || (context.rank === 3 && context.shape[0] === classes)) || context.shape[context.rank - 1] !== dims.hidden) {
-        throw new Error(`textTokenEmbeddings: context must be [n, ${dims.hidden}] or [${classes}, n, ${dims.hidden}] for ${classes} class names, got [${context.shape}]`);
-      }
-      const n = context.shape[context.rank - 2]!;
-      const { rows, slots } = promptIds(classNames, n, position);
-      const width = Math.max(...rows.map((r) => r.length));
-      if (width > dims.maxPositions) {
-        throw new Error(`textTokenEmbeddings: a prompt of ${n} context vectors and the longest class name takes ${width} tokens, more than max_position_embeddings ${dims.maxPositions}; use fewer context vectors or shorter names`);
-      }
-      const ids = rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(lazyTok().padId)]);
-      const mask = rows.map((r) => [...r.map(() => 1), ...new Array<number>(width - r.length).fill(0)]);
-      return tf.tidy(() => {
-        const idT = tf.tensor2d(ids, [classes, width], 'int32');
-        const words = module.getSubmodule('text_model.embeddings.token_embedding').forward(idT) as tf.Tensor;
-        const ctx3 = shared ? tf.tile(tf.expandDims(context, 0), [classes, 1, 1]) : context;
-        // Each position reads its word embedding, or (a slot) its context vector: one gather
-        // over [words; contexts], so the gradient reaches the context wherever it sits.
-        const pick = new Int32Array(classes * width);
-        for (let c = 0; c < classes; c++) {
-          for (let p = 0; p < width; p++) pick[c * width + p] = c * width + p;
-          slots[c].forEach((p, i) => (pick[c * width + p] = classes * width + c * n + i));
-        }
-        const all = tf.concat([tf.reshape(words, [classes * width, dims.hidden]), tf.reshape(ctx3, [classes * n, dims.hidden])], 0);
-        const joined = tf.reshape(tf.gather(all, tf.tensor1d(pick, 'int32')), [classes, width, dims.hidden]);
-        return module.textFeatures(idT, tf.tensor2d(mask, [classes, width], 'int32'), joined);
-      });
-    },
-    setLabelContext(provider, options = {}) {
-      if (typeof provider !== 'function') throw new TypeError(`textTokenEmbeddings.setLabelContext: provider must be a function, got ${typeof provider}`);
-      if (state.labelContext) throw new Error('textTokenEmbeddings: a label context is already set; dispose the first one before setting another');
-      if (state.labelFeatures) throw new Error('textTokenEmbeddings: label features are set; dispose them before setting a label context');
-      state.labelContext = provider;
-      state.labelContextOptions = { ...options };
-      return () => {
-        if (state.labelContext === provider) state.labelContext = state.labelContextOptions = undefined;
-      };
-    },
-    setLabelFeatures(provider) {
-      if (typeof provider !== 'function') throw new TypeError(`textTokenEmbeddings.setLabelFeatures: provider must be a function, got ${typeof provider}`);
-      if (state.labelFeatures || state.labelContext) throw new Error(`textTokenEmbeddings: ${state.labelFeatures ? 'label features are' : 'a label context is'} already set; dispose it before setting label features`);
-      state.labelFeatures = provider;
-      return () => {
-        if (state.labelFeatures === provider) state.labelFeatures = undefined;
-      };
-    },
-  };
-  return {
-    point,
-    get labelContext() {
-      return state.labelContext;
-    },
-    get labelContextOptions() {
-      return state.labelContextOptions;
-    },
-    get labelFeatures() {
-      return state.labelFeatures;
-    },
-  };
+  });
 }
