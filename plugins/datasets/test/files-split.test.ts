@@ -132,3 +132,32 @@ describe('split stage', () => {
     expect(() => splitStage.run(ds, { validation: 0.5, test: 0.5 }, runContext())).toThrow(/data\.stages\.split: .*must be below 1/);
   });
 });
+
+describe('the classes stage', () => {
+  const reviews = { name: 'jsonl', path: 'reviews.jsonl' };
+  it('keeps the listed classes in the listed order, before the split, and reports the rest as asked', async () => {
+    const ds = await load({ ...reviews, stages: { classes: { keep: ['neg'] }, split: { validation: 0.5, seed: 1 } } });
+    expect(ds.labels).toEqual(['neg']);
+    expect(ds.records).toHaveLength(20);
+    expect(ds.records.every((r) => r.label === 'neg')).toBe(true);
+    expect(ds.splits!.train.length + ds.splits!.validation.length).toBe(20);
+    const report = ds.reports.find((r) => r.stage === 'classes')!;
+    expect(report).toMatchObject({ in: 50, out: 20, dropped: 30, dropReasons: { 'other-class': 30 }, requested: ['other-class'], details: { labels: ['neg'] } });
+    expect(report.dropIds!['other-class']).toHaveLength(5);
+  });
+
+  it('drop leaves the other classes in the dataset\'s order; without options nothing changes', async () => {
+    const dropped = await load({ ...reviews, stages: { classes: { drop: ['neg'] } } });
+    expect(dropped.labels).toEqual(['pos']);
+    expect(dropped.records).toHaveLength(30);
+    const plain = await load(reviews);
+    expect(plain.records).toHaveLength(50);
+    expect(plain.reports.some((r) => r.stage === 'classes')).toBe(false);
+  });
+
+  it('names an unknown class, close names and the dataset\'s classes; refuses keep with drop', async () => {
+    await expect(load({ ...reviews, stages: { classes: { keep: ['Neg'] } } })).rejects.toThrow(/data\.stages\.classes\.keep: dataset "jsonl" has no class "Neg"\. Close: "neg"\. Its classes: "neg", "pos"/);
+    await expect(load({ ...reviews, stages: { classes: { keep: ['neg'], drop: ['pos'] } } })).rejects.toThrow(/not both/);
+    await expect(load({ ...reviews, stages: { classes: { keep: [] } } })).rejects.toThrow(/classes/);
+  });
+});
