@@ -55,7 +55,8 @@ async function runDatasetLabels(spec: ModelSpec, ctx: Partial<Pick<RunContext, '
   return labels;
 }
 
-function labelIndex(record: DataRecord, labels: readonly string[]): number {
+/** The class index of a record's label: its name in `labels`, or an index into them; an error naming the record otherwise. */
+export function labelIndex(record: DataRecord, labels: readonly string[]): number {
   const { label } = record;
   const byName = labels.indexOf(String(label));
   if (typeof label === 'string' && byName >= 0) return byName;

@@ -103,18 +103,22 @@ class UseLiteEmbeddings extends Module {
     this.timing = tf.keep(timingSignal(maxPositions, embeddingDim));
   }
 
-  /** `virtual` [batch, n, 256] stands in for the word embeddings of n tokens before `ids`; `mask` covers both. */
-  forward(ids: tf.Tensor, mask: tf.Tensor, virtual?: tf.Tensor): tf.Tensor {
+  /**
+   * `virtual` [batch, n, 256] stands in for the word embeddings of n tokens before `ids`;
+   * `mask` covers both. `words` [batch, seq, 256], when given, replaces the lookup of `ids`
+   * (input embeddings, e.g. CoOp's context vectors in some slots).
+   */
+  forward(ids: tf.Tensor, mask: tf.Tensor, virtual?: tf.Tensor, words?: tf.Tensor): tf.Tensor {
     const n = virtual?.shape[1] ?? 0;
     const seq = ids.shape[1]! + n;
     if (seq > USE_LITE_CONFIG.maxPositions) {
       throw new Error(`use-lite: input has ${seq} positions${n ? ` (${n} virtual tokens)` : ''}, more than the model's ${USE_LITE_CONFIG.maxPositions}; truncate when encoding${n ? ' or use a shorter prompt' : ''}`);
     }
     return tf.tidy(() => {
-      let words = this.getSubmodule('word_embeddings').forward(ids) as tf.Tensor;
-      if (virtual) words = tf.concat([virtual, words], 1);
+      let embedded = words ?? (this.getSubmodule('word_embeddings').forward(ids) as tf.Tensor);
+      if (virtual) embedded = tf.concat([virtual, embedded], 1);
       // x = E + (E + PE): AddTimingSignal's output is added back to its input in the graph.
-      const x = tf.add(tf.mul(words, 2), tf.slice(this.timing, [0, 0], [seq, -1]));
+      const x = tf.add(tf.mul(embedded, 2), tf.slice(this.timing, [0, 0], [seq, -1]));
       return tf.mul(x, tf.expandDims(mask, -1));
     });
   }
@@ -179,17 +183,23 @@ export class UseLiteEncoder extends Module {
     this.child<UseLiteEmbeddings>('embeddings')?.disposeConstants();
   }
 
-  /** ids: int32 [batch, seq]; attentionMask: [batch, seq], 1 = token, 0 = padding. */
-  forward(ids: tf.Tensor, attentionMask: tf.Tensor): UseLiteOutput {
+  /**
+   * ids: int32 [batch, seq]; attentionMask: [batch, seq], 1 = token, 0 = padding; `words`
+   * [batch, seq, 256]: input embeddings used instead of looking `ids` up.
+   */
+  forward(ids: tf.Tensor, attentionMask: tf.Tensor, words?: tf.Tensor): UseLiteOutput {
     if (ids.rank !== 2 || attentionMask.rank !== 2 || !tf.util.arraysEqual(ids.shape, attentionMask.shape)) {
       throw new Error(`use-lite: ids and attentionMask must both be [batch, seq], got [${ids.shape}] and [${attentionMask.shape}]`);
+    }
+    if (words && (words.rank !== 3 || !tf.util.arraysEqual(words.shape, [...ids.shape, USE_LITE_CONFIG.embeddingDim]))) {
+      throw new Error(`use-lite: input embeddings must be [${ids.shape}, ${USE_LITE_CONFIG.embeddingDim}] for ids [${ids.shape}], got [${words.shape}]`);
     }
     return tf.tidy(() => {
       // Virtual tokens (model.points) come first, always attended, and count in the mean pool.
       const virtual = this.points.virtualTokens(ids.shape[0]!, USE_LITE_CONFIG.embeddingDim, this.training);
       let mask = tf.cast(attentionMask, 'float32');
       if (virtual) mask = tf.concat([tf.ones([mask.shape[0]!, virtual.shape[1]]), mask], 1);
-      let h = (virtual ? this.getSubmodule('embeddings').forward(ids, mask, virtual) : this.getSubmodule('embeddings').forward(ids, mask)) as tf.Tensor;
+      let h = this.getSubmodule('embeddings').forward(ids, mask, virtual ?? undefined, words) as tf.Tensor;
       h = this.getSubmodule('encoder').forward(h, mask) as tf.Tensor;
       // Mean over real tokens; an empty text pools to zeros (max(count, 1)), as in the graph.
       const summed = tf.sum(tf.mul(h, tf.expandDims(mask, -1)), 1);
