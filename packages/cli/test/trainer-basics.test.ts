@@ -160,4 +160,14 @@ describe('trainer basics', () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain(`${config}: /train/schedule/warmupSteps: 5 warmup steps, but the run has only 5 steps in all (train.maxSteps 5)`);
   }, 30_000);
+
+  it("evalStrategy 'end' with saveBest fails validate, naming both", async () => {
+    const cwd = tempDir('lt-eval-end-');
+    const config = localConfig(cwd);
+    const base = readJson(config);
+    writeFileSync(config, JSON.stringify({ ...base, train: { ...base.train, evalStrategy: 'end', saveBest: { metric: 'accuracy', mode: 'max' } } }));
+    const r = await cli(cwd, ['validate', '-c', config]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`/train/saveBest chooses among evaluations after each epoch, but train.evalStrategy "end" evaluates only once`);
+  }, 30_000);
 });

@@ -21,6 +21,8 @@ export interface TrainConfig {
   earlyStopping?: { metric: string; patience: number; minDelta: number; mode: 'min' | 'max' };
   /** Evaluate on the validation split every N optimizer steps, besides after each epoch. */
   evalEvery?: number;
+  /** 'epoch': evaluate after each epoch; 'end': only once training ends (transformers' eval_strategy). */
+  evalStrategy: 'epoch' | 'end';
   /** Keep the weights of the best evaluation by `metric` (transformers' load_best_model_at_end). */
   saveBest?: { metric: string; mode: 'min' | 'max' };
 }
@@ -73,6 +75,11 @@ export const trainConfigSchema: JSONSchema = {
       maximum: 1000000000,
       description: 'Evaluate on the validation split every N optimizer steps, besides after each epoch',
     },
+    evalStrategy: {
+      enum: ['epoch', 'end'],
+      default: 'epoch',
+      description: "When the validation split is evaluated: 'epoch' after each epoch, 'end' once, when training ends (few-shot runs of many short epochs); evalEvery adds evaluations every N steps either way",
+    },
     saveBest: {
       type: 'object',
       additionalProperties: false,
@@ -111,6 +118,11 @@ export function checkSchedule(train: TrainConfig, trainRecords?: number, file?: 
     throw new RunError(
       `The dataset has no training records after its stages${file ? ` (${file})` : ''}, so the run would take no step. Check the data source and what the stages dropped (the data reports).`,
     );
+  }
+  if (train.evalStrategy === 'end') {
+    for (const [field, what] of [['earlyStopping', 'stops on evaluations after each epoch'], ['saveBest', 'chooses among evaluations after each epoch']] as const) {
+      if (train[field]) throw new ConfigError(`Config is invalid${file ? ` (${file})` : ''}: /train/${field} ${what}, but train.evalStrategy "end" evaluates only once; use evalStrategy "epoch", or leave ${field} out.`);
+    }
   }
   const warmup = train.schedule?.warmupSteps ?? 0;
   if (warmup === 0) return;

@@ -131,6 +131,7 @@ export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver
         trainSet,
         evalFn: validation?.length && model.predict ? () => evaluateClassifier(model, validation, cfg.batchSize) : undefined,
         evalEvery: cfg.evalEvery,
+        evalStrategy: cfg.evalStrategy,
         saveBest: cfg.saveBest && { monitor: cfg.saveBest.metric, mode: cfg.saveBest.mode },
         epochs: cfg.epochs,
         batchSize: cfg.batchSize,
@@ -170,8 +171,11 @@ export function createTrainDriver(options: TrainDriverOptions = {}): TrainDriver
         report.test = { ...metrics, count: test.length };
       }
       run.context.state.set(TRAIN_REPORT, report);
+      // evalStrategy 'end' and train.maxSteps stopped the run before its last epoch ended: the one evaluation now.
+      const stoppedAtMax = stopAtMax.signal.aborted && !options.signal?.aborted;
+      const endEvaluation = cfg.evalStrategy === 'end' && stoppedAtMax && validation?.length && model.predict ? evaluateClassifier(model, validation, cfg.batchSize) : undefined;
       // The metrics of the weights kept: saveBest's best evaluation, else the last epoch's.
-      const kept = result.best?.metrics ?? last?.metrics ?? (lastStep ? { train_loss: lastStep.loss } : {});
+      const kept = endEvaluation ?? result.best?.metrics ?? last?.metrics ?? (lastStep ? { train_loss: lastStep.loss } : {});
       return { ...kept, steps: result.state.step };
     },
   };

@@ -39,6 +39,17 @@ describe('fit: evaluation every N steps and saveBest', () => {
     model.dispose();
   });
 
+  it("evalStrategy 'end' evaluates only after the last epoch, and refuses saveBest", async () => {
+    const calls: number[] = [];
+    const model = new SoftmaxClassifier(4, 3);
+    const result = await fit(options(model, { epochs: 3, evalEvery: undefined, evalStrategy: 'end', evalFn: (_m, state) => (calls.push(state.step), { score: 1 }) }));
+    expect(calls).toEqual([15]);
+    expect(result.epochLogs.map((l) => Object.keys(l.metrics).sort())).toEqual([['train_loss'], ['train_loss'], ['score', 'train_loss']]);
+    expect(result.last).toEqual({ step: 15, epoch: 2, metrics: { train_loss: expect.any(Number), score: 1 } });
+    await expect(fit(options(model, { evalStrategy: 'end', saveBest: { monitor: 'score', mode: 'max' } }))).rejects.toThrow(/evalStrategy 'end' evaluates once; it cannot drive saveBest/);
+    model.dispose();
+  });
+
   it('saveBest puts the best evaluation\'s weights back at the end and reports the best and the last', async () => {
     let atBest: number[] = [];
     const model = new SoftmaxClassifier(4, 3);

@@ -81,6 +81,9 @@ export async function fit<B>(options: FitOptions<B>): Promise<FitResult> {
   if (options.clipNorm !== undefined && !(options.clipNorm > 0)) throw new Error(`fit: clipNorm must be > 0 (or left out), got ${options.clipNorm}`);
   const evalEvery = options.evalEvery ?? 0;
   if (!Number.isInteger(evalEvery) || evalEvery < 0) throw new Error(`fit: evalEvery must be an integer >= 1 (or left out), got ${evalEvery}`);
+  if (options.evalStrategy === 'end' && (options.earlyStopping || options.saveBest)) {
+    throw new Error(`fit: evalStrategy 'end' evaluates once; it cannot drive ${options.earlyStopping ? 'earlyStopping' : 'saveBest'}, which needs an evaluation after each epoch`);
+  }
   const everySteps = options.checkpoint?.everySteps ?? 0;
   if (!Number.isInteger(everySteps) || everySteps < 0) throw new Error(`fit: checkpoint.everySteps must be an integer >= 0, got ${everySteps}`);
   const shape: RunShape = { datasetLength: trainSet.length, batchSize: options.batchSize, gradAccum, seed, shuffle: options.shuffle ?? true, dropLast: options.dropLast ?? false };
@@ -215,8 +218,10 @@ export async function fit<B>(options: FitOptions<B>): Promise<FitResult> {
       }
 
       const trainLoss = state.epochLossSum / Math.max(1, state.epochLossSteps);
-      const metrics = await evaluate({ train_loss: trainLoss });
-      consider(metrics, state.step, state.epoch);
+      // evalStrategy 'end': the validation split only after the last epoch.
+      const evaluated = options.evalStrategy !== 'end' || state.epoch + 1 >= options.epochs;
+      const metrics = evaluated ? await evaluate({ train_loss: trainLoss }) : { train_loss: trainLoss };
+      if (evaluated) consider(metrics, state.step, state.epoch);
       let improved: boolean | undefined;
       let stop = false;
       if (stopper) {

@@ -110,6 +110,8 @@ export interface FitOptions<B> {
   evalFn?: (model: Module, state: Readonly<TrainState>) => Metrics | Promise<Metrics>;
   /** Also evaluate every N optimizer steps (an evaluation that would fall on an epoch's last step is left to the epoch's). */
   evalEvery?: number;
+  /** 'end': evaluate after the last epoch only, not after each (default 'epoch'); no early stopping or saveBest with it. */
+  evalStrategy?: 'epoch' | 'end';
   /**
    * Keep the weights of the best evaluation by `monitor`: they are put back into the model
    * when training ends (transformers' load_best_model_at_end), and kept in checkpoints so a
