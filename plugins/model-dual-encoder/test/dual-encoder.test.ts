@@ -82,6 +82,32 @@ describe('dual-encoder', () => {
   });
 });
 
+describe('dual-encoder without class names', () => {
+  it("trains on image–text pairs with CLIP's symmetric loss; a record without text is reported by checkRecord", async () => {
+    const model = await loadDualEncoder({ name: 'dual-encoder', inputSize: 32, projectionDim: 16 }, { configDir: dir });
+    try {
+      expect(model.labels).toBeUndefined();
+      expect(model.predict).toBeUndefined();
+      const records = tinyImages(4).map((r: { label: string }, i: number) => ({ ...r, text: `a picture of the ${r.label} number ${i}` }));
+      expect(model.checkRecord!(records[0])).toBeUndefined();
+      expect(model.checkRecord!({ ...records[0], text: undefined })).toMatch(/has no "text": without class names this model trains on image–text pairs/);
+      const batch = model.encode!(records);
+      const inputs = batch.inputs as Record<string, tf.Tensor>;
+      const module = model.module as DualEncoder;
+      tf.tidy(() => {
+        const logits = module.logits(module.imageFeatures(inputs.pixel_values), module.textFeatures(inputs.input_ids, inputs.attention_mask));
+        const diagonal = tf.range(0, 4, 1, 'int32');
+        const ce = (x: tf.Tensor) => tf.losses.softmaxCrossEntropy(tf.oneHot(diagonal, 4), x);
+        const expected = tf.div(tf.add(ce(logits), ce(tf.transpose(logits))), 2);
+        expect(Math.abs(model.loss!(batch, false).dataSync()[0] - expected.dataSync()[0])).toBeLessThan(1e-5);
+      });
+      tf.dispose(Object.values(inputs));
+    } finally {
+      model.module.dispose();
+    }
+  });
+});
+
 describe('leantune with the dual encoder', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'lt-dual-cli-'));
   const fixture = { name: join(__dirname, '..', '..', 'method-vpt', 'test', 'fixtures', 'tiny-images.js'), allowOutside: true };
