@@ -5,7 +5,7 @@
 // to validation: 600 training and 50 validation images per class (6,000 and 500), the same for
 // every arm and run seed. One epoch (750 AdamW steps at batch 8), one evaluation at the end.
 // Two arms of the 10- and 100-shot rows are left out for time on a 2-core machine: `full` (about
-// 4× LoRA's step, so 30+ minutes a run) and BatchNorm tuning with re-estimated statistics (worst
+// 6× LoRA's step here, 3.7 s against 0.6 s, so about 45 minutes a run) and BatchNorm tuning with re-estimated statistics (worst
 // at 10 shots on both datasets, and at 100; plugins/model-mobilenet-v2/README.md).
 //   npx leantune compare -c examples/fashion-mobilenet-6000.cjs --seeds 3
 const base = require('./fashion-mobilenet.json');
