@@ -8,9 +8,9 @@ import type { KernelMaker } from './kernels';
  * x [b, h, w, cin] with a filter [1, 1, cin, cout] is the product [b·h·w, cin]·[cin, cout];
  * its input gradient dy·Fᵀ and its filter gradient xᵀ·dy likewise, operands read in place.
  * The cpu backend's convolutions are per-element loops: MobileNetV2's LoRA step spent 29 of
- * its 32 kernel seconds in them. Other forward convolutions (NHWC, float32) run as im2col +
- * GEMM below; the gradients of those (k > 1, strides, dilations, padding), NCHW and other
- * dtypes go to the cpu kernel.
+ * its 32 kernel seconds in them. Every other NHWC float32 convolution (k > 1, strides,
+ * padding; dilations in the forward, the only place tfjs has them) and both its gradients run
+ * as im2col + GEMM below; NCHW and other dtypes go to the cpu kernel.
  */
 
 type Pad = tf.Conv2DAttrs['pad'];
@@ -43,22 +43,27 @@ function gemm(backend: NativeBackend, kernelName: string, a: tf.TensorInfo, b: t
 /** im2col above this many values (1 GiB) would be a large transient: the cpu kernel instead. */
 const MAX_COLUMNS = 1 << 28;
 
+type ConvInfo = tf.backend_util.Conv2DInfo;
+
+function nhwcInfo(xShape: readonly number[], filterShape: readonly number[], strides: number | [number, number], dilations: number | [number, number],
+  pad: Pad, dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined): ConvInfo {
+  return tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+}
+
+/** The patch matrix's [rows, columns]: [b·oh·ow, kh·kw·cin]. */
+function patchDims(info: ConvInfo): [number, number] {
+  return [info.batchSize * info.outHeight * info.outWidth, info.filterHeight * info.filterWidth * info.inChannels];
+}
+
 /**
- * Any other NHWC float32 forward convolution as im2col + GEMM: the patches of x as rows
- * [b·oh·ow, kh·kw·cin] (zeros where the window leaves the image), times the filter, whose
- * layout [kh, kw, cin, cout] is already that matrix's [kh·kw·cin, cout]. The patch buffer is
- * recycled right after the product. MobileNetV2's step: Conv2D (the 3×3 stride-2 stem and
- * the 1×1 ones) 161 → 43 ms.
+ * Walks every (output pixel, tap) pair in patch-matrix order: 'gather' copies x's pixel (zeros
+ * where the window leaves the image) into the patch row, 'scatter' adds the patch row into x
+ * (the input gradient's col2im; out-of-image taps are dropped). The channels, contiguous in
+ * both, are the innermost loop.
  */
-function im2colConv(backend: NativeBackend, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: tf.Conv2DAttrs): tf.TensorInfo | null {
-  const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-    attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
-  const { batchSize, inHeight, inWidth, inChannels: cin, outHeight, outWidth, outChannels: cout, filterHeight: kh, filterWidth: kw } = info;
-  const m = batchSize * outHeight * outWidth;
-  const k = kh * kw * cin;
-  if (m * k > MAX_COLUMNS) return null;
-  const cols = backend.allocate(tf.Conv2D, [m, k], m * k);
-  const xs = backend.f32(x);
+function patches(info: ConvInfo, mode: 'gather' | 'scatter', x: Float32Array, cols: Float32Array): void {
+  const { batchSize, inHeight, inWidth, inChannels: cin, outHeight, outWidth, filterHeight: kh, filterWidth: kw } = info;
   const { top, left } = info.padInfo;
   let o = 0;
   for (let b = 0; b < batchSize; b++) {
@@ -69,10 +74,11 @@ function im2colConv(backend: NativeBackend, x: tf.TensorInfo, filter: tf.TensorI
           for (let kx = 0; kx < kw; kx++) {
             const ix = ox * info.strideWidth - left + kx * info.dilationWidth;
             if (iy < 0 || iy >= inHeight || ix < 0 || ix >= inWidth) {
-              cols.fill(0, o, o + cin);
+              if (mode === 'gather') cols.fill(0, o, o + cin);
             } else {
               const xo = ((b * inHeight + iy) * inWidth + ix) * cin;
-              for (let ch = 0; ch < cin; ch++) cols[o + ch] = xs[xo + ch];
+              if (mode === 'gather') for (let ch = 0; ch < cin; ch++) cols[o + ch] = x[xo + ch];
+              else for (let ch = 0; ch < cin; ch++) x[xo + ch] += cols[o + ch];
             }
             o += cin;
           }
@@ -80,13 +86,77 @@ function im2colConv(backend: NativeBackend, x: tf.TensorInfo, filter: tf.TensorI
       }
     }
   }
-  const out = backend.allocate(tf.Conv2D, info.outShape, m * cout);
+}
+
+/** x's patch matrix [b·oh·ow, kh·kw·cin] in a scratch buffer (the caller recycles it). */
+function im2col(backend: NativeBackend, kernelName: string, x: tf.TensorInfo, info: ConvInfo): Float32Array {
+  const [m, k] = patchDims(info);
+  const cols = backend.allocate(kernelName, [m, k], m * k);
+  patches(info, 'gather', backend.f32(x), cols);
+  return cols;
+}
+
+/**
+ * Any other NHWC float32 convolution, forward and both gradients, through the patch matrix
+ * P = im2col(x) [b·oh·ow, kh·kw·cin], the filter's layout [kh, kw, cin, cout] being already the
+ * matrix W [kh·kw·cin, cout]: y = P·W; dW = Pᵀ·dy; dx = col2im(dy·Wᵀ). One GEMM each, the patch
+ * buffer recycled right after it. MobileNetV2's step: Conv2D (the 3×3 stride-2 stem and the 1×1
+ * ones) 161 → 43 ms; full fine-tuning's stem filter gradient (the cpu kernel's per-element
+ * loop) 5.3 s → below 0.1 s, most of that step.
+ */
+function im2colConv(backend: NativeBackend, x: tf.TensorInfo, filter: tf.TensorInfo, attrs: tf.Conv2DAttrs): tf.TensorInfo | null {
+  const info = nhwcInfo(x.shape, filter.shape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode);
+  const [m, k] = patchDims(info);
+  if (m * k > MAX_COLUMNS) return null;
+  const cols = im2col(backend, tf.Conv2D, x, info);
+  const out = backend.allocate(tf.Conv2D, info.outShape, m * info.outChannels);
   if (out.length > 0) {
     if (k === 0) out.fill(0);
-    else backend.addon.matmul(cols, backend.f32(filter), out, m, cout, k, false, false, 1, null, null, null, ACTIVATION_CODES.linear, 0);
+    else backend.addon.matmul(cols, backend.f32(filter), out, m, info.outChannels, k, false, false, 1, null, null, null, ACTIVATION_CODES.linear, 0);
   }
   backend.recycle(cols);
   return backend.makeTensorInfo(info.outShape, 'float32', out);
+}
+
+/** dW = Pᵀ·dy [kh·kw·cin, cout]; null (the cpu kernel) when the patch matrix would be too large. */
+function im2colFilterGrad(backend: NativeBackend, x: tf.TensorInfo, dy: tf.TensorInfo, attrs: tf.Conv2DBackpropFilterAttrs): tf.TensorInfo | null {
+  const info = nhwcInfo(x.shape, attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  if (!sameShape(dy.shape, info.outShape)) return null;
+  const [m, k] = patchDims(info);
+  if (m * k > MAX_COLUMNS) return null;
+  const cout = info.outChannels;
+  const out = backend.allocate(tf.Conv2DBackpropFilter, [...attrs.filterShape], k * cout);
+  if (out.length > 0) {
+    if (m === 0) out.fill(0);
+    else {
+      const cols = im2col(backend, tf.Conv2DBackpropFilter, x, info);
+      backend.addon.matmul(cols, backend.f32(dy), out, k, cout, m, true, false, 1, null, null, null, ACTIVATION_CODES.linear, 0);
+      backend.recycle(cols);
+    }
+  }
+  return backend.makeTensorInfo([...attrs.filterShape], 'float32', out);
+}
+
+/** dx = col2im(dy·Wᵀ); null (the cpu kernel) when the patch matrix would be too large. */
+function im2colInputGrad(backend: NativeBackend, dy: tf.TensorInfo, filter: tf.TensorInfo, attrs: tf.Conv2DBackpropInputAttrs): tf.TensorInfo | null {
+  const inputShape = [...attrs.inputShape];
+  const info = nhwcInfo(inputShape, filter.shape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  if (!sameShape(dy.shape, info.outShape)) return null;
+  const [m, k] = patchDims(info);
+  if (m * k > MAX_COLUMNS) return null;
+  const dx = backend.allocate(tf.Conv2DBackpropInput, inputShape, tf.util.sizeFromShape(inputShape));
+  dx.fill(0);
+  if (m > 0 && k > 0) {
+    const dcols = backend.allocate(tf.Conv2DBackpropInput, [m, k], m * k);
+    backend.addon.matmul(backend.f32(dy), backend.f32(filter), dcols, m, k, info.outChannels, false, true, 1, null, null, null, ACTIVATION_CODES.linear, 0);
+    patches(info, 'scatter', dx, dcols);
+    backend.recycle(dcols);
+  }
+  return backend.makeTensorInfo(inputShape, 'float32', dx);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 const conv2d: KernelMaker = (fallback) => (args) => {
@@ -108,22 +178,28 @@ const conv2dBackpropInput: KernelMaker = (fallback) => (args) => {
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const [kh, kw, cin, cout] = filter.shape;
   const inputShape = [...attrs.inputShape];
-  if (dy.dtype !== 'float32' || filter.dtype !== 'float32' || dy.shape.length !== 4 || kh !== 1 || kw !== 1
-    || dy.shape[3] !== cout || inputShape.length !== 4 || inputShape[3] !== cin || !pointwise(attrs)) return fallback(args);
+  if (dy.dtype !== 'float32' || filter.dtype !== 'float32' || dy.shape.length !== 4 || filter.shape.length !== 4
+    || dy.shape[3] !== cout || inputShape.length !== 4 || inputShape[3] !== cin || (attrs.dataFormat ?? 'NHWC') !== 'NHWC') return fallback(args);
+  const backend = args.backend as NativeBackend;
   const [b, h, w] = dy.shape;
-  if (inputShape[0] !== b || inputShape[1] !== h || inputShape[2] !== w) return fallback(args);
-  return gemm(args.backend as NativeBackend, tf.Conv2DBackpropInput, dy, filter, inputShape, b * h * w, cin, cout, false, true);
+  if (kh === 1 && kw === 1 && pointwise(attrs) && inputShape[0] === b && inputShape[1] === h && inputShape[2] === w) {
+    return gemm(backend, tf.Conv2DBackpropInput, dy, filter, inputShape, b * h * w, cin, cout, false, true);
+  }
+  return im2colInputGrad(backend, dy, filter, attrs) ?? fallback(args);
 };
 
 const conv2dBackpropFilter: KernelMaker = (fallback) => (args) => {
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
   const [kh, kw, cin, cout] = attrs.filterShape;
-  if (x.dtype !== 'float32' || dy.dtype !== 'float32' || x.shape.length !== 4 || dy.shape.length !== 4 || kh !== 1 || kw !== 1
-    || x.shape[3] !== cin || dy.shape[3] !== cout || !pointwise(attrs)) return fallback(args);
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32' || x.shape.length !== 4 || dy.shape.length !== 4 || attrs.filterShape.length !== 4
+    || x.shape[3] !== cin || dy.shape[3] !== cout || (attrs.dataFormat ?? 'NHWC') !== 'NHWC') return fallback(args);
+  const backend = args.backend as NativeBackend;
   const [b, h, w] = x.shape;
-  if (dy.shape[0] !== b || dy.shape[1] !== h || dy.shape[2] !== w) return fallback(args);
-  return gemm(args.backend as NativeBackend, tf.Conv2DBackpropFilter, x, dy, [1, 1, cin, cout], cin, cout, b * h * w, true, false);
+  if (kh === 1 && kw === 1 && pointwise(attrs) && dy.shape[0] === b && dy.shape[1] === h && dy.shape[2] === w) {
+    return gemm(backend, tf.Conv2DBackpropFilter, x, dy, [1, 1, cin, cout], cin, cout, b * h * w, true, false);
+  }
+  return im2colFilterGrad(backend, x, dy, attrs) ?? fallback(args);
 };
 
 export const CONV_KERNELS: ReadonlyArray<[string, KernelMaker]> = [

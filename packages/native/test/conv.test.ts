@@ -4,9 +4,10 @@ import { countingAddon, useNativeBackend } from './counting-addon';
 import { maxAbsDiff, seededValues } from './reference';
 
 // Convolutions on the native backend against tfjs's cpu backend (its own loops): 1×1 stride-1
-// ones and both their gradients are one GEMM each; any other forward is im2col + one GEMM, its
-// gradients the cpu kernels'. `gemms` counts the products that reached the addon per case: the
-// forward runs twice (alone and under tf.grads), then the two gradients.
+// ones and both their gradients are one GEMM each; any other one is im2col + one GEMM, and so are
+// both its gradients (dW = patchesᵀ·dy, dx = col2im(dy·Wᵀ)). `gemms` counts the products that
+// reached the addon per case: the forward runs twice (alone and under tf.grads), then the two
+// gradients (dilated cases: the forward only, as @leantune/tensor's gradient refuses them).
 interface Case {
   x: [number, number, number, number];
   filter: [number, number, number, number];
@@ -23,17 +24,21 @@ const CASES: Case[] = [
   { x: [3, 9, 11, 33], filter: [1, 1, 33, 40], pad: 0, strides: [1, 1], gemms: 4 },
   { x: [2, 12, 12, 96], filter: [1, 1, 96, 24], pad: 'same', gemms: 4 },
   { x: [1, 7, 5, 8], filter: [1, 1, 8, 3], pad: [[0, 0], [0, 0], [0, 0], [0, 0]], gemms: 4 },
-  { x: [2, 6, 6, 3], filter: [1, 1, 3, 4], pad: 'same', strides: 2, gemms: 2 },
-  { x: [2, 7, 7, 3], filter: [1, 1, 3, 4], pad: 'valid', strides: [1, 2], gemms: 2 },
-  { x: [1, 5, 5, 2], filter: [3, 3, 2, 3], pad: 'same', gemms: 2 },
+  { x: [2, 6, 6, 3], filter: [1, 1, 3, 4], pad: 'same', strides: 2, gemms: 4 },
+  { x: [2, 7, 7, 3], filter: [1, 1, 3, 4], pad: 'valid', strides: [1, 2], gemms: 4 },
+  { x: [1, 5, 5, 2], filter: [3, 3, 2, 3], pad: 'same', gemms: 4 },
   { x: [1, 5, 6, 2], filter: [1, 1, 2, 3], pad: 'valid', dilations: 2, gemms: 1 },
   { x: [1, 9, 9, 3], filter: [3, 3, 3, 2], pad: 'valid', dilations: [2, 1], gemms: 1 },
-  { x: [2, 9, 9, 3], filter: [3, 3, 3, 8], pad: 'same', strides: 2, gemms: 2 },
-  { x: [1, 6, 7, 5], filter: [3, 3, 5, 4], pad: 'valid', gemms: 2 },
-  { x: [1, 5, 3, 2], filter: [2, 3, 2, 3], pad: 'same', strides: [2, 1], gemms: 2 },
-  { x: [2, 4, 4, 3], filter: [3, 3, 3, 2], pad: 1, gemms: 2 },
-  { x: [3, 16, 16, 3], filter: [3, 3, 3, 32], pad: 'same', strides: 2, gemms: 2 },
-  { x: [1, 4, 4, 2], filter: [1, 1, 2, 3], pad: [[0, 0], [1, 1], [1, 0], [0, 0]], gemms: 2 },
+  { x: [2, 9, 9, 3], filter: [3, 3, 3, 8], pad: 'same', strides: 2, gemms: 4 },
+  { x: [1, 6, 7, 5], filter: [3, 3, 5, 4], pad: 'valid', gemms: 4 },
+  { x: [1, 5, 3, 2], filter: [2, 3, 2, 3], pad: 'same', strides: [2, 1], gemms: 4 },
+  { x: [2, 4, 4, 3], filter: [3, 3, 3, 2], pad: 1, gemms: 4 },
+  { x: [3, 16, 16, 3], filter: [3, 3, 3, 32], pad: 'same', strides: 2, gemms: 4 },
+  { x: [1, 4, 4, 2], filter: [1, 1, 2, 3], pad: [[0, 0], [1, 1], [1, 0], [0, 0]], gemms: 4 },
+  // MobileNetV2's stem at batch 2, 48 px: its filter gradient is what full fine-tuning waited on.
+  { x: [2, 48, 48, 3], filter: [3, 3, 3, 32], pad: 'same', strides: 2, gemms: 4 },
+  { x: [1, 7, 7, 4], filter: [5, 5, 4, 6], pad: 'same', strides: 3, gemms: 4 },
+  { x: [2, 8, 8, 3], filter: [4, 4, 3, 5], pad: 'valid', strides: 4, gemms: 4 },
 ];
 
 interface Result {
@@ -98,5 +103,18 @@ describe('Conv2D / Conv2DBackpropInput / Conv2DBackpropFilter on the native back
     });
     expect(y).toEqual([2, 0, 3, 2]);
     expect(dw).toEqual(new Array(8).fill(0));
+  });
+
+  it('gives a 3×3 stride-2 convolution of an empty batch an empty output and a zero filter gradient', async () => {
+    await tf.setBackend('native');
+    const { y, dw } = tf.tidy(() => {
+      const x = tf.zeros([0, 6, 6, 2]) as tf.Tensor4D;
+      const w = tf.tensor4d(seededValues(36, 4), [3, 3, 2, 2]);
+      const conv = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same');
+      const [, g] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(conv(a, b)))([x, w]);
+      return { y: conv(x, w).shape, dw: Array.from(g.dataSync()) };
+    });
+    expect(y).toEqual([0, 3, 3, 2]);
+    expect(dw).toEqual(new Array(36).fill(0));
   });
 });
