@@ -224,7 +224,7 @@ describe('leantune compare, kept in SQLite', () => {
 });
 
 describe('leantune compare: an arm\'s own train options', () => {
-  it('an arm\'s train options (train.learningRate) reach its runs and its resolved config, merged over the config\'s train; a bad one fails before any run folder, a changed one refuses --resume', () => {
+  it('an arm\'s train options (train.learningRate) reach its runs and its resolved config, merged over the config\'s train; a bad one fails before any run folder, a changed one refuses --resume, an added one runs alone', () => {
     const arms = ['lora', { id: 'lora', label: 'lora-lr0.01', train: { learningRate: 0.01 } }];
     const { cwd, config } = project('armtrain', arms, 1);
     const r = leantune(cwd, 'compare', '-c', config, '--concurrency', '1');
@@ -251,6 +251,18 @@ describe('leantune compare: an arm\'s own train options', () => {
     expect(resumed.status).toBe(2);
     expect(resumed.stderr).toContain('arm "lora-lr0.01" resolves differently');
     expect(resumed.stderr).toContain('train.learningRate: 0.01 → 0.02');
+
+    // Restored, with one more method and a new description: the resume adds that arm and runs only it.
+    changed.compare.methods[1].train.learningRate = 0.01;
+    changed.compare.methods.push('ia3');
+    changed.description = 'lora at two learning rates, then ia3 beside them';
+    writeFileSync(config, JSON.stringify(changed));
+    const added = leantune(cwd, 'compare', '-c', config, '--resume', experimentName(r.stderr)!);
+    expect(added.status).toBe(0);
+    expect(added.stderr).toContain('compare: added ia3 to it, on the same seeds');
+    expect(added.stdout).toMatch(/\| ia3 \| ia3 \| 1\/1 \| \d\.\d{4} /);
+    expect(added.stdout).toContain('(1 runs completed now, 2 before, 0 failed)');
+    expect(readdirSync(join(cwd, 'runs')).filter((d) => d.includes('-armtrain-'))).toHaveLength(3);
 
     // A bad learning rate in the last arm fails before the store or any run folder exists.
     const bad = project('badtrain', ['lora', { id: 'lora', label: 'lora-neg', train: { learningRate: -1 } }]);

@@ -36,7 +36,8 @@ export interface ComparisonOptions {
   /** Run on a BullMQ queue named after the experiment instead of the local pool. */
   queue?: Omit<QueueTarget, 'name'>;
   /** Called once the experiment exists, before the first run starts. */
-  onStart?: (experiment: ExperimentRow, runs: { total: number; todo: number }) => void;
+  /** `added`: the arms a resume added to the experiment (new labels in the config), in order. */
+  onStart?: (experiment: ExperimentRow, runs: { total: number; todo: number; added: string[] }) => void;
 }
 
 export interface ComparisonResult {
@@ -63,8 +64,21 @@ export function jsonDifferences(a: unknown, b: unknown, path = '', out: string[]
 
 const stamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 
-/** Opens the experiment to resume, refusing one whose arms, seeds or configs are no longer what the config file says. */
-function openForResume(store: ExperimentStore, o: ComparisonOptions): ExperimentRow {
+/** Fields that document a config and change nothing a run does: a resume does not compare them. */
+const DESCRIPTIVE_FIELDS = ['description'];
+
+function withoutDescriptions(config: unknown): unknown {
+  if (config == null || typeof config !== 'object' || Array.isArray(config)) return config;
+  return Object.fromEntries(Object.entries(config).filter(([k]) => !DESCRIPTIVE_FIELDS.includes(k)));
+}
+
+/**
+ * Opens the experiment to resume. Its seeds, and every arm it has, must be what the config file
+ * gives now (resolved alike, descriptions aside); arms the config adds join the experiment with
+ * a pending run per seed, so one more method is compared on the very seeds of the others
+ * without rerunning them. An arm the config no longer has is refused.
+ */
+function openForResume(store: ExperimentStore, o: ComparisonOptions): { experiment: ExperimentRow; added: string[] } {
   const exp = store.experiment(o.resume!);
   const where = o.configFile ?? 'the config';
   if (o.seeds && JSON.stringify(o.seeds) !== JSON.stringify(exp.seeds)) {
@@ -72,17 +86,20 @@ function openForResume(store: ExperimentStore, o: ComparisonOptions): Experiment
   }
   const stored = store.arms(exp.id);
   const labels = (xs: Array<{ label: string }>) => xs.map((x) => x.label).join(', ');
-  if (labels(stored) !== labels(o.arms)) {
-    throw new ExperimentError(`Cannot resume ${exp.name}: it compares ${labels(stored)} but ${where} now gives ${labels(o.arms)}. Resume with the same methods, or start a new comparison.`);
+  const dropped = stored.filter((s) => !o.arms.some((a) => a.label === s.label));
+  if (dropped.length) {
+    throw new ExperimentError(`Cannot resume ${exp.name}: it compares ${labels(stored)} but ${where} now gives ${labels(o.arms)}, without ${labels(dropped)}. Resume with every method it has (a config may add new ones), or start a new comparison.`);
   }
-  for (const arm of o.arms) {
-    const before = stored.find((s) => s.label === arm.label)!;
-    const diff = jsonDifferences(before.resolvedConfig, arm.resolvedConfig);
+  for (const before of stored) {
+    const arm = o.arms.find((a) => a.label === before.label)!;
+    const diff = jsonDifferences(withoutDescriptions(before.resolvedConfig), withoutDescriptions(arm.resolvedConfig));
     if (diff.length) {
       throw new ExperimentError(`Cannot resume ${exp.name}: arm "${arm.label}" resolves differently from ${where} than when it started (${diff.join('; ')}). Restore the config, or start a new comparison.`);
     }
   }
-  return exp;
+  const added = o.arms.filter((a) => !stored.some((s) => s.label === a.label));
+  if (added.length) store.addArms(exp.id, added);
+  return { experiment: store.experiment(String(exp.id)), added: added.map((a) => a.label) };
 }
 
 /**
@@ -92,9 +109,9 @@ function openForResume(store: ExperimentStore, o: ComparisonOptions): Experiment
 export async function runComparison(o: ComparisonOptions): Promise<ComparisonResult> {
   const store = ExperimentStore.open(o.storeFile);
   try {
-    const experiment = o.resume
+    const { experiment, added } = o.resume
       ? openForResume(store, o)
-      : store.createExperiment({
+      : { added: [], experiment: store.createExperiment({
           name: `${o.name}-${stamp()}`,
           configFile: o.configFile,
           config: o.config,
@@ -102,9 +119,9 @@ export async function runComparison(o: ComparisonOptions): Promise<ComparisonRes
           primaryMetric: o.primaryMetric,
           environment: captureEnvironment(o.environment),
           arms: o.arms,
-        });
+        }) };
     const runs = store.runs(experiment.id);
-    o.onStart?.(experiment, { total: runs.length, todo: runs.filter((r) => r.status !== 'completed').length });
+    o.onStart?.(experiment, { total: runs.length, todo: runs.filter((r) => r.status !== 'completed').length, added });
     const result = await runExperiment({
       store,
       experimentId: experiment.id,

@@ -249,6 +249,14 @@ const now = () => new Date().toISOString();
 const json = (v: unknown) => JSON.stringify(v ?? null);
 const parse = <T>(s: string | null): T | null => (s == null ? null : (JSON.parse(s) as T));
 
+/** An arm as an experiment is given it: its label, method, config and resolved run config. */
+export interface NewArm {
+  label: string;
+  method: string;
+  config: unknown;
+  resolvedConfig?: unknown;
+}
+
 export class ExperimentStore {
   readonly db: Db;
 
@@ -291,7 +299,7 @@ export class ExperimentStore {
     seeds: number[];
     primaryMetric: string;
     environment: EnvironmentInfo;
-    arms: Array<{ label: string; method: string; config: unknown; resolvedConfig?: unknown }>;
+    arms: NewArm[];
   }): ExperimentRow {
     const { db } = this;
     const id = db.transaction(() => {
@@ -303,15 +311,34 @@ export class ExperimentStore {
       db.prepare(
         'INSERT INTO environment (experiment_id, backend, threads, node_version, platform, cpu_model, cpu_count, total_memory_mb, versions_json, captured_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ).run(eid, env.backend ?? null, env.threads ?? null, env.nodeVersion, env.platform, env.cpuModel, env.cpuCount, env.totalMemoryMB, json(env.versions), now());
-      const insArm = db.prepare('INSERT INTO arms (experiment_id, position, label, method, config_json, resolved_config_json) VALUES (?, ?, ?, ?, ?, ?)');
-      const insRun = db.prepare('INSERT INTO runs (arm_id, seed) VALUES (?, ?)');
-      input.arms.forEach((arm, i) => {
-        const a = insArm.run(eid, i, arm.label, arm.method, json(arm.config), arm.resolvedConfig === undefined ? null : json(arm.resolvedConfig));
-        for (const seed of input.seeds) insRun.run(Number(a.lastInsertRowid), seed);
-      });
+      this.insertArms(eid, input.arms, input.seeds, 0);
       return eid;
     })();
     return this.experiment(String(id));
+  }
+
+  /**
+   * Appends arms to an experiment, after the ones it has, with a pending run per seed of the
+   * experiment, and opens it again (status "running") in one transaction: a resume that
+   * compares one more method.
+   */
+  addArms(experimentId: number, arms: NewArm[]): void {
+    const { db } = this;
+    db.transaction(() => {
+      const last = db.prepare('SELECT MAX(position) AS p FROM arms WHERE experiment_id = ?').get(experimentId) as { p: number | null };
+      this.insertArms(experimentId, arms, this.experiment(String(experimentId)).seeds, (last.p ?? -1) + 1);
+      db.prepare("UPDATE experiments SET status = 'running', finished_at = NULL WHERE id = ?").run(experimentId);
+    })();
+  }
+
+  /** Arms at positions from `first` on, each with a pending run per seed (inside the caller's transaction). */
+  private insertArms(experimentId: number, arms: NewArm[], seeds: number[], first: number): void {
+    const insArm = this.db.prepare('INSERT INTO arms (experiment_id, position, label, method, config_json, resolved_config_json) VALUES (?, ?, ?, ?, ?, ?)');
+    const insRun = this.db.prepare('INSERT INTO runs (arm_id, seed) VALUES (?, ?)');
+    arms.forEach((arm, i) => {
+      const a = insArm.run(experimentId, first + i, arm.label, arm.method, json(arm.config), arm.resolvedConfig === undefined ? null : json(arm.resolvedConfig));
+      for (const seed of seeds) insRun.run(Number(a.lastInsertRowid), seed);
+    });
   }
 
   /** An experiment by name or numeric id; the error lists the ones there are. */

@@ -89,7 +89,8 @@ export async function runCompare(flags: CompareFlags, io: CliIO): Promise<void> 
       progress: terminalProgress(io.err, io.errIsTTY ? process.stderr : undefined),
       signal: stop.signal,
       queue,
-      onStart: (e) => io.err(`compare: experiment ${e.name} in ${storeFileIn(dir)}: ${arms.length} arms × ${e.seeds.length} seeds (${e.seeds.join(', ')})\n`),
+      onStart: (e, runs) => io.err(`compare: experiment ${e.name} in ${storeFileIn(dir)}: ${arms.length} arms × ${e.seeds.length} seeds (${e.seeds.join(', ')})\n${
+        runs.added.length ? `compare: added ${runs.added.join(', ')} to it, on the same seeds; its other arms' completed runs are kept\n` : ''}`),
       commandFor: (arm, seed, attempt) => ({
         command: process.execPath,
         args: [BIN, 'train', '-c', source.file, '--json', '--override', JSON.stringify({ name: `${config.name}-${arm.label}-seed${seed}-try${attempt}`, ...runOverride(arm, seed) })],
