@@ -1,14 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { describeMethodContract, formatParameterCounts, quietLog, type CheckResult } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import coopPlugin from '../src';
 // The labelled 8×8 images of VPT's tests (class = brightest channel: cat, dog, bird).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { tinyImages, LABELS } = require('../../method-vpt/test/fixtures/tiny-images.js');
+const { tinyImages, tinyClipModel } = require('../../method-vpt/test/fixtures/tiny-images.js');
 
 const results: CheckResult[] = [];
 
@@ -24,14 +20,7 @@ afterAll(() => {
 
 // A Hub-layout tiny CLIP (2 layers per tower, 16 text positions) with the class names as
 // labels: its loss and predict are zero-shot over "a photo of a {}." until CoOp sets a context.
-let checkpoint = '';
-function model() {
-  if (!checkpoint) {
-    checkpoint = mkdtempSync(join(tmpdir(), 'lt-coop-contract-'));
-    writeTinyHfCheckpoint('clip', checkpoint, { layers: 2, seed: 61 });
-  }
-  return loadHfCheckpoint(checkpoint, { log: quietLog, labels: LABELS });
-}
+const model = tinyClipModel('coop-contract', quietLog);
 const records = tinyImages(64);
 const common = {
   plugin: coopPlugin,

@@ -1,26 +1,15 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadHfCheckpoint, writeTinyHfCheckpoint } from '@leantune/plugin-hf';
 import { checkIdentityAtInit, checkInvalidConfigs, checkRegistration, checkTrainableParameters, quietLog, type MethodContractOptions } from '@leantune/testing';
 import { tf } from '@leantune/tensor';
 import { createTrainDriver } from '@leantune/train';
 import hardPromptPlugin from '../src';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { tinyImages, LABELS } = require('../../method-vpt/test/fixtures/tiny-images.js');
+const { tinyImages, tinyClipModel } = require('../../method-vpt/test/fixtures/tiny-images.js');
 
 beforeAll(() => tf.setBackend('cpu'));
 
 // A Hub-layout tiny CLIP with the class names as labels: its own outputs are zero-shot over
 // "a photo of a {}.", the template hard-prompt uses by default.
-let checkpoint = '';
-function model() {
-  if (!checkpoint) {
-    checkpoint = mkdtempSync(join(tmpdir(), 'lt-hard-prompt-contract-'));
-    writeTinyHfCheckpoint('clip', checkpoint, { layers: 2, seed: 61 });
-  }
-  return loadHfCheckpoint(checkpoint, { log: quietLog, labels: LABELS });
-}
+const model = tinyClipModel('hard-prompt-contract', quietLog);
 const records = tinyImages(24);
 
 // hard-prompt trains nothing by design (trainsNothing, like zero-shot), so the training checks
