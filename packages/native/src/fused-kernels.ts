@@ -3,7 +3,7 @@ import type { NativeBackend } from './backend';
 
 /**
  * The fused training kernels @leantune/tensor's ops ask for (FUSED_KERNELS: GELU, LayerNorm,
- * softmax cross-entropy from class ids, each with its backward), and the backend
+ * softmax cross-entropy from class ids, each with its backward; clip's backward), and the backend
  * capabilities AdamW and init use (in-place AdamW, seeded fills). No cpu kernel stands
  * behind them: on other backends the ops use stock tfjs ops instead.
  */
@@ -89,6 +89,24 @@ function softmaxGrad(args: { inputs: Infos; backend: unknown }): tf.TensorInfo {
   return dx.info();
 }
 
+/** dy where min ≤ x ≤ max, else 0: one pass (a NaN x fails both comparisons, as in tfjs's where form). */
+function clipGrad(args: { inputs: Infos; backend: unknown; attrs?: Attrs }): tf.TensorInfo {
+  const backend = args.backend as NativeBackend;
+  const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
+  if (!tf.util.arraysEqual(x.shape, dy.shape)) throw new Error(`${FUSED_KERNELS.clipGrad}: x [${x.shape}] and dy [${dy.shape}] differ in shape`);
+  const min = Number(args.attrs?.min);
+  const max = Number(args.attrs?.max);
+  const xs = backend.f32(x);
+  const ds = backend.f32(dy);
+  const dx = output(backend, FUSED_KERNELS.clipGrad, x.shape);
+  const out = dx.out;
+  for (let i = 0; i < out.length; i++) {
+    const v = xs[i];
+    out[i] = v >= min && v <= max ? ds[i] : 0;
+  }
+  return dx.info();
+}
+
 export const FUSED_NATIVE_KERNELS: ReadonlyArray<[string, tf.KernelFunc]> = [
   [FUSED_KERNELS.gelu, gelu as unknown as tf.KernelFunc],
   [FUSED_KERNELS.geluGrad, geluGrad as unknown as tf.KernelFunc],
@@ -97,6 +115,7 @@ export const FUSED_NATIVE_KERNELS: ReadonlyArray<[string, tf.KernelFunc]> = [
   [FUSED_KERNELS.softmaxCrossEntropy, softmaxCrossEntropy as unknown as tf.KernelFunc],
   [FUSED_KERNELS.softmaxCrossEntropyGrad, softmaxCrossEntropyGrad as unknown as tf.KernelFunc],
   [FUSED_KERNELS.softmaxGrad, softmaxGrad as unknown as tf.KernelFunc],
+  [FUSED_KERNELS.clipGrad, clipGrad as unknown as tf.KernelFunc],
 ];
 
 /**

@@ -1,5 +1,5 @@
 import { loadAddon } from '@leantune/native';
-import { fusedGelu, fusedLayerNorm, normal, setSeed, softmaxCrossEntropyWithLabels, tf, uniform, variableGradients } from '@leantune/tensor';
+import { clipWithGrad, fusedGelu, fusedLayerNorm, normal, setSeed, softmaxCrossEntropyWithLabels, tf, uniform, variableGradients } from '@leantune/tensor';
 import { AdamW } from '@leantune/train';
 import { countingAddon, useNativeBackend } from './counting-addon';
 import { seededValues } from './reference';
@@ -71,6 +71,29 @@ describe('fused kernels on the native backend', () => {
     );
     expectClose(r.native, r.cpu, 2e-5);
     expect(counted.callsOf('softmaxCrossEntropyGrad')).toBeGreaterThan(0);
+  });
+
+  it('clip (ReLU6) with its one-kernel gradient equals tf.clipByValue and its stock gradient exactly, edges and NaN included', async () => {
+    const edges = [-1, 0, 0.5, 6, 6.5, Number.NaN, -0, 3];
+    const inputs = () => tf.concat([tf.tensor1d(edges), tf.reshape(t([4, 9, 9, 16], 5, 8), [-1])]);
+    const gradOf = (clip: (x: tf.Tensor) => tf.Tensor) => tf.tidy(() => {
+      const x = inputs();
+      const w = t(x.shape, 7);
+      const [dx] = tf.grads((a: tf.Tensor) => tf.sum(tf.mul(clip(a), w)))([x]);
+      return { y: Array.from(clip(x).dataSync()), dx: Array.from(dx.dataSync()) };
+    });
+    await tf.setBackend('cpu');
+    const stock = gradOf((x) => tf.clipByValue(x, 0, 6));
+    await useNativeBackend(counted.addon);
+    const fused = gradOf((x) => clipWithGrad(x, 0, 6));
+    expect(fused.y).toEqual(stock.y);
+    expect(fused.dx).toEqual(stock.dx);
+    expect(fused.dx.slice(0, edges.length).map((v, i) => (v === 0 ? 0 : v === stock.dx[i] ? 'dy' : v))).toEqual([0, 'dy', 'dy', 'dy', 0, 0, 'dy', 'dy']);
+    // The backward is the one fused kernel, none of the stock where-form's five.
+    const prof = await tf.profile(() => gradOf((x) => clipWithGrad(x, 0, 6)));
+    const names = prof.kernels.map((k) => k.name);
+    expect(names).toContain('LeantuneClipGrad');
+    expect(names.filter((n) => ['Select', 'LogicalAnd', 'GreaterEqual', 'LessEqual'].includes(n))).toEqual([]);
   });
 
   it('the softmax gradient (attention probabilities) matches the stock ops', async () => {

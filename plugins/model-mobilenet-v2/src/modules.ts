@@ -1,4 +1,4 @@
-import { BatchNorm, Dropout, Linear, Module, relu, tf } from '@leantune/tensor';
+import { BatchNorm, clipWithGrad, Dropout, Linear, Module, relu, tf } from '@leantune/tensor';
 import { FilterCachingConv2d } from './filter-cache';
 import type { BlockRole, ConvUnitPlan, DenseActivation, ExplicitPad, UnitActivation } from './topology-types';
 import { BLOCK_ROLES } from './topology-types';
@@ -27,8 +27,9 @@ export class FreezableBatchNorm extends BatchNorm {
 }
 
 function applyActivation(x: tf.Tensor, activation: UnitActivation | DenseActivation): tf.Tensor {
-  // clip(x, 0, 6) equals ReLU6 and tfjs's cpu ClipByValue kernel is ~20× faster than Relu6.
-  if (activation === 'relu6') return tf.clipByValue(x, 0, 6);
+  // clip(x, 0, 6) equals ReLU6 and tfjs's cpu ClipByValue kernel is ~20× faster than Relu6;
+  // clipWithGrad's backward is one kernel on the native backend instead of five.
+  if (activation === 'relu6') return clipWithGrad(x, 0, 6);
   if (activation === 'relu') return relu(x);
   return x; // 'linear'; a softmax head is applied by the loss/predict, on logits
 }

@@ -16,6 +16,8 @@ import { scaledDropoutMask } from '../random';
  *   (a label outside [0, cols) is ignored: loss 0, gradient 0)
  * - LeantuneSoftmaxCrossEntropyGrad {logits, labels, dloss [rows]} → dlogits
  * - LeantuneSoftmaxGrad {y, dy} → dx = y·(dy − Σ dy·y) over the last axis (tf.softmax's backward)
+ * - LeantuneClipGrad {dy, x} {min, max} → dy where min ≤ x ≤ max, else 0 (NaN x: 0), x and dy
+ *   of one shape (tf.clipByValue's backward, which is five stock kernels)
  */
 export const FUSED_KERNELS = {
   gelu: 'LeantuneGelu',
@@ -25,6 +27,7 @@ export const FUSED_KERNELS = {
   softmaxCrossEntropy: 'LeantuneSoftmaxCrossEntropy',
   softmaxCrossEntropyGrad: 'LeantuneSoftmaxCrossEntropyGrad',
   softmaxGrad: 'LeantuneSoftmaxGrad',
+  clipGrad: 'LeantuneClipGrad',
 } as const;
 
 /** Whether the active backend computes `kernelName` itself. */
@@ -81,6 +84,25 @@ function geluGradComposed(dy: tf.Tensor, x: tf.Tensor, approximate: boolean): tf
   const dInner = tf.mul(tf.add(tf.mul(x2, 3 * GELU_CUBIC), 1), SQRT_2_OVER_PI);
   const d = tf.add(tf.mul(tf.add(t, 1), 0.5), tf.mul(tf.mul(tf.mul(x, 0.5), tf.sub(1, tf.square(t))), dInner));
   return tf.mul(dy, d);
+}
+
+/**
+ * clip(x, min, max) whose backward is one kernel where the backend has it: tfjs's stock
+ * gradient (where(x ≥ min ∧ x ≤ max, dy, 0)) runs GreaterEqual, LessEqual, LogicalAnd,
+ * ZerosLike and Select, each a pass over the tensor and a new buffer. MobileNetV2's ReLU6 is
+ * clip(x, 0, 6): those five took about a third of its full fine-tuning step's kernel time on
+ * the native backend. Keeps only x, as tf.clipByValue does.
+ */
+export function clipWithGrad(x: tf.Tensor, min: number, max: number): tf.Tensor {
+  const fused = backendHasKernel(FUSED_KERNELS.clipGrad) && x.dtype === 'float32';
+  if (!fused) return tf.clipByValue(x, min, max);
+  return customOp([x], ([input], save) => {
+    save([input]);
+    return {
+      value: tf.clipByValue(input, min, max),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => run<tf.Tensor>(FUSED_KERNELS.clipGrad, { dy, x: saved[0] }, { min, max }),
+    };
+  });
 }
 
 /** GELU keeping only its input for the backward. `approximate`: GPT-2's tanh form. */
