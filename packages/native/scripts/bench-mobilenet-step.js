@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// One training step of MobileNetV2 (nsfwjs weights, 96 px, batch 16, LoRA r 8 on the 1×1
-// expand/project convs, fresh linear head trained too) on a tfjs backend, as
-// `leantune compare -c examples/fashion-mobilenet.json` runs it; prints the median step time and
+// One training step of MobileNetV2 (nsfwjs weights, 96 px, batch 16, a fresh linear head trained
+// in every case) on a tfjs backend, as `leantune compare -c examples/fashion-mobilenet.json` runs
+// it: `--method lora` (default; r 8 on the 1×1 expand/project convs), `full` (every weight) or
+// `linear-probe` (the head alone). Prints the median step time and
 // the kernels that took the time (tf.profile of one step, summed per kernel name). The first
 // step (warm-up: buffer pool, JIT) is printed apart and left out of the median.
 // Run from the repo root after `npx tsc -b tsconfig.json`:
-//   node packages/native/scripts/bench-mobilenet-step.js [--backend native] [--steps 5] [--size 96] [--batch 16] [--no-profile]
+//   node packages/native/scripts/bench-mobilenet-step.js [--method lora|full|linear-probe] [--backend native] [--steps 5] [--size 96] [--batch 16] [--no-profile]
 'use strict';
 const os = require('node:os');
 const { tf, initBackend } = require('@leantune/tensor');
@@ -35,11 +36,15 @@ async function main() {
   const steps = Number(option('steps', '5'));
   const size = Number(option('size', '96'));
   const batchSize = Number(option('batch', '16'));
+  const method = option('method', 'lora');
+  if (!['lora', 'full', 'linear-probe'].includes(method)) throw new Error(`--method ${method}: use lora, full or linear-probe`);
   await initBackend({ backend });
   const model = await loadMobileNetV2({ name: 'mobilenet-v2', labels: ['a', 'b'], inputSize: size, head: 'linear' });
-  model.module.freeze();
-  injectLora(model.module, { r: 8, lora_alpha: 16 }, { arch: 'mobilenet-v2', defaultTargets: model.defaultTargets });
-  model.module.unfreeze(['classifier.weight', 'classifier.bias']); // the head trains in every arm
+  if (method !== 'full') {
+    model.module.freeze();
+    if (method === 'lora') injectLora(model.module, { r: 8, lora_alpha: 16 }, { arch: 'mobilenet-v2', defaultTargets: model.defaultTargets });
+    model.module.unfreeze(['classifier.weight', 'classifier.bias']); // the head trains in every arm
+  }
   const vars = [...model.module.trainableVariables().values()];
   const batch = model.encode(records(batchSize, size));
   const step = () => tf.tidy(() => {
@@ -54,7 +59,7 @@ async function main() {
     times.push(performance.now() - t0);
   }
   const [first, ...rest] = times;
-  console.log(`backend ${tf.getBackend()}, ${size} px, batch ${batchSize}, ${vars.length} trainable tensors`);
+  console.log(`${method}, backend ${tf.getBackend()}, ${size} px, batch ${batchSize}, ${vars.length} trainable tensors`);
   console.log(`step ms: warm-up ${first.toFixed(0)}, then ${rest.map((t) => t.toFixed(0)).join(' ')}; median ${median(rest).toFixed(0)}; `
     + `${(batchSize / (median(rest) / 1000)).toFixed(2)} samples/s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   if (process.argv.includes('--no-profile')) return;
