@@ -9,7 +9,8 @@
 // seeds: full's step had been about 6× LoRA's (the stem's filter gradient in tfjs's cpu loop)
 // until the native backend took every convolution gradient (d5424c0).
 //   npx leantune compare -c examples/fashion-mobilenet-6000.cjs --seeds 3
-//   (the committed experiment: 6 arms, then `--resume <experiment>` once `full` was added)
+//   (the committed experiment: 6 arms, then `--resume <experiment>` once `full` and BN
+//   re-estimation were added)
 const base = require('./fashion-mobilenet.json');
 
 const reestimate = base.compare.methods.find((m) => typeof m === 'object' && m.label === 'bn-tuning-reestimate');

@@ -35,8 +35,10 @@ export interface ComparisonOptions {
   signal?: AbortSignal;
   /** Run on a BullMQ queue named after the experiment instead of the local pool. */
   queue?: Omit<QueueTarget, 'name'>;
-  /** Called once the experiment exists, before the first run starts. */
-  /** `added`: the arms a resume added to the experiment (new labels in the config), in order. */
+  /**
+   * Called once the experiment exists, before the first run starts. `added`: the arms a resume
+   * added to the experiment (new labels in the config), in order.
+   */
   onStart?: (experiment: ExperimentRow, runs: { total: number; todo: number; added: string[] }) => void;
 }
 
@@ -98,7 +100,9 @@ function openForResume(store: ExperimentStore, o: ComparisonOptions): { experime
     }
   }
   const added = o.arms.filter((a) => !stored.some((s) => s.label === a.label));
-  if (added.length) store.addArms(exp.id, added);
+  if (!added.length) return { experiment: exp, added: [] };
+  store.addArms(exp.id, added);
+  // Re-read: adding arms opened the experiment again (its status).
   return { experiment: store.experiment(String(exp.id)), added: added.map((a) => a.label) };
 }
 

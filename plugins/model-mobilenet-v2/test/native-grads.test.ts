@@ -21,7 +21,7 @@ function gradients(model: LoadedModel, batch: Batch): Map<string, Float32Array> 
 }
 
 describe('MobileNetV2 full fine-tuning gradients on the native backend', () => {
-  it('equal the cpu backend\'s for every parameter, to 1e-4 of each gradient\'s largest value', async () => {
+  it('equal the cpu backend\'s for every parameter, to 2e-5 of each gradient\'s largest value (3.1e-6 measured)', async () => {
     const grads: Record<string, Map<string, Float32Array>> = {};
     // The fresh head is drawn once (on cpu) and given to the native model as values.
     let head: Array<[string, number[], Float32Array]> = [];
@@ -40,17 +40,17 @@ describe('MobileNetV2 full fine-tuning gradients on the native backend', () => {
     const native = grads.native;
     expect([...native.keys()]).toEqual([...cpu.keys()]);
     expect(cpu.size).toBeGreaterThan(150);
-    const worst: Array<[string, number]> = [];
+    // The largest difference relative to its own gradient's scale, over every parameter.
+    let worst = 0;
     for (const [path, want] of cpu) {
       const got = native.get(path)!;
       const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       expect(scale).toBeGreaterThan(0);
       let diff = 0;
       for (let i = 0; i < want.length; i++) diff = Math.max(diff, Math.abs(got[i] - want[i]));
-      worst.push([path, diff / scale]);
+      worst = Math.max(worst, diff / scale);
     }
-    worst.sort((a, b) => b[1] - a[1]);
-    expect(worst[0][1]).toBeLessThanOrEqual(2e-5);
+    expect(worst).toBeLessThanOrEqual(2e-5);
     await tf.setBackend('cpu');
   });
 });
